@@ -1,0 +1,161 @@
+//! Accounts: first-run setup, sign-in, sign-out, and the theme cookie.
+//!
+//! These work both from the hydrated app (JSON, client-side redirect) and
+//! from a browser without JavaScript (plain form posts answered with a
+//! redirect, errors carried in `?error=` to the page that shows them).
+
+use leptos::prelude::*;
+
+use super::ApiError;
+use crate::model::{Session, Theme};
+
+/// Who is signed in, whether setup is pending, and the theme. Public: it is
+/// what the login and setup pages need to know.
+#[server(endpoint = "session")]
+pub async fn get_session() -> Result<Session, ApiError> {
+    let parts = super::request_parts()?;
+    super::backend()?.session(&parts).await
+}
+
+/// Creates the first admin and signs them in. Public, but only while no
+/// user exists: the backend refuses it afterwards.
+#[server(endpoint = "setup")]
+pub async fn setup(username: String, password: String, confirm: String) -> Result<(), ApiError> {
+    let parts = super::request_parts()?;
+    let backend = super::backend()?;
+    let result = async {
+        if password != confirm {
+            return Err(ApiError::Invalid("the two passwords differ".into()));
+        }
+        let user = backend.setup_admin(&username, &password).await?;
+        backend.issue_token(&user)
+    }
+    .await;
+    let cookie = result.as_ref().ok().map(|t| backend.session_cookie(t));
+    server::finish(&parts, result.map(|_| ()), cookie, "/", "/setup")
+}
+
+/// Signs in with a password. Public by nature; throttled by the backend.
+#[server(endpoint = "login")]
+pub async fn login(
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), ApiError> {
+    let parts = super::request_parts()?;
+    let backend = super::backend()?;
+    let result = backend.login(&parts, &username, &password).await;
+    let cookie = result.as_ref().ok().map(|(_, t)| backend.session_cookie(t));
+    let target = next.as_deref().filter(|n| is_local_path(n)).unwrap_or("/");
+    // After a failed attempt the login page still knows where to go next.
+    let retry = match next.as_deref().filter(|n| is_local_path(n)) {
+        Some(n) => format!("/login?next={}", encode_query(n)),
+        None => "/login".to_string(),
+    };
+    server::finish(&parts, result.map(|_| ()), cookie, target, &retry)
+}
+
+/// Signs out of this browser.
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), ApiError> {
+    let parts = super::request_parts()?;
+    let backend = super::backend()?;
+    let cookie = backend.clear_session_cookie();
+    server::finish(&parts, Ok(()), Some(cookie), "/login", "/login")
+}
+
+/// Remembers the colour theme in a cookie, so the server renders the page
+/// in it from the first byte (no flash of the wrong theme).
+#[server(endpoint = "theme")]
+pub async fn set_theme(theme: Theme) -> Result<Theme, ApiError> {
+    let backend = super::backend()?;
+    let options = expect_context::<leptos_axum::ResponseOptions>();
+    if let Ok(value) = http::HeaderValue::from_str(&backend.theme_cookie(theme)) {
+        options.append_header(http::header::SET_COOKIE, value);
+    }
+    // A plain form post is sent back to the page it came from by leptos_axum.
+    Ok(theme)
+}
+
+/// Only same-site paths may be redirected to after sign-in, never
+/// `//evil.example` or `https://…`.
+pub fn is_local_path(path: &str) -> bool {
+    path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\")
+}
+
+/// Percent-encodes a value for a query string (keeping `/` readable).
+pub fn encode_query(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::ApiError;
+    use http::{header, request::Parts, HeaderValue, StatusCode};
+    use leptos::prelude::*;
+
+    /// Ends a form-backed server function: sets the cookie, then redirects
+    /// to `ok_path`, or reports the error (as a redirect to
+    /// `err_path?error=code` for a browser without JavaScript, as a JSON
+    /// error with the right status otherwise).
+    pub fn finish(
+        parts: &Parts,
+        result: Result<(), ApiError>,
+        cookie: Option<String>,
+        ok_path: &str,
+        err_path: &str,
+    ) -> Result<(), ApiError> {
+        let options = expect_context::<leptos_axum::ResponseOptions>();
+        match result {
+            Ok(()) => {
+                if let Some(value) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                    options.append_header(header::SET_COOKIE, value);
+                }
+                leptos_axum::redirect(ok_path);
+                Ok(())
+            }
+            Err(err) => {
+                if crate::api::is_plain_form_post(parts) {
+                    let sep = if err_path.contains('?') { '&' } else { '?' };
+                    leptos_axum::redirect(&format!("{err_path}{sep}error={}", err.code()));
+                } else {
+                    options.set_status(
+                        StatusCode::from_u16(err.status())
+                            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    );
+                }
+                Err(err)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{encode_query, is_local_path};
+
+    #[test]
+    fn next_parameter_is_encoded() {
+        assert_eq!(
+            encode_query("/executions?x=1&y=2"),
+            "/executions%3Fx%3D1%26y%3D2"
+        );
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert!(is_local_path("/executions"));
+        assert!(!is_local_path("//evil.example"));
+        assert!(!is_local_path("/\\evil.example"));
+        assert!(!is_local_path("https://evil.example"));
+        assert!(!is_local_path(""));
+    }
+}

@@ -1,0 +1,98 @@
+//! The seam between server functions (in `app`) and the server's own code.
+//! The server provides an `Arc<dyn Backend>` as context to every request.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use http::request::Parts;
+use leptos::prelude::*;
+
+use super::ApiError;
+use crate::model::{Session, Theme, User};
+
+/// A freshly signed session token.
+#[derive(Clone, Debug)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Who sent this request (cookie or bearer token), whether first-run
+    /// setup is pending, and the chosen theme.
+    async fn session(&self, parts: &Parts) -> Result<Session, ApiError>;
+    /// Creates the first admin; fails with `Conflict` once any user exists.
+    async fn setup_admin(&self, username: &str, password: &str) -> Result<User, ApiError>;
+    /// Checks a password (throttled per client and per username) and signs a token.
+    async fn login(
+        &self,
+        parts: &Parts,
+        username: &str,
+        password: &str,
+    ) -> Result<(User, IssuedToken), ApiError>;
+    /// Signs a token for a user who just proved who they are.
+    fn issue_token(&self, user: &User) -> Result<IssuedToken, ApiError>;
+    /// `Set-Cookie` value carrying a session token.
+    fn session_cookie(&self, token: &IssuedToken) -> String;
+    /// `Set-Cookie` value that removes the session cookie.
+    fn clear_session_cookie(&self) -> String;
+    /// `Set-Cookie` value remembering the theme.
+    fn theme_cookie(&self, theme: Theme) -> String;
+}
+
+/// The backend provided by the server for this request.
+pub fn backend() -> Result<Arc<dyn Backend>, ApiError> {
+    use_context::<Arc<dyn Backend>>().ok_or(ApiError::Internal)
+}
+
+/// The parts of the request being served.
+pub fn request_parts() -> Result<Parts, ApiError> {
+    use_context::<Parts>().ok_or(ApiError::Internal)
+}
+
+/// True for a form posted by a browser without JavaScript: the answer must
+/// then be a redirect to a page, not JSON.
+pub fn is_plain_form_post(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// Name of the HttpOnly cookie that carries the session token.
+pub const SESSION_COOKIE: &str = "yagura_session";
+/// Name of the cookie that remembers the theme.
+pub const THEME_COOKIE: &str = "yagura_theme";
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie_value<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_cookie_among_several_headers() {
+        let mut headers = http::HeaderMap::new();
+        headers.append(
+            http::header::COOKIE,
+            "a=1; yagura_theme=dark".parse().unwrap(),
+        );
+        headers.append(http::header::COOKIE, "yagura_session=tok".parse().unwrap());
+        assert_eq!(cookie_value(&headers, THEME_COOKIE), Some("dark"));
+        assert_eq!(cookie_value(&headers, SESSION_COOKIE), Some("tok"));
+        assert_eq!(cookie_value(&headers, "missing"), None);
+        assert_eq!(cookie_value(&headers, "yagura"), None);
+    }
+}

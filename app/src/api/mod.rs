@@ -1,0 +1,17 @@
+//! Server functions, one file per resource. Each one authorises itself on
+//! its first line; the work behind them is done by the server through the
+//! [`Backend`] trait, so that SQL stays in `server/src/db/`.
+
+mod auth;
+mod error;
+
+pub use auth::*;
+pub use error::ApiError;
+
+#[cfg(feature = "ssr")]
+mod backend;
+#[cfg(feature = "ssr")]
+pub use backend::{
+    backend, cookie_value, is_plain_form_post, request_parts, Backend, IssuedToken, SESSION_COOKIE,
+    THEME_COOKIE,
+};

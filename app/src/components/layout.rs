@@ -1,0 +1,139 @@
+//! The frame around every signed-in page: navigation, the live connection
+//! indicator, the theme switch and the account menu. On a phone the
+//! navigation folds into a `<details>` menu, which needs no JavaScript.
+
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+
+use super::{connection::ConnectionIndicator, theme::ThemeToggle};
+use crate::model::User;
+use crate::state::{provide_live_connection, use_session};
+
+const NAV: &[(&str, &str)] = &[
+    ("/", "Dashboard"),
+    ("/agents", "Agents"),
+    ("/executions", "Executions"),
+    ("/workflows", "Workflows"),
+    ("/issues", "Issues"),
+    ("/runners", "Runners"),
+    ("/settings", "Settings"),
+];
+
+#[component]
+fn NavLinks() -> impl IntoView {
+    view! {
+        <ul class="flex flex-col gap-1">
+            {NAV
+                .iter()
+                .map(|(href, label)| {
+                    view! {
+                        <li>
+                            <A
+                                href=*href
+                                exact=true
+                                attr:class="nav-link block rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-900 dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white"
+                            >
+                                {*label}
+                            </A>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+}
+
+/// Shows the page only to a signed-in user. The server already redirects
+/// anonymous requests for pages; this covers navigation in the browser
+/// after the session ended.
+#[component]
+pub fn ProtectedLayout() -> impl IntoView {
+    let ctx = use_session();
+    view! {
+        <Transition fallback=|| view! { <p class="p-8 text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match ctx.session.await {
+                    Ok(session) if session.needs_setup => view! { <Redirect path="/setup" /> }.into_any(),
+                    Ok(session) => match session.user {
+                        Some(user) => view! { <AppFrame user=user /> }.into_any(),
+                        None => view! { <Redirect path="/login" /> }.into_any(),
+                    },
+                    Err(err) => view! {
+                        <div class="p-8">
+                            <h1 class="text-lg font-semibold">"Yagura is unreachable"</h1>
+                            <p class="mt-2 text-sm text-slate-600 dark:text-slate-400">{err.to_string()}</p>
+                        </div>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AppFrame(user: User) -> impl IntoView {
+    provide_live_connection();
+    let ctx = use_session();
+    view! {
+        <div class="min-h-screen md:flex">
+            <aside class="hidden md:flex md:w-60 md:shrink-0 md:flex-col md:border-r md:border-slate-200 md:bg-white md:px-3 md:py-5 dark:md:border-slate-800 dark:md:bg-slate-900">
+                <a href="/" class="mb-6 flex items-center gap-2 px-3 text-lg font-semibold tracking-tight">
+                    <Logo />
+                    "Yagura"
+                </a>
+                <nav aria-label="Main">
+                    <NavLinks />
+                </nav>
+            </aside>
+            <div class="min-w-0 flex-1">
+                <header class="flex flex-wrap items-center gap-3 border-b border-slate-200 bg-white px-4 py-3 dark:border-slate-800 dark:bg-slate-900 md:px-8">
+                    <details class="relative md:hidden" data-testid="mobile-menu">
+                        <summary class="cursor-pointer list-none rounded-md border border-slate-200 px-3 py-1 text-sm font-medium dark:border-slate-700">
+                            "Menu"
+                        </summary>
+                        <nav
+                            aria-label="Main"
+                            class="absolute left-0 z-20 mt-2 w-56 rounded-lg border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-900"
+                        >
+                            <NavLinks />
+                        </nav>
+                    </details>
+                    <a href="/" class="flex items-center gap-2 font-semibold md:hidden">
+                        <Logo />
+                        "Yagura"
+                    </a>
+                    <div class="ml-auto flex flex-wrap items-center gap-2 sm:gap-3">
+                        <ConnectionIndicator />
+                        <ThemeToggle />
+                        <span class="hidden text-sm text-slate-600 sm:inline dark:text-slate-400" data-testid="current-user">
+                            {user.username.clone()}
+                            <span class="ml-1 rounded bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800">{user.role.as_str()}</span>
+                        </span>
+                        <ActionForm action=ctx.logout attr:class="inline">
+                            <button
+                                type="submit"
+                                class="rounded-md px-3 py-1 text-xs font-medium text-slate-700 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
+                            >
+                                "Sign out"
+                            </button>
+                        </ActionForm>
+                    </div>
+                </header>
+                <main class="mx-auto max-w-6xl px-4 py-6 md:px-8 md:py-8">
+                    <Outlet />
+                </main>
+            </div>
+        </div>
+    }
+}
+
+/// The watchtower mark (yagura, 櫓).
+#[component]
+pub fn Logo() -> impl IntoView {
+    view! {
+        <svg viewBox="0 0 24 24" class="h-6 w-6 text-indigo-600 dark:text-indigo-400" aria-hidden="true">
+            <path fill="currentColor" d="M12 2 3 7h18L12 2Zm-7 6h14v2H5V8Zm2 3h2v9H7v-9Zm8 0h2v9h-2v-9Zm-4 0h2v4h-2v-4ZM4 21h16v1H4v-1Z" />
+        </svg>
+    }
+}

@@ -1,0 +1,136 @@
+//! The pages a person sees before signing in: first-run setup and login.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::Redirect, hooks::use_query_map};
+
+use crate::api::ApiError;
+use crate::components::layout::Logo;
+use crate::state::use_session;
+
+const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30 dark:border-slate-700 dark:bg-slate-950";
+const BUTTON: &str = "w-full rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/50 disabled:opacity-60 dark:bg-indigo-500 dark:hover:bg-indigo-400";
+
+/// The message for an error code carried in `?error=` (browser without
+/// JavaScript) or for an error returned to the hydrated form.
+fn error_text(code: &str) -> &'static str {
+    match code {
+        "invalid_credentials" => "Invalid username or password.",
+        "too_many_attempts" => "Too many failed attempts. Wait a minute and try again.",
+        "conflict" => "Yagura is already set up. Sign in instead.",
+        "invalid" => "Check the fields: a username of 3–32 letters, digits, '.', '-' or '_', and a password of at least 8 characters, typed the same twice.",
+        _ => "Something went wrong. Try again.",
+    }
+}
+
+/// The error to show: the last failed submission, else `?error=`.
+fn form_error(last: Signal<Option<Result<(), ApiError>>>) -> impl Fn() -> Option<String> {
+    let query = use_query_map();
+    move || match last.get() {
+        Some(Err(ApiError::Invalid(msg))) => Some(msg),
+        Some(Err(err)) => Some(error_text(err.code()).to_string()),
+        Some(Ok(())) => None,
+        None => query
+            .with(|q| q.get("error"))
+            .map(|c| error_text(&c).to_string()),
+    }
+}
+
+#[component]
+fn AuthCard(title: &'static str, subtitle: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <Title text=title />
+        <main class="flex min-h-screen items-center justify-center px-4 py-12">
+            <div class="w-full max-w-sm">
+                <div class="mb-8 flex items-center justify-center gap-2 text-2xl font-semibold tracking-tight">
+                    <Logo />
+                    "Yagura"
+                </div>
+                <div class="rounded-xl border border-slate-200 bg-white p-6 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+                    <h1 class="text-lg font-semibold">{title}</h1>
+                    <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{subtitle}</p>
+                    <div class="mt-6">{children()}</div>
+                </div>
+            </div>
+        </main>
+    }
+}
+
+#[component]
+fn ErrorBox(message: impl Fn() -> Option<String> + Send + Sync + 'static) -> impl IntoView {
+    view! {
+        {move || message().map(|m| view! {
+            <p role="alert" data-testid="form-error" class="mb-4 rounded-md border border-rose-200 bg-rose-50 px-3 py-2 text-sm text-rose-800 dark:border-rose-900 dark:bg-rose-950 dark:text-rose-200">
+                {m}
+            </p>
+        })}
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let ctx = use_session();
+    let query = use_query_map();
+    let next = move || query.with(|q| q.get("next")).unwrap_or_default();
+    let error = form_error(ctx.login.value().into());
+    let pending = ctx.login.pending();
+    view! {
+        <AuthCard title="Sign in" subtitle="Welcome back. Sign in to watch and drive your agents.">
+            <ErrorBox message=error />
+            <ActionForm action=ctx.login>
+                <input type="hidden" name="next" value=next />
+                <label class="block text-sm font-medium">
+                    "Username"
+                    <input class=INPUT name="username" autocomplete="username" required autofocus />
+                </label>
+                <label class="mt-4 block text-sm font-medium">
+                    "Password"
+                    <input class=INPUT type="password" name="password" autocomplete="current-password" required />
+                </label>
+                <button type="submit" class=format!("mt-6 {BUTTON}") disabled=pending>
+                    {move || if pending.get() { "Signing in…" } else { "Sign in" }}
+                </button>
+            </ActionForm>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    let ctx = use_session();
+    let error = form_error(ctx.setup.value().into());
+    let pending = ctx.setup.pending();
+    // Once an admin exists this page has nothing to offer.
+    let done = move || {
+        ctx.session
+            .get()
+            .and_then(|s| s.ok())
+            .is_some_and(|s| !s.needs_setup)
+            && ctx.setup.value().get().is_none()
+    };
+    view! {
+        <Transition>
+            {move || done().then(|| view! { <Redirect path="/login" /> })}
+        </Transition>
+        <AuthCard title="Set up Yagura" subtitle="Create the first administrator account. This page is shown only once.">
+            <ErrorBox message=error />
+            <ActionForm action=ctx.setup>
+                <label class="block text-sm font-medium">
+                    "Username"
+                    <input class=INPUT name="username" autocomplete="username" required minlength="3" maxlength="32" pattern="[A-Za-z0-9._\\-]+" autofocus />
+                </label>
+                <label class="mt-4 block text-sm font-medium">
+                    "Password"
+                    <input class=INPUT type="password" name="password" autocomplete="new-password" required minlength="8" />
+                </label>
+                <label class="mt-4 block text-sm font-medium">
+                    "Repeat password"
+                    <input class=INPUT type="password" name="confirm" autocomplete="new-password" required minlength="8" />
+                </label>
+                <button type="submit" class=format!("mt-6 {BUTTON}") disabled=pending>
+                    {move || if pending.get() { "Creating…" } else { "Create admin account" }}
+                </button>
+            </ActionForm>
+        </AuthCard>
+    }
+}

@@ -1,0 +1,46 @@
+import { defineConfig } from '@playwright/test';
+
+// Debian's Chromium, never a downloaded browser. The flags keep it from
+// reaching for the network, which this machine does not have.
+const launchOptions = {
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+    '--no-first-run',
+  ],
+};
+
+// Each project gets its own server (and so its own fresh data directory):
+// first-run setup can happen only once per installation.
+const SSR_PORT = 3101;
+const HYDRATED_PORT = 3102;
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  retries: 0,
+  workers: 2,
+  reporter: [['list']],
+  outputDir: 'test-results',
+  use: { launchOptions, trace: 'retain-on-failure' },
+  projects: [
+    // JavaScript off: what the server renders must work on its own.
+    { name: 'ssr', use: { baseURL: `http://127.0.0.1:${SSR_PORT}`, javaScriptEnabled: false } },
+    // JavaScript on: the wasm bundle hydrates the page and opens the WebSocket.
+    { name: 'hydrated', use: { baseURL: `http://127.0.0.1:${HYDRATED_PORT}` } },
+  ],
+  webServer: [SSR_PORT, HYDRATED_PORT].map((port) => ({
+    command: `sh scripts/serve-copy.sh ${port}`,
+    url: `http://127.0.0.1:${port}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  })),
+});

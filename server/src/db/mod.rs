@@ -1,0 +1,87 @@
+//! The store. THE ONLY PLACE WITH SQL: one file per table family, plain
+//! functions, bound parameters, SQL that runs on SQLite and PostgreSQL
+//! (`$1` placeholders, text UUIDs, integer timestamps).
+
+pub mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::config::StoreLocation;
+
+/// The connection pool every query goes through.
+pub type Db = sqlx::SqlitePool;
+
+/// An opened store: the data directory and the migrated database.
+#[derive(Clone)]
+pub struct Store {
+    pub db: Db,
+    pub data_dir: std::path::PathBuf,
+}
+
+impl Store {
+    /// Creates the data directory (mode 0700) and the database if needed,
+    /// and applies pending migrations.
+    pub async fn open(location: &StoreLocation) -> anyhow::Result<Store> {
+        create_private_dir(&location.data_dir)?;
+        let url = match &location.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", location.data_dir.join("yagura.db").display()),
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            bail!("PostgreSQL is not supported by this build yet; use an sqlite:// URL");
+        }
+        if !url.starts_with("sqlite:") {
+            bail!("unsupported database URL {url:?}: expected sqlite://PATH");
+        }
+        let options = SqliteConnectOptions::from_str(&url)
+            .with_context(|| format!("invalid database URL {url:?}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let db = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open the database at {url}"))?;
+        MIGRATOR
+            .run(&db)
+            .await
+            .context("cannot apply database migrations")?;
+        Ok(Store {
+            db,
+            data_dir: location.data_dir.clone(),
+        })
+    }
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
+}
+
+/// Milliseconds since the Unix epoch, the store's timestamp format.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// True when `err` is a violated UNIQUE constraint (SQLite and PostgreSQL).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}

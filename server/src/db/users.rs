@@ -1,0 +1,70 @@
+use sqlx::FromRow;
+
+use super::Db;
+
+/// A row of `users`, password hash included: never serialised.
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, username, password_hash, role, created_at";
+
+pub async fn count(db: &Db) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(db)
+        .await
+}
+
+pub async fn find_by_id(db: &Db, id: &str) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Looks a user up by name, ignoring case.
+pub async fn find_by_username(db: &Db, username: &str) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users WHERE lower(username) = lower($1)"
+    ))
+    .bind(username)
+    .fetch_optional(db)
+    .await
+}
+
+/// Inserts a user; a taken name fails with a unique violation.
+pub async fn create(db: &Db, row: &UserRow) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+    ))
+    .bind(&row.id)
+    .bind(&row.username)
+    .bind(&row.password_hash)
+    .bind(&row.role)
+    .bind(row.created_at)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Inserts `row` only if there is no user at all, atomically: of two
+/// concurrent first-run setups exactly one wins. Returns whether it did.
+pub async fn create_if_none(db: &Db, row: &UserRow) -> sqlx::Result<bool> {
+    let done = sqlx::query(&format!(
+        "INSERT INTO users ({COLUMNS}) SELECT $1, $2, $3, $4, $5 \
+         WHERE NOT EXISTS (SELECT 1 FROM users)"
+    ))
+    .bind(&row.id)
+    .bind(&row.username)
+    .bind(&row.password_hash)
+    .bind(&row.role)
+    .bind(row.created_at)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

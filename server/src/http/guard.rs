@@ -1,0 +1,129 @@
+//! Request guards: page access (setup → login → app) and refusal of
+//! cross-site writes.
+
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderMap, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+    Json,
+};
+
+use crate::{auth::accounts, state::AppState};
+
+/// Whether the request's `Origin` is this server (`None`: no Origin header,
+/// as from non-browser clients, which cannot be driven cross-site).
+pub fn same_origin(headers: &HeaderMap) -> Option<bool> {
+    let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .map(|a| a.trim_end_matches('/'));
+    Some(match (authority, host) {
+        (Some(a), Some(h)) => a.eq_ignore_ascii_case(h),
+        _ => false,
+    })
+}
+
+/// Refuses state-changing requests sent by another site's page. The
+/// session cookie is `SameSite=Lax` already; this is the second lock.
+pub async fn same_origin_writes(req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && same_origin(req.headers()) == Some(false) {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(
+                serde_json::json!({"error": "forbidden", "message": "cross-site request refused"}),
+            ),
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
+/// Sends a visitor where they belong before a page renders: to first-run
+/// setup while no user exists, to the login page when not signed in, and
+/// away from login/setup when there is nothing to do there.
+pub async fn pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/api/") || !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    let needs_setup = match accounts::needs_setup(&state.db).await {
+        Ok(v) => v,
+        Err(e) => return crate::http::error::HttpError(e).into_response(),
+    };
+    let signed_in = state
+        .auth
+        .user_from_headers(&state.db, req.headers())
+        .await
+        .is_ok();
+    let target = match path {
+        "/setup" if !needs_setup => Some(if signed_in {
+            "/".to_string()
+        } else {
+            "/login".to_string()
+        }),
+        "/setup" => None,
+        _ if needs_setup => Some("/setup".to_string()),
+        "/login" if signed_in => Some("/".to_string()),
+        "/login" => None,
+        _ if !signed_in => {
+            let here = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            Some(if here == "/" {
+                "/login".to_string()
+            } else {
+                format!("/login?next={}", app::api::encode_query(here))
+            })
+        }
+        _ => None,
+    };
+    match target {
+        Some(to) => Redirect::to(&to).into_response(),
+        None => next.run(req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, host.parse().unwrap());
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, o.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn origin_must_match_host() {
+        assert_eq!(same_origin(&headers(None, "127.0.0.1:3000")), None);
+        assert_eq!(
+            same_origin(&headers(Some("http://127.0.0.1:3000"), "127.0.0.1:3000")),
+            Some(true)
+        );
+        assert_eq!(
+            same_origin(&headers(Some("https://Yagura.example"), "yagura.example")),
+            Some(true)
+        );
+        assert_eq!(
+            same_origin(&headers(Some("http://evil.example"), "127.0.0.1:3000")),
+            Some(false)
+        );
+        assert_eq!(
+            same_origin(&headers(Some("http://127.0.0.1:3001"), "127.0.0.1:3000")),
+            Some(false)
+        );
+        assert_eq!(
+            same_origin(&headers(Some("null"), "127.0.0.1:3000")),
+            Some(false)
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! The HTTP surface: pages (Leptos SSR), server functions, the REST API,
+//! the WebSocket endpoints and the embedded site assets.
+
+pub mod api;
+pub mod assets;
+pub mod error;
+pub mod guard;
+
+use std::sync::Arc;
+
+use app::{api::Backend, shell, App};
+use axum::{middleware, routing::get, Json, Router};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::{compression::CompressionLayer, trace::TraceLayer};
+
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let (assets_router, site_assets) = assets::site();
+    let backend: Arc<dyn Backend> = Arc::new(state.clone());
+
+    let context = {
+        let site_assets = site_assets.clone();
+        move || {
+            provide_context(backend.clone());
+            provide_context(site_assets.clone());
+        }
+    };
+    let options = state.leptos_options.clone();
+    let routes = generate_route_list(App);
+
+    // Pages and server functions; the guard sends anonymous visitors to
+    // the login (or first-run setup) page before anything renders.
+    let pages = Router::new()
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard::pages));
+
+    let not_found =
+        leptos_axum::render_app_async_with_context(context, move || shell(options.clone()));
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/ws", get(crate::ws::native::upgrade))
+        .nest("/api/v1", api::router())
+        .merge(pages)
+        .merge(assets_router)
+        .fallback(not_found)
+        .layer(middleware::from_fn(guard::same_origin_writes))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}

@@ -1,0 +1,18 @@
+#![recursion_limit = "512"]
+
+//! The `yagura` server: HTTP and WebSocket front, store, identity.
+//! `docs/architecture.md` shows how the pieces fit.
+
+pub mod auth;
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+pub mod ws;
+
+pub use config::Config;
+pub use server::{start, RunningServer};

@@ -1,0 +1,119 @@
+//! Start-up and shutdown: open the store, bind, serve, and on a signal
+//! close every socket with 1001 before exiting.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use leptos::config::{Env, LeptosOptions};
+use tokio::task::JoinHandle;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::auth::{secret, throttle::LoginThrottle, Auth, TokenKeys};
+use crate::{config::Config, db::Store, state::AppState};
+
+/// A server running in the background (used by `serve` and by tests).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    handle: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, closes sockets with 1001, waits for them (bounded by
+    /// the configured grace), and returns.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let grace = self.state.config.shutdown_grace;
+        self.state.shutdown.cancel();
+        self.state.tasks.close();
+        if tokio::time::timeout(grace, self.state.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sockets did not close within {grace:?}");
+        }
+        match tokio::time::timeout(grace, self.handle).await {
+            Ok(joined) => joined.context("server task")?.context("server")?,
+            Err(_) => tracing::warn!("HTTP connections still open after {grace:?}; exiting anyway"),
+        }
+        self.state.db.close().await;
+        Ok(())
+    }
+}
+
+/// Opens the store, binds `config.addr` (port 0 picks a free port) and
+/// starts serving in the background.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let store = Store::open(&config.store).await?;
+    let secret = secret::load_or_create(&store.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.addr))?;
+    let addr = listener.local_addr()?;
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name("yagura")
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .env(Env::PROD)
+        .build();
+    let state = AppState {
+        db: store.db,
+        auth: Auth {
+            keys: Arc::new(TokenKeys::new(&secret, config.token_ttl)),
+            throttle: Arc::new(LoginThrottle::default()),
+            secure_cookies: config.secure_cookies,
+        },
+        config: Arc::new(config),
+        leptos_options,
+        shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+    };
+    let app = crate::http::router(state.clone());
+    let shutdown = state.shutdown.clone();
+    let handle = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+    });
+    tracing::info!(%addr, data_dir = %store.data_dir.display(), "Yagura is listening on http://{addr}");
+    Ok(RunningServer {
+        addr,
+        state,
+        handle,
+    })
+}
+
+/// `yagura serve`: run until SIGINT or SIGTERM.
+pub async fn run_until_signal(config: Config) -> anyhow::Result<()> {
+    let server = start(config).await?;
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,4 @@
+//! WebSocket endpoints, one session loop per dialect. The upgrade handlers
+//! authenticate; the session loops only speak their dialect.
+
+pub mod native;

@@ -1,0 +1,150 @@
+//! The `yagura` command line, run as a real process.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn yagura(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yagura"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("YAGURA_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run yagura");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn help_and_version() {
+    let help = yagura(&["--help"], "");
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("serve") && text.contains("user"), "{text}");
+    let serve_help = String::from_utf8_lossy(&yagura(&["serve", "--help"], "").stdout).to_string();
+    for flag in [
+        "--addr",
+        "--data-dir",
+        "--database-url",
+        "YAGURA_ADDR",
+        "YAGURA_DATA_DIR",
+        "DATABASE_URL",
+    ] {
+        assert!(serve_help.contains(flag), "missing {flag} in {serve_help}");
+    }
+    let version = yagura(&["--version"], "");
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("yagura {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test]
+async fn user_create_reads_the_password_from_stdin_and_the_server_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+
+    let out = yagura(
+        &[
+            "user",
+            "create",
+            "--username",
+            "grace",
+            "--admin",
+            "--password-stdin",
+            "--data-dir",
+            data_arg,
+        ],
+        "hopper-1906\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created admin user grace"));
+
+    // The same name again (any case) is refused with a clear message.
+    let out = yagura(
+        &[
+            "user",
+            "create",
+            "--username",
+            "GRACE",
+            "--password-stdin",
+            "--data-dir",
+            data_arg,
+        ],
+        "whatever-123\n",
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("taken"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A short password is refused.
+    let out = yagura(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alan",
+            "--password-stdin",
+            "--data-dir",
+            data_arg,
+        ],
+        "short\n",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 8"));
+
+    // Without --password-stdin there is no way to pass a password.
+    let out = yagura(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alan",
+            "--data-dir",
+            data_arg,
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+
+    // A PostgreSQL URL is refused plainly rather than half-working.
+    let out = yagura(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alan",
+            "--password-stdin",
+            "--database-url",
+            "postgres://x/y",
+            "--data-dir",
+            data_arg,
+        ],
+        "long enough 1\n",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PostgreSQL"));
+
+    // The server started on that data dir lets grace in, newline stripped.
+    let t = common::start_in(dir, |_| {}).await;
+    assert_eq!(t.login("grace", "hopper-1906").await.status(), 200);
+    assert_eq!(t.login("grace", "hopper-1906\n").await.status(), 401);
+    t.shutdown().await;
+}

@@ -1,0 +1,220 @@
+//! Yagura's build tool: `cargo xtask <command>`.
+//!
+//!   setup       install what the build and the tests need (idempotent)
+//!   css         compile the stylesheet (Tailwind classes, by encre-css)
+//!   build-site  build the browser bundle into target/site
+//!   build       build-site, then the release binary (which embeds the site)
+//!   run [ARGS]  build, then `yagura serve ARGS`
+//!   test        setup, then fmt and clippy, then every test: Rust unit +
+//!               integration, Playwright (SSR and hydrated)
+//!
+//! Why not cargo-leptos: it takes ~16 minutes to install on this class of
+//! machine, it would fetch tools from GitHub without `no_downloads`, and the
+//! single binary must be compiled *after* the site exists (it embeds it),
+//! which is an ordering cargo-leptos does not give. These steps are few
+//! and plain, so they live here.
+
+mod css;
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup::all(),
+        Some("css") => css::build(),
+        Some("build-site") => setup::build_tools().and_then(|_| build_site()),
+        Some("build") => setup::build_tools().and_then(|_| build()),
+        Some("run") => setup::build_tools()
+            .and_then(|_| build())
+            .and_then(|_| run(&args[1..])),
+        Some("test") => setup::all().and_then(|_| test()),
+        _ => {
+            eprintln!("usage: cargo xtask <setup|css|build-site|build|run [ARGS]|test>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (this crate lives in `<root>/xtask`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+pub fn site_dir() -> PathBuf {
+    root().join("target/site")
+}
+
+/// Runs a command in the workspace root, failing on a non-zero exit.
+pub fn run_cmd(cmd: &mut Command) -> Result {
+    eprintln!("xtask: $ {}", describe(cmd));
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(root());
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{}: {e}", describe(cmd)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed with {status}", describe(cmd)))
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program().to_string_lossy().into_owned())
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// The browser bundle: stylesheet, static files, wasm and its JS glue.
+fn build_site() -> Result {
+    let site = site_dir();
+    if site.exists() {
+        std::fs::remove_dir_all(&site).map_err(|e| format!("clean {}: {e}", site.display()))?;
+    }
+    let pkg = site.join("pkg");
+    std::fs::create_dir_all(&pkg).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(root().join("public")).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        std::fs::copy(entry.path(), site.join(entry.file_name())).map_err(|e| e.to_string())?;
+    }
+    css::build()?;
+    run_cmd(cargo().args([
+        "build",
+        "--package",
+        "frontend",
+        "--lib",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "wasm-release",
+    ]))?;
+    let wasm = root().join("target/wasm32-unknown-unknown/wasm-release/frontend.wasm");
+    run_cmd(
+        Command::new("wasm-bindgen")
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--remove-name-section",
+                "--remove-producers-section",
+            ])
+            .args(["--out-name", "yagura", "--out-dir"])
+            .arg(&pkg)
+            .arg(&wasm),
+    )?;
+    if which("wasm-opt") {
+        let out = pkg.join("yagura_bg.wasm");
+        run_cmd(
+            Command::new("wasm-opt")
+                .args(["-Oz", "--all-features", "-o"])
+                .arg(&out)
+                .arg(&out),
+        )?;
+    } else {
+        eprintln!(
+            "xtask: wasm-opt not on PATH; the bundle is not size-optimised further (optional)"
+        );
+    }
+    Ok(())
+}
+
+fn build() -> Result {
+    build_site()?;
+    run_cmd(cargo().args([
+        "build",
+        "--release",
+        "--package",
+        "server",
+        "--bin",
+        "yagura",
+    ]))
+}
+
+fn run(args: &[String]) -> Result {
+    let bin = root().join("target/release/yagura");
+    let mut cmd = Command::new(bin);
+    cmd.arg("serve").args(args);
+    run_cmd(&mut cmd)
+}
+
+fn test() -> Result {
+    run_cmd(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    build_site()?;
+    lint()?;
+    run_cmd(cargo().args(["test", "--package", "app", "--features", "ssr"]))?;
+    run_cmd(cargo().args(["test", "--package", "server"]))?;
+    run_cmd(cargo().args(["test", "--package", "xtask"]))?;
+    run_cmd(cargo().args([
+        "build",
+        "--release",
+        "--package",
+        "server",
+        "--bin",
+        "yagura",
+    ]))?;
+    run_cmd(
+        Command::new("npm")
+            .args(["test"])
+            .current_dir(root().join("end2end")),
+    )
+}
+
+/// Clippy with warnings as errors, per package and target (never both
+/// `ssr` and `hydrate` in one invocation).
+fn lint() -> Result {
+    run_cmd(cargo().args([
+        "clippy",
+        "--package",
+        "server",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run_cmd(cargo().args([
+        "clippy",
+        "--package",
+        "xtask",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run_cmd(cargo().args([
+        "clippy",
+        "--package",
+        "frontend",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
+
+pub fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(program).is_file()))
+        .unwrap_or(false)
+}
