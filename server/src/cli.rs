@@ -27,6 +27,22 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// The built-in demo agent (what the "Demo agent" preset runs).
+    #[command(hide = true)]
+    DemoAgent(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The task, as an agent would get it.
+    #[arg(default_value = "")]
+    pub prompt: String,
+    /// Pause between output lines, in milliseconds.
+    #[arg(long, default_value_t = 350)]
+    pub delay_ms: u64,
+    /// How long to wait for an answer on stdin, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub confirm_secs: u64,
 }
 
 /// Where the data lives; shared by every subcommand that opens the store.
@@ -50,6 +66,9 @@ pub struct ServeArgs {
     /// Mark the session cookie `Secure` (set this when Yagura is served over HTTPS).
     #[arg(long, env = "YAGURA_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Executions run at once; more wait in the queue.
+    #[arg(long, env = "YAGURA_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,11 +108,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 addr: args.addr,
                 store: args.store.location(),
                 secure_cookies: args.secure_cookies,
+                exec: crate::executions::ExecConfig {
+                    concurrency: usize::from(args.concurrency),
+                    ..Default::default()
+                },
                 ..Config::default()
             };
             crate::server::run_until_signal(config).await
         }
         Command::User(UserCommand::Create(args)) => create_user(args).await,
+        Command::DemoAgent(args) => {
+            let code = crate::executions::demo::run(
+                &args.prompt,
+                std::time::Duration::from_millis(args.delay_ms),
+                std::time::Duration::from_secs(args.confirm_secs),
+            );
+            std::process::exit(code)
+        }
     }
 }
 

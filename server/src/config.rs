@@ -47,6 +47,7 @@ pub struct Config {
     pub ws: WsConfig,
     /// How long shutdown waits for open sockets to say goodbye.
     pub shutdown_grace: Duration,
+    pub exec: crate::executions::ExecConfig,
 }
 
 impl Default for Config {
@@ -61,6 +62,7 @@ impl Default for Config {
             token_ttl: Duration::from_secs(12 * 3600),
             ws: WsConfig::default(),
             shutdown_grace: Duration::from_secs(5),
+            exec: crate::executions::ExecConfig::default(),
         }
     }
 }

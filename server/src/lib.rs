@@ -3,11 +3,14 @@
 //! The `yagura` server: HTTP and WebSocket front, store, identity.
 //! `docs/architecture.md` shows how the pieces fit.
 
+pub mod agents;
 pub mod auth;
 pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod events;
+pub mod executions;
 pub mod http;
 pub mod server;
 pub mod state;

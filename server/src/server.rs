@@ -10,6 +10,8 @@ use tokio::task::JoinHandle;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::auth::{secret, throttle::LoginThrottle, Auth, TokenKeys};
+use crate::events::{EventWriter, Hub};
+use crate::executions::Executions;
 use crate::{config::Config, db::Store, state::AppState};
 
 /// A server running in the background (used by `serve` and by tests).
@@ -57,6 +59,28 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .site_addr(addr)
         .env(Env::PROD)
         .build();
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let hub = Arc::new(Hub::default());
+    let (writer, _writer_task) = EventWriter::start(store.db.clone(), hub.clone());
+    let executions = Executions::new(
+        store.db.clone(),
+        writer,
+        hub,
+        store.data_dir.clone(),
+        config.exec.clone(),
+        shutdown.clone(),
+        tasks.clone(),
+    );
+    let lost = executions.reconcile().await?;
+    if lost > 0 {
+        tracing::warn!(
+            lost,
+            "executions left running by a previous process were marked failed"
+        );
+    }
+    crate::agents::seed_demo(&store.db).await?;
+    executions.start();
     let state = AppState {
         db: store.db,
         auth: Auth {
@@ -66,8 +90,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         },
         config: Arc::new(config),
         leptos_options,
-        shutdown: CancellationToken::new(),
-        tasks: TaskTracker::new(),
+        executions,
+        shutdown,
+        tasks,
     };
     let app = crate::http::router(state.clone());
     let shutdown = state.shutdown.clone();

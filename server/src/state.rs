@@ -6,7 +6,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{auth::Auth, config::Config, db::Db};
+use crate::{auth::Auth, config::Config, db::Db, executions::Executions};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,6 +14,8 @@ pub struct AppState {
     pub auth: Auth,
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
+    /// Agent runs: the queue, the executor and (through it) the event core.
+    pub executions: Executions,
     /// Cancelled when the server begins to shut down; every long-lived task
     /// (WebSocket sessions first of all) watches it.
     pub shutdown: CancellationToken,

@@ -1,25 +1,7 @@
 use serde::{Deserialize, Serialize};
+
+use super::UserId;
 use std::{fmt, str::FromStr};
-use uuid::Uuid;
-
-/// A user's id. A newtype so that a user id can never be passed where an
-/// execution or repository id is expected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserId(pub Uuid);
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for UserId {
-    type Err = uuid::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(UserId)
-    }
-}
 
 /// What a user may do. Admins manage users, tokens and settings; members run
 /// agents and workflows; viewers only watch.

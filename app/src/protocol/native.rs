@@ -6,7 +6,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::UserId;
+use crate::model::{
+    AgentType, EventBody, ExecutionEvent, ExecutionId, ExecutionStatus, LogLevel, LogStream,
+    ResourceUsage, UserId,
+};
 
 /// Largest text frame the server accepts (seed 002: "Maximum message size: 1 MB").
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
@@ -18,6 +21,34 @@ pub enum ClientMessage {
     /// Application-level heartbeat; answered by [`ServerMessage::Pong`].
     #[serde(rename = "ping")]
     Ping,
+    /// Starts a stream: one execution's events after `since` (replayed from
+    /// the store, then live), or the lifecycle of every execution.
+    #[serde(rename = "subscribe")]
+    Subscribe {
+        channel: Channel,
+        #[serde(default)]
+        execution_id: Option<ExecutionId>,
+        /// Last `seq` the client already has; 0 or absent for everything.
+        #[serde(default)]
+        since: Option<u64>,
+    },
+    #[serde(rename = "unsubscribe")]
+    Unsubscribe {
+        channel: Channel,
+        #[serde(default)]
+        execution_id: Option<ExecutionId>,
+    },
+}
+
+/// What a subscription is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Channel {
+    /// Every event of one execution (needs `executionId`), gap-free by `seq`.
+    #[serde(rename = "agent-execution")]
+    AgentExecution,
+    /// Lifecycle events (no log lines) of every execution, live only.
+    #[serde(rename = "executions")]
+    Executions,
 }
 
 /// The user as the `connected` frame shows it.
@@ -65,6 +96,252 @@ pub enum ServerMessage {
         message: String,
         timestamp: DateTime<Utc>,
     },
+    /// The subscription is made; its events follow.
+    #[serde(rename = "subscribed")]
+    Subscribed {
+        channel: Channel,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        execution_id: Option<ExecutionId>,
+    },
+    #[serde(rename = "unsubscribed")]
+    Unsubscribed {
+        channel: Channel,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        execution_id: Option<ExecutionId>,
+    },
+    /// Live lifecycle events were dropped for this slow client: reload lists.
+    #[serde(rename = "resync")]
+    Resync { channel: Channel },
+    /// Several events in one frame (log lines coalesced over up to 50 ms or
+    /// 64 KiB), in order.
+    #[serde(rename = "batch")]
+    Batch { events: Vec<ServerMessage> },
+    /// Extension: the execution was accepted and waits for a free slot.
+    #[serde(rename = "agent.queued")]
+    AgentQueued {
+        execution_id: ExecutionId,
+        agent_type: AgentType,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    #[serde(rename = "agent.started")]
+    AgentStarted {
+        execution_id: ExecutionId,
+        agent_type: AgentType,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issue_number: Option<u64>,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    #[serde(rename = "agent.progress")]
+    AgentProgress {
+        execution_id: ExecutionId,
+        progress: u8,
+        current_step: String,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    #[serde(rename = "agent.log")]
+    AgentLog {
+        execution_id: ExecutionId,
+        level: LogLevel,
+        /// Extension: which pipe the line came from.
+        stream: LogStream,
+        message: String,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    #[serde(rename = "agent.completed")]
+    AgentCompleted {
+        execution_id: ExecutionId,
+        agent_type: AgentType,
+        result: serde_json::Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<ResourceUsage>,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    /// Failed or timed out (`status` tells which; `errorCode` is `TIMEOUT`
+    /// for the latter).
+    #[serde(rename = "agent.failed")]
+    AgentFailed {
+        execution_id: ExecutionId,
+        agent_type: AgentType,
+        error_message: String,
+        error_code: String,
+        status: ExecutionStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<ResourceUsage>,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    /// Extension: stopped on request.
+    #[serde(rename = "agent.cancelled")]
+    AgentCancelled {
+        execution_id: ExecutionId,
+        agent_type: AgentType,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<ResourceUsage>,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    /// Extension: the process group was stopped (SIGSTOP).
+    #[serde(rename = "agent.paused")]
+    AgentPaused {
+        execution_id: ExecutionId,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    /// Extension: the process group was continued (SIGCONT).
+    #[serde(rename = "agent.resumed")]
+    AgentResumed {
+        execution_id: ExecutionId,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+}
+
+impl ServerMessage {
+    /// The stream position of an execution event, if this is one.
+    pub fn seq(&self) -> Option<(ExecutionId, u64)> {
+        match self {
+            ServerMessage::AgentQueued {
+                execution_id, seq, ..
+            }
+            | ServerMessage::AgentStarted {
+                execution_id, seq, ..
+            }
+            | ServerMessage::AgentProgress {
+                execution_id, seq, ..
+            }
+            | ServerMessage::AgentLog {
+                execution_id, seq, ..
+            }
+            | ServerMessage::AgentCompleted {
+                execution_id, seq, ..
+            }
+            | ServerMessage::AgentFailed {
+                execution_id, seq, ..
+            }
+            | ServerMessage::AgentCancelled {
+                execution_id, seq, ..
+            }
+            | ServerMessage::AgentPaused {
+                execution_id, seq, ..
+            }
+            | ServerMessage::AgentResumed {
+                execution_id, seq, ..
+            } => Some((*execution_id, *seq)),
+            _ => None,
+        }
+    }
+}
+
+impl From<&ExecutionEvent> for ServerMessage {
+    /// The native dialect's view of a domain event.
+    fn from(event: &ExecutionEvent) -> Self {
+        let execution_id = event.execution_id;
+        let seq = event.seq;
+        let timestamp = DateTime::<Utc>::from_timestamp_millis(event.at_ms).unwrap_or_default();
+        match &event.body {
+            EventBody::Queued { agent_type } => ServerMessage::AgentQueued {
+                execution_id,
+                agent_type: *agent_type,
+                seq,
+                timestamp,
+            },
+            EventBody::Started {
+                agent_type,
+                issue_number,
+                ..
+            } => ServerMessage::AgentStarted {
+                execution_id,
+                agent_type: *agent_type,
+                issue_number: *issue_number,
+                seq,
+                timestamp,
+            },
+            EventBody::Progress {
+                progress,
+                current_step,
+            } => ServerMessage::AgentProgress {
+                execution_id,
+                progress: *progress,
+                current_step: current_step.clone(),
+                seq,
+                timestamp,
+            },
+            EventBody::Log {
+                stream,
+                level,
+                message,
+            } => ServerMessage::AgentLog {
+                execution_id,
+                level: *level,
+                stream: *stream,
+                message: message.clone(),
+                seq,
+                timestamp,
+            },
+            EventBody::Paused => ServerMessage::AgentPaused {
+                execution_id,
+                seq,
+                timestamp,
+            },
+            EventBody::Resumed => ServerMessage::AgentResumed {
+                execution_id,
+                seq,
+                timestamp,
+            },
+            EventBody::Finished {
+                agent_type,
+                status,
+                result,
+                error_code,
+                error_message,
+                exit_code,
+                signal,
+                usage,
+            } => match status {
+                ExecutionStatus::Cancelled => ServerMessage::AgentCancelled {
+                    execution_id,
+                    agent_type: *agent_type,
+                    usage: *usage,
+                    seq,
+                    timestamp,
+                },
+                ExecutionStatus::Completed => ServerMessage::AgentCompleted {
+                    execution_id,
+                    agent_type: *agent_type,
+                    result: result
+                        .clone()
+                        .unwrap_or(serde_json::Value::Object(Default::default())),
+                    exit_code: *exit_code,
+                    usage: *usage,
+                    seq,
+                    timestamp,
+                },
+                other => ServerMessage::AgentFailed {
+                    execution_id,
+                    agent_type: *agent_type,
+                    error_message: error_message.clone().unwrap_or_else(|| "failed".into()),
+                    error_code: error_code.clone().unwrap_or_else(|| "FAILED".into()),
+                    status: *other,
+                    exit_code: *exit_code,
+                    signal: *signal,
+                    usage: *usage,
+                    seq,
+                    timestamp,
+                },
+            },
+        }
+    }
 }
 
 /// Why a text frame could not be read as a [`ClientMessage`].
@@ -101,7 +378,7 @@ impl ClientMessage {
     }
 
     /// Every `type` a client may send.
-    pub const KNOWN_TYPES: &'static [&'static str] = &["ping"];
+    pub const KNOWN_TYPES: &'static [&'static str] = &["ping", "subscribe", "unsubscribe"];
 }
 
 #[cfg(test)]
@@ -135,6 +412,70 @@ mod tests {
             ClientMessage::decode(r#"{"type":"launch"}"#),
             Err(DecodeError::UnknownType("launch".into()))
         );
+    }
+
+    #[test]
+    fn subscribe_decodes_with_and_without_since() {
+        let id = ExecutionId(uuid::Uuid::nil());
+        assert_eq!(
+            ClientMessage::decode(
+                r#"{"type":"subscribe","channel":"agent-execution","executionId":"00000000-0000-0000-0000-000000000000","since":7}"#
+            ),
+            Ok(ClientMessage::Subscribe {
+                channel: Channel::AgentExecution,
+                execution_id: Some(id),
+                since: Some(7)
+            })
+        );
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"subscribe","channel":"executions"}"#),
+            Ok(ClientMessage::Subscribe {
+                channel: Channel::Executions,
+                execution_id: None,
+                since: None
+            })
+        );
+        assert!(matches!(
+            ClientMessage::decode(r#"{"type":"subscribe","channel":"nope"}"#),
+            Err(DecodeError::InvalidFields { .. })
+        ));
+    }
+
+    #[test]
+    fn events_map_to_seed_messages() {
+        let id = ExecutionId(uuid::Uuid::nil());
+        let ev = |body| ExecutionEvent {
+            execution_id: id,
+            seq: 3,
+            at_ms: 1_761_127_200_000,
+            body,
+        };
+        let log = ServerMessage::from(&ev(EventBody::Log {
+            stream: LogStream::Stderr,
+            level: LogLevel::Warn,
+            message: "careful".into(),
+        }));
+        assert_eq!(
+            serde_json::to_value(&log).unwrap(),
+            json!({"type":"agent.log","executionId":"00000000-0000-0000-0000-000000000000","level":"warn",
+                   "stream":"stderr","message":"careful","seq":3,"timestamp":"2025-10-22T10:00:00Z"})
+        );
+        let failed = ServerMessage::from(&ev(EventBody::Finished {
+            agent_type: AgentType::CodeGen,
+            status: ExecutionStatus::TimedOut,
+            result: None,
+            error_code: Some("TIMEOUT".into()),
+            error_message: Some("timed out after 1 s".into()),
+            exit_code: None,
+            signal: Some(9),
+            usage: None,
+        }));
+        let v = serde_json::to_value(&failed).unwrap();
+        assert_eq!(v["type"], "agent.failed");
+        assert_eq!(v["errorCode"], "TIMEOUT");
+        assert_eq!(v["status"], "timed_out");
+        assert_eq!(v["agentType"], "CodeGen");
+        assert_eq!(failed.seq(), Some((id, 3)));
     }
 
     #[test]

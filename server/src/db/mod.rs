@@ -2,6 +2,8 @@
 //! functions, bound parameters, SQL that runs on SQLite and PostgreSQL
 //! (`$1` placeholders, text UUIDs, integer timestamps).
 
+pub mod agents;
+pub mod executions;
 pub mod users;
 
 use std::path::Path;

@@ -12,10 +12,13 @@
 
 use std::time::Duration;
 
-use app::model::User;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use app::model::{ExecutionId, User};
 use app::protocol::{
     close,
-    native::{ClientMessage, ConnectedUser, ErrorCode, ServerMessage, MAX_MESSAGE_BYTES},
+    native::{Channel, ClientMessage, ConnectedUser, ErrorCode, ServerMessage, MAX_MESSAGE_BYTES},
 };
 use axum::{
     extract::{
@@ -28,13 +31,29 @@ use axum::{
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::{sync::mpsc, time::Instant};
+use tokio::{
+    sync::{broadcast::error::RecvError, mpsc},
+    time::Instant,
+};
+use tokio_util::sync::CancellationToken;
 
+use crate::events::{subscription::ExecutionStream, Published};
 use crate::{auth::Auth, config::WsConfig, http::guard::same_origin, state::AppState};
 
-/// Frames waiting for one socket's writer. Small: what does not fit means
-/// the client is not reading, and the session ends.
-const OUTBOUND_QUEUE: usize = 64;
+/// Items waiting for one socket's writer. When it is full the socket's own
+/// forwarders wait; their hub receivers then lag and are resynchronised
+/// from the store, so nothing is skipped and nobody else waits.
+const OUTBOUND_QUEUE: usize = 256;
+/// Largest coalesced frame (seed 004's 64 KB).
+const MAX_BATCH_BYTES: usize = 64 * 1024;
+/// Subscriptions one socket may hold (seed 003).
+const MAX_SUBSCRIPTIONS: usize = 100;
+
+/// What the writer task sends: ready frames, or events to coalesce.
+enum Outbound {
+    Frame(Message),
+    Event(Arc<Published>),
+}
 /// tungstenite's default read buffer is 128 KiB per socket; frames are small.
 const READ_BUFFER: usize = 4 * 1024;
 /// How long a closing socket waits for the client's close reply.
@@ -141,17 +160,9 @@ async fn session(socket: WebSocket, user: User, state: AppState) {
     let _enter = span.enter();
     tracing::debug!("connected");
 
-    let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::channel::<Message>(OUTBOUND_QUEUE);
-    let writer = tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
-            let closing = matches!(msg, Message::Close(_));
-            if sink.send(msg).await.is_err() || closing {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
+    let (sink, mut stream) = socket.split();
+    let (tx, rx) = mpsc::channel::<Outbound>(OUTBOUND_QUEUE);
+    let writer = tokio::spawn(write_loop(sink, rx));
 
     let hello = ServerMessage::Connected {
         connection_id: connection_id.clone(),
@@ -161,14 +172,22 @@ async fn session(socket: WebSocket, user: User, state: AppState) {
         },
         timestamp: Utc::now(),
     };
-    let end = if tx.send(encode(&hello)).await.is_err() {
+    let subscriptions = CancellationToken::new();
+    let end = if tx.send(Outbound::Frame(encode(&hello))).await.is_err() {
         End::ClientGone
     } else {
-        read_loop(&mut stream, &tx, &state.config.ws, &state).await
+        let mut session = Session {
+            state: &state,
+            tx: &tx,
+            subs: HashMap::new(),
+            all: subscriptions.clone(),
+        };
+        read_loop(&mut stream, &mut session).await
     };
+    subscriptions.cancel();
     if let End::Close(code, reason) = end {
         tracing::debug!(code, reason, "closing");
-        let _ = tx.send(close_frame(code, reason)).await;
+        let _ = tx.send(Outbound::Frame(close_frame(code, reason))).await;
         // Give the client a moment to answer the close handshake, so that it
         // reads our code instead of a reset connection.
         let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
@@ -186,12 +205,22 @@ async fn session(socket: WebSocket, user: User, state: AppState) {
     tracing::debug!("disconnected");
 }
 
+/// One socket's subscriptions and the way out.
+struct Session<'a> {
+    state: &'a AppState,
+    tx: &'a mpsc::Sender<Outbound>,
+    subs: HashMap<(Channel, Option<ExecutionId>), CancellationToken>,
+    /// Parent of every subscription's token: cancelled when the socket ends.
+    all: CancellationToken,
+}
+
 async fn read_loop(
     stream: &mut futures::stream::SplitStream<WebSocket>,
-    tx: &mpsc::Sender<Message>,
-    cfg: &WsConfig,
-    state: &AppState,
+    session: &mut Session<'_>,
 ) -> End {
+    let state = session.state;
+    let tx = session.tx;
+    let cfg: &WsConfig = &state.config.ws;
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
     let mut rate = RateLimit::new(cfg.messages_per_minute);
@@ -203,7 +232,7 @@ async fn read_loop(
             _ = state.shutdown.cancelled() => return End::Close(close::GOING_AWAY, "server shutting down"),
             _ = tokio::time::sleep_until(idle_deadline) => return End::Close(1000, "idle timeout"),
             _ = ping.tick() => {
-                if tx.send(Message::Ping(Default::default())).await.is_err() {
+                if tx.send(Outbound::Frame(Message::Ping(Default::default()))).await.is_err() {
                     return End::ClientGone;
                 }
             }
@@ -223,17 +252,29 @@ async fn read_loop(
                     Message::Close(_) => return End::ClientGone,
                 };
                 if !rate.allow(last_heard) {
-                    let _ = tx.send(encode(&error(ErrorCode::RateLimit, "too many messages".into()))).await;
+                    let _ = tx.send(Outbound::Frame(encode(&error(ErrorCode::RateLimit, "too many messages".into())))).await;
                     return End::Close(close::RATE_LIMITED, "Rate limit exceeded");
                 }
                 let reply = match decoded {
                     Ok(ClientMessage::Ping) => ServerMessage::Pong { timestamp: Utc::now() },
+                    Ok(ClientMessage::Subscribe { channel, execution_id, since }) => {
+                        match session.subscribe(channel, execution_id, since.unwrap_or(0)).await {
+                            Some(answer) => answer,
+                            None => continue,
+                        }
+                    }
+                    Ok(ClientMessage::Unsubscribe { channel, execution_id }) => {
+                        if let Some(token) = session.subs.remove(&(channel, execution_id)) {
+                            token.cancel();
+                        }
+                        ServerMessage::Unsubscribed { channel, execution_id }
+                    }
                     Err(message) => {
                         invalid += 1;
                         error(ErrorCode::InvalidMessage, message)
                     }
                 };
-                if tx.send(encode(&reply)).await.is_err() {
+                if tx.send(Outbound::Frame(encode(&reply))).await.is_err() {
                     return End::ClientGone;
                 }
                 if invalid >= cfg.invalid_message_limit {
@@ -253,6 +294,189 @@ fn read_error(err: axum::Error) -> End {
         Some(WsError::Protocol(_)) | Some(WsError::Utf8(_)) => End::Close(1002, "Protocol error"),
         _ => End::ClientGone,
     }
+}
+
+impl Session<'_> {
+    /// Makes a subscription and answers `subscribed` (or an error). The
+    /// stream's events follow the answer, through the same ordered queue.
+    /// `None` when the answer has been queued already.
+    async fn subscribe(
+        &mut self,
+        channel: Channel,
+        execution_id: Option<ExecutionId>,
+        since: u64,
+    ) -> Option<ServerMessage> {
+        let key = (channel, execution_id);
+        if self.subs.contains_key(&key) {
+            return Some(ServerMessage::Subscribed {
+                channel,
+                execution_id,
+            });
+        }
+        if self.subs.len() >= MAX_SUBSCRIPTIONS {
+            return Some(error(
+                ErrorCode::SubscriptionError,
+                format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection"),
+            ));
+        }
+        let token = self.all.child_token();
+        let tx = self.tx.clone();
+        let hub = self.state.executions.hub().clone();
+        match (channel, execution_id) {
+            (Channel::AgentExecution, None) => Some(error(
+                ErrorCode::SubscriptionError,
+                "the agent-execution channel needs an executionId".into(),
+            )),
+            (Channel::AgentExecution, Some(id)) => {
+                if self.state.executions.get(id).await.is_err() {
+                    return Some(error(
+                        ErrorCode::SubscriptionError,
+                        format!("there is no execution {id}"),
+                    ));
+                }
+                // Registered with the hub now, before `subscribed` is queued.
+                let stream = ExecutionStream::open(&hub, self.state.db.clone(), id, since);
+                // The answer is queued first, so it precedes the events.
+                let answer = ServerMessage::Subscribed {
+                    channel,
+                    execution_id,
+                };
+                if tx.send(Outbound::Frame(encode(&answer))).await.is_ok() {
+                    tokio::spawn(forward_execution(stream, tx, token.clone()));
+                    self.subs.insert(key, token);
+                }
+                None
+            }
+            (Channel::Executions, _) => {
+                let rx = hub.subscribe_lifecycle();
+                let answer = ServerMessage::Subscribed {
+                    channel,
+                    execution_id: None,
+                };
+                if tx.send(Outbound::Frame(encode(&answer))).await.is_ok() {
+                    tokio::spawn(forward_lifecycle(rx, tx, token.clone()));
+                    self.subs.insert((channel, None), token);
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Replay, then live, for one execution; ends with the socket or on unsubscribe.
+async fn forward_execution(
+    mut stream: ExecutionStream,
+    tx: mpsc::Sender<Outbound>,
+    stop: CancellationToken,
+) {
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => return,
+            next = stream.next() => next,
+        };
+        match next {
+            Ok(Some(event)) => {
+                if tx.send(Outbound::Event(event)).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "reading stored events for a subscriber");
+                let _ = tx
+                    .send(Outbound::Frame(encode(&error(
+                        ErrorCode::InternalError,
+                        "events could not be read".into(),
+                    ))))
+                    .await;
+                return;
+            }
+        }
+    }
+}
+
+/// Lifecycle events of every execution, live; a lag becomes a `resync`.
+async fn forward_lifecycle(
+    mut rx: crate::events::hub::Receiver,
+    tx: mpsc::Sender<Outbound>,
+    stop: CancellationToken,
+) {
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => return,
+            next = rx.recv() => next,
+        };
+        let item = match next {
+            Ok(event) => Outbound::Event(event),
+            Err(RecvError::Lagged(_)) => Outbound::Frame(encode(&ServerMessage::Resync {
+                channel: Channel::Executions,
+            })),
+            Err(RecvError::Closed) => return,
+        };
+        if tx.send(item).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Drains the socket's queue. Events already queued are coalesced into one
+/// `batch` frame of at most 64 KiB; nothing is held back waiting for more,
+/// so a quiet stream is sent at once and a busy one in few frames.
+async fn write_loop(
+    mut sink: futures::stream::SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Outbound>,
+) {
+    let mut carry: Option<Outbound> = None;
+    loop {
+        let item = match carry.take() {
+            Some(item) => item,
+            None => match rx.recv().await {
+                Some(item) => item,
+                None => break,
+            },
+        };
+        let frame = match item {
+            Outbound::Frame(msg) => msg,
+            Outbound::Event(first) => {
+                let first = first.native_json();
+                let mut parts: Vec<Arc<str>> = vec![first.clone()];
+                let mut size = first.len();
+                while size < MAX_BATCH_BYTES {
+                    match rx.try_recv() {
+                        Ok(Outbound::Event(next)) => {
+                            let json = next.native_json();
+                            size += json.len() + 1;
+                            parts.push(json);
+                        }
+                        Ok(other) => {
+                            carry = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if parts.len() == 1 {
+                    Message::Text(first.to_string().into())
+                } else {
+                    let mut text = String::with_capacity(size + 32);
+                    text.push_str(r#"{"type":"batch","events":["#);
+                    for (i, part) in parts.iter().enumerate() {
+                        if i > 0 {
+                            text.push(',');
+                        }
+                        text.push_str(part);
+                    }
+                    text.push_str("]}");
+                    Message::Text(text.into())
+                }
+            }
+        };
+        let closing = matches!(frame, Message::Close(_));
+        if sink.send(frame).await.is_err() || closing {
+            break;
+        }
+    }
+    let _ = sink.close().await;
 }
 
 fn error(code: ErrorCode, message: String) -> ServerMessage {

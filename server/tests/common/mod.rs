@@ -35,6 +35,8 @@ pub async fn start_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestSer
         shutdown_grace: Duration::from_secs(3),
         ..Config::default()
     };
+    // `{yagura}` (the demo agent) is the real binary, not this test harness.
+    config.exec.yagura_bin = env!("CARGO_BIN_EXE_yagura").into();
     adjust(&mut config);
     let server = yagura::start(config).await.expect("server starts");
     let base = format!("http://{}", server.addr);
@@ -107,4 +109,127 @@ pub fn sign_token(data_dir: &std::path::Path, claims: Value) -> String {
         &jsonwebtoken::EncodingKey::from_secret(&secret),
     )
     .unwrap()
+}
+
+/// Creates an agent through the API; returns its id.
+pub async fn create_agent(
+    t: &TestServer,
+    token: &str,
+    name: &str,
+    command: &[&str],
+    extra: Value,
+) -> String {
+    let mut body = json!({"name": name, "agentType": "Custom", "command": command});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    let res = t
+        .http
+        .post(t.url("/api/v1/agents"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        201,
+        "create agent: {}",
+        res.text().await.unwrap_or_default()
+    );
+    res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Starts an execution; returns its id.
+pub async fn start_execution(t: &TestServer, token: &str, agent_id: &str, prompt: &str) -> String {
+    let res = t
+        .http
+        .post(t.url("/api/v1/executions"))
+        .bearer_auth(token)
+        .json(&json!({"agentId": agent_id, "prompt": prompt}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        201,
+        "start: {}",
+        res.text().await.unwrap_or_default()
+    );
+    res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub async fn execution(t: &TestServer, token: &str, id: &str) -> Value {
+    t.http
+        .get(t.url(&format!("/api/v1/executions/{id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Polls until the execution's status is one of `wanted`.
+pub async fn wait_status(
+    t: &TestServer,
+    token: &str,
+    id: &str,
+    wanted: &[&str],
+    within: Duration,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let e = execution(t, token, id).await;
+        if wanted.contains(&e["status"].as_str().unwrap_or("")) {
+            return e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "status stayed {} (wanted {wanted:?}): {e}",
+            e["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every stored event of an execution, in the native dialect.
+pub async fn stored_events(t: &TestServer, token: &str, id: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let page: Vec<Value> = t
+            .http
+            .get(t.url(&format!(
+                "/api/v1/executions/{id}/events?after={after}&limit=10000"
+            )))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { return all };
+        after = last["seq"].as_u64().unwrap();
+        all.extend(page);
+    }
+}
+
+/// Log messages among events.
+pub fn log_lines(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "agent.log")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+        .collect()
 }

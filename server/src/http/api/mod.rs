@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use app::api::ApiError;
-use app::model::User;
+use app::model::{Role, User};
 use axum::{
     extract::{rejection::JsonRejection, ConnectInfo, FromRequestParts, State},
     http::{request::Parts, StatusCode},
@@ -18,11 +18,16 @@ use serde::{Deserialize, Serialize};
 use super::error::HttpError;
 use crate::{auth::accounts, state::AppState};
 
+mod agents;
+mod executions;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/auth/login", post(login))
         .route("/setup", post(setup))
         .route("/me", get(me))
+        .merge(agents::router())
+        .merge(executions::router())
 }
 
 /// The signed-in user; rejects the request with 401 otherwise.
@@ -44,8 +49,24 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+impl AuthUser {
+    /// Fails with 403 unless the user has at least `role` (admin > member > viewer).
+    pub fn require(&self, role: Role) -> Result<&User, HttpError> {
+        let rank = |r: Role| match r {
+            Role::Viewer => 0,
+            Role::Member => 1,
+            Role::Admin => 2,
+        };
+        if rank(self.0.role) >= rank(role) {
+            Ok(&self.0)
+        } else {
+            Err(HttpError(ApiError::Forbidden))
+        }
+    }
+}
+
 /// A JSON body, with parse failures reported in the API's error format.
-fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, HttpError> {
+pub(crate) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, HttpError> {
     payload
         .map(|Json(v)| v)
         .map_err(|e| HttpError(ApiError::Invalid(e.body_text())))

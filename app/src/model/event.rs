@@ -1,0 +1,70 @@
+use serde::{Deserialize, Serialize};
+
+use super::{AgentType, ExecutionId, ExecutionStatus, LogLevel, LogStream, ResourceUsage};
+
+/// What happened in an execution. This is the store's format and the event
+/// core's; each wire dialect maps it to its own messages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum EventBody {
+    Queued {
+        agent_type: AgentType,
+    },
+    Started {
+        agent_type: AgentType,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issue_number: Option<u64>,
+        pid: Option<u32>,
+    },
+    Progress {
+        progress: u8,
+        current_step: String,
+    },
+    Log {
+        stream: LogStream,
+        level: LogLevel,
+        message: String,
+    },
+    Paused,
+    Resumed,
+    /// A terminal state: completed, failed, cancelled or timed out.
+    Finished {
+        agent_type: AgentType,
+        status: ExecutionStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<serde_json::Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_message: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<ResourceUsage>,
+    },
+}
+
+impl EventBody {
+    /// Log lines are the bulk of the traffic; everything else is lifecycle.
+    pub fn is_log(&self) -> bool {
+        matches!(self, EventBody::Log { .. })
+    }
+}
+
+/// One numbered event of one execution's stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionEvent {
+    pub execution_id: ExecutionId,
+    /// 1, 2, 3… per execution, with no gaps.
+    pub seq: u64,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    pub body: EventBody,
+}

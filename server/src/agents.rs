@@ -1,0 +1,117 @@
+//! Agent definitions: validation, storage, and the demo agent every new
+//! installation starts with.
+
+use std::collections::BTreeMap;
+
+use app::api::ApiError;
+use app::model::{Agent, AgentId, AgentInput, AgentType, DEFAULT_OUTPUT_CAP, PRESETS};
+
+use crate::db::{self, agents as store, Db};
+use crate::http::error::internal;
+
+fn to_agent(row: store::AgentRow) -> Result<Agent, ApiError> {
+    Ok(Agent {
+        id: row.id.parse().map_err(|e| internal("stored agent id", e))?,
+        name: row.name,
+        agent_type: row
+            .agent_type
+            .parse()
+            .map_err(|e: String| internal("stored agent type", e))?,
+        command: serde_json::from_str(&row.command).map_err(|e| internal("stored command", e))?,
+        env: serde_json::from_str(&row.env).map_err(|e| internal("stored env", e))?,
+        timeout_secs: row.timeout_secs.max(0) as u64,
+        output_cap_bytes: row.output_cap_bytes.max(0) as u64,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn to_row(id: AgentId, input: &AgentInput, created_at: i64) -> store::AgentRow {
+    store::AgentRow {
+        id: id.to_string(),
+        name: input.name.trim().to_string(),
+        agent_type: input.agent_type.as_str().to_string(),
+        command: serde_json::to_string(&input.command).unwrap_or_default(),
+        env: serde_json::to_string(&input.env).unwrap_or_default(),
+        timeout_secs: input.timeout_secs as i64,
+        output_cap_bytes: input.output_cap_bytes as i64,
+        created_at,
+        updated_at: db::now_ms(),
+    }
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Agent>, ApiError> {
+    store::list(db)
+        .await
+        .map_err(|e| internal("listing agents", e))?
+        .into_iter()
+        .map(to_agent)
+        .collect()
+}
+
+pub async fn get(db: &Db, id: AgentId) -> Result<Agent, ApiError> {
+    store::find(db, &id.to_string())
+        .await
+        .map_err(|e| internal("reading an agent", e))?
+        .map(to_agent)
+        .unwrap_or(Err(ApiError::NotFound))
+}
+
+fn taken(name: &str) -> ApiError {
+    ApiError::Conflict(format!("an agent named {:?} exists already", name.trim()))
+}
+
+pub async fn create(db: &Db, input: &AgentInput) -> Result<Agent, ApiError> {
+    input.validate().map_err(ApiError::Invalid)?;
+    let row = to_row(AgentId(uuid::Uuid::new_v4()), input, db::now_ms());
+    match store::create(db, &row).await {
+        Ok(()) => to_agent(row),
+        Err(e) if db::is_unique_violation(&e) => Err(taken(&input.name)),
+        Err(e) => Err(internal("creating an agent", e)),
+    }
+}
+
+pub async fn update(db: &Db, id: AgentId, input: &AgentInput) -> Result<Agent, ApiError> {
+    input.validate().map_err(ApiError::Invalid)?;
+    let existing = get(db, id).await?;
+    let row = to_row(id, input, existing.created_at);
+    match store::update(db, &row).await {
+        Ok(true) => get(db, id).await,
+        Ok(false) => Err(ApiError::NotFound),
+        Err(e) if db::is_unique_violation(&e) => Err(taken(&input.name)),
+        Err(e) => Err(internal("updating an agent", e)),
+    }
+}
+
+pub async fn delete(db: &Db, id: AgentId) -> Result<(), ApiError> {
+    match store::delete(db, id.to_string().as_str()).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ApiError::NotFound),
+        Err(e) => Err(internal("deleting an agent", e)),
+    }
+}
+
+/// A fresh installation gets the built-in demo agent, so there is
+/// something to run at once.
+pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
+    let runs = db::executions::count(db, &Default::default()).await?;
+    if store::count(db).await? > 0 || runs > 0 {
+        return Ok(());
+    }
+    let preset = PRESETS
+        .iter()
+        .find(|p| p.key == "demo")
+        .expect("demo preset");
+    let input = AgentInput {
+        name: "Demo agent".into(),
+        agent_type: AgentType::CodeGen,
+        command: preset.command.iter().map(|s| s.to_string()).collect(),
+        env: BTreeMap::new(),
+        timeout_secs: 600,
+        output_cap_bytes: DEFAULT_OUTPUT_CAP,
+    };
+    create(db, &input)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}

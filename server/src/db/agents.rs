@@ -1,0 +1,87 @@
+use sqlx::FromRow;
+
+use super::Db;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AgentRow {
+    pub id: String,
+    pub name: String,
+    pub agent_type: String,
+    /// JSON array of strings.
+    pub command: String,
+    /// JSON object.
+    pub env: String,
+    pub timeout_secs: i64,
+    pub output_cap_bytes: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str =
+    "id, name, agent_type, command, env, timeout_secs, output_cap_bytes, created_at, updated_at";
+
+pub async fn list(db: &Db) -> sqlx::Result<Vec<AgentRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM agents ORDER BY lower(name)"
+    ))
+    .fetch_all(db)
+    .await
+}
+
+pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<AgentRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM agents WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn count(db: &Db) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM agents")
+        .fetch_one(db)
+        .await
+}
+
+pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(&row.id)
+    .bind(&row.name)
+    .bind(&row.agent_type)
+    .bind(&row.command)
+    .bind(&row.env)
+    .bind(row.timeout_secs)
+    .bind(row.output_cap_bytes)
+    .bind(row.created_at)
+    .bind(row.updated_at)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Replaces an agent's definition; false when there is no such agent.
+pub async fn update(db: &Db, row: &AgentRow) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE agents SET name = $2, agent_type = $3, command = $4, env = $5, timeout_secs = $6, \
+         output_cap_bytes = $7, updated_at = $8 WHERE id = $1",
+    )
+    .bind(&row.id)
+    .bind(&row.name)
+    .bind(&row.agent_type)
+    .bind(&row.command)
+    .bind(&row.env)
+    .bind(row.timeout_secs)
+    .bind(row.output_cap_bytes)
+    .bind(row.updated_at)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn delete(db: &Db, id: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM agents WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

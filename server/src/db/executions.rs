@@ -1,0 +1,288 @@
+use sqlx::{FromRow, QueryBuilder, Sqlite};
+
+use super::Db;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ExecutionRow {
+    pub id: String,
+    pub agent_id: Option<String>,
+    pub agent_name: String,
+    pub agent_type: String,
+    pub prompt: String,
+    pub argv: String,
+    pub env: String,
+    pub timeout_secs: i64,
+    pub output_cap_bytes: i64,
+    pub status: String,
+    pub progress: i64,
+    pub current_step: Option<String>,
+    pub result: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub exit_code: Option<i64>,
+    pub signal: Option<i64>,
+    pub cpu_ms: Option<i64>,
+    pub peak_memory_kb: Option<i64>,
+    pub wall_ms: Option<i64>,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub last_seq: i64,
+}
+
+const COLUMNS: &str = "id, agent_id, agent_name, agent_type, prompt, argv, env, timeout_secs, output_cap_bytes, \
+    status, progress, current_step, result, error_code, error_message, exit_code, signal, cpu_ms, peak_memory_kb, \
+    wall_ms, created_by, created_at, started_at, finished_at, last_seq";
+
+/// Inserts a new execution (status `queued`, no events yet).
+pub async fn create(db: &Db, row: &ExecutionRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO executions (id, agent_id, agent_name, agent_type, prompt, argv, env, timeout_secs, \
+         output_cap_bytes, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&row.id)
+    .bind(&row.agent_id)
+    .bind(&row.agent_name)
+    .bind(&row.agent_type)
+    .bind(&row.prompt)
+    .bind(&row.argv)
+    .bind(&row.env)
+    .bind(row.timeout_secs)
+    .bind(row.output_cap_bytes)
+    .bind(&row.status)
+    .bind(&row.created_by)
+    .bind(row.created_at)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<ExecutionRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM executions WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Filters for [`list`]; `None` means any.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub status: Option<String>,
+    pub agent_id: Option<String>,
+    /// Only executions created at or after this time (ms).
+    pub since_ms: Option<i64>,
+}
+
+fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a Filter) {
+    q.push(" WHERE 1 = 1");
+    if let Some(s) = &f.status {
+        q.push(" AND status = ").push_bind(s);
+    }
+    if let Some(a) = &f.agent_id {
+        q.push(" AND agent_id = ").push_bind(a);
+    }
+    if let Some(t) = f.since_ms {
+        q.push(" AND created_at >= ").push_bind(t);
+    }
+}
+
+/// Newest first.
+pub async fn list(
+    db: &Db,
+    filter: &Filter,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<ExecutionRow>> {
+    let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM executions"));
+    push_filter(&mut q, filter);
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    q.build_query_as().fetch_all(db).await
+}
+
+pub async fn count(db: &Db, filter: &Filter) -> sqlx::Result<i64> {
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM executions");
+    push_filter(&mut q, filter);
+    q.build_query_scalar().fetch_one(db).await
+}
+
+/// Counts per status of executions created since `since_ms`.
+pub async fn count_by_status(db: &Db, since_ms: i64) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as("SELECT status, COUNT(*) FROM executions WHERE created_at >= $1 GROUP BY status")
+        .bind(since_ms)
+        .fetch_all(db)
+        .await
+}
+
+/// Oldest queued executions first.
+pub async fn queued(db: &Db, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT id FROM executions WHERE status = 'queued' ORDER BY created_at, id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Executions a previous server process left running or paused.
+pub async fn unfinished(db: &Db) -> sqlx::Result<Vec<ExecutionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM executions WHERE status IN ('running', 'paused')"
+    ))
+    .fetch_all(db)
+    .await
+}
+
+pub async fn last_seq(db: &Db, id: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT last_seq FROM executions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// A stored event row.
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRow {
+    pub execution_id: String,
+    pub seq: i64,
+    pub kind: String,
+    pub payload: String,
+    pub at_ms: i64,
+}
+
+/// Events of one execution with `seq > after`, in order.
+pub async fn events_after(
+    db: &Db,
+    id: &str,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<EventRow>> {
+    sqlx::query_as(
+        "SELECT execution_id, seq, kind, payload, at_ms FROM execution_events \
+         WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The state change an event makes to its execution row.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    None,
+    Started { at_ms: i64 },
+    Progress { progress: i64, current_step: String },
+    Status { status: &'static str },
+    Finished(Box<Finished>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub status: String,
+    pub result: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub exit_code: Option<i64>,
+    pub signal: Option<i64>,
+    pub cpu_ms: Option<i64>,
+    pub peak_memory_kb: Option<i64>,
+    pub wall_ms: Option<i64>,
+    pub at_ms: i64,
+}
+
+/// Writes a batch of events and their effects in one transaction: rows
+/// into `execution_events`, state into `executions`, `last_seq` advanced.
+/// A terminal state is written only over a non-terminal one.
+pub async fn append(db: &Db, events: &[(EventRow, Effect)]) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    for chunk in events.chunks(1000) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO execution_events (execution_id, seq, kind, payload, at_ms) ",
+        );
+        q.push_values(chunk, |mut b, (row, _)| {
+            b.push_bind(&row.execution_id)
+                .push_bind(row.seq)
+                .push_bind(&row.kind)
+                .push_bind(&row.payload)
+                .push_bind(row.at_ms);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    for (row, effect) in events {
+        match effect {
+            Effect::None => {}
+            Effect::Started { at_ms } => {
+                sqlx::query(
+                    "UPDATE executions SET status = 'running', started_at = $2 WHERE id = $1",
+                )
+                .bind(&row.execution_id)
+                .bind(at_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Effect::Progress {
+                progress,
+                current_step,
+            } => {
+                sqlx::query("UPDATE executions SET progress = $2, current_step = $3 WHERE id = $1")
+                    .bind(&row.execution_id)
+                    .bind(progress)
+                    .bind(current_step)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Effect::Status { status } => {
+                sqlx::query(
+                    "UPDATE executions SET status = $2 WHERE id = $1 \
+                     AND status NOT IN ('completed', 'failed', 'cancelled', 'timed_out')",
+                )
+                .bind(&row.execution_id)
+                .bind(*status)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Effect::Finished(f) => {
+                sqlx::query(
+                    "UPDATE executions SET status = $2, result = $3, error_code = $4, error_message = $5, \
+                     exit_code = $6, signal = $7, cpu_ms = $8, peak_memory_kb = $9, wall_ms = $10, finished_at = $11, \
+                     progress = CASE WHEN $2 = 'completed' THEN 100 ELSE progress END \
+                     WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled', 'timed_out')",
+                )
+                .bind(&row.execution_id)
+                .bind(&f.status)
+                .bind(&f.result)
+                .bind(&f.error_code)
+                .bind(&f.error_message)
+                .bind(f.exit_code)
+                .bind(f.signal)
+                .bind(f.cpu_ms)
+                .bind(f.peak_memory_kb)
+                .bind(f.wall_ms)
+                .bind(f.at_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    // One last_seq update per execution in the batch: its highest seq.
+    let mut highest: Vec<(&str, i64)> = Vec::new();
+    for (row, _) in events {
+        match highest.iter_mut().find(|(id, _)| *id == row.execution_id) {
+            Some(entry) => entry.1 = entry.1.max(row.seq),
+            None => highest.push((&row.execution_id, row.seq)),
+        }
+    }
+    for (id, seq) in highest {
+        sqlx::query("UPDATE executions SET last_seq = $2 WHERE id = $1")
+            .bind(id)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}

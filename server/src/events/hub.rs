@@ -1,0 +1,79 @@
+//! The in-memory fan-out of committed events: one broadcast channel per
+//! execution that somebody watches, and one for every execution's
+//! lifecycle (no log lines). Broadcasting never waits for a receiver, so
+//! one slow subscriber cannot slow the writer or the others; a receiver
+//! that falls more than [`STREAM_CAPACITY`] behind sees `Lagged` and
+//! resynchronises from the store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use app::model::ExecutionId;
+use tokio::sync::broadcast;
+
+use super::Published;
+
+/// Events buffered per watched execution.
+pub const STREAM_CAPACITY: usize = 4096;
+/// Lifecycle events buffered for all executions.
+pub const LIFECYCLE_CAPACITY: usize = 1024;
+
+pub type Receiver = broadcast::Receiver<Arc<Published>>;
+
+pub struct Hub {
+    streams: Mutex<HashMap<ExecutionId, broadcast::Sender<Arc<Published>>>>,
+    lifecycle: broadcast::Sender<Arc<Published>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            streams: Mutex::new(HashMap::new()),
+            lifecycle: broadcast::channel(LIFECYCLE_CAPACITY).0,
+        }
+    }
+}
+
+impl Hub {
+    /// Registers interest in one execution's events from now on.
+    pub fn subscribe(&self, id: ExecutionId) -> Receiver {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget channels nobody listens to any more (watchers of finished runs).
+        if streams.len() > 64 {
+            streams.retain(|_, tx| tx.receiver_count() > 0);
+        }
+        streams
+            .entry(id)
+            .or_insert_with(|| broadcast::channel(STREAM_CAPACITY).0)
+            .subscribe()
+    }
+
+    /// Lifecycle events (everything but log lines) of every execution.
+    pub fn subscribe_lifecycle(&self) -> Receiver {
+        self.lifecycle.subscribe()
+    }
+
+    /// Hands a committed event to its watchers. Must only be called after
+    /// the event's transaction committed.
+    pub fn publish(&self, event: Arc<Published>) {
+        let id = event.execution_id();
+        {
+            let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(tx) = streams.get(&id) {
+                if tx.send(event.clone()).is_err()
+                    || (event.is_terminal() && tx.receiver_count() == 0)
+                {
+                    streams.remove(&id);
+                }
+            }
+        }
+        if !event.is_log() {
+            let _ = self.lifecycle.send(event);
+        }
+    }
+
+    /// Executions currently watched (for tests and metrics).
+    pub fn watched(&self) -> usize {
+        self.streams.lock().map(|s| s.len()).unwrap_or(0)
+    }
+}

@@ -1,0 +1,433 @@
+//! Executions: the queue, the state machine and the local executor.
+//!
+//! queued → running (⇄ paused) → completed | failed | cancelled | timed_out.
+//! Every transition and every output line is an event written through the
+//! event core; terminal states are written once. A scheduler starts queued
+//! executions oldest first, at most `concurrency` at a time. At start-up,
+//! executions a previous process left running are failed with a reason.
+
+pub mod demo;
+pub mod lines;
+pub mod markers;
+pub mod process;
+mod record;
+mod runner;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc, Mutex,
+};
+use std::time::Duration;
+
+use app::api::ApiError;
+use app::model::{Agent, EventBody, Execution, ExecutionId, ExecutionPage, ExecutionStatus};
+use tokio::sync::{mpsc, Notify};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::db::{self, executions as store, Db};
+use crate::events::{EventWriter, Hub};
+use crate::http::error::internal;
+use process::Control;
+pub use record::to_execution;
+
+/// Settings of the local executor.
+#[derive(Clone, Debug)]
+pub struct ExecConfig {
+    /// Executions running at once; more wait in the queue.
+    pub concurrency: usize,
+    /// Time between SIGTERM and SIGKILL on cancel and timeout.
+    pub kill_grace: Duration,
+    /// What `{yagura}` in a command stands for: this binary.
+    pub yagura_bin: PathBuf,
+}
+
+impl Default for ExecConfig {
+    fn default() -> Self {
+        ExecConfig {
+            concurrency: 4,
+            kill_grace: Duration::from_secs(5),
+            yagura_bin: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("yagura")),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Executions {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    writer: EventWriter,
+    hub: Arc<Hub>,
+    work_root: PathBuf,
+    config: ExecConfig,
+    running: Mutex<HashMap<ExecutionId, mpsc::Sender<Control>>>,
+    wake: Notify,
+    shutdown: CancellationToken,
+    stopping: AtomicBool,
+    tasks: TaskTracker,
+}
+
+impl Executions {
+    pub fn new(
+        db: Db,
+        writer: EventWriter,
+        hub: Arc<Hub>,
+        data_dir: PathBuf,
+        config: ExecConfig,
+        shutdown: CancellationToken,
+        tasks: TaskTracker,
+    ) -> Self {
+        Executions {
+            inner: Arc::new(Inner {
+                db,
+                writer,
+                hub,
+                work_root: data_dir.join("work"),
+                config,
+                running: Mutex::new(HashMap::new()),
+                wake: Notify::new(),
+                shutdown,
+                stopping: AtomicBool::new(false),
+                tasks,
+            }),
+        }
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.inner.hub
+    }
+
+    pub fn writer(&self) -> &EventWriter {
+        &self.inner.writer
+    }
+
+    /// Fails executions that a previous server process left running: their
+    /// process is gone with it (or orphaned), so they cannot finish.
+    pub async fn reconcile(&self) -> anyhow::Result<usize> {
+        let rows = store::unfinished(&self.inner.db).await?;
+        for row in &rows {
+            let id: ExecutionId = row.id.parse()?;
+            let agent_type = row
+                .agent_type
+                .parse()
+                .unwrap_or(app::model::AgentType::Custom);
+            self.inner
+                .writer
+                .append(
+                    id,
+                    EventBody::Finished {
+                        agent_type,
+                        status: ExecutionStatus::Failed,
+                        result: None,
+                        error_code: Some("SERVER_RESTARTED".into()),
+                        error_message: Some(
+                            "Yagura stopped while this execution was running; its process was lost"
+                                .into(),
+                        ),
+                        exit_code: None,
+                        signal: None,
+                        usage: None,
+                    },
+                )
+                .await?;
+            tracing::warn!(execution = %id, "marked failed: left running by a previous server process");
+        }
+        Ok(rows.len())
+    }
+
+    /// Starts the scheduler; it stops when the server shuts down, after
+    /// asking every running process to stop.
+    pub fn start(&self) {
+        let inner = self.inner.clone();
+        self.inner.tasks.spawn(async move {
+            loop {
+                schedule(&inner).await;
+                tokio::select! {
+                    _ = inner.shutdown.cancelled() => break,
+                    _ = inner.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                }
+            }
+            inner.stopping.store(true, Ordering::SeqCst);
+            let running: Vec<_> = inner
+                .running
+                .lock()
+                .map(|r| r.values().cloned().collect())
+                .unwrap_or_default();
+            for control in running {
+                let _ = control.send(Control::Cancel).await;
+            }
+        });
+    }
+
+    /// Queues a new execution of `agent`.
+    pub async fn create(
+        &self,
+        agent: &Agent,
+        prompt: String,
+        created_by: &str,
+    ) -> Result<Execution, ApiError> {
+        if self.inner.stopping.load(Ordering::SeqCst) {
+            return Err(ApiError::Conflict("the server is shutting down".into()));
+        }
+        if prompt.len() > 256 * 1024 {
+            return Err(ApiError::Invalid(
+                "the prompt is longer than 256 KiB".into(),
+            ));
+        }
+        let id = ExecutionId(uuid::Uuid::new_v4());
+        let workdir = self.inner.work_root.join(id.to_string());
+        let argv = fill_template(
+            &agent.command,
+            &prompt,
+            &workdir,
+            &self.inner.config.yagura_bin,
+        );
+        let row = store::ExecutionRow {
+            id: id.to_string(),
+            agent_id: Some(agent.id.to_string()),
+            agent_name: agent.name.clone(),
+            agent_type: agent.agent_type.as_str().to_string(),
+            prompt,
+            argv: serde_json::to_string(&argv).unwrap_or_default(),
+            env: serde_json::to_string(&agent.env).unwrap_or_default(),
+            timeout_secs: agent.timeout_secs as i64,
+            output_cap_bytes: agent.output_cap_bytes as i64,
+            status: ExecutionStatus::Queued.as_str().into(),
+            progress: 0,
+            current_step: None,
+            result: None,
+            error_code: None,
+            error_message: None,
+            exit_code: None,
+            signal: None,
+            cpu_ms: None,
+            peak_memory_kb: None,
+            wall_ms: None,
+            created_by: Some(created_by.to_string()),
+            created_at: db::now_ms(),
+            started_at: None,
+            finished_at: None,
+            last_seq: 0,
+        };
+        store::create(&self.inner.db, &row)
+            .await
+            .map_err(|e| internal("creating an execution", e))?;
+        self.inner
+            .writer
+            .append(
+                id,
+                EventBody::Queued {
+                    agent_type: agent.agent_type,
+                },
+            )
+            .await
+            .map_err(|e| internal("queueing an execution", e))?;
+        self.inner.wake.notify_one();
+        self.get(id).await
+    }
+
+    pub async fn get(&self, id: ExecutionId) -> Result<Execution, ApiError> {
+        let row = store::find(&self.inner.db, &id.to_string())
+            .await
+            .map_err(|e| internal("reading an execution", e))?
+            .ok_or(ApiError::NotFound)?;
+        to_execution(row)
+    }
+
+    pub async fn list(
+        &self,
+        filter: &store::Filter,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ExecutionPage, ApiError> {
+        let limit = i64::from(limit.clamp(1, 200));
+        let rows = store::list(&self.inner.db, filter, limit, i64::from(offset))
+            .await
+            .map_err(|e| internal("listing executions", e))?;
+        let total = store::count(&self.inner.db, filter)
+            .await
+            .map_err(|e| internal("counting executions", e))?;
+        Ok(ExecutionPage {
+            items: rows
+                .into_iter()
+                .map(to_execution)
+                .collect::<Result<_, _>>()?,
+            total: total as u64,
+        })
+    }
+
+    /// Cancels a queued or running execution.
+    pub async fn cancel(&self, id: ExecutionId) -> Result<(), ApiError> {
+        let execution = self.get(id).await?;
+        if execution.status.is_terminal() {
+            return Err(ApiError::Conflict(format!(
+                "the execution already ended ({})",
+                execution.status.as_str()
+            )));
+        }
+        if let Some(control) = self.control_of(id) {
+            let _ = control.send(Control::Cancel).await;
+            return Ok(());
+        }
+        // Still queued: it never ran, so it ends here.
+        self.inner
+            .writer
+            .append(
+                id,
+                EventBody::Finished {
+                    agent_type: execution.agent_type,
+                    status: ExecutionStatus::Cancelled,
+                    result: None,
+                    error_code: None,
+                    error_message: Some("cancelled before it started".into()),
+                    exit_code: None,
+                    signal: None,
+                    usage: None,
+                },
+            )
+            .await
+            .map_err(|e| internal("cancelling", e))?;
+        Ok(())
+    }
+
+    pub async fn pause(&self, id: ExecutionId) -> Result<(), ApiError> {
+        self.send_running(id, Control::Pause).await
+    }
+
+    pub async fn resume(&self, id: ExecutionId) -> Result<(), ApiError> {
+        self.send_running(id, Control::Resume).await
+    }
+
+    /// Writes to the process's standard input.
+    pub async fn stdin(&self, id: ExecutionId, data: String) -> Result<(), ApiError> {
+        if data.len() > 64 * 1024 {
+            return Err(ApiError::Invalid(
+                "at most 64 KiB of input at a time".into(),
+            ));
+        }
+        self.send_running(id, Control::Stdin(data.into_bytes()))
+            .await
+    }
+
+    async fn send_running(&self, id: ExecutionId, control: Control) -> Result<(), ApiError> {
+        match self.control_of(id) {
+            Some(tx) => tx
+                .send(control)
+                .await
+                .map_err(|_| ApiError::Conflict("the execution is ending".into())),
+            None => {
+                self.get(id).await?;
+                Err(ApiError::Conflict("the execution is not running".into()))
+            }
+        }
+    }
+
+    fn control_of(&self, id: ExecutionId) -> Option<mpsc::Sender<Control>> {
+        self.inner.running.lock().ok()?.get(&id).cloned()
+    }
+
+    /// Ids of executions running in this process.
+    pub fn running(&self) -> Vec<ExecutionId> {
+        self.inner
+            .running
+            .lock()
+            .map(|r| r.keys().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Fills the argv template. Each element is one argument whatever the
+/// values contain: no shell ever parses them.
+pub fn fill_template(
+    template: &[String],
+    prompt: &str,
+    workdir: &Path,
+    yagura_bin: &Path,
+) -> Vec<String> {
+    let yagura = yagura_bin.display().to_string();
+    template
+        .iter()
+        .map(|arg| {
+            arg.replace("{prompt}", prompt)
+                .replace("{issue_title}", "")
+                .replace("{issue_body}", "")
+                .replace("{workdir}", &workdir.display().to_string())
+                .replace("{yagura}", &yagura)
+        })
+        .collect()
+}
+
+async fn schedule(inner: &Arc<Inner>) {
+    if inner.shutdown.is_cancelled() {
+        return;
+    }
+    let busy = inner.running.lock().map(|r| r.len()).unwrap_or(usize::MAX);
+    let free = inner.config.concurrency.saturating_sub(busy);
+    if free == 0 {
+        return;
+    }
+    let ids = match store::queued(&inner.db, (free + busy) as i64).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the queue");
+            return;
+        }
+    };
+    for id in ids
+        .into_iter()
+        .filter_map(|id| id.parse::<ExecutionId>().ok())
+    {
+        let (tx, rx) = mpsc::channel(64);
+        {
+            let Ok(mut running) = inner.running.lock() else {
+                return;
+            };
+            if running.len() >= inner.config.concurrency {
+                return;
+            }
+            if running.contains_key(&id) {
+                continue;
+            }
+            running.insert(id, tx);
+        }
+        let inner = inner.clone();
+        let tasks = inner.tasks.clone();
+        tasks.spawn(async move {
+            if let Err(e) = runner::run_one(&inner, id, rx).await {
+                tracing::error!(execution = %id, error = %e, "execution bookkeeping failed");
+            }
+            if let Ok(mut running) = inner.running.lock() {
+                running.remove(&id);
+            }
+            inner.wake.notify_one();
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_fills_each_argument_without_a_shell() {
+        let t: Vec<String> = ["tool", "--msg", "{prompt}", "--dir={workdir}"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let argv = fill_template(
+            &t,
+            "a; rm -rf / && echo $(whoami)",
+            Path::new("/w"),
+            Path::new("/bin/yagura"),
+        );
+        assert_eq!(
+            argv,
+            vec!["tool", "--msg", "a; rm -rf / && echo $(whoami)", "--dir=/w"]
+        );
+    }
+}

@@ -1,0 +1,51 @@
+use app::api::ApiError;
+use app::model::{Execution, ResourceUsage};
+
+use crate::db::executions::ExecutionRow;
+use crate::http::error::internal;
+
+/// A stored row as the API shows it.
+pub fn to_execution(row: ExecutionRow) -> Result<Execution, ApiError> {
+    let usage = match (row.cpu_ms, row.peak_memory_kb, row.wall_ms) {
+        (None, None, None) => None,
+        (cpu, mem, wall) => Some(ResourceUsage {
+            cpu_ms: cpu.unwrap_or(0).max(0) as u64,
+            peak_memory_kb: mem.unwrap_or(0).max(0) as u64,
+            wall_ms: wall.unwrap_or(0).max(0) as u64,
+        }),
+    };
+    Ok(Execution {
+        id: row
+            .id
+            .parse()
+            .map_err(|e| internal("stored execution id", e))?,
+        agent_id: row.agent_id.as_deref().and_then(|a| a.parse().ok()),
+        agent_name: row.agent_name,
+        agent_type: row
+            .agent_type
+            .parse()
+            .map_err(|e: String| internal("stored agent type", e))?,
+        prompt: row.prompt,
+        argv: serde_json::from_str(&row.argv).unwrap_or_default(),
+        status: row
+            .status
+            .parse()
+            .map_err(|e: String| internal("stored status", e))?,
+        progress: row.progress.clamp(0, 100) as u8,
+        current_step: row.current_step,
+        result: row
+            .result
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok()),
+        error_code: row.error_code,
+        error_message: row.error_message,
+        exit_code: row.exit_code.map(|c| c as i32),
+        signal: row.signal.map(|s| s as i32),
+        usage,
+        created_by: row.created_by,
+        created_at: row.created_at,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+        last_seq: row.last_seq.max(0) as u64,
+    })
+}

@@ -1,0 +1,286 @@
+//! One execution from start to end: spawn the process, turn its lines
+//! into events (progress markers, output cap, log levels), and write the
+//! terminal state once.
+
+use std::collections::BTreeMap;
+use std::sync::{atomic::Ordering, Arc};
+use std::time::Duration;
+
+use app::model::{EventBody, ExecutionId, ExecutionStatus, LogLevel, LogStream};
+use tokio::sync::mpsc;
+
+use super::markers::{self, Marker};
+use super::process::{self, Control, Notice, Reason};
+use super::{to_execution, Inner};
+use crate::db::executions as store;
+use crate::events::EventWriter;
+
+/// Stderr lines that look like errors get level `error`, the rest `warn`.
+fn stderr_level(line: &str) -> LogLevel {
+    let lower = line.trim_start().to_ascii_lowercase();
+    if ["error", "fatal", "panic", "traceback"]
+        .iter()
+        .any(|w| lower.starts_with(w))
+    {
+        LogLevel::Error
+    } else {
+        LogLevel::Warn
+    }
+}
+
+pub(super) async fn run_one(
+    inner: &Arc<Inner>,
+    id: ExecutionId,
+    control: mpsc::Receiver<Control>,
+) -> anyhow::Result<()> {
+    let row = store::find(&inner.db, &id.to_string())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("vanished"))?;
+    if row.status != "queued" {
+        return Ok(()); // cancelled while waiting for a slot
+    }
+    let execution = to_execution(row.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let agent_type = execution.agent_type;
+    let env: BTreeMap<String, String> = serde_json::from_str(&row.env).unwrap_or_default();
+    let workdir = inner.work_root.join(id.to_string());
+    let writer = &inner.writer;
+    let finish =
+        |status, error_code: Option<&str>, error_message: Option<String>| EventBody::Finished {
+            agent_type,
+            status,
+            result: None,
+            error_code: error_code.map(str::to_string),
+            error_message,
+            exit_code: None,
+            signal: None,
+            usage: None,
+        };
+
+    if let Err(e) = std::fs::create_dir_all(&workdir) {
+        writer
+            .append(
+                id,
+                finish(
+                    ExecutionStatus::Failed,
+                    Some("WORKDIR"),
+                    Some(format!("cannot create {}: {e}", workdir.display())),
+                ),
+            )
+            .await?;
+        return Ok(());
+    }
+
+    let mut env = env;
+    env.insert("YAGURA_EXECUTION_ID".into(), id.to_string());
+    let spec = process::Spec {
+        argv: execution.argv.clone(),
+        env,
+        workdir: workdir.clone(),
+        timeout: Duration::from_secs(row.timeout_secs.max(1) as u64),
+        grace: inner.config.kill_grace,
+    };
+    let cap = row.output_cap_bytes.max(0) as u64;
+    let (line_tx, mut line_rx) = mpsc::channel(1024);
+    let (notice_tx, mut notice_rx) = mpsc::unbounded_channel();
+    let proc = tokio::spawn(process::run(spec, line_tx, notice_tx, control));
+
+    let mut stored: u64 = 0;
+    let mut truncated = false;
+    let mut result: Option<serde_json::Value> = None;
+    loop {
+        tokio::select! {
+            biased;
+            notice = notice_rx.recv() => match notice {
+                Some(Notice::Started { pid }) => {
+                    writer.append(id, EventBody::Started { agent_type, issue_number: None, pid: Some(pid) }).await?;
+                }
+                Some(Notice::Paused) => { writer.append(id, EventBody::Paused).await?; }
+                Some(Notice::Resumed) => { writer.append(id, EventBody::Resumed).await?; }
+                None => {
+                    // The process has ended; take the lines still queued.
+                    while let Some(line) = line_rx.recv().await {
+                        handle_line(writer, id, line, cap, &mut stored, &mut truncated, &mut result).await?;
+                    }
+                    break;
+                }
+            },
+            line = line_rx.recv() => match line {
+                Some(line) => handle_line(writer, id, line, cap, &mut stored, &mut truncated, &mut result).await?,
+                None => {
+                    // Pipes closed; wait for the end of the process.
+                    while let Some(notice) = notice_rx.recv().await {
+                        match notice {
+                            Notice::Started { pid } => { writer.append(id, EventBody::Started { agent_type, issue_number: None, pid: Some(pid) }).await?; }
+                            Notice::Paused => { writer.append(id, EventBody::Paused).await?; }
+                            Notice::Resumed => { writer.append(id, EventBody::Resumed).await?; }
+                        }
+                    }
+                    break;
+                }
+            },
+        }
+    }
+
+    let outcome = proc.await?;
+    let body = match outcome {
+        Err(spawn_error) => {
+            writer
+                .enqueue(
+                    id,
+                    EventBody::Log {
+                        stream: LogStream::System,
+                        level: LogLevel::Error,
+                        message: spawn_error.to_string(),
+                    },
+                )
+                .await?;
+            finish(
+                ExecutionStatus::Failed,
+                Some("SPAWN_FAILED"),
+                Some(spawn_error.to_string()),
+            )
+        }
+        Ok(outcome) => {
+            let usage = Some(outcome.usage);
+            let stopping = inner.stopping.load(Ordering::SeqCst);
+            let (status, error_code, error_message) =
+                match (outcome.reason, outcome.exit_code, outcome.signal) {
+                    (Reason::Cancelled, ..) if stopping => (
+                        ExecutionStatus::Failed,
+                        Some("SERVER_SHUTDOWN".to_string()),
+                        Some("stopped because the server shut down".to_string()),
+                    ),
+                    (Reason::Cancelled, ..) => (
+                        ExecutionStatus::Cancelled,
+                        None,
+                        Some("cancelled".to_string()),
+                    ),
+                    (Reason::TimedOut, ..) => (
+                        ExecutionStatus::TimedOut,
+                        Some("TIMEOUT".to_string()),
+                        Some(format!("timed out after {} s", row.timeout_secs)),
+                    ),
+                    (Reason::Exited, Some(0), _) => (ExecutionStatus::Completed, None, None),
+                    (Reason::Exited, Some(code), _) => (
+                        ExecutionStatus::Failed,
+                        Some("EXIT_CODE".to_string()),
+                        Some(format!("exited with code {code}")),
+                    ),
+                    (Reason::Exited, None, Some(sig)) => (
+                        ExecutionStatus::Failed,
+                        Some("SIGNAL".to_string()),
+                        Some(format!("killed by signal {sig}")),
+                    ),
+                    (Reason::Exited, None, None) => (
+                        ExecutionStatus::Failed,
+                        Some("UNKNOWN_EXIT".to_string()),
+                        Some("ended without a status".to_string()),
+                    ),
+                };
+            EventBody::Finished {
+                agent_type,
+                status,
+                result: result.take(),
+                error_code,
+                error_message,
+                exit_code: outcome.exit_code,
+                signal: outcome.signal,
+                usage,
+            }
+        }
+    };
+    writer.append(id, body).await?;
+    let _ = std::fs::remove_dir_all(&workdir);
+    Ok(())
+}
+
+async fn handle_line(
+    writer: &EventWriter,
+    id: ExecutionId,
+    line: process::Line,
+    cap: u64,
+    stored: &mut u64,
+    truncated: &mut bool,
+    result: &mut Option<serde_json::Value>,
+) -> anyhow::Result<()> {
+    match markers::parse(&line.text) {
+        Some(Marker::Progress { progress, step }) => {
+            writer
+                .enqueue(
+                    id,
+                    EventBody::Progress {
+                        progress,
+                        current_step: step,
+                    },
+                )
+                .await?;
+        }
+        Some(Marker::Result(value)) => *result = Some(value),
+        None => {}
+    }
+    *stored += line.text.len() as u64 + 1;
+    if *stored <= cap {
+        let level = match line.stream {
+            LogStream::Stderr => stderr_level(&line.text),
+            _ => LogLevel::Info,
+        };
+        writer
+            .enqueue(
+                id,
+                EventBody::Log {
+                    stream: line.stream,
+                    level,
+                    message: line.text,
+                },
+            )
+            .await?;
+    } else if !*truncated {
+        *truncated = true;
+        writer
+            .enqueue(
+                id,
+                EventBody::Log {
+                    stream: LogStream::System,
+                    level: LogLevel::Warn,
+                    message: format!(
+                        "[yagura] output exceeded the cap of {}; further output is discarded (the process keeps running)",
+                        human_bytes(cap)
+                    ),
+                },
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_levels() {
+        assert_eq!(stderr_level("error: boom"), LogLevel::Error);
+        assert_eq!(
+            stderr_level("  Traceback (most recent call last):"),
+            LogLevel::Error
+        );
+        assert_eq!(stderr_level("warning: meh"), LogLevel::Warn);
+    }
+
+    #[test]
+    fn caps_are_described_plainly() {
+        assert_eq!(human_bytes(16 << 20), "16 MiB");
+        assert_eq!(human_bytes(4096), "4 KiB");
+        assert_eq!(human_bytes(1000), "1000 bytes");
+    }
+}
