@@ -19,6 +19,7 @@ const launchOptions = {
 // first-run setup can happen only once per installation.
 const SSR_PORT = 3101;
 const HYDRATED_PORT = 3102;
+const EXECUTIONS_PORT = 3103;
 
 export default defineConfig({
   testDir: './tests',
@@ -31,11 +32,17 @@ export default defineConfig({
   use: { launchOptions, trace: 'retain-on-failure' },
   projects: [
     // JavaScript off: what the server renders must work on its own.
-    { name: 'ssr', use: { baseURL: `http://127.0.0.1:${SSR_PORT}`, javaScriptEnabled: false } },
+    {
+      name: 'ssr',
+      testMatch: 'shell.spec.ts',
+      use: { baseURL: `http://127.0.0.1:${SSR_PORT}`, javaScriptEnabled: false },
+    },
     // JavaScript on: the wasm bundle hydrates the page and opens the WebSocket.
-    { name: 'hydrated', use: { baseURL: `http://127.0.0.1:${HYDRATED_PORT}` } },
+    { name: 'hydrated', testMatch: 'shell.spec.ts', use: { baseURL: `http://127.0.0.1:${HYDRATED_PORT}` } },
+    // Agents and live executions (hydrated), on an installation of their own.
+    { name: 'executions', testMatch: 'executions.spec.ts', use: { baseURL: `http://127.0.0.1:${EXECUTIONS_PORT}` } },
   ],
-  webServer: [SSR_PORT, HYDRATED_PORT].map((port) => ({
+  webServer: [SSR_PORT, HYDRATED_PORT, EXECUTIONS_PORT].map((port) => ({
     command: `sh scripts/serve-copy.sh ${port}`,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,

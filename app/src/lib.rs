@@ -107,7 +107,10 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=ProtectedLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=DashboardPage ssr=SsrMode::Async />
                     <Route path=path!("agents") view=AgentsPage ssr=SsrMode::Async />
+                    <Route path=path!("agents/new") view=AgentEditPage ssr=SsrMode::Async />
+                    <Route path=path!("agents/:id") view=AgentEditPage ssr=SsrMode::Async />
                     <Route path=path!("executions") view=ExecutionsPage ssr=SsrMode::Async />
+                    <Route path=path!("executions/:id") view=ExecutionPage ssr=SsrMode::Async />
                     <Route path=path!("workflows") view=WorkflowsPage ssr=SsrMode::Async />
                     <Route path=path!("issues") view=IssuesPage ssr=SsrMode::Async />
                     <Route path=path!("runners") view=RunnersPage ssr=SsrMode::Async />

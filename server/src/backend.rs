@@ -2,12 +2,37 @@
 
 use std::net::SocketAddr;
 
-use app::api::{ApiError, Backend, IssuedToken};
-use app::model::{Session, Theme, User};
+use app::api::{ApiError, Backend, ExecutionAction, IssuedToken};
+use app::model::{
+    Agent, AgentId, AgentInput, Dashboard, Execution, ExecutionId, ExecutionPage, ExecutionQuery,
+    ExecutionStatus, Role, Session, Theme, User,
+};
 use axum::extract::ConnectInfo;
 use http::request::Parts;
 
-use crate::{auth::accounts, state::AppState};
+use crate::db::executions as store;
+use crate::{agents, auth::accounts, state::AppState};
+
+impl AppState {
+    /// The signed-in user, if they have at least `role`.
+    async fn authorise(&self, parts: &Parts, role: Role) -> Result<User, ApiError> {
+        let user = self
+            .auth
+            .user_from_headers(&self.db, &parts.headers)
+            .await
+            .map_err(|_| ApiError::Unauthorized)?;
+        let rank = |r: Role| match r {
+            Role::Viewer => 0,
+            Role::Member => 1,
+            Role::Admin => 2,
+        };
+        if rank(user.role) >= rank(role) {
+            Ok(user)
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+}
 
 fn client_address(parts: &Parts) -> String {
     parts
@@ -67,5 +92,126 @@ impl Backend for AppState {
 
     fn theme_cookie(&self, theme: Theme) -> String {
         self.auth.theme_cookie(theme)
+    }
+
+    async fn list_agents(&self, parts: &Parts) -> Result<Vec<Agent>, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        agents::list(&self.db).await
+    }
+
+    async fn get_agent(&self, parts: &Parts, id: AgentId) -> Result<Agent, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        agents::get(&self.db, id).await
+    }
+
+    async fn save_agent(
+        &self,
+        parts: &Parts,
+        id: Option<AgentId>,
+        input: AgentInput,
+    ) -> Result<Agent, ApiError> {
+        self.authorise(parts, Role::Admin).await?;
+        match id {
+            Some(id) => agents::update(&self.db, id, &input).await,
+            None => agents::create(&self.db, &input).await,
+        }
+    }
+
+    async fn delete_agent(&self, parts: &Parts, id: AgentId) -> Result<(), ApiError> {
+        self.authorise(parts, Role::Admin).await?;
+        agents::delete(&self.db, id).await
+    }
+
+    async fn start_execution(
+        &self,
+        parts: &Parts,
+        agent: AgentId,
+        prompt: String,
+    ) -> Result<Execution, ApiError> {
+        let user = self.authorise(parts, Role::Member).await?;
+        let agent = agents::get(&self.db, agent).await?;
+        self.executions.create(&agent, prompt, &user.username).await
+    }
+
+    async fn list_executions(
+        &self,
+        parts: &Parts,
+        query: ExecutionQuery,
+    ) -> Result<ExecutionPage, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        let filter = store::Filter {
+            status: query.status.map(|s| s.as_str().to_string()),
+            agent_id: query.agent_id.map(|a| a.to_string()),
+            since_ms: None,
+        };
+        let limit = if query.limit == 0 { 25 } else { query.limit };
+        self.executions.list(&filter, limit, query.offset).await
+    }
+
+    async fn get_execution(&self, parts: &Parts, id: ExecutionId) -> Result<Execution, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        self.executions.get(id).await
+    }
+
+    async fn control_execution(
+        &self,
+        parts: &Parts,
+        id: ExecutionId,
+        action: ExecutionAction,
+    ) -> Result<(), ApiError> {
+        self.authorise(parts, Role::Member).await?;
+        match action {
+            ExecutionAction::Cancel => self.executions.cancel(id).await,
+            ExecutionAction::Pause => self.executions.pause(id).await,
+            ExecutionAction::Resume => self.executions.resume(id).await,
+        }
+    }
+
+    async fn send_stdin(
+        &self,
+        parts: &Parts,
+        id: ExecutionId,
+        data: String,
+    ) -> Result<(), ApiError> {
+        self.authorise(parts, Role::Member).await?;
+        self.executions.stdin(id, data).await
+    }
+
+    async fn dashboard(&self, parts: &Parts) -> Result<Dashboard, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        let mut active = Vec::new();
+        for status in [
+            ExecutionStatus::Running,
+            ExecutionStatus::Paused,
+            ExecutionStatus::Queued,
+        ] {
+            let filter = store::Filter {
+                status: Some(status.as_str().into()),
+                ..Default::default()
+            };
+            active.extend(self.executions.list(&filter, 50, 0).await?.items);
+        }
+        active.sort_by_key(|e| e.created_at);
+        let recent = self
+            .executions
+            .list(&store::Filter::default(), 10, 0)
+            .await?
+            .items;
+        let midnight = chrono::Utc::now()
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_millis())
+            .unwrap_or(0);
+        let today = store::count_by_status(&self.db, midnight)
+            .await
+            .map_err(|e| crate::http::error::internal("counting executions", e))?
+            .into_iter()
+            .filter_map(|(s, n)| Some((s.parse().ok()?, n.max(0) as u64)))
+            .collect();
+        Ok(Dashboard {
+            active,
+            recent,
+            today,
+        })
     }
 }

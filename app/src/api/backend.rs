@@ -8,7 +8,13 @@ use http::request::Parts;
 use leptos::prelude::*;
 
 use super::ApiError;
-use crate::model::{Session, Theme, User};
+use crate::model::{
+    Agent, AgentId, AgentInput, Dashboard, Execution, ExecutionId, ExecutionPage, ExecutionQuery,
+    Session, Theme, User,
+};
+
+/// Something a person can do to a running execution.
+pub use crate::model::ExecutionAction;
 
 /// A freshly signed session token.
 #[derive(Clone, Debug)]
@@ -39,6 +45,43 @@ pub trait Backend: Send + Sync + 'static {
     fn clear_session_cookie(&self) -> String;
     /// `Set-Cookie` value remembering the theme.
     fn theme_cookie(&self, theme: Theme) -> String;
+
+    // Agents and executions. Each method authorises the request itself.
+    async fn list_agents(&self, parts: &Parts) -> Result<Vec<Agent>, ApiError>;
+    async fn get_agent(&self, parts: &Parts, id: AgentId) -> Result<Agent, ApiError>;
+    /// Creates (`id` None) or replaces an agent; admins only.
+    async fn save_agent(
+        &self,
+        parts: &Parts,
+        id: Option<AgentId>,
+        input: AgentInput,
+    ) -> Result<Agent, ApiError>;
+    async fn delete_agent(&self, parts: &Parts, id: AgentId) -> Result<(), ApiError>;
+    async fn start_execution(
+        &self,
+        parts: &Parts,
+        agent: AgentId,
+        prompt: String,
+    ) -> Result<Execution, ApiError>;
+    async fn list_executions(
+        &self,
+        parts: &Parts,
+        query: ExecutionQuery,
+    ) -> Result<ExecutionPage, ApiError>;
+    async fn get_execution(&self, parts: &Parts, id: ExecutionId) -> Result<Execution, ApiError>;
+    async fn control_execution(
+        &self,
+        parts: &Parts,
+        id: ExecutionId,
+        action: ExecutionAction,
+    ) -> Result<(), ApiError>;
+    async fn send_stdin(
+        &self,
+        parts: &Parts,
+        id: ExecutionId,
+        data: String,
+    ) -> Result<(), ApiError>;
+    async fn dashboard(&self, parts: &Parts) -> Result<Dashboard, ApiError>;
 }
 
 /// The backend provided by the server for this request.

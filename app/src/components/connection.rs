@@ -24,6 +24,7 @@ pub fn ConnectionIndicator() -> impl IntoView {
         <span
             class="inline-flex items-center gap-2 rounded-full border border-slate-200 px-3 py-1 text-xs font-medium text-slate-700 dark:border-slate-700 dark:text-slate-300"
             data-testid="connection-indicator"
+            data-connection-id=move || live.connection_id.get().unwrap_or_default()
             data-status=move || match status.get() {
                 LinkStatus::Connected => "connected",
                 LinkStatus::Connecting => "connecting",

@@ -1,6 +1,9 @@
 //! Reusable pieces of the UI.
 
+pub mod ansi;
 pub mod connection;
 pub mod empty_state;
 pub mod layout;
+pub mod log_viewer;
+pub mod status;
 pub mod theme;

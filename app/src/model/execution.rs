@@ -126,3 +126,34 @@ pub struct ExecutionPage {
     pub items: Vec<Execution>,
     pub total: u64,
 }
+
+/// Filters and paging of the executions list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionQuery {
+    pub status: Option<ExecutionStatus>,
+    pub agent_id: Option<AgentId>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// What a person can do to a live execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionAction {
+    Cancel,
+    Pause,
+    Resume,
+}
+
+/// The dashboard's numbers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dashboard {
+    /// Queued, running and paused executions, oldest first.
+    pub active: Vec<Execution>,
+    /// The latest executions, newest first.
+    pub recent: Vec<Execution>,
+    /// Executions created today (UTC), per status.
+    pub today: Vec<(ExecutionStatus, u64)>,
+}

@@ -14,7 +14,8 @@ pub use agent::{
 };
 pub use event::{EventBody, ExecutionEvent};
 pub use execution::{
-    Execution, ExecutionPage, ExecutionStatus, LogLevel, LogStream, ResourceUsage,
+    Dashboard, Execution, ExecutionAction, ExecutionPage, ExecutionQuery, ExecutionStatus,
+    LogLevel, LogStream, ResourceUsage,
 };
 pub use ids::{AgentId, ExecutionId, UserId};
 pub use user::{Role, Session, Theme, User};

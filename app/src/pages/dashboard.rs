@@ -1,37 +1,174 @@
+use std::collections::HashMap;
+
 use leptos::prelude::*;
 
-use crate::components::empty_state::{EmptyState, PageHeader};
-use crate::state::{use_live_connection, LinkStatus};
+use super::executions::{lifecycle_version, ExecutionTable};
+use crate::api::get_dashboard;
+use crate::components::{
+    empty_state::{EmptyState, PageHeader},
+    status::{ProgressBar, StatusBadge},
+};
+use crate::model::{ExecutionId, ExecutionStatus};
+use crate::protocol::native::ServerMessage;
+use crate::state::use_live_connection;
+
+/// One line of the live activity feed.
+fn describe(msg: &ServerMessage) -> Option<(ExecutionId, String)> {
+    let (id, text) = match msg {
+        ServerMessage::AgentQueued {
+            execution_id,
+            agent_type,
+            ..
+        } => (
+            *execution_id,
+            format!("{} agent queued", agent_type.as_str()),
+        ),
+        ServerMessage::AgentStarted {
+            execution_id,
+            agent_type,
+            ..
+        } => (
+            *execution_id,
+            format!("{} agent started", agent_type.as_str()),
+        ),
+        ServerMessage::AgentCompleted {
+            execution_id,
+            agent_type,
+            ..
+        } => (
+            *execution_id,
+            format!("{} agent completed", agent_type.as_str()),
+        ),
+        ServerMessage::AgentFailed {
+            execution_id,
+            agent_type,
+            error_message,
+            ..
+        } => (
+            *execution_id,
+            format!("{} agent failed: {error_message}", agent_type.as_str()),
+        ),
+        ServerMessage::AgentCancelled {
+            execution_id,
+            agent_type,
+            ..
+        } => (
+            *execution_id,
+            format!("{} agent cancelled", agent_type.as_str()),
+        ),
+        ServerMessage::AgentPaused { execution_id, .. } => (*execution_id, "paused".to_string()),
+        ServerMessage::AgentResumed { execution_id, .. } => (*execution_id, "resumed".to_string()),
+        _ => return None,
+    };
+    Some((id, text))
+}
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let live = use_live_connection();
+    let version = lifecycle_version();
+    let data = Resource::new(move || version.get(), |_| get_dashboard());
+    // Live progress of running executions, between list refreshes.
+    let progress = RwSignal::new(HashMap::<ExecutionId, (u8, String)>::new());
+    let feed = RwSignal::new(Vec::<(ExecutionId, String)>::new());
+    Effect::new(move |_| {
+        let Some(msg) = live.lifecycle.get() else {
+            return;
+        };
+        if let ServerMessage::AgentProgress {
+            execution_id,
+            progress: p,
+            current_step,
+            ..
+        } = &msg
+        {
+            progress.update(|m| {
+                m.insert(*execution_id, (*p, current_step.clone()));
+            });
+        } else if let Some(line) = describe(&msg) {
+            feed.update(|f| {
+                f.insert(0, line);
+                f.truncate(20);
+            });
+        }
+    });
+
     view! {
         <PageHeader title="Dashboard" subtitle="Running agents, workflows and today's activity, live." />
-        <div class="grid gap-4 md:grid-cols-3">
-            <section class="rounded-xl border border-slate-200 bg-white p-5 dark:border-slate-800 dark:bg-slate-900 md:col-span-2">
-                <h2 class="text-sm font-semibold text-slate-500 dark:text-slate-400">"Running now"</h2>
-                <div class="mt-4">
-                    <EmptyState
-                        title="Nothing is running"
-                        body="Agent executions and workflow runs appear here, with live progress, as soon as they start."
-                    />
-                </div>
-            </section>
-            <section class="rounded-xl border border-slate-200 bg-white p-5 dark:border-slate-800 dark:bg-slate-900">
-                <h2 class="text-sm font-semibold text-slate-500 dark:text-slate-400">"Live link"</h2>
-                <p class="mt-4 text-sm">
-                    {move || match live.status.get() {
-                        LinkStatus::Connected => "This tab receives events as they happen.".to_string(),
-                        LinkStatus::SignedOut => "Your session ended. Sign in again to receive events.".to_string(),
-                        LinkStatus::Reconnecting { attempt } => format!("The link dropped; reconnecting (attempt {attempt})."),
-                        LinkStatus::Connecting => "Opening the live link…".to_string(),
-                    }}
-                </p>
-                <p class="mt-2 break-all font-mono text-xs text-slate-500" data-testid="connection-id">
-                    {move || live.connection_id.get().unwrap_or_default()}
-                </p>
-            </section>
-        </div>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let d = match data.await {
+                    Ok(d) => d,
+                    Err(e) => return view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
+                };
+                let count = |s: ExecutionStatus| d.today.iter().find(|(st, _)| *st == s).map(|(_, n)| *n).unwrap_or(0);
+                let tiles = [
+                    ("Running", count(ExecutionStatus::Running) + count(ExecutionStatus::Paused) + count(ExecutionStatus::Queued)),
+                    ("Completed", count(ExecutionStatus::Completed)),
+                    ("Failed", count(ExecutionStatus::Failed) + count(ExecutionStatus::TimedOut)),
+                    ("Cancelled", count(ExecutionStatus::Cancelled)),
+                ];
+                view! {
+                    <section aria-label="Today" class="mb-6 grid grid-cols-2 gap-3 md:grid-cols-4">
+                        {tiles.into_iter().map(|(label, n)| view! {
+                            <div class="rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900" data-testid=format!("today-{}", label.to_lowercase())>
+                                <p class="text-xs font-medium uppercase text-slate-500">{label}" today"</p>
+                                <p class="mt-1 text-2xl font-semibold">{n}</p>
+                            </div>
+                        }).collect_view()}
+                    </section>
+                    <div class="grid gap-4 md:grid-cols-3">
+                        <section class="rounded-xl border border-slate-200 bg-white p-5 md:col-span-2 dark:border-slate-800 dark:bg-slate-900">
+                            <h2 class="text-sm font-semibold text-slate-500 dark:text-slate-400">"Running now"</h2>
+                            <div class="mt-4 flex flex-col gap-4">
+                                {if d.active.is_empty() {
+                                    view! { <EmptyState title="Nothing is running" body="Agent executions appear here, with live progress, as soon as they start." /> }.into_any()
+                                } else {
+                                    d.active.into_iter().map(|e| {
+                                        let id = e.id;
+                                        let initial = (e.progress, e.current_step.clone().unwrap_or_default());
+                                        let live_progress = Signal::derive(move || progress.with(|m| m.get(&id).map(|p| p.0)).unwrap_or(initial.0));
+                                        let step = initial.1.clone();
+                                        let live_step = Signal::derive(move || Some(progress.with(|m| m.get(&id).map(|p| p.1.clone())).unwrap_or_else(|| step.clone())));
+                                        view! {
+                                            <div data-testid="running-execution">
+                                                <div class="mb-1 flex items-center justify-between gap-2">
+                                                    <a class="font-medium text-indigo-600 hover:underline dark:text-indigo-400" href=format!("/executions/{id}")>{e.agent_name.clone()}</a>
+                                                    <StatusBadge status=Signal::stored(e.status) />
+                                                </div>
+                                                <ProgressBar progress=live_progress step=live_step />
+                                            </div>
+                                        }
+                                    }).collect_view().into_any()
+                                }}
+                            </div>
+                        </section>
+                        <section class="rounded-xl border border-slate-200 bg-white p-5 dark:border-slate-800 dark:bg-slate-900">
+                            <h2 class="text-sm font-semibold text-slate-500 dark:text-slate-400">"Activity"</h2>
+                            <ul class="mt-3 flex flex-col gap-2 text-sm" data-testid="activity-feed">
+                                {move || {
+                                    let items = feed.get();
+                                    if items.is_empty() {
+                                        view! { <li class="text-slate-500">"Events appear here as they happen."</li> }.into_any()
+                                    } else {
+                                        items.into_iter().map(|(id, text)| view! {
+                                            <li><a class="hover:underline" href=format!("/executions/{id}")>{text}</a></li>
+                                        }).collect_view().into_any()
+                                    }
+                                }}
+                            </ul>
+                        </section>
+                    </div>
+                    <section class="mt-6">
+                        <h2 class="mb-3 text-sm font-semibold text-slate-500 dark:text-slate-400">"Latest executions"</h2>
+                        {if d.recent.is_empty() {
+                            view! { <p class="text-sm text-slate-500">"No executions yet. Run an agent from the "<a class="text-indigo-600 hover:underline dark:text-indigo-400" href="/agents">"Agents"</a>" page."</p> }.into_any()
+                        } else {
+                            view! { <ExecutionTable items=d.recent /> }.into_any()
+                        }}
+                    </section>
+                }.into_any()
+            })}
+        </Transition>
     }
 }

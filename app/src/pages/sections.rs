@@ -6,28 +6,6 @@ use leptos::prelude::*;
 use crate::components::empty_state::{EmptyState, PageHeader};
 
 #[component]
-pub fn AgentsPage() -> impl IntoView {
-    view! {
-        <PageHeader title="Agents" subtitle="Commands Yagura can run: Claude Code, Codex, Gemini CLI, aider or any script." />
-        <EmptyState
-            title="No agents yet"
-            body="Agent definitions (command, environment, timeout and output cap) are managed here. This part of Yagura is not built yet."
-        />
-    }
-}
-
-#[component]
-pub fn ExecutionsPage() -> impl IntoView {
-    view! {
-        <PageHeader title="Executions" subtitle="Every run of an agent, with its full log." />
-        <EmptyState
-            title="No executions yet"
-            body="Runs appear here with their status, updated live, once agents can be started. This part of Yagura is not built yet."
-        />
-    }
-}
-
-#[component]
 pub fn WorkflowsPage() -> impl IntoView {
     view! {
         <PageHeader title="Workflows" subtitle="Agents chained into stages, with approval gates." />

@@ -8,6 +8,9 @@
 
 use leptos::prelude::*;
 
+use crate::model::ExecutionId;
+use crate::protocol::native::ServerMessage;
+
 /// What the connection indicator shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkStatus {
@@ -37,26 +40,68 @@ pub struct LiveConnection {
     pub status: ReadSignal<LinkStatus>,
     /// The server's id for this socket, as sent in `connected`.
     pub connection_id: ReadSignal<Option<String>>,
+    /// The latest lifecycle event of any execution (or `resync`): lists and
+    /// the dashboard read it to know when to refresh.
+    pub lifecycle: ReadSignal<Option<ServerMessage>>,
+}
+
+/// Identifies one [`LiveConnection::watch_execution`] registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WatchId(pub u64);
+
+impl LiveConnection {
+    /// Follows one execution: `on_event` gets every event after `since`,
+    /// once each and in `seq` order, replayed from the store first and then
+    /// live, across reconnects (each resubscribes from the last `seq` seen).
+    /// On the server this does nothing.
+    pub fn watch_execution(
+        &self,
+        id: ExecutionId,
+        since: u64,
+        on_event: impl Fn(ServerMessage) + 'static,
+    ) -> Option<WatchId> {
+        #[cfg(feature = "hydrate")]
+        {
+            client::watch(id, since, std::rc::Rc::new(on_event))
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = (id, since, on_event);
+            None
+        }
+    }
+
+    pub fn unwatch(&self, id: ExecutionId, watch: WatchId) {
+        #[cfg(feature = "hydrate")]
+        client::unwatch(id, watch);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (id, watch);
+    }
 }
 
 /// Opens the tab's connection (in the browser) and provides it as context.
 pub fn provide_live_connection() -> LiveConnection {
     let (status, set_status) = signal(LinkStatus::Connecting);
     let (connection_id, set_connection_id) = signal(None::<String>);
+    let (lifecycle, set_lifecycle) = signal(None::<ServerMessage>);
     let live = LiveConnection {
         status,
         connection_id,
+        lifecycle,
     };
     provide_context(live);
 
     #[cfg(feature = "hydrate")]
     {
-        // No signal is read inside, so this runs once, after hydration.
-        Effect::new(move |_| client::start(set_status, set_connection_id));
+        // Ready at once, so that pages can register what they watch; the
+        // socket opens after hydration (no signal is read inside the
+        // effect, so it runs once).
+        client::init(set_status, set_connection_id, set_lifecycle);
+        Effect::new(move |_| client::connect_now());
         on_cleanup(client::stop);
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (set_status, set_connection_id);
+    let _ = (set_status, set_connection_id, set_lifecycle);
 
     live
 }
@@ -75,14 +120,28 @@ pub fn backoff_ms(attempt: u32) -> u32 {
 #[cfg(feature = "hydrate")]
 mod client {
     use std::cell::{Cell, RefCell};
+    use std::collections::HashMap;
     use std::rc::{Rc, Weak};
 
     use leptos::prelude::*;
     use wasm_bindgen::{closure::Closure, JsCast};
     use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 
-    use super::{backoff_ms, LinkStatus};
-    use crate::protocol::{close, native::ServerMessage};
+    use super::{backoff_ms, LinkStatus, WatchId};
+    use crate::model::ExecutionId;
+    use crate::protocol::{
+        close,
+        native::{Channel, ClientMessage, ServerMessage},
+    };
+
+    type Callback = Rc<dyn Fn(ServerMessage)>;
+
+    /// One followed execution: who to tell, and how far they got.
+    struct Watch {
+        id: WatchId,
+        last: u64,
+        on_event: Callback,
+    }
 
     const HEARTBEAT_MS: i32 = 30_000;
 
@@ -104,15 +163,21 @@ mod client {
         stopped: Cell<bool>,
         set_status: WriteSignal<LinkStatus>,
         set_connection_id: WriteSignal<Option<String>>,
+        set_lifecycle: WriteSignal<Option<ServerMessage>>,
+        watches: RefCell<HashMap<ExecutionId, Watch>>,
+        next_watch: Cell<u64>,
+        /// True between `connected` and the close.
+        ready: Cell<bool>,
     }
 
     thread_local! {
         static LINK: RefCell<Option<Rc<Link>>> = const { RefCell::new(None) };
     }
 
-    pub fn start(
+    pub fn init(
         set_status: WriteSignal<LinkStatus>,
         set_connection_id: WriteSignal<Option<String>>,
+        set_lifecycle: WriteSignal<Option<ServerMessage>>,
     ) {
         stop();
         let link = Rc::new(Link {
@@ -123,10 +188,21 @@ mod client {
             stopped: Cell::new(false),
             set_status,
             set_connection_id,
+            set_lifecycle,
+            watches: RefCell::new(HashMap::new()),
+            next_watch: Cell::new(1),
+            ready: Cell::new(false),
         });
-        LINK.with(|l| *l.borrow_mut() = Some(link.clone()));
-        start_heartbeat(&link);
-        connect(&link);
+        LINK.with(|l| *l.borrow_mut() = Some(link));
+    }
+
+    pub fn connect_now() {
+        if let Some(link) = LINK.with(|l| l.borrow().clone()) {
+            if link.socket.borrow().is_none() && !link.stopped.get() {
+                start_heartbeat(&link);
+                connect(&link);
+            }
+        }
     }
 
     pub fn stop() {
@@ -180,19 +256,17 @@ mod client {
                 let Some(text) = ev.data().as_string() else {
                     return;
                 };
-                if let Ok(ServerMessage::Connected { connection_id, .. }) =
-                    serde_json::from_str::<ServerMessage>(&text)
-                {
-                    link.attempt.set(0);
-                    link.set_connection_id.set(Some(connection_id));
-                    link.set_status.set(LinkStatus::Connected);
-                }
+                let Ok(msg) = serde_json::from_str::<ServerMessage>(&text) else {
+                    return;
+                };
+                on_message(&link, msg);
             })
         };
         let on_close = {
             let weak = weak.clone();
             Closure::<dyn FnMut(CloseEvent)>::new(move |ev: CloseEvent| {
                 let Some(link) = weak.upgrade() else { return };
+                link.ready.set(false);
                 link.set_connection_id.set(None);
                 if link.stopped.get() {
                     return;
@@ -213,6 +287,124 @@ mod client {
         ws.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         *link.socket.borrow_mut() = Some(ws);
         *link.handlers.borrow_mut() = Some((on_message, on_close, on_error));
+    }
+
+    fn send(link: &Link, msg: &ClientMessage) {
+        if !link.ready.get() {
+            return;
+        }
+        if let (Some(ws), Ok(text)) = (link.socket.borrow().as_ref(), serde_json::to_string(msg)) {
+            let _ = ws.send_with_str(&text);
+        }
+    }
+
+    fn subscribe_msg(id: ExecutionId, since: u64) -> ClientMessage {
+        ClientMessage::Subscribe {
+            channel: Channel::AgentExecution,
+            execution_id: Some(id),
+            since: Some(since),
+        }
+    }
+
+    fn on_message(link: &Rc<Link>, msg: ServerMessage) {
+        match msg {
+            ServerMessage::Connected { connection_id, .. } => {
+                link.attempt.set(0);
+                link.ready.set(true);
+                link.set_connection_id.set(Some(connection_id));
+                link.set_status.set(LinkStatus::Connected);
+                // (Re)subscribe: the lifecycle of all, and each watched
+                // execution from the last seq it saw.
+                send(
+                    link,
+                    &ClientMessage::Subscribe {
+                        channel: Channel::Executions,
+                        execution_id: None,
+                        since: None,
+                    },
+                );
+                let resume: Vec<(ExecutionId, u64)> = link
+                    .watches
+                    .borrow()
+                    .iter()
+                    .map(|(id, w)| (*id, w.last))
+                    .collect();
+                for (id, last) in resume {
+                    send(link, &subscribe_msg(id, last));
+                }
+                // Lists may have missed events while the link was down.
+                link.set_lifecycle.set(Some(ServerMessage::Resync {
+                    channel: Channel::Executions,
+                }));
+            }
+            ServerMessage::Batch { events } => {
+                for event in events {
+                    on_message(link, event);
+                }
+            }
+            ServerMessage::Resync { .. } => link.set_lifecycle.set(Some(msg)),
+            msg => {
+                let Some((id, seq)) = msg.seq() else { return };
+                let is_log = matches!(msg, ServerMessage::AgentLog { .. });
+                let callback = {
+                    let mut watches = link.watches.borrow_mut();
+                    match watches.get_mut(&id) {
+                        Some(w) if seq > w.last => {
+                            w.last = seq;
+                            Some(w.on_event.clone())
+                        }
+                        _ => None,
+                    }
+                };
+                if !is_log {
+                    link.set_lifecycle.set(Some(msg.clone()));
+                }
+                // Called with no borrow held: the callback may watch or unwatch.
+                if let Some(callback) = callback {
+                    callback(msg);
+                }
+            }
+        }
+    }
+
+    pub fn watch(id: ExecutionId, since: u64, on_event: Callback) -> Option<WatchId> {
+        let link = LINK.with(|l| l.borrow().clone())?;
+        let watch = WatchId(link.next_watch.get());
+        link.next_watch.set(watch.0 + 1);
+        link.watches.borrow_mut().insert(
+            id,
+            Watch {
+                id: watch,
+                last: since,
+                on_event,
+            },
+        );
+        send(&link, &subscribe_msg(id, since));
+        Some(watch)
+    }
+
+    pub fn unwatch(id: ExecutionId, watch: WatchId) {
+        let Some(link) = LINK.with(|l| l.borrow().clone()) else {
+            return;
+        };
+        let removed = {
+            let mut watches = link.watches.borrow_mut();
+            if watches.get(&id).is_some_and(|w| w.id == watch) {
+                watches.remove(&id);
+                true
+            } else {
+                false
+            }
+        };
+        if removed {
+            send(
+                &link,
+                &ClientMessage::Unsubscribe {
+                    channel: Channel::AgentExecution,
+                    execution_id: Some(id),
+                },
+            );
+        }
     }
 
     fn schedule_reconnect(link: &Rc<Link>) {

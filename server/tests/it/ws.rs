@@ -1,6 +1,6 @@
 //! The native WebSocket endpoint `/ws`, against the real server.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! A server killed with SIGKILL mid-run: the next start reconciles the
 //! execution it left running, with a reason, instead of leaving it stuck.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -1,11 +1,11 @@
 //! Agents and executions with real processes, against the real server.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     create_agent, execution, log_lines, start_execution, stored_events, wait_status, TestServer,
 };
 use futures::{SinkExt, StreamExt};

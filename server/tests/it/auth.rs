@@ -1,8 +1,8 @@
 //! Accounts, sign-in and page access, against the real server.
 
-mod common;
+use crate::common;
 
-use common::{ADMIN, PASSWORD};
+use crate::common::{ADMIN, PASSWORD};
 use serde_json::{json, Value};
 
 #[tokio::test]

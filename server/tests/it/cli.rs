@@ -1,6 +1,6 @@
 //! The `yagura` command line, run as a real process.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

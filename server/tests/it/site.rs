@@ -2,7 +2,7 @@
 //! Needs the built site (`cargo xtask build-site`, which `cargo xtask test`
 //! runs first).
 
-mod common;
+use crate::common;
 
 #[tokio::test]
 async fn pages_link_hashed_assets_served_with_etag_and_compression() {

@@ -1,0 +1,48 @@
+//! Executions: start, list, read, control, stdin, and the dashboard.
+
+use leptos::prelude::*;
+
+use super::ApiError;
+use crate::model::{
+    AgentId, Dashboard, Execution, ExecutionAction, ExecutionId, ExecutionPage, ExecutionQuery,
+};
+
+#[server(endpoint = "executions/start")]
+pub async fn start_execution(agent_id: AgentId, prompt: String) -> Result<Execution, ApiError> {
+    super::backend()?
+        .start_execution(&super::request_parts()?, agent_id, prompt)
+        .await
+}
+
+#[server(endpoint = "executions/list")]
+pub async fn list_executions(query: ExecutionQuery) -> Result<ExecutionPage, ApiError> {
+    super::backend()?
+        .list_executions(&super::request_parts()?, query)
+        .await
+}
+
+#[server(endpoint = "executions/get")]
+pub async fn get_execution(id: ExecutionId) -> Result<Execution, ApiError> {
+    super::backend()?
+        .get_execution(&super::request_parts()?, id)
+        .await
+}
+
+#[server(endpoint = "executions/control")]
+pub async fn control_execution(id: ExecutionId, action: ExecutionAction) -> Result<(), ApiError> {
+    super::backend()?
+        .control_execution(&super::request_parts()?, id, action)
+        .await
+}
+
+#[server(endpoint = "executions/stdin")]
+pub async fn send_stdin(id: ExecutionId, data: String) -> Result<(), ApiError> {
+    super::backend()?
+        .send_stdin(&super::request_parts()?, id, data)
+        .await
+}
+
+#[server(endpoint = "dashboard")]
+pub async fn get_dashboard() -> Result<Dashboard, ApiError> {
+    super::backend()?.dashboard(&super::request_parts()?).await
+}

@@ -1,0 +1,405 @@
+//! Agents: the list (with a Run box per agent), and the form to create or
+//! edit one, with presets for real agent CLIs.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use super::executions::{lifecycle_version, ExecutionTable};
+use crate::api::{
+    delete_agent, get_agent, list_agents, list_executions, save_agent, start_execution, ApiError,
+};
+use crate::components::empty_state::{EmptyState, PageHeader};
+use crate::model::{
+    Agent, AgentId, AgentInput, AgentType, ExecutionQuery, DEFAULT_OUTPUT_CAP,
+    DEFAULT_TIMEOUT_SECS, PLACEHOLDERS, PRESETS,
+};
+
+const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm dark:border-slate-700 dark:bg-slate-950";
+const PRIMARY: &str = "rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50 dark:bg-indigo-500 dark:hover:bg-indigo-400";
+
+#[component]
+pub fn AgentsPage() -> impl IntoView {
+    let agents = Resource::new(|| (), |_| list_agents());
+    view! {
+        <div class="mb-6 flex flex-wrap items-start justify-between gap-4">
+            <PageHeader title="Agents" subtitle="Commands Yagura can run: Claude Code, Codex, Gemini CLI, aider or any script." />
+            <a href="/agents/new" class=PRIMARY>"New agent"</a>
+        </div>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match agents.await {
+                    Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! {
+                        <EmptyState title="No agents yet" body="Define a command Yagura can run, from a preset or your own script.">
+                            <a href="/agents/new" class=PRIMARY>"New agent"</a>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <div class="grid gap-4 md:grid-cols-2">
+                            {list.into_iter().map(|a| view! { <AgentCard agent=a /> }).collect_view()}
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AgentCard(agent: Agent) -> impl IntoView {
+    let navigate = use_navigate();
+    let prompt = RwSignal::new(String::new());
+    let id = agent.id;
+    let run = Action::new(move |prompt: &String| start_execution(id, prompt.clone()));
+    Effect::new(move |_| {
+        if let Some(Ok(execution)) = run.value().get() {
+            navigate(&format!("/executions/{}", execution.id), Default::default());
+        }
+    });
+    view! {
+        <article class="rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900" data-testid="agent-card">
+            <div class="flex items-start justify-between gap-2">
+                <div class="min-w-0">
+                    <h2 class="font-semibold"><a class="hover:underline" href=format!("/agents/{}", agent.id)>{agent.name.clone()}</a></h2>
+                    <p class="text-xs text-slate-500">{agent.agent_type.as_str()}" · timeout "{agent.timeout_secs}" s"</p>
+                </div>
+                <a href=format!("/agents/{}", agent.id) class="text-xs font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Edit"</a>
+            </div>
+            <p class="mt-2 truncate font-mono text-xs text-slate-600 dark:text-slate-400" title=agent.command.join(" ")>{agent.command.join(" ")}</p>
+            <form
+                class="mt-3 flex gap-2"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    run.dispatch(prompt.get_untracked());
+                }
+            >
+                <input
+                    class="min-w-0 flex-1 rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-950"
+                    placeholder="What should it do?"
+                    aria-label=format!("Prompt for {}", agent.name)
+                    bind:value=prompt
+                />
+                <button type="submit" class=PRIMARY disabled=move || run.pending().get()>"Run"</button>
+            </form>
+            {move || run.value().get().and_then(|r| r.err()).map(|e| view! { <p role="alert" class="mt-2 text-sm text-rose-600">{e.to_string()}</p> })}
+        </article>
+    }
+}
+
+/// `/agents/new` and `/agents/:id`.
+#[component]
+pub fn AgentEditPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .with(|p| p.get("id"))
+            .and_then(|s| s.parse::<AgentId>().ok())
+    };
+    let agent = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => get_agent(id).await.map(Some),
+            None => Ok(None),
+        }
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match agent.await {
+                    Ok(existing) => view! { <AgentForm existing=existing /> }.into_any(),
+                    Err(ApiError::NotFound) => view! {
+                        <PageHeader title="Agent not found" />
+                        <EmptyState title="There is no such agent" body="It may have been deleted." />
+                    }.into_any(),
+                    Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn env_text(env: &BTreeMap<String, String>) -> String {
+    env.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads the form's text fields into an agent definition.
+pub fn parse_form(
+    name: &str,
+    agent_type: &str,
+    command: &str,
+    env: &str,
+    timeout: &str,
+    cap_mib: &str,
+) -> Result<AgentInput, String> {
+    let mut vars = BTreeMap::new();
+    for line in env
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("{line:?} is not KEY=VALUE"))?;
+        vars.insert(k.trim().to_string(), v.to_string());
+    }
+    let input = AgentInput {
+        name: name.trim().to_string(),
+        agent_type: agent_type.parse()?,
+        command: command
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .filter(|l| !l.is_empty())
+            .collect(),
+        env: vars,
+        timeout_secs: timeout
+            .trim()
+            .parse()
+            .map_err(|_| "the timeout is a whole number of seconds".to_string())?,
+        output_cap_bytes: cap_mib
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| "the output cap is a whole number of MiB".to_string())?
+            .saturating_mul(1 << 20),
+    };
+    input.validate()?;
+    Ok(input)
+}
+
+#[component]
+fn AgentForm(existing: Option<Agent>) -> impl IntoView {
+    let navigate = use_navigate();
+    let id = existing.as_ref().map(|a| a.id);
+    let name = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|a| a.name.clone())
+            .unwrap_or_default(),
+    );
+    let agent_type = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|a| a.agent_type)
+            .unwrap_or(AgentType::CodeGen)
+            .as_str()
+            .to_string(),
+    );
+    let command = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|a| a.command.join("\n"))
+            .unwrap_or_default(),
+    );
+    let env = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|a| env_text(&a.env))
+            .unwrap_or_default(),
+    );
+    let timeout = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|a| a.timeout_secs)
+            .unwrap_or(DEFAULT_TIMEOUT_SECS)
+            .to_string(),
+    );
+    let cap = RwSignal::new(
+        (existing
+            .as_ref()
+            .map(|a| a.output_cap_bytes)
+            .unwrap_or(DEFAULT_OUTPUT_CAP)
+            >> 20)
+            .max(1)
+            .to_string(),
+    );
+    let problem = RwSignal::new(None::<String>);
+    let preset_note = RwSignal::new(None::<&'static str>);
+
+    let save = Action::new(move |input: &AgentInput| save_agent(id, input.clone()));
+    let remove = Action::new(move |_: &()| async move {
+        match id {
+            Some(id) => delete_agent(id).await,
+            None => Ok(()),
+        }
+    });
+    {
+        let navigate = navigate.clone();
+        Effect::new(move |_| {
+            if let Some(Ok(_)) = save.value().get() {
+                navigate("/agents", Default::default());
+            }
+        });
+    }
+    Effect::new(move |_| {
+        if let Some(Ok(())) = remove.value().get() {
+            navigate("/agents", Default::default());
+        }
+    });
+    let error = move || {
+        problem
+            .get()
+            .or_else(|| {
+                save.value()
+                    .get()
+                    .and_then(|r| r.err())
+                    .map(|e| e.to_string())
+            })
+            .or_else(|| {
+                remove
+                    .value()
+                    .get()
+                    .and_then(|r| r.err())
+                    .map(|e| e.to_string())
+            })
+    };
+    let apply_preset = move |key: String| {
+        if let Some(p) = PRESETS.iter().find(|p| p.key == key) {
+            command.set(p.command.join("\n"));
+            agent_type.set(p.agent_type.as_str().to_string());
+            if name.get_untracked().trim().is_empty() {
+                name.set(p.label.trim_end_matches(" (built in)").to_string());
+            }
+            preset_note.set(Some(p.note));
+        }
+    };
+    let title = if existing.is_some() {
+        "Edit agent"
+    } else {
+        "New agent"
+    };
+
+    view! {
+        <PageHeader title=title subtitle="An agent is a command. Each line of the command is one argument; no shell is involved." />
+        <form
+            class="grid max-w-3xl gap-4 rounded-xl border border-slate-200 bg-white p-5 dark:border-slate-800 dark:bg-slate-900"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                match parse_form(&name.get_untracked(), &agent_type.get_untracked(), &command.get_untracked(), &env.get_untracked(), &timeout.get_untracked(), &cap.get_untracked()) {
+                    Ok(input) => {
+                        problem.set(None);
+                        save.dispatch(input);
+                    }
+                    Err(e) => problem.set(Some(e)),
+                }
+            }
+        >
+            <label class="block text-sm font-medium">
+                "Start from a preset"
+                <select class=INPUT aria-label="Preset" on:change=move |ev| apply_preset(event_target_value(&ev))>
+                    <option value="">"—"</option>
+                    {PRESETS.iter().map(|p| view! { <option value=p.key>{p.label}</option> }).collect_view()}
+                </select>
+                {move || preset_note.get().map(|n| view! { <span class="mt-1 block text-xs font-normal text-slate-500">{n}</span> })}
+            </label>
+            <div class="grid gap-4 sm:grid-cols-2">
+                <label class="block text-sm font-medium">
+                    "Name"
+                    <input class=INPUT required maxlength="64" bind:value=name />
+                </label>
+                <label class="block text-sm font-medium">
+                    "Type"
+                    <select class=INPUT on:change=move |ev| agent_type.set(event_target_value(&ev))>
+                        {AgentType::ALL.into_iter().map(|t| view! {
+                            <option value=t.as_str() selected=move || agent_type.get() == t.as_str()>{t.as_str()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+            </div>
+            <label class="block text-sm font-medium">
+                "Command, one argument per line"
+                <textarea class=format!("{INPUT} font-mono") rows="5" required bind:value=command></textarea>
+                <span class="mt-1 block text-xs font-normal text-slate-500">
+                    "Placeholders: "{PLACEHOLDERS.join(", ")}". Lines like "<code>"::progress 40 Step"</code>" and "<code>"::result {…}"</code>" in its output report progress and a result."
+                </span>
+            </label>
+            <label class="block text-sm font-medium">
+                "Environment, KEY=VALUE per line"
+                <textarea class=format!("{INPUT} font-mono") rows="3" bind:value=env></textarea>
+                <span class="mt-1 block text-xs font-normal text-slate-500">"Agents see only these and a few basics (PATH, HOME, LANG…), never the server's own variables."</span>
+            </label>
+            <div class="grid gap-4 sm:grid-cols-2">
+                <label class="block text-sm font-medium">
+                    "Timeout (seconds)"
+                    <input class=INPUT type="number" min="1" bind:value=timeout />
+                </label>
+                <label class="block text-sm font-medium">
+                    "Output cap (MiB)"
+                    <input class=INPUT type="number" min="1" max="1024" bind:value=cap />
+                </label>
+            </div>
+            {move || error().map(|e| view! { <p role="alert" data-testid="form-error" class="text-sm text-rose-600">{e}</p> })}
+            <div class="flex items-center gap-3">
+                <button type="submit" class=PRIMARY disabled=move || save.pending().get()>"Save agent"</button>
+                <a href="/agents" class="text-sm text-slate-600 hover:underline dark:text-slate-400">"Cancel"</a>
+                {id.map(|_| view! {
+                    <button
+                        type="button"
+                        class="ml-auto rounded-md border border-rose-300 px-3 py-1.5 text-sm text-rose-700 hover:bg-rose-50 dark:border-rose-800 dark:text-rose-300 dark:hover:bg-rose-950"
+                        on:click=move |_| { remove.dispatch(()); }
+                    >
+                        "Delete"
+                    </button>
+                })}
+            </div>
+        </form>
+        {id.map(|id| view! { <RecentRuns agent=id /> })}
+    }
+}
+
+#[component]
+fn RecentRuns(agent: AgentId) -> impl IntoView {
+    let version = lifecycle_version();
+    let runs = Resource::new(
+        move || version.get(),
+        move |_| {
+            list_executions(ExecutionQuery {
+                agent_id: Some(agent),
+                limit: 10,
+                ..Default::default()
+            })
+        },
+    );
+    view! {
+        <section class="mt-8 max-w-3xl">
+            <h2 class="mb-3 text-lg font-semibold">"Recent runs"</h2>
+            <Transition>
+                {move || Suspend::new(async move {
+                    match runs.await {
+                        Ok(p) if p.items.is_empty() => view! { <p class="text-sm text-slate-500">"This agent has not run yet."</p> }.into_any(),
+                        Ok(p) => view! { <ExecutionTable items=p.items /> }.into_any(),
+                        Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_form;
+
+    #[test]
+    fn form_fields_become_an_agent() {
+        let a = parse_form(
+            "x",
+            "Review",
+            "claude\n-p\n{prompt}\n",
+            "A=1\n# note\nB=two=2",
+            "60",
+            "2",
+        )
+        .unwrap();
+        assert_eq!(a.command, vec!["claude", "-p", "{prompt}"]);
+        assert_eq!(a.env.get("B").map(String::as_str), Some("two=2"));
+        assert_eq!(a.output_cap_bytes, 2 << 20);
+        assert!(parse_form("x", "Review", "", "", "60", "2").is_err());
+        assert!(parse_form("x", "Review", "ls", "NOEQUALS", "60", "2")
+            .unwrap_err()
+            .contains("KEY=VALUE"));
+        assert!(parse_form("x", "Nope", "ls", "", "60", "2").is_err());
+    }
+}

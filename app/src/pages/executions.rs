@@ -1,0 +1,481 @@
+//! The executions list (filters, pages, live statuses) and one
+//! execution's page (live log, progress, controls, stdin, result).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+
+use crate::api::{
+    control_execution, get_execution, list_agents, list_executions, send_stdin, ApiError,
+};
+use crate::components::{
+    empty_state::{EmptyState, PageHeader},
+    log_viewer::{LogLine, LogViewer},
+    status::{ProgressBar, StatusBadge},
+};
+use crate::model::{
+    Execution, ExecutionAction, ExecutionId, ExecutionQuery, ExecutionStatus, ResourceUsage,
+};
+use crate::protocol::native::ServerMessage;
+use crate::state::use_live_connection;
+
+const PAGE_SIZE: u32 = 25;
+
+/// Bumps whenever an execution starts or ends somewhere (not on progress),
+/// so lists refresh without polling.
+pub fn lifecycle_version() -> Signal<u64> {
+    let live = use_live_connection();
+    let version = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        if let Some(msg) = live.lifecycle.get() {
+            if !matches!(msg, ServerMessage::AgentProgress { .. }) {
+                version.update(|v| *v += 1);
+            }
+        }
+    });
+    version.into()
+}
+
+pub fn duration_text(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0 => format!("{ms} ms"),
+        1..=59 => format!("{}.{} s", s, (ms % 1000) / 100),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn time_text(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
+#[component]
+pub fn ExecutionsPage() -> impl IntoView {
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let status = move || {
+        query
+            .with(|q| q.get("status"))
+            .and_then(|s| s.parse::<ExecutionStatus>().ok())
+    };
+    let agent = move || query.with(|q| q.get("agent")).and_then(|s| s.parse().ok());
+    let page = move || {
+        query
+            .with(|q| q.get("page"))
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(1)
+            .max(1)
+    };
+    let version = lifecycle_version();
+    let agents = Resource::new(|| (), |_| list_agents());
+    let executions = Resource::new(
+        move || (status(), agent(), page(), version.get()),
+        |(status, agent_id, page, _)| {
+            list_executions(ExecutionQuery {
+                status,
+                agent_id,
+                limit: PAGE_SIZE,
+                offset: (page - 1) * PAGE_SIZE,
+            })
+        },
+    );
+    let go = move |status: Option<String>, agent: Option<String>, page: u32| {
+        let mut parts = Vec::new();
+        if let Some(s) = status.filter(|s| !s.is_empty()) {
+            parts.push(format!("status={s}"));
+        }
+        if let Some(a) = agent.filter(|a| !a.is_empty()) {
+            parts.push(format!("agent={a}"));
+        }
+        if page > 1 {
+            parts.push(format!("page={page}"));
+        }
+        let q = if parts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", parts.join("&"))
+        };
+        navigate(&format!("/executions{q}"), Default::default());
+    };
+    let go_status = go.clone();
+    let go_agent = go.clone();
+
+    view! {
+        <PageHeader title="Executions" subtitle="Every run of an agent, with its full log." />
+        <form method="get" action="/executions" class="mb-4 flex flex-wrap items-end gap-3 text-sm">
+            <label class="flex flex-col gap-1">
+                <span class="text-xs font-medium text-slate-600 dark:text-slate-400">"Status"</span>
+                <select
+                    name="status"
+                    class="rounded-md border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
+                    on:change=move |ev| go_status(Some(event_target_value(&ev)), agent().map(|a: crate::model::AgentId| a.to_string()), 1)
+                >
+                    <option value="" selected=move || status().is_none()>"Any"</option>
+                    {ExecutionStatus::ALL
+                        .into_iter()
+                        .map(|s| view! { <option value=s.as_str() selected=move || status() == Some(s)>{s.as_str().replace('_', " ")}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <label class="flex flex-col gap-1">
+                <span class="text-xs font-medium text-slate-600 dark:text-slate-400">"Agent"</span>
+                <select
+                    name="agent"
+                    class="rounded-md border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
+                    on:change=move |ev| go_agent(status().map(|s| s.as_str().to_string()), Some(event_target_value(&ev)), 1)
+                >
+                    <option value="">"Any"</option>
+                    <Transition>
+                        {move || agents.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().map(|a| {
+                            let id = a.id;
+                            view! { <option value=a.id.to_string() selected=move || agent() == Some(id)>{a.name}</option> }
+                        }).collect_view()}
+                    </Transition>
+                </select>
+            </label>
+            <noscript>
+                <button type="submit" class="rounded-md border border-slate-300 px-3 py-1 dark:border-slate-700">"Filter"</button>
+            </noscript>
+        </form>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match executions.await {
+                    Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
+                    Ok(p) if p.items.is_empty() => view! {
+                        <EmptyState title="No executions here" body="Run an agent from the Agents page; its executions appear here, updated live.">
+                            <a href="/agents" class="text-sm font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Go to agents"</a>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(p) => {
+                        let pages = p.total.div_ceil(u64::from(PAGE_SIZE)).max(1);
+                        let current = page();
+                        let link = move |n: u32| {
+                            let mut q = vec![format!("page={n}")];
+                            if let Some(s) = status() { q.push(format!("status={}", s.as_str())); }
+                            if let Some(a) = agent() { q.push(format!("agent={a}")); }
+                            format!("/executions?{}", q.join("&"))
+                        };
+                        view! {
+                            <ExecutionTable items=p.items />
+                            <nav class="mt-4 flex items-center justify-between text-sm" aria-label="Pages">
+                                <span class="text-slate-500">{format!("{} executions · page {current} of {pages}", p.total)}</span>
+                                <span class="flex gap-2">
+                                    {(current > 1).then(|| view! { <a class="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800" href=link(current - 1)>"Newer"</a> })}
+                                    {(u64::from(current) < pages).then(|| view! { <a class="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800" href=link(current + 1)>"Older"</a> })}
+                                </span>
+                            </nav>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn ExecutionTable(items: Vec<Execution>) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <table class="w-full text-left text-sm">
+                <thead class="border-b border-slate-200 text-xs uppercase text-slate-500 dark:border-slate-800">
+                    <tr>
+                        <th class="px-4 py-2 font-medium">"Agent"</th>
+                        <th class="px-4 py-2 font-medium">"Status"</th>
+                        <th class="hidden px-4 py-2 font-medium md:table-cell">"Prompt"</th>
+                        <th class="hidden px-4 py-2 font-medium sm:table-cell">"Started"</th>
+                        <th class="px-4 py-2 font-medium">"Duration"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {items.into_iter().map(|e| {
+                        let status = e.status;
+                        view! {
+                            <tr class="border-b border-slate-100 last:border-0 hover:bg-slate-50 dark:border-slate-800 dark:hover:bg-slate-800/50" data-testid="execution-row">
+                                <td class="px-4 py-2">
+                                    <a class="font-medium text-indigo-600 hover:underline dark:text-indigo-400" href=format!("/executions/{}", e.id)>{e.agent_name.clone()}</a>
+                                </td>
+                                <td class="px-4 py-2"><StatusBadge status=Signal::stored(status) /></td>
+                                <td class="hidden max-w-xs truncate px-4 py-2 text-slate-600 md:table-cell dark:text-slate-400">{e.prompt.clone()}</td>
+                                <td class="hidden px-4 py-2 text-slate-600 sm:table-cell dark:text-slate-400">{time_text(e.started_at.unwrap_or(e.created_at))}</td>
+                                <td class="px-4 py-2 text-slate-600 dark:text-slate-400">{e.usage.map(|u| duration_text(u.wall_ms)).unwrap_or_else(|| "—".into())}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+pub fn ExecutionPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .with(|p| p.get("id"))
+            .and_then(|s| s.parse::<ExecutionId>().ok())
+    };
+    let execution = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => get_execution(id).await,
+            None => Err(ApiError::NotFound),
+        }
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match execution.await {
+                    Ok(e) => view! { <ExecutionView initial=e /> }.into_any(),
+                    Err(ApiError::NotFound) => view! {
+                        <PageHeader title="Execution not found" />
+                        <EmptyState title="There is no such execution" body="It may have been deleted, or the address is wrong." />
+                    }.into_any(),
+                    Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// What the page shows about the run, kept current by its events.
+#[derive(Clone, Debug, PartialEq)]
+struct RunState {
+    status: ExecutionStatus,
+    progress: u8,
+    step: Option<String>,
+    result: Option<serde_json::Value>,
+    error: Option<String>,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    usage: Option<ResourceUsage>,
+}
+
+impl RunState {
+    fn apply(&mut self, msg: &ServerMessage) {
+        match msg {
+            ServerMessage::AgentStarted { .. } | ServerMessage::AgentResumed { .. } => {
+                self.status = ExecutionStatus::Running
+            }
+            ServerMessage::AgentPaused { .. } => self.status = ExecutionStatus::Paused,
+            ServerMessage::AgentProgress {
+                progress,
+                current_step,
+                ..
+            } => {
+                self.progress = *progress;
+                self.step = Some(current_step.clone());
+            }
+            ServerMessage::AgentCompleted {
+                result,
+                exit_code,
+                usage,
+                ..
+            } => {
+                self.status = ExecutionStatus::Completed;
+                self.progress = 100;
+                self.result = Some(result.clone());
+                self.exit_code = *exit_code;
+                self.usage = *usage;
+            }
+            ServerMessage::AgentFailed {
+                status,
+                error_message,
+                error_code,
+                exit_code,
+                signal,
+                usage,
+                ..
+            } => {
+                self.status = *status;
+                self.error = Some(format!("{error_message} ({error_code})"));
+                self.exit_code = *exit_code;
+                self.signal = *signal;
+                self.usage = *usage;
+            }
+            ServerMessage::AgentCancelled { usage, .. } => {
+                self.status = ExecutionStatus::Cancelled;
+                self.usage = *usage;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[component]
+fn ExecutionView(initial: Execution) -> impl IntoView {
+    let id = initial.id;
+    let state = RwSignal::new(RunState {
+        status: initial.status,
+        progress: initial.progress,
+        step: initial.current_step.clone(),
+        result: initial.result.clone(),
+        error: initial
+            .error_message
+            .clone()
+            .map(|m| match &initial.error_code {
+                Some(code) => format!("{m} ({code})"),
+                None => m,
+            }),
+        exit_code: initial.exit_code,
+        signal: initial.signal,
+        usage: initial.usage,
+    });
+    let lines = RwSignal::new(Vec::<LogLine>::new());
+
+    // Replay everything from the store, then follow live; the connection
+    // resumes from the last seq after a reconnect.
+    let live = use_live_connection();
+    Effect::new(move |prev: Option<()>| {
+        if prev.is_some() {
+            return;
+        }
+        // Lines are gathered and added once per frame: a replay of 100,000
+        // lines must not re-render 100,000 times.
+        let pending: Rc<RefCell<Vec<LogLine>>> = Rc::default();
+        let scheduled = Rc::new(Cell::new(false));
+        let watch = live.watch_execution(id, 0, move |msg| {
+            if let ServerMessage::AgentLog {
+                seq,
+                stream,
+                level,
+                message,
+                ..
+            } = &msg
+            {
+                let line = LogLine {
+                    seq: *seq,
+                    stream: *stream,
+                    level: *level,
+                    text: message.clone(),
+                };
+                pending.borrow_mut().push(line);
+                if !scheduled.replace(true) {
+                    let (pending, scheduled) = (pending.clone(), scheduled.clone());
+                    set_timeout(
+                        move || {
+                            scheduled.set(false);
+                            let batch = std::mem::take(&mut *pending.borrow_mut());
+                            lines.update(|ls| ls.extend(batch));
+                        },
+                        Duration::from_millis(16),
+                    );
+                }
+            } else {
+                state.update(|s| s.apply(&msg));
+            }
+        });
+        if let Some(watch) = watch {
+            on_cleanup(move || live.unwatch(id, watch));
+        }
+    });
+
+    let status = Signal::derive(move || state.with(|s| s.status));
+    let control = Action::new(move |action: &ExecutionAction| control_execution(id, *action));
+    let stdin_text = RwSignal::new(String::new());
+    let stdin = Action::new(move |text: &String| send_stdin(id, format!("{text}\n")));
+    let action_error = move || {
+        control
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| stdin.value().get().and_then(|r| r.err()))
+            .map(|e| e.to_string())
+    };
+    let button = "rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-100 disabled:opacity-50 dark:border-slate-700 dark:hover:bg-slate-800";
+
+    view! {
+        <leptos_meta::Title text=format!("{} · execution", initial.agent_name) />
+        <div class="mb-6 flex flex-wrap items-start justify-between gap-4">
+            <div class="min-w-0">
+                <p class="text-xs font-medium uppercase text-slate-500">{initial.agent_type.as_str()}" agent"</p>
+                <h1 class="mt-1 flex items-center gap-3 text-2xl font-semibold tracking-tight">
+                    {initial.agent_name.clone()}
+                    <StatusBadge status=status />
+                </h1>
+                <p class="mt-1 break-words text-sm text-slate-600 dark:text-slate-400">{initial.prompt.clone()}</p>
+            </div>
+            <div class="flex flex-wrap gap-2">
+                <Show when=move || status.get() == ExecutionStatus::Running>
+                    <button type="button" class=button on:click=move |_| { control.dispatch(ExecutionAction::Pause); }>"Pause"</button>
+                </Show>
+                <Show when=move || status.get() == ExecutionStatus::Paused>
+                    <button type="button" class=button on:click=move |_| { control.dispatch(ExecutionAction::Resume); }>"Resume"</button>
+                </Show>
+                <Show when=move || !status.get().is_terminal()>
+                    <button
+                        type="button"
+                        class="rounded-md bg-rose-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-rose-500 disabled:opacity-50"
+                        disabled=move || control.pending().get()
+                        on:click=move |_| { control.dispatch(ExecutionAction::Cancel); }
+                    >
+                        "Cancel"
+                    </button>
+                </Show>
+            </div>
+        </div>
+        {move || action_error().map(|e| view! { <p role="alert" class="mb-4 text-sm text-rose-600">{e}</p> })}
+        <div class="mb-4 grid gap-4 md:grid-cols-3">
+            <section class="rounded-xl border border-slate-200 bg-white p-4 md:col-span-2 dark:border-slate-800 dark:bg-slate-900">
+                <ProgressBar
+                    progress=Signal::derive(move || state.with(|s| s.progress))
+                    step=Signal::derive(move || state.with(|s| s.step.clone()))
+                />
+                {move || state.with(|s| s.error.clone()).map(|e| view! {
+                    <p class="mt-3 text-sm text-rose-600 dark:text-rose-400" data-testid="execution-error">{e}</p>
+                })}
+                {move || state.with(|s| s.result.clone()).filter(|r| !r.is_null() && r != &serde_json::json!({})).map(|r| view! {
+                    <div class="mt-3">
+                        <h2 class="text-xs font-semibold uppercase text-slate-500">"Result"</h2>
+                        <pre class="mt-1 overflow-x-auto rounded-md bg-slate-100 p-2 text-xs dark:bg-slate-950" data-testid="execution-result">
+                            {serde_json::to_string_pretty(&r).unwrap_or_default()}
+                        </pre>
+                    </div>
+                })}
+            </section>
+            <section class="rounded-xl border border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900">
+                <dl class="grid grid-cols-2 gap-x-3 gap-y-1">
+                    <dt class="text-slate-500">"Started"</dt>
+                    <dd>{initial.started_at.map(time_text).unwrap_or_else(|| "—".into())}</dd>
+                    <dt class="text-slate-500">"Exit"</dt>
+                    <dd data-testid="exit-code">{move || state.with(|s| match (s.exit_code, s.signal) {
+                        (Some(c), _) => format!("code {c}"),
+                        (None, Some(sig)) => format!("signal {sig}"),
+                        _ => "—".into(),
+                    })}</dd>
+                    <dt class="text-slate-500">"Duration"</dt>
+                    <dd>{move || state.with(|s| s.usage.map(|u| duration_text(u.wall_ms)).unwrap_or_else(|| "—".into()))}</dd>
+                    <dt class="text-slate-500">"CPU"</dt>
+                    <dd>{move || state.with(|s| s.usage.map(|u| duration_text(u.cpu_ms)).unwrap_or_else(|| "—".into()))}</dd>
+                    <dt class="text-slate-500">"Memory"</dt>
+                    <dd>{move || state.with(|s| s.usage.map(|u| format!("{:.1} MiB", u.peak_memory_kb as f64 / 1024.0)).unwrap_or_else(|| "—".into()))}</dd>
+                </dl>
+                <p class="mt-3 break-all font-mono text-xs text-slate-500" title="The command run">{initial.argv.join(" ")}</p>
+            </section>
+        </div>
+        <Show when=move || matches!(status.get(), ExecutionStatus::Running | ExecutionStatus::Paused)>
+            <form
+                class="mb-4 flex gap-2"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    stdin.dispatch(stdin_text.get_untracked());
+                    stdin_text.set(String::new());
+                }
+            >
+                <input
+                    class="min-w-0 flex-1 rounded-md border border-slate-300 bg-white px-3 py-1.5 font-mono text-sm dark:border-slate-700 dark:bg-slate-950"
+                    placeholder="Type input for the process and press Enter"
+                    aria-label="Standard input"
+                    bind:value=stdin_text
+                />
+                <button type="submit" class=button>"Send"</button>
+            </form>
+        </Show>
+        <LogViewer lines=lines download_href=format!("/api/v1/executions/{id}/log") />
+    }
+}

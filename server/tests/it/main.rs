@@ -1,0 +1,12 @@
+//! Integration tests: each starts the real server on 127.0.0.1:0 with a
+//! temporary data directory and talks HTTP and WebSocket to it. One test
+//! binary (not one per file) keeps linking time and disk use down.
+
+mod common;
+
+mod auth;
+mod cli;
+mod executions;
+mod restart;
+mod site;
+mod ws;
