@@ -123,3 +123,21 @@ test('reloading mid-run shows the whole log so far, then cancel stops it', async
   await expect(page.getByTestId('today-cancelled')).toContainText('1');
   await shot(page, 'dashboard');
 });
+
+test('100,000 lines: all arrive, only the visible ones are in the page', async ({ page }) => {
+  await signIn(page);
+  await createAgent(page, 'Hundred thousand', 'seq 1 100000');
+  await run(page, 'Hundred thousand', '');
+  await expect(page.getByTestId('status-badge')).toHaveText('completed', { timeout: 30_000 });
+  await expect(page.getByTestId('log-count')).toHaveText('100000 lines', { timeout: 30_000 });
+  // Following: the last line is in view, and the page holds a window, not 100,000 rows.
+  const viewport = page.getByTestId('log-viewport');
+  await expect(viewport.getByText('100000', { exact: true })).toBeVisible();
+  expect(await viewport.getByTestId('log-line').count()).toBeLessThan(400);
+  // Scrolling to the top brings the first line back; search narrows the view.
+  await viewport.evaluate((el) => (el.scrollTop = 0));
+  await expect(viewport.getByText('1', { exact: true })).toBeVisible();
+  await page.getByLabel('Search the log').fill('99999');
+  await expect(page.getByTestId('log-count')).toHaveText('1 line');
+  await shot(page, 'hundred-thousand');
+});

@@ -21,12 +21,7 @@ impl AppState {
             .user_from_headers(&self.db, &parts.headers)
             .await
             .map_err(|_| ApiError::Unauthorized)?;
-        let rank = |r: Role| match r {
-            Role::Viewer => 0,
-            Role::Member => 1,
-            Role::Admin => 2,
-        };
-        if rank(user.role) >= rank(role) {
+        if user.role.at_least(role) {
             Ok(user)
         } else {
             Err(ApiError::Forbidden)

@@ -141,7 +141,10 @@ pub fn LogViewer(
                     on:input=move |ev| set_search.set(event_target_value(&ev))
                 />
                 <span class="text-xs text-slate-500" data-testid="log-count">
-                    {move || format!("{} lines", total())}
+                    {move || match total() {
+                        1 => "1 line".to_string(),
+                        n => format!("{n} lines"),
+                    }}
                 </span>
                 <button
                     type="button"

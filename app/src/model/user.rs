@@ -14,6 +14,18 @@ pub enum Role {
 }
 
 impl Role {
+    /// Whether this role may do what `required` may (admin > member > viewer).
+    pub const fn at_least(self, required: Role) -> bool {
+        const fn rank(r: Role) -> u8 {
+            match r {
+                Role::Viewer => 0,
+                Role::Member => 1,
+                Role::Admin => 2,
+            }
+        }
+        rank(self) >= rank(required)
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -114,6 +126,14 @@ mod tests {
             assert_eq!(serde_json::to_string(&role).unwrap(), format!("\"{role}\""));
         }
         assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn roles_are_ordered() {
+        assert!(Role::Admin.at_least(Role::Member));
+        assert!(Role::Member.at_least(Role::Member));
+        assert!(!Role::Viewer.at_least(Role::Member));
+        assert!(!Role::Member.at_least(Role::Admin));
     }
 
     #[test]

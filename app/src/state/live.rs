@@ -349,7 +349,11 @@ mod client {
                 let callback = {
                     let mut watches = link.watches.borrow_mut();
                     match watches.get_mut(&id) {
-                        Some(w) if seq > w.last => {
+                        // Only the next seq: the execution stream delivers in
+                        // order, while the lifecycle channel may run ahead of
+                        // it (a finished event before the last log lines);
+                        // such an early copy comes again in order.
+                        Some(w) if seq == w.last + 1 => {
                             w.last = seq;
                             Some(w.on_event.clone())
                         }

@@ -2,7 +2,7 @@ use sqlx::{FromRow, QueryBuilder, Sqlite};
 
 use super::Db;
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, Default, FromRow)]
 pub struct ExecutionRow {
     pub id: String,
     pub agent_id: Option<String>,

@@ -198,21 +198,9 @@ impl Executions {
             timeout_secs: agent.timeout_secs as i64,
             output_cap_bytes: agent.output_cap_bytes as i64,
             status: ExecutionStatus::Queued.as_str().into(),
-            progress: 0,
-            current_step: None,
-            result: None,
-            error_code: None,
-            error_message: None,
-            exit_code: None,
-            signal: None,
-            cpu_ms: None,
-            peak_memory_kb: None,
-            wall_ms: None,
             created_by: Some(created_by.to_string()),
             created_at: db::now_ms(),
-            started_at: None,
-            finished_at: None,
-            last_seq: 0,
+            ..Default::default()
         };
         store::create(&self.inner.db, &row)
             .await

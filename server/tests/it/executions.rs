@@ -385,7 +385,8 @@ i=0; while [ $i -lt 30 ]; do echo "tick $i"; i=$((i+1)); sleep 0.1; done"#;
     let (events, last) = collect_until(&mut ws, last, |m, _| m["type"] == "agent.paused").await;
     assert!(!events.is_empty());
     assert_eq!(execution(&t, &token, &id).await["status"], "paused");
-    // Nothing is printed while stopped.
+    // Nothing is printed while stopped (once what was already in the pipe is read).
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let before = execution(&t, &token, &id).await["lastSeq"]
         .as_u64()
         .unwrap();

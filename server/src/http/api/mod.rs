@@ -52,12 +52,7 @@ impl FromRequestParts<AppState> for AuthUser {
 impl AuthUser {
     /// Fails with 403 unless the user has at least `role` (admin > member > viewer).
     pub fn require(&self, role: Role) -> Result<&User, HttpError> {
-        let rank = |r: Role| match r {
-            Role::Viewer => 0,
-            Role::Member => 1,
-            Role::Admin => 2,
-        };
-        if rank(self.0.role) >= rank(role) {
+        if self.0.role.at_least(role) {
             Ok(&self.0)
         } else {
             Err(HttpError(ApiError::Forbidden))
