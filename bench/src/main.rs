@@ -11,7 +11,10 @@
 //!
 //! Everything runs on 127.0.0.1, bounded in count and time.
 //!
-//!     cargo run --release -p bench -- [--subscribers 1000] [--events 2000] [--lines 1000000]
+//!     cargo run --release -p bench -- [--subscribers 1000] [--events 2000] [--lines 1000000] [--rate N]
+//!
+//! `--rate` sets the latency run's events per second per stream (default:
+//! half of the delivery rate Yagura just measured).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +30,8 @@ struct Args {
     subscribers: usize,
     events: usize,
     lines: usize,
+    /// Events per second for the latency run; 0 = half of Yagura's measured rate.
+    rate: usize,
 }
 
 fn args() -> Result<Args> {
@@ -34,6 +39,7 @@ fn args() -> Result<Args> {
         subscribers: 1000,
         events: 2000,
         lines: 1_000_000,
+        rate: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -42,6 +48,7 @@ fn args() -> Result<Args> {
             "--subscribers" => a.subscribers = value,
             "--events" => a.events = value,
             "--lines" => a.lines = value,
+            "--rate" => a.rate = value,
             other => bail!("unknown flag {other}"),
         }
     }
@@ -90,7 +97,10 @@ async fn main() -> Result<()> {
     );
 
     // Half of Yagura's delivery rate, as events per second per stream.
-    let per_sec = (ours.rate / 2.0 / a.subscribers as f64).max(1.0);
+    let per_sec = match a.rate {
+        0 => (ours.rate / 2.0 / a.subscribers as f64).max(1.0),
+        r => r as f64,
+    };
     let count = ((per_sec * 4.0) as usize).clamp(50, a.events);
     let ours_lat = fanout(&yagura, a.subscribers, count, Some(per_sec)).await?;
     let base_lat = fanout(&bare, a.subscribers, count, Some(per_sec)).await?;
