@@ -8,7 +8,8 @@
 //!   SIGSTOP/SIGCONT);
 //! - stdout and stderr read as lines (see `lines`), a partial line flushed
 //!   after [`PARTIAL_FLUSH`] of silence; the pipes are always drained;
-//! - reaped with `wait4`, which reports CPU time and peak memory.
+//! - reaped with `wait4`, which reports CPU time; peak memory is sampled
+//!   from /proc while the process runs.
 //!
 //! What the lines mean (progress markers, output caps) is the caller's
 //! business; this module only moves bytes and signals.
@@ -33,6 +34,8 @@ pub const ENV_ALLOWLIST: &[&str] = &[
 
 /// A partial line is shown after this much silence (prompts without `\n`).
 pub const PARTIAL_FLUSH: Duration = Duration::from_millis(50);
+/// How often the process's peak memory (VmHWM) is read.
+const MEMORY_SAMPLE: Duration = Duration::from_millis(200);
 /// After the process exits, how long its pipes may take to drain.
 const DRAIN: Duration = Duration::from_secs(2);
 
@@ -161,6 +164,12 @@ pub async fn run(
     let mut reason = Reason::Exited;
     let mut kill_at: Option<tokio::time::Instant> = None;
     let mut paused = false;
+    // Peak memory is sampled from /proc: the rusage of a child of a large
+    // process counts the parent's memory at spawn time (Linux carries the
+    // high-water mark across exec), which would show even `true` at the
+    // server's size.
+    let mut sample = tokio::time::interval(MEMORY_SAMPLE);
+    let mut peak_kb = 0u64;
 
     let status = loop {
         let kill_timer = async {
@@ -171,6 +180,11 @@ pub async fn run(
         };
         tokio::select! {
             status = &mut waiter => break status.unwrap_or(WaitStatus { code: None, signal: None, usage: Default::default() }),
+            _ = sample.tick() => {
+                if let Some(kb) = peak_memory_kb(pid) {
+                    peak_kb = peak_kb.max(kb);
+                }
+            }
             _ = &mut deadline, if kill_at.is_none() => {
                 reason = Reason::TimedOut;
                 kill_at = Some(terminate(pid, paused, spec.grace));
@@ -230,6 +244,9 @@ pub async fn run(
     }
     let mut usage = status.usage;
     usage.wall_ms = started.elapsed().as_millis() as u64;
+    if peak_kb > 0 {
+        usage.peak_memory_kb = peak_kb;
+    }
     Ok(Outcome {
         reason,
         exit_code: status.code,
@@ -261,6 +278,18 @@ struct WaitStatus {
     code: Option<i32>,
     signal: Option<i32>,
     usage: ResourceUsage,
+}
+
+/// The main process's peak resident memory (VmHWM) in KiB, while it lives.
+fn peak_memory_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn wait4(pid: u32) -> WaitStatus {

@@ -139,6 +139,9 @@ async fn ten_thousand_lines_arrive_in_order_in_the_store_and_at_two_subscribers(
     assert_eq!(e["lastSeq"].as_u64().unwrap(), seqs.len() as u64);
     assert_eq!(e["exitCode"], 0);
     assert!(e["usage"]["wallMs"].as_u64().unwrap() > 0);
+    // The shell's own memory, not the server's inherited high-water mark.
+    let peak = e["usage"]["peakMemoryKb"].as_u64().unwrap();
+    assert!(peak > 0 && peak < 20_000, "peak memory {peak} KiB");
     t.shutdown().await;
 }
 
