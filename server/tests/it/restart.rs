@@ -14,6 +14,14 @@ struct Yagura {
     base: String,
 }
 
+/// A failed assertion must not leave a server running.
+impl Drop for Yagura {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn spawn(data: &std::path::Path) -> Yagura {
     let mut child = Command::new(env!("CARGO_BIN_EXE_yagura"))
         .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
