@@ -91,11 +91,9 @@ pub(super) async fn run_one(
         tokio::select! {
             biased;
             notice = notice_rx.recv() => match notice {
-                Some(Notice::Started { pid }) => {
-                    writer.append(id, EventBody::Started { agent_type, issue_number: None, pid: Some(pid) }).await?;
+                Some(notice) => {
+                    writer.append(id, notice_event(notice, agent_type)).await?;
                 }
-                Some(Notice::Paused) => { writer.append(id, EventBody::Paused).await?; }
-                Some(Notice::Resumed) => { writer.append(id, EventBody::Resumed).await?; }
                 None => {
                     // The process has ended; take the lines still queued.
                     while let Some(line) = line_rx.recv().await {
@@ -109,11 +107,7 @@ pub(super) async fn run_one(
                 None => {
                     // Pipes closed; wait for the end of the process.
                     while let Some(notice) = notice_rx.recv().await {
-                        match notice {
-                            Notice::Started { pid } => { writer.append(id, EventBody::Started { agent_type, issue_number: None, pid: Some(pid) }).await?; }
-                            Notice::Paused => { writer.append(id, EventBody::Paused).await?; }
-                            Notice::Resumed => { writer.append(id, EventBody::Resumed).await?; }
-                        }
+                        writer.append(id, notice_event(notice, agent_type)).await?;
                     }
                     break;
                 }
@@ -192,6 +186,19 @@ pub(super) async fn run_one(
     writer.append(id, body).await?;
     let _ = std::fs::remove_dir_all(&workdir);
     Ok(())
+}
+
+/// The event a process notice stands for.
+fn notice_event(notice: Notice, agent_type: app::model::AgentType) -> EventBody {
+    match notice {
+        Notice::Started { pid } => EventBody::Started {
+            agent_type,
+            issue_number: None,
+            pid: Some(pid),
+        },
+        Notice::Paused => EventBody::Paused,
+        Notice::Resumed => EventBody::Resumed,
+    }
 }
 
 async fn handle_line(
