@@ -5,13 +5,16 @@ use std::net::SocketAddr;
 use app::api::{ApiError, Backend, ExecutionAction, IssuedToken};
 use app::model::{
     Agent, AgentId, AgentInput, Dashboard, Execution, ExecutionId, ExecutionPage, ExecutionQuery,
-    ExecutionStatus, Role, Session, Theme, User,
+    ExecutionStatus, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueUpdate,
+    NotificationId, NotificationList, Repository, RepositoryInput, Role, RunAction, Session, Theme,
+    User, Workflow, WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId,
+    WorkflowRunSummary,
 };
 use axum::extract::ConnectInfo;
 use http::request::Parts;
 
-use crate::db::executions as store;
-use crate::{agents, auth::accounts, state::AppState};
+use crate::db::{executions as store, workflows as wf_store};
+use crate::{agents, auth::accounts, issues, state::AppState};
 
 impl AppState {
     /// The signed-in user, if they have at least `role`.
@@ -122,10 +125,14 @@ impl Backend for AppState {
         parts: &Parts,
         agent: AgentId,
         prompt: String,
+        issue: Option<IssueId>,
     ) -> Result<Execution, ApiError> {
         let user = self.authorise(parts, Role::Member).await?;
         let agent = agents::get(&self.db, agent).await?;
-        self.executions.create(&agent, prompt, &user.username).await
+        let origin = issues::origin(self, issue).await?;
+        self.executions
+            .create(&agent, prompt, &user.username, &origin)
+            .await
     }
 
     async fn list_executions(
@@ -138,6 +145,7 @@ impl Backend for AppState {
             status: query.status.map(|s| s.as_str().to_string()),
             agent_id: query.agent_id.map(|a| a.to_string()),
             since_ms: None,
+            issue_id: None,
         };
         let limit = if query.limit == 0 { 25 } else { query.limit };
         self.executions.list(&filter, limit, query.offset).await
@@ -203,10 +211,159 @@ impl Backend for AppState {
             .into_iter()
             .filter_map(|(s, n)| Some((s.parse().ok()?, n.max(0) as u64)))
             .collect();
+        let runs = self
+            .workflows
+            .list_runs(&wf_store::RunFilter {
+                active: true,
+                ..Default::default()
+            })
+            .await?;
         Ok(Dashboard {
             active,
             recent,
             today,
+            runs,
         })
+    }
+
+    async fn list_repositories(&self, parts: &Parts) -> Result<Vec<Repository>, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        issues::list_repositories(self).await
+    }
+
+    async fn create_repository(
+        &self,
+        parts: &Parts,
+        input: RepositoryInput,
+    ) -> Result<Repository, ApiError> {
+        self.authorise(parts, Role::Member).await?;
+        issues::create_repository(self, input).await
+    }
+
+    async fn list_issues(&self, parts: &Parts, query: IssueQuery) -> Result<IssuePage, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        issues::list(self, query).await
+    }
+
+    async fn get_issue(&self, parts: &Parts, id: IssueId) -> Result<IssueDetail, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        issues::detail(self, id).await
+    }
+
+    async fn create_issue(
+        &self,
+        parts: &Parts,
+        input: IssueInput,
+    ) -> Result<IssueDetail, ApiError> {
+        let user = self.authorise(parts, Role::Member).await?;
+        issues::create(self, &user, input).await
+    }
+
+    async fn update_issue(
+        &self,
+        parts: &Parts,
+        id: IssueId,
+        update: IssueUpdate,
+    ) -> Result<IssueDetail, ApiError> {
+        let user = self.authorise(parts, Role::Member).await?;
+        issues::update(self, &user, id, update).await
+    }
+
+    async fn list_workflows(&self, parts: &Parts) -> Result<Vec<Workflow>, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        self.workflows.list().await
+    }
+
+    async fn get_workflow(&self, parts: &Parts, id: WorkflowId) -> Result<Workflow, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        self.workflows.get(id).await
+    }
+
+    async fn save_workflow(
+        &self,
+        parts: &Parts,
+        id: Option<WorkflowId>,
+        input: WorkflowInput,
+    ) -> Result<Workflow, ApiError> {
+        self.authorise(parts, Role::Admin).await?;
+        self.workflows.save(id, input).await
+    }
+
+    async fn delete_workflow(&self, parts: &Parts, id: WorkflowId) -> Result<(), ApiError> {
+        self.authorise(parts, Role::Admin).await?;
+        self.workflows.delete(id).await
+    }
+
+    async fn start_workflow(
+        &self,
+        parts: &Parts,
+        workflow: WorkflowId,
+        issue: Option<IssueId>,
+    ) -> Result<WorkflowRun, ApiError> {
+        let user = self.authorise(parts, Role::Member).await?;
+        let workflow = self.workflows.get(workflow).await?;
+        let issue = match issue {
+            Some(id) => Some(issues::find_row(self, id).await?),
+            None => None,
+        };
+        self.workflows
+            .start_run(&workflow, issue, &user.username)
+            .await
+    }
+
+    async fn list_workflow_runs(
+        &self,
+        parts: &Parts,
+        workflow: Option<WorkflowId>,
+    ) -> Result<Vec<WorkflowRunSummary>, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        self.workflows
+            .list_runs(&wf_store::RunFilter {
+                workflow_id: workflow.map(|w| w.to_string()),
+                ..Default::default()
+            })
+            .await
+    }
+
+    async fn get_workflow_run(
+        &self,
+        parts: &Parts,
+        id: WorkflowRunId,
+    ) -> Result<WorkflowRun, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        self.workflows.get_run(id).await
+    }
+
+    async fn workflow_run_history(
+        &self,
+        parts: &Parts,
+        id: WorkflowRunId,
+    ) -> Result<Vec<WorkflowEvent>, ApiError> {
+        self.authorise(parts, Role::Viewer).await?;
+        self.workflows.history(id).await
+    }
+
+    async fn act_on_run(
+        &self,
+        parts: &Parts,
+        id: WorkflowRunId,
+        action: RunAction,
+    ) -> Result<WorkflowRun, ApiError> {
+        let user = self.authorise(parts, Role::Member).await?;
+        self.workflows.act(id, action, &user.username).await
+    }
+
+    async fn list_notifications(&self, parts: &Parts) -> Result<NotificationList, ApiError> {
+        let user = self.authorise(parts, Role::Viewer).await?;
+        self.notifier.list(user.id).await
+    }
+
+    async fn mark_notifications_read(
+        &self,
+        parts: &Parts,
+        id: Option<NotificationId>,
+    ) -> Result<(), ApiError> {
+        let user = self.authorise(parts, Role::Viewer).await?;
+        self.notifier.mark_read(user.id, id).await
     }
 }

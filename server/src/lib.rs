@@ -12,9 +12,12 @@ pub mod db;
 pub mod events;
 pub mod executions;
 pub mod http;
+pub mod issues;
+pub mod notifications;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod workflows;
 pub mod ws;
 
 pub use config::Config;

@@ -12,6 +12,8 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::auth::{secret, throttle::LoginThrottle, Auth, TokenKeys};
 use crate::events::{EventWriter, Hub};
 use crate::executions::Executions;
+use crate::notifications::Notifier;
+use crate::workflows::Workflows;
 use crate::{config::Config, db::Store, state::AppState};
 
 /// A server running in the background (used by `serve` and by tests).
@@ -66,7 +68,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let executions = Executions::new(
         store.db.clone(),
         writer,
-        hub,
+        hub.clone(),
         store.data_dir.clone(),
         config.exec.clone(),
         shutdown.clone(),
@@ -81,6 +83,18 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     }
     crate::agents::seed_demo(&store.db).await?;
     executions.start();
+    let notifier = Notifier::new(store.db.clone(), hub.clone());
+    let workflows = Workflows::new(
+        store.db.clone(),
+        hub,
+        executions.clone(),
+        notifier.clone(),
+        shutdown.clone(),
+        tasks.clone(),
+    );
+    // After reconcile: runs whose steps died with the previous process see
+    // those steps failed and apply their failure policy.
+    workflows.start();
     let state = AppState {
         db: store.db,
         auth: Auth {
@@ -91,6 +105,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         config: Arc::new(config),
         leptos_options,
         executions,
+        workflows,
+        notifier,
         shutdown,
         tasks,
     };

@@ -6,7 +6,10 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{auth::Auth, config::Config, db::Db, executions::Executions};
+use crate::{
+    auth::Auth, config::Config, db::Db, executions::Executions, notifications::Notifier,
+    workflows::Workflows,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +19,10 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Agent runs: the queue, the executor and (through it) the event core.
     pub executions: Executions,
+    /// Workflow definitions and the engine that runs them.
+    pub workflows: Workflows,
+    /// Stores and pushes notifications.
+    pub notifier: Notifier,
     /// Cancelled when the server begins to shut down; every long-lived task
     /// (WebSocket sessions first of all) watches it.
     pub shutdown: CancellationToken,

@@ -10,7 +10,9 @@ use leptos::prelude::*;
 use super::ApiError;
 use crate::model::{
     Agent, AgentId, AgentInput, Dashboard, Execution, ExecutionId, ExecutionPage, ExecutionQuery,
-    Session, Theme, User,
+    IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueUpdate, NotificationId,
+    NotificationList, Repository, RepositoryInput, RunAction, Session, Theme, User, Workflow,
+    WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId, WorkflowRunSummary,
 };
 
 /// Something a person can do to a running execution.
@@ -62,6 +64,7 @@ pub trait Backend: Send + Sync + 'static {
         parts: &Parts,
         agent: AgentId,
         prompt: String,
+        issue: Option<IssueId>,
     ) -> Result<Execution, ApiError>;
     async fn list_executions(
         &self,
@@ -82,6 +85,70 @@ pub trait Backend: Send + Sync + 'static {
         data: String,
     ) -> Result<(), ApiError>;
     async fn dashboard(&self, parts: &Parts) -> Result<Dashboard, ApiError>;
+
+    // Repositories and issues.
+    async fn list_repositories(&self, parts: &Parts) -> Result<Vec<Repository>, ApiError>;
+    async fn create_repository(
+        &self,
+        parts: &Parts,
+        input: RepositoryInput,
+    ) -> Result<Repository, ApiError>;
+    async fn list_issues(&self, parts: &Parts, query: IssueQuery) -> Result<IssuePage, ApiError>;
+    async fn get_issue(&self, parts: &Parts, id: IssueId) -> Result<IssueDetail, ApiError>;
+    async fn create_issue(&self, parts: &Parts, input: IssueInput)
+        -> Result<IssueDetail, ApiError>;
+    async fn update_issue(
+        &self,
+        parts: &Parts,
+        id: IssueId,
+        update: IssueUpdate,
+    ) -> Result<IssueDetail, ApiError>;
+
+    // Workflows and their runs.
+    async fn list_workflows(&self, parts: &Parts) -> Result<Vec<Workflow>, ApiError>;
+    async fn get_workflow(&self, parts: &Parts, id: WorkflowId) -> Result<Workflow, ApiError>;
+    async fn save_workflow(
+        &self,
+        parts: &Parts,
+        id: Option<WorkflowId>,
+        input: WorkflowInput,
+    ) -> Result<Workflow, ApiError>;
+    async fn delete_workflow(&self, parts: &Parts, id: WorkflowId) -> Result<(), ApiError>;
+    async fn start_workflow(
+        &self,
+        parts: &Parts,
+        workflow: WorkflowId,
+        issue: Option<IssueId>,
+    ) -> Result<WorkflowRun, ApiError>;
+    async fn list_workflow_runs(
+        &self,
+        parts: &Parts,
+        workflow: Option<WorkflowId>,
+    ) -> Result<Vec<WorkflowRunSummary>, ApiError>;
+    async fn get_workflow_run(
+        &self,
+        parts: &Parts,
+        id: WorkflowRunId,
+    ) -> Result<WorkflowRun, ApiError>;
+    async fn workflow_run_history(
+        &self,
+        parts: &Parts,
+        id: WorkflowRunId,
+    ) -> Result<Vec<WorkflowEvent>, ApiError>;
+    async fn act_on_run(
+        &self,
+        parts: &Parts,
+        id: WorkflowRunId,
+        action: RunAction,
+    ) -> Result<WorkflowRun, ApiError>;
+
+    // Notifications of the signed-in user.
+    async fn list_notifications(&self, parts: &Parts) -> Result<NotificationList, ApiError>;
+    async fn mark_notifications_read(
+        &self,
+        parts: &Parts,
+        id: Option<NotificationId>,
+    ) -> Result<(), ApiError>;
 }
 
 /// The backend provided by the server for this request.

@@ -5,12 +5,17 @@ use leptos::prelude::*;
 use super::ApiError;
 use crate::model::{
     AgentId, Dashboard, Execution, ExecutionAction, ExecutionId, ExecutionPage, ExecutionQuery,
+    IssueId,
 };
 
 #[server(endpoint = "executions/start")]
-pub async fn start_execution(agent_id: AgentId, prompt: String) -> Result<Execution, ApiError> {
+pub async fn start_execution(
+    agent_id: AgentId,
+    prompt: String,
+    #[server(default)] issue_id: Option<IssueId>,
+) -> Result<Execution, ApiError> {
     super::backend()?
-        .start_execution(&super::request_parts()?, agent_id, prompt)
+        .start_execution(&super::request_parts()?, agent_id, prompt, issue_id)
         .await
 }
 

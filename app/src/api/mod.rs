@@ -6,11 +6,17 @@ mod agents;
 mod auth;
 mod error;
 mod executions;
+mod issues;
+mod notifications;
+mod workflows;
 
 pub use agents::*;
 pub use auth::*;
 pub use error::ApiError;
 pub use executions::*;
+pub use issues::*;
+pub use notifications::*;
+pub use workflows::*;
 
 #[cfg(feature = "ssr")]
 mod backend;

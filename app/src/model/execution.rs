@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{AgentId, AgentType, ExecutionId};
+use super::{AgentId, AgentType, ExecutionId, IssueRef, WorkflowRunId, WorkflowRunSummary};
 
 /// Where an execution is in its life. Terminal states are written once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -117,6 +117,12 @@ pub struct Execution {
     pub finished_at: Option<i64>,
     /// Highest event sequence number so far.
     pub last_seq: u64,
+    /// The issue it ran on, if any.
+    #[serde(default)]
+    pub issue: Option<IssueRef>,
+    /// The workflow run it is a step of, if any.
+    #[serde(default)]
+    pub workflow_run_id: Option<WorkflowRunId>,
 }
 
 /// A page of executions.
@@ -156,4 +162,7 @@ pub struct Dashboard {
     pub recent: Vec<Execution>,
     /// Executions created today (UTC), per status.
     pub today: Vec<(ExecutionStatus, u64)>,
+    /// Workflow runs that have not ended, oldest first.
+    #[serde(default)]
+    pub runs: Vec<WorkflowRunSummary>,
 }

@@ -36,3 +36,23 @@ id_type!(
     /// One run of an agent.
     ExecutionId
 );
+id_type!(
+    /// A repository that issues belong to.
+    RepositoryId
+);
+id_type!(
+    /// An issue (its number is per repository; this is global).
+    IssueId
+);
+id_type!(
+    /// A workflow definition.
+    WorkflowId
+);
+id_type!(
+    /// One run of a workflow (seed 002's `workflowExecutionId`).
+    WorkflowRunId
+);
+id_type!(
+    /// A notification to one user.
+    NotificationId
+);

@@ -6,7 +6,10 @@ mod agent;
 mod event;
 mod execution;
 mod ids;
+mod issue;
+mod notification;
 mod user;
+mod workflow;
 
 pub use agent::{
     Agent, AgentInput, AgentType, Preset, DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_SECS, PLACEHOLDERS,
@@ -17,5 +20,17 @@ pub use execution::{
     Dashboard, Execution, ExecutionAction, ExecutionPage, ExecutionQuery, ExecutionStatus,
     LogLevel, LogStream, ResourceUsage,
 };
-pub use ids::{AgentId, ExecutionId, UserId};
+pub use ids::{
+    AgentId, ExecutionId, IssueId, NotificationId, RepositoryId, UserId, WorkflowId, WorkflowRunId,
+};
+pub use issue::{
+    normalise_labels, split_labels, Issue, IssueDetail, IssueInput, IssuePage, IssueQuery,
+    IssueRef, IssueState, IssueUpdate, Repository, RepositoryInput,
+};
+pub use notification::{Notification, NotificationList, Severity};
 pub use user::{Role, Session, Theme, User};
+pub use workflow::{
+    validate_definition, AgentExecutionRef, OnFailure, RunAction, RunStatus, RunStep, Stage, Step,
+    StepRef, StepStatus, Workflow, WorkflowDefinition, WorkflowEvent, WorkflowEventBody,
+    WorkflowInput, WorkflowRun, WorkflowRunSummary, PROMPT_PLACEHOLDERS,
+};

@@ -7,8 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    AgentType, EventBody, ExecutionEvent, ExecutionId, ExecutionStatus, LogLevel, LogStream,
-    ResourceUsage, UserId,
+    AgentExecutionRef, AgentType, EventBody, ExecutionEvent, ExecutionId, ExecutionStatus, IssueId,
+    IssueState, LogLevel, LogStream, Notification, NotificationId, RepositoryId, ResourceUsage,
+    RunStatus, Severity, StepStatus, UserId, WorkflowEvent, WorkflowEventBody, WorkflowId,
+    WorkflowRunId,
 };
 
 /// Largest text frame the server accepts (seed 002: "Maximum message size: 1 MB").
@@ -49,6 +51,10 @@ pub enum Channel {
     /// Lifecycle events (no log lines) of every execution, live only.
     #[serde(rename = "executions")]
     Executions,
+    /// Issues, workflow runs and the user's notifications. Every connection
+    /// gets these without subscribing; the name appears in `resync`.
+    #[serde(rename = "workspace")]
+    Workspace,
 }
 
 /// The user as the `connected` frame shows it.
@@ -205,6 +211,99 @@ pub enum ServerMessage {
         seq: u64,
         timestamp: DateTime<Utc>,
     },
+    /// Sent to every connection when an issue is created.
+    #[serde(rename = "issue.created")]
+    IssueCreated {
+        issue_number: u64,
+        title: String,
+        repository_id: RepositoryId,
+        /// Extension: the issue's global id (its page is `/issues/<id>`).
+        issue_id: IssueId,
+        timestamp: DateTime<Utc>,
+    },
+    /// Extension: an issue's title, state, labels or assignee changed.
+    #[serde(rename = "issue.updated")]
+    IssueUpdated {
+        issue_number: u64,
+        title: String,
+        repository_id: RepositoryId,
+        issue_id: IssueId,
+        state: IssueState,
+        labels: Vec<String>,
+        timestamp: DateTime<Utc>,
+    },
+    #[serde(rename = "workflow.started")]
+    WorkflowStarted {
+        workflow_execution_id: WorkflowRunId,
+        workflow_id: Option<WorkflowId>,
+        workflow_name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issue_number: Option<u64>,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    /// Extension: a step of a run changed state.
+    #[serde(rename = "workflow.step")]
+    WorkflowStep {
+        workflow_execution_id: WorkflowRunId,
+        workflow_id: Option<WorkflowId>,
+        stage: u32,
+        step: u32,
+        step_key: String,
+        status: StepStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        execution_id: Option<ExecutionId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actor: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    /// Extension: a step waits at its approval gate.
+    #[serde(rename = "workflow.approval_required")]
+    WorkflowApprovalRequired {
+        workflow_execution_id: WorkflowRunId,
+        workflow_id: Option<WorkflowId>,
+        stage: u32,
+        step: u32,
+        step_key: String,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    #[serde(rename = "workflow.completed")]
+    WorkflowCompleted {
+        workflow_execution_id: WorkflowRunId,
+        workflow_id: Option<WorkflowId>,
+        agent_executions: Vec<AgentExecutionRef>,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    /// Extension: the run ended failed, cancelled or rejected.
+    #[serde(rename = "workflow.failed")]
+    WorkflowFailed {
+        workflow_execution_id: WorkflowRunId,
+        workflow_id: Option<WorkflowId>,
+        status: RunStatus,
+        error_message: String,
+        agent_executions: Vec<AgentExecutionRef>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actor: Option<String>,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
+    /// Sent to the connections of the user it is for.
+    #[serde(rename = "notification")]
+    Notification {
+        /// Extension: for marking it read.
+        id: NotificationId,
+        severity: Severity,
+        title: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action_url: Option<String>,
+        timestamp: DateTime<Utc>,
+    },
 }
 
 impl ServerMessage {
@@ -239,6 +338,143 @@ impl ServerMessage {
                 execution_id, seq, ..
             } => Some((*execution_id, *seq)),
             _ => None,
+        }
+    }
+}
+
+impl ServerMessage {
+    /// The stream position of a workflow run event, if this is one.
+    pub fn workflow_seq(&self) -> Option<(WorkflowRunId, u64)> {
+        match self {
+            ServerMessage::WorkflowStarted {
+                workflow_execution_id,
+                seq,
+                ..
+            }
+            | ServerMessage::WorkflowStep {
+                workflow_execution_id,
+                seq,
+                ..
+            }
+            | ServerMessage::WorkflowApprovalRequired {
+                workflow_execution_id,
+                seq,
+                ..
+            }
+            | ServerMessage::WorkflowCompleted {
+                workflow_execution_id,
+                seq,
+                ..
+            }
+            | ServerMessage::WorkflowFailed {
+                workflow_execution_id,
+                seq,
+                ..
+            } => Some((*workflow_execution_id, *seq)),
+            _ => None,
+        }
+    }
+}
+
+impl From<&WorkflowEvent> for ServerMessage {
+    /// The native dialect's view of a workflow run event.
+    fn from(event: &WorkflowEvent) -> Self {
+        let workflow_execution_id = event.run_id;
+        let seq = event.seq;
+        let timestamp = DateTime::<Utc>::from_timestamp_millis(event.at_ms).unwrap_or_default();
+        match &event.body {
+            WorkflowEventBody::Started {
+                workflow_id,
+                workflow_name,
+                issue_number,
+                ..
+            } => ServerMessage::WorkflowStarted {
+                workflow_execution_id,
+                workflow_id: *workflow_id,
+                workflow_name: workflow_name.clone(),
+                issue_number: *issue_number,
+                seq,
+                timestamp,
+            },
+            WorkflowEventBody::Step {
+                workflow_id,
+                stage,
+                index,
+                key,
+                status: StepStatus::WaitingApproval,
+                ..
+            } => ServerMessage::WorkflowApprovalRequired {
+                workflow_execution_id,
+                workflow_id: *workflow_id,
+                stage: *stage,
+                step: *index,
+                step_key: key.clone(),
+                seq,
+                timestamp,
+            },
+            WorkflowEventBody::Step {
+                workflow_id,
+                stage,
+                index,
+                key,
+                status,
+                execution_id,
+                actor,
+                message,
+            } => ServerMessage::WorkflowStep {
+                workflow_execution_id,
+                workflow_id: *workflow_id,
+                stage: *stage,
+                step: *index,
+                step_key: key.clone(),
+                status: *status,
+                execution_id: *execution_id,
+                actor: actor.clone(),
+                message: message.clone(),
+                seq,
+                timestamp,
+            },
+            WorkflowEventBody::Finished {
+                workflow_id,
+                status: RunStatus::Completed,
+                agent_executions,
+                ..
+            } => ServerMessage::WorkflowCompleted {
+                workflow_execution_id,
+                workflow_id: *workflow_id,
+                agent_executions: agent_executions.clone(),
+                seq,
+                timestamp,
+            },
+            WorkflowEventBody::Finished {
+                workflow_id,
+                status,
+                agent_executions,
+                error,
+                actor,
+            } => ServerMessage::WorkflowFailed {
+                workflow_execution_id,
+                workflow_id: *workflow_id,
+                status: *status,
+                error_message: error.clone().unwrap_or_else(|| status.as_str().to_string()),
+                agent_executions: agent_executions.clone(),
+                actor: actor.clone(),
+                seq,
+                timestamp,
+            },
+        }
+    }
+}
+
+impl From<&Notification> for ServerMessage {
+    fn from(n: &Notification) -> Self {
+        ServerMessage::Notification {
+            id: n.id,
+            severity: n.severity,
+            title: n.title.clone(),
+            message: n.message.clone(),
+            action_url: n.action_url.clone(),
+            timestamp: DateTime::<Utc>::from_timestamp_millis(n.created_at).unwrap_or_default(),
         }
     }
 }

@@ -43,6 +43,9 @@ pub struct LiveConnection {
     /// The latest lifecycle event of any execution (or `resync`): lists and
     /// the dashboard read it to know when to refresh.
     pub lifecycle: ReadSignal<Option<ServerMessage>>,
+    /// The latest workspace event: `issue.*`, `workflow.*`, `notification`,
+    /// or `resync` (after a reconnect or a lag: reload what you show).
+    pub workspace: ReadSignal<Option<ServerMessage>>,
 }
 
 /// Identifies one [`LiveConnection::watch_execution`] registration.
@@ -84,10 +87,12 @@ pub fn provide_live_connection() -> LiveConnection {
     let (status, set_status) = signal(LinkStatus::Connecting);
     let (connection_id, set_connection_id) = signal(None::<String>);
     let (lifecycle, set_lifecycle) = signal(None::<ServerMessage>);
+    let (workspace, set_workspace) = signal(None::<ServerMessage>);
     let live = LiveConnection {
         status,
         connection_id,
         lifecycle,
+        workspace,
     };
     provide_context(live);
 
@@ -96,12 +101,12 @@ pub fn provide_live_connection() -> LiveConnection {
         // Ready at once, so that pages can register what they watch; the
         // socket opens after hydration (no signal is read inside the
         // effect, so it runs once).
-        client::init(set_status, set_connection_id, set_lifecycle);
+        client::init(set_status, set_connection_id, set_lifecycle, set_workspace);
         Effect::new(move |_| client::connect_now());
         on_cleanup(client::stop);
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (set_status, set_connection_id, set_lifecycle);
+    let _ = (set_status, set_connection_id, set_lifecycle, set_workspace);
 
     live
 }
@@ -164,6 +169,7 @@ mod client {
         set_status: WriteSignal<LinkStatus>,
         set_connection_id: WriteSignal<Option<String>>,
         set_lifecycle: WriteSignal<Option<ServerMessage>>,
+        set_workspace: WriteSignal<Option<ServerMessage>>,
         watches: RefCell<HashMap<ExecutionId, Watch>>,
         next_watch: Cell<u64>,
         /// True between `connected` and the close.
@@ -178,6 +184,7 @@ mod client {
         set_status: WriteSignal<LinkStatus>,
         set_connection_id: WriteSignal<Option<String>>,
         set_lifecycle: WriteSignal<Option<ServerMessage>>,
+        set_workspace: WriteSignal<Option<ServerMessage>>,
     ) {
         stop();
         let link = Rc::new(Link {
@@ -189,6 +196,7 @@ mod client {
             set_status,
             set_connection_id,
             set_lifecycle,
+            set_workspace,
             watches: RefCell::new(HashMap::new()),
             next_watch: Cell::new(1),
             ready: Cell::new(false),
@@ -336,13 +344,23 @@ mod client {
                 link.set_lifecycle.set(Some(ServerMessage::Resync {
                     channel: Channel::Executions,
                 }));
+                link.set_workspace.set(Some(ServerMessage::Resync {
+                    channel: Channel::Workspace,
+                }));
             }
             ServerMessage::Batch { events } => {
                 for event in events {
                     on_message(link, event);
                 }
             }
+            ServerMessage::Resync {
+                channel: Channel::Workspace,
+            } => link.set_workspace.set(Some(msg)),
             ServerMessage::Resync { .. } => link.set_lifecycle.set(Some(msg)),
+            ServerMessage::IssueCreated { .. }
+            | ServerMessage::IssueUpdated { .. }
+            | ServerMessage::Notification { .. } => link.set_workspace.set(Some(msg)),
+            msg if msg.workflow_seq().is_some() => link.set_workspace.set(Some(msg)),
             msg => {
                 let Some((id, seq)) = msg.seq() else { return };
                 let is_log = matches!(msg, ServerMessage::AgentLog { .. });

@@ -29,17 +29,28 @@ pub struct ExecutionRow {
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
     pub last_seq: i64,
+    pub issue_id: Option<String>,
+    pub workflow_run_id: Option<String>,
+    /// From the issue, when there is one (read only).
+    pub issue_number: Option<i64>,
+    pub issue_title: Option<String>,
+    pub issue_repository_id: Option<String>,
 }
 
-const COLUMNS: &str = "id, agent_id, agent_name, agent_type, prompt, argv, env, timeout_secs, output_cap_bytes, \
-    status, progress, current_step, result, error_code, error_message, exit_code, signal, cpu_ms, peak_memory_kb, \
-    wall_ms, created_by, created_at, started_at, finished_at, last_seq";
+const COLUMNS: &str = "e.id, e.agent_id, e.agent_name, e.agent_type, e.prompt, e.argv, e.env, e.timeout_secs, \
+    e.output_cap_bytes, e.status, e.progress, e.current_step, e.result, e.error_code, e.error_message, e.exit_code, \
+    e.signal, e.cpu_ms, e.peak_memory_kb, e.wall_ms, e.created_by, e.created_at, e.started_at, e.finished_at, \
+    e.last_seq, e.issue_id, e.workflow_run_id, i.number AS issue_number, i.title AS issue_title, \
+    i.repository_id AS issue_repository_id";
+
+const FROM: &str = "executions e LEFT JOIN issues i ON i.id = e.issue_id";
 
 /// Inserts a new execution (status `queued`, no events yet).
 pub async fn create(db: &Db, row: &ExecutionRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO executions (id, agent_id, agent_name, agent_type, prompt, argv, env, timeout_secs, \
-         output_cap_bytes, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         output_cap_bytes, status, created_by, created_at, issue_id, workflow_run_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&row.id)
     .bind(&row.agent_id)
@@ -53,13 +64,15 @@ pub async fn create(db: &Db, row: &ExecutionRow) -> sqlx::Result<()> {
     .bind(&row.status)
     .bind(&row.created_by)
     .bind(row.created_at)
+    .bind(&row.issue_id)
+    .bind(&row.workflow_run_id)
     .execute(db)
     .await
     .map(|_| ())
 }
 
 pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<ExecutionRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM executions WHERE id = $1"))
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM {FROM} WHERE e.id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await
@@ -72,18 +85,22 @@ pub struct Filter {
     pub agent_id: Option<String>,
     /// Only executions created at or after this time (ms).
     pub since_ms: Option<i64>,
+    pub issue_id: Option<String>,
 }
 
 fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a Filter) {
     q.push(" WHERE 1 = 1");
     if let Some(s) = &f.status {
-        q.push(" AND status = ").push_bind(s);
+        q.push(" AND e.status = ").push_bind(s);
     }
     if let Some(a) = &f.agent_id {
-        q.push(" AND agent_id = ").push_bind(a);
+        q.push(" AND e.agent_id = ").push_bind(a);
     }
     if let Some(t) = f.since_ms {
-        q.push(" AND created_at >= ").push_bind(t);
+        q.push(" AND e.created_at >= ").push_bind(t);
+    }
+    if let Some(i) = &f.issue_id {
+        q.push(" AND e.issue_id = ").push_bind(i);
     }
 }
 
@@ -94,9 +111,9 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<ExecutionRow>> {
-    let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM executions"));
+    let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {FROM}"));
     push_filter(&mut q, filter);
-    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+    q.push(" ORDER BY e.created_at DESC, e.id DESC LIMIT ")
         .push_bind(limit)
         .push(" OFFSET ")
         .push_bind(offset);
@@ -104,7 +121,7 @@ pub async fn list(
 }
 
 pub async fn count(db: &Db, filter: &Filter) -> sqlx::Result<i64> {
-    let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM executions");
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM executions e");
     push_filter(&mut q, filter);
     q.build_query_scalar().fetch_one(db).await
 }
@@ -130,7 +147,7 @@ pub async fn queued(db: &Db, limit: i64) -> sqlx::Result<Vec<String>> {
 /// Executions a previous server process left running or paused.
 pub async fn unfinished(db: &Db) -> sqlx::Result<Vec<ExecutionRow>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM executions WHERE status IN ('running', 'paused')"
+        "SELECT {COLUMNS} FROM {FROM} WHERE e.status IN ('running', 'paused')"
     ))
     .fetch_all(db)
     .await

@@ -4,7 +4,10 @@
 
 pub mod agents;
 pub mod executions;
+pub mod issues;
+pub mod notifications;
 pub mod users;
+pub mod workflows;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -68,3 +68,10 @@ pub async fn create_if_none(db: &Db, row: &UserRow) -> sqlx::Result<bool> {
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Ids of users who may act on workflows (admins and members).
+pub async fn member_ids(db: &Db) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT id FROM users WHERE role IN ('admin', 'member') ORDER BY created_at")
+        .fetch_all(db)
+        .await
+}

@@ -11,18 +11,21 @@ use std::sync::{Arc, Mutex};
 use app::model::ExecutionId;
 use tokio::sync::broadcast;
 
-use super::Published;
+use super::{Broadcast, Published};
 
 /// Events buffered per watched execution.
 pub const STREAM_CAPACITY: usize = 4096;
 /// Lifecycle events buffered for all executions.
 pub const LIFECYCLE_CAPACITY: usize = 1024;
+/// Workspace events (issues, workflow runs, notifications) buffered.
+pub const WORKSPACE_CAPACITY: usize = 1024;
 
 pub type Receiver = broadcast::Receiver<Arc<Published>>;
 
 pub struct Hub {
     streams: Mutex<HashMap<ExecutionId, broadcast::Sender<Arc<Published>>>>,
     lifecycle: broadcast::Sender<Arc<Published>>,
+    workspace: broadcast::Sender<Arc<Broadcast>>,
 }
 
 impl Default for Hub {
@@ -30,6 +33,7 @@ impl Default for Hub {
         Hub {
             streams: Mutex::new(HashMap::new()),
             lifecycle: broadcast::channel(LIFECYCLE_CAPACITY).0,
+            workspace: broadcast::channel(WORKSPACE_CAPACITY).0,
         }
     }
 }
@@ -70,6 +74,18 @@ impl Hub {
         if !event.is_log() {
             let _ = self.lifecycle.send(event);
         }
+    }
+
+    /// Issue, workflow and notification events for every connection (each
+    /// connection filters by audience). Live only: a receiver that lags is
+    /// told to `resync`.
+    pub fn subscribe_workspace(&self) -> broadcast::Receiver<Arc<Broadcast>> {
+        self.workspace.subscribe()
+    }
+
+    /// Hands a committed workspace event to every connection.
+    pub fn publish_workspace(&self, event: Arc<Broadcast>) {
+        let _ = self.workspace.send(event);
     }
 
     /// Executions currently watched (for tests and metrics).

@@ -21,7 +21,7 @@ pub mod writer;
 
 use std::sync::{Arc, OnceLock};
 
-use app::model::{EventBody, ExecutionEvent, ExecutionId};
+use app::model::{EventBody, ExecutionEvent, ExecutionId, UserId};
 use app::protocol::native::ServerMessage;
 
 pub use hub::Hub;
@@ -66,6 +66,42 @@ impl Published {
                 serde_json::to_string(&msg).unwrap_or_default().into()
             })
             .clone()
+    }
+}
+
+/// Who may see a workspace event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Every signed-in user (issues and workflow runs are team-wide).
+    Everyone,
+    /// One user's connections (notifications).
+    User(UserId),
+}
+
+/// A committed workspace event (issue, workflow run or notification) with
+/// its native JSON, serialised once for every connection.
+#[derive(Debug)]
+pub struct Broadcast {
+    pub audience: Audience,
+    pub message: ServerMessage,
+    pub json: Arc<str>,
+}
+
+impl Broadcast {
+    pub fn new(audience: Audience, message: ServerMessage) -> Arc<Self> {
+        let json = serde_json::to_string(&message).unwrap_or_default().into();
+        Arc::new(Broadcast {
+            audience,
+            message,
+            json,
+        })
+    }
+
+    pub fn is_for(&self, user: UserId) -> bool {
+        match self.audience {
+            Audience::Everyone => true,
+            Audience::User(u) => u == user,
+        }
     }
 }
 

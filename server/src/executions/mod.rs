@@ -22,7 +22,10 @@ use std::sync::{
 use std::time::Duration;
 
 use app::api::ApiError;
-use app::model::{Agent, EventBody, Execution, ExecutionId, ExecutionPage, ExecutionStatus};
+use app::model::{
+    Agent, EventBody, Execution, ExecutionId, ExecutionPage, ExecutionStatus, IssueId,
+    WorkflowRunId,
+};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -164,12 +167,14 @@ impl Executions {
         });
     }
 
-    /// Queues a new execution of `agent`.
+    /// Queues a new execution of `agent`, on an issue or a workflow run's
+    /// step when `origin` says so.
     pub async fn create(
         &self,
         agent: &Agent,
         prompt: String,
         created_by: &str,
+        origin: &Origin,
     ) -> Result<Execution, ApiError> {
         if self.inner.stopping.load(Ordering::SeqCst) {
             return Err(ApiError::Conflict("the server is shutting down".into()));
@@ -183,9 +188,13 @@ impl Executions {
         let workdir = self.inner.work_root.join(id.to_string());
         let argv = fill_template(
             &agent.command,
-            &prompt,
-            &workdir,
-            &self.inner.config.yagura_bin,
+            &Fill {
+                prompt: &prompt,
+                issue_title: origin.issue.as_ref().map_or("", |i| i.title.as_str()),
+                issue_body: origin.issue.as_ref().map_or("", |i| i.body.as_str()),
+                workdir: &workdir,
+                yagura_bin: &self.inner.config.yagura_bin,
+            },
         );
         let row = store::ExecutionRow {
             id: id.to_string(),
@@ -200,6 +209,8 @@ impl Executions {
             status: ExecutionStatus::Queued.as_str().into(),
             created_by: Some(created_by.to_string()),
             created_at: db::now_ms(),
+            issue_id: origin.issue.as_ref().map(|i| i.id.to_string()),
+            workflow_run_id: origin.workflow_run.map(|r| r.to_string()),
             ..Default::default()
         };
         store::create(&self.inner.db, &row)
@@ -329,23 +340,64 @@ impl Executions {
     }
 }
 
-/// Fills the argv template. Each element is one argument whatever the
-/// values contain: no shell ever parses them.
-pub fn fill_template(
-    template: &[String],
-    prompt: &str,
-    workdir: &Path,
-    yagura_bin: &Path,
-) -> Vec<String> {
-    let yagura = yagura_bin.display().to_string();
+/// Where an execution comes from, beyond its agent and prompt.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The issue it runs on: fills `{issue_title}` and `{issue_body}`.
+    pub issue: Option<IssueFacts>,
+    /// The workflow run it is a step of.
+    pub workflow_run: Option<WorkflowRunId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct IssueFacts {
+    pub id: IssueId,
+    pub title: String,
+    pub body: String,
+}
+
+/// The values an argv template's placeholders stand for.
+pub struct Fill<'a> {
+    pub prompt: &'a str,
+    pub issue_title: &'a str,
+    pub issue_body: &'a str,
+    pub workdir: &'a Path,
+    pub yagura_bin: &'a Path,
+}
+
+/// Fills the argv template in one pass, so that a value containing a
+/// placeholder is never expanded again. Each element is one argument
+/// whatever the values contain: no shell ever parses them.
+pub fn fill_template(template: &[String], fill: &Fill<'_>) -> Vec<String> {
+    let workdir = fill.workdir.display().to_string();
+    let yagura = fill.yagura_bin.display().to_string();
+    let values: [(&str, &str); 5] = [
+        ("{prompt}", fill.prompt),
+        ("{issue_title}", fill.issue_title),
+        ("{issue_body}", fill.issue_body),
+        ("{workdir}", &workdir),
+        ("{yagura}", &yagura),
+    ];
     template
         .iter()
         .map(|arg| {
-            arg.replace("{prompt}", prompt)
-                .replace("{issue_title}", "")
-                .replace("{issue_body}", "")
-                .replace("{workdir}", &workdir.display().to_string())
-                .replace("{yagura}", &yagura)
+            let mut out = String::with_capacity(arg.len());
+            let mut rest = arg.as_str();
+            'scan: while !rest.is_empty() {
+                if rest.starts_with('{') {
+                    for (name, value) in values {
+                        if let Some(tail) = rest.strip_prefix(name) {
+                            out.push_str(value);
+                            rest = tail;
+                            continue 'scan;
+                        }
+                    }
+                }
+                let c = rest.chars().next().unwrap_or_default();
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+            out
         })
         .collect()
 }
@@ -407,15 +459,23 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let argv = fill_template(
-            &t,
-            "a; rm -rf / && echo $(whoami)",
-            Path::new("/w"),
-            Path::new("/bin/yagura"),
-        );
+        let fill = |prompt| Fill {
+            prompt,
+            issue_title: "Title {prompt}",
+            issue_body: "",
+            workdir: Path::new("/w"),
+            yagura_bin: Path::new("/bin/yagura"),
+        };
+        let argv = fill_template(&t, &fill("a; rm -rf / && echo $(whoami)"));
         assert_eq!(
             argv,
             vec!["tool", "--msg", "a; rm -rf / && echo $(whoami)", "--dir=/w"]
+        );
+        // A value is never expanded again, however it looks.
+        let t2: Vec<String> = vec!["{issue_title}|{prompt}".into()];
+        assert_eq!(
+            fill_template(&t2, &fill("{workdir}")),
+            vec!["Title {prompt}|{workdir}"]
         );
     }
 }

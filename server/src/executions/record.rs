@@ -1,5 +1,5 @@
 use app::api::ApiError;
-use app::model::{Execution, ResourceUsage};
+use app::model::{Execution, IssueRef, ResourceUsage};
 
 use crate::db::executions::ExecutionRow;
 use crate::http::error::internal;
@@ -47,5 +47,17 @@ pub fn to_execution(row: ExecutionRow) -> Result<Execution, ApiError> {
         started_at: row.started_at,
         finished_at: row.finished_at,
         last_seq: row.last_seq.max(0) as u64,
+        issue: match (&row.issue_id, row.issue_number, &row.issue_repository_id) {
+            (Some(id), Some(number), Some(repo)) => Some(IssueRef {
+                id: id.parse().map_err(|e| internal("stored issue id", e))?,
+                repository_id: repo
+                    .parse()
+                    .map_err(|e| internal("stored repository id", e))?,
+                number: number.max(0) as u64,
+                title: row.issue_title.clone().unwrap_or_default(),
+            }),
+            _ => None,
+        },
+        workflow_run_id: row.workflow_run_id.as_deref().and_then(|r| r.parse().ok()),
     })
 }

@@ -41,6 +41,7 @@ pub(super) async fn run_one(
     }
     let execution = to_execution(row.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let agent_type = execution.agent_type;
+    let issue_number = execution.issue.as_ref().map(|i| i.number);
     let env: BTreeMap<String, String> = serde_json::from_str(&row.env).unwrap_or_default();
     let workdir = inner.work_root.join(id.to_string());
     let writer = &inner.writer;
@@ -92,7 +93,7 @@ pub(super) async fn run_one(
             biased;
             notice = notice_rx.recv() => match notice {
                 Some(notice) => {
-                    writer.append(id, notice_event(notice, agent_type)).await?;
+                    writer.append(id, notice_event(notice, agent_type, issue_number)).await?;
                 }
                 None => {
                     // The process has ended; take the lines still queued.
@@ -107,7 +108,7 @@ pub(super) async fn run_one(
                 None => {
                     // Pipes closed; wait for the end of the process.
                     while let Some(notice) = notice_rx.recv().await {
-                        writer.append(id, notice_event(notice, agent_type)).await?;
+                        writer.append(id, notice_event(notice, agent_type, issue_number)).await?;
                     }
                     break;
                 }
@@ -189,11 +190,15 @@ pub(super) async fn run_one(
 }
 
 /// The event a process notice stands for.
-fn notice_event(notice: Notice, agent_type: app::model::AgentType) -> EventBody {
+fn notice_event(
+    notice: Notice,
+    agent_type: app::model::AgentType,
+    issue_number: Option<u64>,
+) -> EventBody {
     match notice {
         Notice::Started { pid } => EventBody::Started {
             agent_type,
-            issue_number: None,
+            issue_number,
             pid: Some(pid),
         },
         Notice::Paused => EventBody::Paused,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use app::model::{ExecutionId, User};
+use app::model::{ExecutionId, User, UserId};
 use app::protocol::{
     close,
     native::{Channel, ClientMessage, ConnectedUser, ErrorCode, ServerMessage, MAX_MESSAGE_BYTES},
@@ -37,7 +37,7 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{subscription::ExecutionStream, Published};
+use crate::events::{subscription::ExecutionStream, Broadcast, Published};
 use crate::{auth::Auth, config::WsConfig, http::guard::same_origin, state::AppState};
 
 /// Items waiting for one socket's writer. When it is full the socket's own
@@ -173,6 +173,16 @@ async fn session(socket: WebSocket, user: User, state: AppState) {
         timestamp: Utc::now(),
     };
     let subscriptions = CancellationToken::new();
+    // Issues, workflow runs and this user's notifications reach every
+    // connection without a subscription (seed 002). Registered before
+    // `connected` is queued, so nothing published after it is missed.
+    let workspace = state.executions.hub().subscribe_workspace();
+    tokio::spawn(forward_workspace(
+        workspace,
+        user.id,
+        tx.clone(),
+        subscriptions.clone(),
+    ));
     let end = if tx.send(Outbound::Frame(encode(&hello))).await.is_err() {
         End::ClientGone
     } else {
@@ -347,6 +357,11 @@ impl Session<'_> {
                 }
                 None
             }
+            // Always on; answering keeps a client that asks for it happy.
+            (Channel::Workspace, _) => Some(ServerMessage::Subscribed {
+                channel,
+                execution_id: None,
+            }),
             (Channel::Executions, _) => {
                 let rx = hub.subscribe_lifecycle();
                 let answer = ServerMessage::Subscribed {
@@ -414,6 +429,32 @@ async fn forward_lifecycle(
             Err(RecvError::Closed) => return,
         };
         if tx.send(item).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Workspace events for this user, live; a lag becomes a `resync`.
+async fn forward_workspace(
+    mut rx: tokio::sync::broadcast::Receiver<Arc<Broadcast>>,
+    user: UserId,
+    tx: mpsc::Sender<Outbound>,
+    stop: CancellationToken,
+) {
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => return,
+            next = rx.recv() => next,
+        };
+        let frame = match next {
+            Ok(event) if event.is_for(user) => Message::Text(event.json.to_string().into()),
+            Ok(_) => continue,
+            Err(RecvError::Lagged(_)) => encode(&ServerMessage::Resync {
+                channel: Channel::Workspace,
+            }),
+            Err(RecvError::Closed) => return,
+        };
+        if tx.send(Outbound::Frame(frame)).await.is_err() {
             return;
         }
     }

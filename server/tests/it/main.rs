@@ -9,4 +9,5 @@ mod cli;
 mod executions;
 mod restart;
 mod site;
+mod workflows;
 mod ws;

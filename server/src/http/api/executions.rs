@@ -38,6 +38,9 @@ struct CreateExecution {
     agent_id: String,
     #[serde(default)]
     prompt: Option<String>,
+    /// The issue to run on: fills `{issue_title}` and `{issue_body}`.
+    #[serde(default)]
+    issue_id: Option<String>,
 }
 
 async fn create(
@@ -61,9 +64,22 @@ async fn create(
         }
         other => other?,
     };
+    let issue = match input.issue_id.as_deref() {
+        Some(id) => Some(
+            id.parse()
+                .map_err(|_| HttpError(ApiError::Invalid(format!("{id:?} is not an issue id"))))?,
+        ),
+        None => None,
+    };
+    let origin = crate::issues::origin(&state, issue).await?;
     let execution = state
         .executions
-        .create(&agent, input.prompt.unwrap_or_default(), &me.username)
+        .create(
+            &agent,
+            input.prompt.unwrap_or_default(),
+            &me.username,
+            &origin,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(execution)))
 }
@@ -73,6 +89,7 @@ async fn create(
 struct ListQuery {
     status: Option<String>,
     agent_id: Option<String>,
+    issue_id: Option<String>,
     limit: Option<u32>,
     offset: Option<u32>,
 }
@@ -91,6 +108,7 @@ async fn list(
         status: q.status,
         agent_id: q.agent_id,
         since_ms: None,
+        issue_id: q.issue_id,
     };
     Ok(Json(
         state

@@ -20,6 +20,9 @@ use crate::{auth::accounts, state::AppState};
 
 mod agents;
 mod executions;
+mod issues;
+mod notifications;
+mod workflows;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,6 +31,9 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me))
         .merge(agents::router())
         .merge(executions::router())
+        .merge(issues::router())
+        .merge(workflows::router())
+        .merge(notifications::router())
 }
 
 /// The signed-in user; rejects the request with 401 otherwise.

@@ -1,0 +1,417 @@
+//! Repositories and issues: validation, Markdown rendering, the
+//! `issue.created` / `issue.updated` events, and label triggers.
+
+use app::api::ApiError;
+use app::model::{
+    normalise_labels, Issue, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueState,
+    IssueUpdate, Repository, RepositoryId, RepositoryInput, User,
+};
+use app::protocol::native::ServerMessage;
+use chrono::{DateTime, Utc};
+use pulldown_cmark::{html, CowStr, Event, Options, Parser, Tag};
+
+use crate::db::{self, executions as exec_store, issues as store, workflows as wf_store};
+use crate::events::{Audience, Broadcast};
+use crate::http::error::internal;
+use crate::state::AppState;
+
+fn to_repository(row: store::RepositoryRow) -> Result<Repository, ApiError> {
+    Ok(Repository {
+        id: row
+            .id
+            .parse()
+            .map_err(|e| internal("stored repository id", e))?,
+        name: row.name,
+        github: row.github,
+        local_path: row.local_path,
+        open_issues: row.open_issues.max(0) as u64,
+        created_at: row.created_at,
+    })
+}
+
+pub fn to_issue(row: store::IssueRow) -> Result<Issue, ApiError> {
+    Ok(Issue {
+        id: row.id.parse().map_err(|e| internal("stored issue id", e))?,
+        repository_id: row
+            .repository_id
+            .parse()
+            .map_err(|e| internal("stored repository id", e))?,
+        repository_name: row.repository_name,
+        number: row.number.max(0) as u64,
+        body_html: render_markdown(&row.body),
+        title: row.title,
+        body: row.body,
+        state: row.state.parse().unwrap_or_default(),
+        labels: serde_json::from_str(&row.labels).unwrap_or_default(),
+        assignee: row.assignee,
+        created_by: row.created_by,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// Markdown to HTML that cannot run script: raw HTML is shown as text,
+/// and links or images with a scheme other than http(s) or mailto lose it.
+pub fn render_markdown(source: &str) -> String {
+    let parser = Parser::new_ext(
+        source,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS,
+    )
+    .map(|event| match event {
+        Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Link {
+            link_type,
+            dest_url: safe_url(dest_url),
+            title,
+            id,
+        }),
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Image {
+            link_type,
+            dest_url: safe_url(dest_url),
+            title,
+            id,
+        }),
+        other => other,
+    });
+    let mut out = String::with_capacity(source.len() * 3 / 2);
+    html::push_html(&mut out, parser);
+    out
+}
+
+fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
+    let lower = url.trim().to_ascii_lowercase();
+    let scheme = lower
+        .split_once(':')
+        .map(|(s, _)| s)
+        .filter(|s| !s.contains('/') && !s.contains('?') && !s.contains('#'));
+    match scheme {
+        None | Some("http") | Some("https") | Some("mailto") => url,
+        Some(_) => CowStr::Borrowed("#"),
+    }
+}
+
+fn clean_optional(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn check_title(title: &str) -> Result<String, ApiError> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(ApiError::Invalid("the title must not be empty".into()));
+    }
+    if title.chars().count() > 200 {
+        return Err(ApiError::Invalid(
+            "the title is longer than 200 characters".into(),
+        ));
+    }
+    Ok(title.to_string())
+}
+
+fn check_body(body: &str) -> Result<(), ApiError> {
+    if body.len() > 256 * 1024 {
+        return Err(ApiError::Invalid("the body is longer than 256 KiB".into()));
+    }
+    Ok(())
+}
+
+pub async fn list_repositories(state: &AppState) -> Result<Vec<Repository>, ApiError> {
+    store::list_repositories(&state.db)
+        .await
+        .map_err(|e| internal("listing repositories", e))?
+        .into_iter()
+        .map(to_repository)
+        .collect()
+}
+
+pub async fn create_repository(
+    state: &AppState,
+    input: RepositoryInput,
+) -> Result<Repository, ApiError> {
+    let name = input.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::Invalid(
+            "a repository name must be 1–100 characters".into(),
+        ));
+    }
+    let github = clean_optional(input.github);
+    if let Some(g) = &github {
+        let valid = g.split('/').count() == 2
+            && g.split('/').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            });
+        if !valid {
+            return Err(ApiError::Invalid(format!(
+                "{g:?} is not a GitHub repository (owner/name)"
+            )));
+        }
+    }
+    let local_path = clean_optional(input.local_path);
+    if let Some(p) = &local_path {
+        if !std::path::Path::new(p).is_absolute() {
+            return Err(ApiError::Invalid(format!(
+                "the local path {p:?} must be absolute"
+            )));
+        }
+    }
+    let id = RepositoryId(uuid::Uuid::new_v4());
+    store::insert_repository(
+        &state.db,
+        &id.to_string(),
+        name,
+        github.as_deref(),
+        local_path.as_deref(),
+        db::now_ms(),
+    )
+    .await
+    .map_err(|e| {
+        if db::is_unique_violation(&e) {
+            ApiError::Conflict(format!("a repository called {name:?} exists already"))
+        } else {
+            internal("creating a repository", e)
+        }
+    })?;
+    store::find_repository(&state.db, &id.to_string())
+        .await
+        .map_err(|e| internal("reading a repository", e))?
+        .map(to_repository)
+        .unwrap_or(Err(ApiError::NotFound))
+}
+
+pub async fn list(state: &AppState, query: IssueQuery) -> Result<IssuePage, ApiError> {
+    let filter = store::IssueFilter {
+        state: query.state.map(|s| s.as_str().to_string()),
+        repository_id: query.repository_id.map(|r| r.to_string()),
+        label: clean_optional(query.label),
+        text: clean_optional(query.text),
+    };
+    let limit = i64::from(if query.limit == 0 {
+        50
+    } else {
+        query.limit.min(200)
+    });
+    let rows = store::list_issues(&state.db, &filter, limit, i64::from(query.offset))
+        .await
+        .map_err(|e| internal("listing issues", e))?;
+    let total = store::count_issues(&state.db, &filter)
+        .await
+        .map_err(|e| internal("counting issues", e))?;
+    Ok(IssuePage {
+        items: rows.into_iter().map(to_issue).collect::<Result<_, _>>()?,
+        total: total.max(0) as u64,
+    })
+}
+
+pub async fn find_row(state: &AppState, id: IssueId) -> Result<store::IssueRow, ApiError> {
+    store::find_issue(&state.db, &id.to_string())
+        .await
+        .map_err(|e| internal("reading an issue", e))?
+        .ok_or(ApiError::NotFound)
+}
+
+/// An issue with the executions and workflow runs on it.
+pub async fn detail(state: &AppState, id: IssueId) -> Result<IssueDetail, ApiError> {
+    let issue = to_issue(find_row(state, id).await?)?;
+    let filter = exec_store::Filter {
+        issue_id: Some(id.to_string()),
+        ..Default::default()
+    };
+    let executions = state.executions.list(&filter, 100, 0).await?.items;
+    let runs = state
+        .workflows
+        .list_runs(&wf_store::RunFilter {
+            issue_id: Some(id.to_string()),
+            ..Default::default()
+        })
+        .await?;
+    Ok(IssueDetail {
+        issue,
+        executions,
+        runs,
+    })
+}
+
+/// What an execution started on issue `id` (if any) needs to know of it.
+pub async fn origin(
+    state: &AppState,
+    id: Option<IssueId>,
+) -> Result<crate::executions::Origin, ApiError> {
+    let Some(id) = id else {
+        return Ok(Default::default());
+    };
+    let row = match find_row(state, id).await {
+        Err(ApiError::NotFound) => {
+            return Err(ApiError::Invalid("there is no issue with that id".into()))
+        }
+        other => other?,
+    };
+    Ok(crate::executions::Origin {
+        issue: Some(crate::executions::IssueFacts {
+            id,
+            title: row.title,
+            body: row.body,
+        }),
+        workflow_run: None,
+    })
+}
+
+fn timestamp(ms: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+pub async fn create(
+    state: &AppState,
+    user: &User,
+    input: IssueInput,
+) -> Result<IssueDetail, ApiError> {
+    let title = check_title(&input.title)?;
+    check_body(&input.body)?;
+    let labels = normalise_labels(&input.labels).map_err(ApiError::Invalid)?;
+    let id = IssueId(uuid::Uuid::new_v4());
+    let now = db::now_ms();
+    let labels_json = serde_json::to_string(&labels).unwrap_or_else(|_| "[]".into());
+    let assignee = clean_optional(input.assignee);
+    let number = store::insert_issue(
+        &state.db,
+        &store::NewIssue {
+            id: &id.to_string(),
+            repository_id: &input.repository_id.to_string(),
+            title: &title,
+            body: &input.body,
+            labels: &labels_json,
+            assignee: assignee.as_deref(),
+            created_by: &user.username,
+            now,
+        },
+    )
+    .await
+    .map_err(|e| internal("creating an issue", e))?
+    .ok_or_else(|| ApiError::Invalid("there is no repository with that id".into()))?;
+    state.executions.hub().publish_workspace(Broadcast::new(
+        Audience::Everyone,
+        ServerMessage::IssueCreated {
+            issue_number: number.max(0) as u64,
+            title: title.clone(),
+            repository_id: input.repository_id,
+            issue_id: id,
+            timestamp: timestamp(now),
+        },
+    ));
+    let row = find_row(state, id).await?;
+    trigger(state, user, &row, &labels).await;
+    detail(state, id).await
+}
+
+pub async fn update(
+    state: &AppState,
+    user: &User,
+    id: IssueId,
+    update: IssueUpdate,
+) -> Result<IssueDetail, ApiError> {
+    let mut row = find_row(state, id).await?;
+    let before: Vec<String> = serde_json::from_str(&row.labels).unwrap_or_default();
+    if let Some(title) = &update.title {
+        row.title = check_title(title)?;
+    }
+    if let Some(body) = update.body {
+        check_body(&body)?;
+        row.body = body;
+    }
+    if let Some(s) = update.state {
+        row.state = s.as_str().to_string();
+    }
+    let mut added = Vec::new();
+    if let Some(labels) = &update.labels {
+        let labels = normalise_labels(labels).map_err(ApiError::Invalid)?;
+        added = labels
+            .iter()
+            .filter(|l| !before.iter().any(|b| b.eq_ignore_ascii_case(l)))
+            .cloned()
+            .collect();
+        row.labels = serde_json::to_string(&labels).unwrap_or_else(|_| "[]".into());
+    }
+    if let Some(assignee) = update.assignee {
+        row.assignee = clean_optional(Some(assignee));
+    }
+    row.updated_at = db::now_ms();
+    store::update_issue(&state.db, &row)
+        .await
+        .map_err(|e| internal("updating an issue", e))?;
+    let issue = to_issue(row.clone())?;
+    state.executions.hub().publish_workspace(Broadcast::new(
+        Audience::Everyone,
+        ServerMessage::IssueUpdated {
+            issue_number: issue.number,
+            title: issue.title.clone(),
+            repository_id: issue.repository_id,
+            issue_id: issue.id,
+            state: issue.state,
+            labels: issue.labels.clone(),
+            timestamp: timestamp(row.updated_at),
+        },
+    ));
+    if issue.state == IssueState::Open {
+        trigger(state, user, &row, &added).await;
+    }
+    detail(state, id).await
+}
+
+/// Starts the workflows whose trigger label the issue just got. A failure
+/// to start one is logged and does not undo the issue's change.
+async fn trigger(state: &AppState, user: &User, issue: &store::IssueRow, added: &[String]) {
+    for label in added {
+        let workflows = match state.workflows.triggered_by(label).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = ?e, label, "cannot read label triggers");
+                continue;
+            }
+        };
+        for workflow in workflows {
+            match state
+                .workflows
+                .start_run(&workflow, Some(issue.clone()), &user.username)
+                .await
+            {
+                Ok(run) => {
+                    tracing::info!(run = %run.id, workflow = %workflow.name, label, "workflow started by label")
+                }
+                Err(e) => {
+                    tracing::warn!(error = ?e, workflow = %workflow.name, label, "label trigger could not start a run")
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_markdown;
+
+    #[test]
+    fn markdown_cannot_carry_script() {
+        let html = render_markdown(
+            "# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) [y](https://example.com) <img src=x onerror=alert(1)>",
+        );
+        assert!(html.contains("<h1>Hi</h1>"));
+        assert!(!html.contains("<script"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(!html.contains("javascript:"));
+        assert!(html.contains(r#"href="https://example.com""#));
+        assert!(!html.contains("<img src=x"));
+    }
+}
