@@ -52,7 +52,7 @@ fn AgentCard(agent: Agent) -> impl IntoView {
     let navigate = use_navigate();
     let prompt = RwSignal::new(String::new());
     let id = agent.id;
-    let run = Action::new(move |prompt: &String| start_execution(id, prompt.clone()));
+    let run = Action::new(move |prompt: &String| start_execution(id, prompt.clone(), None));
     Effect::new(move |_| {
         if let Some(Ok(execution)) = run.value().get() {
             navigate(&format!("/executions/{}", execution.id), Default::default());
