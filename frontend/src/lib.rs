@@ -1,3 +1,5 @@
+#![recursion_limit = "512"]
+
 //! The browser entry point. Everything the page does lives in `app`; this
 //! crate only exists so that the wasm bundle is a `cdylib` built with the
 //! `hydrate` feature while the server builds `app` with `ssr`.

@@ -14,9 +14,12 @@ pub async fn start_execution(
     prompt: String,
     #[server(default)] issue_id: Option<IssueId>,
 ) -> Result<Execution, ApiError> {
-    super::backend()?
-        .start_execution(&super::request_parts()?, agent_id, prompt, issue_id)
-        .await
+    let parts = super::request_parts()?;
+    let execution = super::backend()?
+        .start_execution(&parts, agent_id, prompt, issue_id)
+        .await?;
+    super::redirect_plain_form(&parts, &format!("/executions/{}", execution.id));
+    Ok(execution)
 }
 
 #[server(endpoint = "executions/list")]

@@ -39,9 +39,33 @@ pub async fn get_issue(id: IssueId) -> Result<IssueDetail, ApiError> {
 
 #[server(endpoint = "issues/create")]
 pub async fn create_issue(input: IssueInput) -> Result<IssueDetail, ApiError> {
-    super::backend()?
-        .create_issue(&super::request_parts()?, input)
-        .await
+    let parts = super::request_parts()?;
+    let detail = super::backend()?.create_issue(&parts, input).await?;
+    super::redirect_plain_form(&parts, &format!("/issues/{}", detail.issue.id));
+    Ok(detail)
+}
+
+/// Replaces an issue's editable fields at once (what the edit form sends:
+/// an empty field clears it, labels comma-separated).
+#[server(endpoint = "issues/edit")]
+pub async fn edit_issue_fields(
+    id: IssueId,
+    title: String,
+    #[server(default)] body: String,
+    #[server(default)] labels: String,
+    #[server(default)] assignee: String,
+) -> Result<IssueDetail, ApiError> {
+    let update = IssueUpdate {
+        title: Some(title),
+        body: Some(body),
+        state: None,
+        labels: Some(crate::model::split_labels(&labels)),
+        assignee: Some(assignee),
+    };
+    let parts = super::request_parts()?;
+    let detail = super::backend()?.update_issue(&parts, id, update).await?;
+    super::redirect_plain_form(&parts, &format!("/issues/{id}"));
+    Ok(detail)
 }
 
 #[server(endpoint = "issues/update")]

@@ -48,9 +48,12 @@ pub async fn start_workflow(
     workflow_id: WorkflowId,
     issue_id: Option<IssueId>,
 ) -> Result<WorkflowRun, ApiError> {
-    super::backend()?
-        .start_workflow(&super::request_parts()?, workflow_id, issue_id)
-        .await
+    let parts = super::request_parts()?;
+    let run = super::backend()?
+        .start_workflow(&parts, workflow_id, issue_id)
+        .await?;
+    super::redirect_plain_form(&parts, &format!("/workflow-runs/{}", run.id));
+    Ok(run)
 }
 
 /// Runs, newest first; only those of one workflow when given.
@@ -82,7 +85,8 @@ pub async fn workflow_run_history(id: WorkflowRunId) -> Result<Vec<WorkflowEvent
 /// new run).
 #[server(endpoint = "workflow-runs/act")]
 pub async fn act_on_run(id: WorkflowRunId, action: RunAction) -> Result<WorkflowRun, ApiError> {
-    super::backend()?
-        .act_on_run(&super::request_parts()?, id, action)
-        .await
+    let parts = super::request_parts()?;
+    let run = super::backend()?.act_on_run(&parts, id, action).await?;
+    super::redirect_plain_form(&parts, &format!("/workflow-runs/{}", run.id));
+    Ok(run)
 }

@@ -1,11 +1,16 @@
 //! The frame around every signed-in page: navigation, the live connection
-//! indicator, the theme switch and the account menu. On a phone the
-//! navigation folds into a `<details>` menu, which needs no JavaScript.
+//! indicator, the notification bell, the theme switch and the account
+//! menu. On a phone the navigation folds into a `<details>` menu, which
+//! needs no JavaScript.
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
-use super::{connection::ConnectionIndicator, theme::ThemeToggle};
+use super::{
+    connection::ConnectionIndicator,
+    notifications::{NotificationBell, Toasts},
+    theme::ThemeToggle,
+};
 use crate::model::User;
 use crate::state::{provide_live_connection, use_session};
 
@@ -30,7 +35,7 @@ fn NavLinks() -> impl IntoView {
                         <li>
                             <A
                                 href=*href
-                                exact=true
+                                exact=*href == "/"
                                 attr:class="nav-link block rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-900 dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white"
                             >
                                 {*label}
@@ -105,6 +110,7 @@ fn AppFrame(user: User) -> impl IntoView {
                     </a>
                     <div class="ml-auto flex flex-wrap items-center gap-2 sm:gap-3">
                         <ConnectionIndicator />
+                        <NotificationBell />
                         <ThemeToggle />
                         <span class="hidden text-sm text-slate-600 sm:inline dark:text-slate-400" data-testid="current-user">
                             {user.username.clone()}
@@ -124,6 +130,7 @@ fn AppFrame(user: User) -> impl IntoView {
                     <Outlet />
                 </main>
             </div>
+            <Toasts />
         </div>
     }
 }

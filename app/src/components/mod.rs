@@ -5,5 +5,7 @@ pub mod connection;
 pub mod empty_state;
 pub mod layout;
 pub mod log_viewer;
+pub mod notifications;
 pub mod status;
 pub mod theme;
+pub mod workflow_graph;

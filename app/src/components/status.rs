@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::model::ExecutionStatus;
+use crate::model::{ExecutionStatus, IssueState, RunStatus, StepStatus};
 
 /// A coloured pill with the status name.
 #[component]
@@ -58,5 +58,90 @@ pub fn ProgressBar(
                 ></div>
             </div>
         </div>
+    }
+}
+
+const PILL: &str = "inline-flex items-center rounded-full px-2 py-0.5 text-xs font-medium";
+
+fn run_colour(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Running => "bg-sky-100 text-sky-800 dark:bg-sky-950 dark:text-sky-300",
+        RunStatus::WaitingApproval => {
+            "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300"
+        }
+        RunStatus::Completed => {
+            "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300"
+        }
+        RunStatus::Failed => "bg-rose-100 text-rose-800 dark:bg-rose-950 dark:text-rose-300",
+        RunStatus::Cancelled | RunStatus::Rejected => {
+            "bg-zinc-200 text-zinc-700 dark:bg-zinc-800 dark:text-zinc-300"
+        }
+    }
+}
+
+/// A workflow run's status. `exact` shows the status word as the API
+/// spells it (`waiting_approval`), for pages that tests read.
+#[component]
+pub fn RunStatusBadge(
+    #[prop(into)] status: Signal<RunStatus>,
+    #[prop(optional)] testid: Option<&'static str>,
+    #[prop(optional)] exact: bool,
+) -> impl IntoView {
+    view! {
+        <span
+            class=move || format!("{PILL} {}", run_colour(status.get()))
+            data-testid=testid.unwrap_or("run-status-badge")
+            data-status=move || status.get().as_str()
+        >
+            {move || {
+                let s = status.get().as_str();
+                if exact { s.to_string() } else { s.replace('_', " ") }
+            }}
+        </span>
+    }
+}
+
+/// The colours of a step's status, shared by badges and the graph legend.
+pub fn step_colour(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Pending => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300",
+        StepStatus::WaitingApproval => {
+            "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300"
+        }
+        StepStatus::Running => "bg-sky-100 text-sky-800 dark:bg-sky-950 dark:text-sky-300",
+        StepStatus::Completed => {
+            "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300"
+        }
+        StepStatus::Failed => "bg-rose-100 text-rose-800 dark:bg-rose-950 dark:text-rose-300",
+        StepStatus::Cancelled | StepStatus::Skipped | StepStatus::Rejected => {
+            "bg-zinc-100 text-zinc-600 dark:bg-zinc-800 dark:text-zinc-400"
+        }
+    }
+}
+
+#[component]
+pub fn StepStatusBadge(status: StepStatus) -> impl IntoView {
+    view! {
+        <span class=format!("{PILL} {}", step_colour(status)) data-status=status.as_str()>
+            {status.as_str().replace('_', " ")}
+        </span>
+    }
+}
+
+/// Open (green) or closed (violet), like the forges people know.
+#[component]
+pub fn IssueStateBadge(state: IssueState) -> impl IntoView {
+    let colour = match state {
+        IssueState::Open => {
+            "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300"
+        }
+        IssueState::Closed => {
+            "bg-violet-100 text-violet-800 dark:bg-violet-950 dark:text-violet-300"
+        }
+    };
+    view! {
+        <span class=format!("{PILL} {colour}") data-testid="issue-state" data-state=state.as_str()>
+            {state.as_str()}
+        </span>
     }
 }

@@ -155,18 +155,17 @@ pub struct IssueDetail {
     pub runs: Vec<WorkflowRunSummary>,
 }
 
-/// Labels are short, trimmed, without commas, and unique ignoring case.
+/// Labels are short, trimmed, and unique ignoring case; a comma separates
+/// labels (so "bug, ready" typed into one field is two).
 pub fn normalise_labels(labels: &[String]) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
-    for label in labels {
+    for label in labels.iter().flat_map(|l| l.split(',')) {
         let label = label.trim();
         if label.is_empty() {
             continue;
         }
-        if label.chars().count() > 50 || label.contains(',') {
-            return Err(format!(
-                "label {label:?} is too long or has a comma (at most 50 characters)"
-            ));
+        if label.chars().count() > 50 {
+            return Err(format!("label {label:?} is longer than 50 characters"));
         }
         if !out.iter().any(|l| l.eq_ignore_ascii_case(label)) {
             out.push(label.to_string());
@@ -195,6 +194,8 @@ mod tests {
     fn labels_are_trimmed_deduplicated_and_checked() {
         let l = normalise_labels(&split_labels(" bug, Bug ,ready ,, ")).unwrap();
         assert_eq!(l, vec!["bug", "ready"]);
+        let one_field = normalise_labels(&["bug, ready".to_string()]).unwrap();
+        assert_eq!(one_field, vec!["bug", "ready"]);
         assert!(normalise_labels(&["x".repeat(51)]).is_err());
     }
 }

@@ -397,19 +397,41 @@ pub struct StepRef {
 #[serde(rename_all = "camelCase", tag = "action")]
 pub enum RunAction {
     Approve {
+        #[serde(deserialize_with = "number")]
         stage: u32,
+        #[serde(deserialize_with = "number")]
         index: u32,
     },
     Reject {
+        #[serde(deserialize_with = "number")]
         stage: u32,
+        #[serde(deserialize_with = "number")]
         index: u32,
     },
     Cancel,
     /// Starts a new run that reuses the results of the steps before this one.
     RerunFrom {
+        #[serde(deserialize_with = "number")]
         stage: u32,
+        #[serde(deserialize_with = "number")]
         index: u32,
     },
+}
+
+/// A number as JSON has it, or as a form post carries it (a string): an
+/// internally tagged enum is buffered by serde, so the URL-encoded decoder
+/// cannot turn "1" into a number for it.
+fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Number(u32),
+        Text(String),
+    }
+    match Either::deserialize(d)? {
+        Either::Number(n) => Ok(n),
+        Either::Text(s) => s.trim().parse().map_err(serde::de::Error::custom),
+    }
 }
 
 /// Checks a definition's shape (agents are checked by the server).
@@ -512,5 +534,13 @@ mod tests {
         assert_eq!(a, RunAction::Approve { stage: 1, index: 0 });
         let c: RunAction = serde_json::from_str(r#"{"action":"cancel"}"#).unwrap();
         assert_eq!(c, RunAction::Cancel);
+        // As a form post sends it.
+        let f: RunAction =
+            serde_json::from_str(r#"{"action":"rerunFrom","stage":"2","index":"0"}"#).unwrap();
+        assert_eq!(f, RunAction::RerunFrom { stage: 2, index: 0 });
+        assert!(
+            serde_json::from_str::<RunAction>(r#"{"action":"approve","stage":"x","index":0}"#)
+                .is_err()
+        );
     }
 }

@@ -164,6 +164,7 @@ pub fn parse_form(
             .parse::<u64>()
             .map_err(|_| "the output cap is a whole number of MiB".to_string())?
             .saturating_mul(1 << 20),
+        capabilities: Vec::new(),
     };
     input.validate()?;
     Ok(input)
@@ -214,6 +215,12 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
             >> 20)
             .max(1)
             .to_string(),
+    );
+    let capabilities = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|a| a.capabilities.join(", "))
+            .unwrap_or_default(),
     );
     let problem = RwSignal::new(None::<String>);
     let preset_note = RwSignal::new(None::<&'static str>);
@@ -277,7 +284,12 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
             class="grid max-w-3xl gap-4 rounded-xl border border-slate-200 bg-white p-5 dark:border-slate-800 dark:bg-slate-900"
             on:submit=move |ev| {
                 ev.prevent_default();
-                match parse_form(&name.get_untracked(), &agent_type.get_untracked(), &command.get_untracked(), &env.get_untracked(), &timeout.get_untracked(), &cap.get_untracked()) {
+                let parsed = parse_form(&name.get_untracked(), &agent_type.get_untracked(), &command.get_untracked(), &env.get_untracked(), &timeout.get_untracked(), &cap.get_untracked())
+                    .and_then(|mut input| {
+                        input.capabilities = crate::model::split_labels(&capabilities.get_untracked());
+                        input.validate().map(|()| input)
+                    });
+                match parsed {
                     Ok(input) => {
                         problem.set(None);
                         save.dispatch(input);
@@ -328,6 +340,11 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
                 <label class="block text-sm font-medium">
                     "Output cap (MiB)"
                     <input class=INPUT type="number" min="1" max="1024" bind:value=cap />
+                </label>
+                <label class="block text-sm font-medium sm:col-span-2">
+                    "Runner capabilities"
+                    <input class=INPUT placeholder="e.g. docker, gpu" bind:value=capabilities />
+                    <span class="mt-1 block text-xs font-normal text-slate-500">"Comma-separated. When set, only a remote runner offering all of them runs this agent; empty runs it anywhere, this server included."</span>
                 </label>
             </div>
             {move || error().map(|e| view! { <p role="alert" data-testid="form-error" class="text-sm text-rose-600">{e}</p> })}

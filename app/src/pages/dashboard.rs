@@ -2,13 +2,14 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
+use super::common::{workflow_version, LINK};
 use super::executions::{lifecycle_version, ExecutionTable};
 use crate::api::get_dashboard;
 use crate::components::{
     empty_state::{EmptyState, PageHeader},
-    status::{ProgressBar, StatusBadge},
+    status::{ProgressBar, RunStatusBadge, StatusBadge},
 };
-use crate::model::{ExecutionId, ExecutionStatus};
+use crate::model::{ExecutionId, ExecutionStatus, WorkflowRunSummary};
 use crate::protocol::native::ServerMessage;
 use crate::state::use_live_connection;
 
@@ -67,7 +68,11 @@ fn describe(msg: &ServerMessage) -> Option<(ExecutionId, String)> {
 pub fn DashboardPage() -> impl IntoView {
     let live = use_live_connection();
     let version = lifecycle_version();
-    let data = Resource::new(move || version.get(), |_| get_dashboard());
+    let runs_version = workflow_version();
+    let data = Resource::new(
+        move || (version.get(), runs_version.get()),
+        |_| get_dashboard(),
+    );
     // Live progress of running executions, between list refreshes.
     let progress = RwSignal::new(HashMap::<ExecutionId, (u8, String)>::new());
     let feed = RwSignal::new(Vec::<(ExecutionId, String)>::new());
@@ -159,6 +164,7 @@ pub fn DashboardPage() -> impl IntoView {
                             </ul>
                         </section>
                     </div>
+                    <RunningWorkflows runs=d.runs />
                     <section class="mt-6">
                         <h2 class="mb-3 text-sm font-semibold text-slate-500 dark:text-slate-400">"Latest executions"</h2>
                         {if d.recent.is_empty() {
@@ -170,5 +176,58 @@ pub fn DashboardPage() -> impl IntoView {
                 }.into_any()
             })}
         </Transition>
+    }
+}
+
+/// Workflow runs that have not ended, with how many of their steps have.
+#[component]
+fn RunningWorkflows(runs: Vec<WorkflowRunSummary>) -> impl IntoView {
+    view! {
+        <section class="mt-6 rounded-xl border border-slate-200 bg-white p-5 dark:border-slate-800 dark:bg-slate-900">
+            <h2 class="text-sm font-semibold text-slate-500 dark:text-slate-400">"Running workflows"</h2>
+            {if runs.is_empty() {
+                view! {
+                    <p class="mt-3 text-sm text-slate-500">
+                        "No workflow is running. Start one from "<a class=LINK href="/workflows">"Workflows"</a>" or on an issue."
+                    </p>
+                }.into_any()
+            } else {
+                view! {
+                    <ul class="mt-4 flex flex-col gap-4">
+                        {runs.into_iter().map(|r| {
+                            let percent = (r.steps_done * 100).checked_div(r.steps_total).unwrap_or(0).min(100);
+                            view! {
+                                <li data-testid="running-workflow">
+                                    <div class="mb-1 flex flex-wrap items-center justify-between gap-2">
+                                        <span class="min-w-0">
+                                            <a class=LINK href=format!("/workflow-runs/{}", r.id)>{r.workflow_name.clone()}</a>
+                                            {r.issue.clone().map(|i| view! {
+                                                <a class="ml-2 text-sm text-slate-600 hover:underline dark:text-slate-400" href=format!("/issues/{}", i.id)>
+                                                    {format!("#{} {}", i.number, i.title)}
+                                                </a>
+                                            })}
+                                        </span>
+                                        <RunStatusBadge status=Signal::stored(r.status) />
+                                    </div>
+                                    <div class="flex items-center gap-3">
+                                        <div
+                                            class="h-2 flex-1 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800"
+                                            role="progressbar"
+                                            aria-label="Steps done"
+                                            aria-valuemin="0"
+                                            aria-valuemax=r.steps_total.to_string()
+                                            aria-valuenow=r.steps_done.to_string()
+                                        >
+                                            <div class="h-2 rounded-full bg-indigo-500" style=format!("width: {percent}%")></div>
+                                        </div>
+                                        <span class="text-xs text-slate-600 dark:text-slate-400">{format!("{} / {} steps", r.steps_done, r.steps_total)}</span>
+                                    </div>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
     }
 }

@@ -49,7 +49,7 @@ pub fn duration_text(ms: u64) -> String {
     }
 }
 
-fn time_text(ms: i64) -> String {
+pub fn time_text(ms: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_default()
@@ -399,6 +399,16 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                     <StatusBadge status=status />
                 </h1>
                 <p class="mt-1 break-words text-sm text-slate-600 dark:text-slate-400">{initial.prompt.clone()}</p>
+                {(initial.issue.is_some() || initial.workflow_run_id.is_some()).then(|| view! {
+                    <p class="mt-1 flex flex-wrap gap-x-3 text-sm">
+                        {initial.issue.clone().map(|i| view! {
+                            <span>"On issue "<a class="font-medium text-indigo-600 hover:underline dark:text-indigo-400" href=format!("/issues/{}", i.id)>{format!("#{} {}", i.number, i.title)}</a></span>
+                        })}
+                        {initial.workflow_run_id.map(|r| view! {
+                            <a class="font-medium text-indigo-600 hover:underline dark:text-indigo-400" href=format!("/workflow-runs/{r}")>"Step of a workflow run"</a>
+                        })}
+                    </p>
+                })}
             </div>
             <div class="flex flex-wrap gap-2">
                 <Show when=move || status.get() == ExecutionStatus::Running>

@@ -2,16 +2,27 @@
 
 mod agents;
 mod auth;
+mod common;
 mod dashboard;
 mod executions;
+mod issue;
+mod issues;
 mod not_found;
-mod sections;
+mod runners;
 mod settings;
+mod workflow_editor;
+mod workflow_run;
+mod workflows;
 
 pub use agents::{AgentEditPage, AgentsPage};
 pub use auth::{LoginPage, SetupPage};
 pub use dashboard::DashboardPage;
 pub use executions::{ExecutionPage, ExecutionsPage};
+pub use issue::IssuePage;
+pub use issues::IssuesPage;
 pub use not_found::NotFoundPage;
-pub use sections::{IssuesPage, RunnersPage, WorkflowsPage};
+pub use runners::RunnersPage;
 pub use settings::SettingsPage;
+pub use workflow_editor::WorkflowEditPage;
+pub use workflow_run::WorkflowRunPage;
+pub use workflows::WorkflowsPage;

@@ -46,6 +46,10 @@ pub struct LiveConnection {
     /// The latest workspace event: `issue.*`, `workflow.*`, `notification`,
     /// or `resync` (after a reconnect or a lag: reload what you show).
     pub workspace: ReadSignal<Option<ServerMessage>>,
+    /// The latest `notification` frames (up to 5) with the time each
+    /// arrived (ms since the epoch), kept here so that a burst, or a page
+    /// re-rendering as it arrives, loses none of them.
+    pub notifications: ReadSignal<Vec<(f64, ServerMessage)>>,
 }
 
 /// Identifies one [`LiveConnection::watch_execution`] registration.
@@ -88,11 +92,13 @@ pub fn provide_live_connection() -> LiveConnection {
     let (connection_id, set_connection_id) = signal(None::<String>);
     let (lifecycle, set_lifecycle) = signal(None::<ServerMessage>);
     let (workspace, set_workspace) = signal(None::<ServerMessage>);
+    let (notifications, set_notifications) = signal(Vec::<(f64, ServerMessage)>::new());
     let live = LiveConnection {
         status,
         connection_id,
         lifecycle,
         workspace,
+        notifications,
     };
     provide_context(live);
 
@@ -101,12 +107,24 @@ pub fn provide_live_connection() -> LiveConnection {
         // Ready at once, so that pages can register what they watch; the
         // socket opens after hydration (no signal is read inside the
         // effect, so it runs once).
-        client::init(set_status, set_connection_id, set_lifecycle, set_workspace);
+        client::init(
+            set_status,
+            set_connection_id,
+            set_lifecycle,
+            set_workspace,
+            set_notifications,
+        );
         Effect::new(move |_| client::connect_now());
         on_cleanup(client::stop);
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (set_status, set_connection_id, set_lifecycle, set_workspace);
+    let _ = (
+        set_status,
+        set_connection_id,
+        set_lifecycle,
+        set_workspace,
+        set_notifications,
+    );
 
     live
 }
@@ -170,6 +188,7 @@ mod client {
         set_connection_id: WriteSignal<Option<String>>,
         set_lifecycle: WriteSignal<Option<ServerMessage>>,
         set_workspace: WriteSignal<Option<ServerMessage>>,
+        set_notifications: WriteSignal<Vec<(f64, ServerMessage)>>,
         watches: RefCell<HashMap<ExecutionId, Watch>>,
         next_watch: Cell<u64>,
         /// True between `connected` and the close.
@@ -185,6 +204,7 @@ mod client {
         set_connection_id: WriteSignal<Option<String>>,
         set_lifecycle: WriteSignal<Option<ServerMessage>>,
         set_workspace: WriteSignal<Option<ServerMessage>>,
+        set_notifications: WriteSignal<Vec<(f64, ServerMessage)>>,
     ) {
         stop();
         let link = Rc::new(Link {
@@ -197,6 +217,7 @@ mod client {
             set_connection_id,
             set_lifecycle,
             set_workspace,
+            set_notifications,
             watches: RefCell::new(HashMap::new()),
             next_watch: Cell::new(1),
             ready: Cell::new(false),
@@ -359,7 +380,16 @@ mod client {
             ServerMessage::Resync { .. } => link.set_lifecycle.set(Some(msg)),
             ServerMessage::IssueCreated { .. }
             | ServerMessage::IssueUpdated { .. }
-            | ServerMessage::Notification { .. } => link.set_workspace.set(Some(msg)),
+            | ServerMessage::RunnerUpdated { .. } => link.set_workspace.set(Some(msg)),
+            ServerMessage::Notification { .. } => {
+                link.set_notifications.update(|list| {
+                    list.push((js_sys::Date::now(), msg.clone()));
+                    if list.len() > 5 {
+                        list.remove(0);
+                    }
+                });
+                link.set_workspace.set(Some(msg));
+            }
             msg if msg.workflow_seq().is_some() => link.set_workspace.set(Some(msg)),
             msg => {
                 let Some((id, seq)) = msg.seq() else { return };

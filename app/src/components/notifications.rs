@@ -1,0 +1,253 @@
+//! The bell in the header (unread count, latest notifications, "Mark all
+//! read") and the toasts that pop up when a notification arrives live.
+//!
+//! The bell is a `<details>` menu and "Mark all read" a plain form, so both
+//! work without JavaScript; toasts exist only in the browser.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use crate::api::{list_notifications, MarkNotificationsRead};
+use crate::model::{NotificationId, Severity};
+use crate::protocol::native::ServerMessage;
+use crate::state::use_live_connection;
+
+const TOAST_MS: u64 = 8_000;
+
+fn time_text(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+fn dot_class(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Info => "mt-1.5 h-2 w-2 shrink-0 rounded-full bg-sky-500",
+        Severity::Success => "mt-1.5 h-2 w-2 shrink-0 rounded-full bg-emerald-500",
+        Severity::Warning => "mt-1.5 h-2 w-2 shrink-0 rounded-full bg-amber-500",
+        Severity::Error => "mt-1.5 h-2 w-2 shrink-0 rounded-full bg-rose-500",
+    }
+}
+
+/// Only paths of this UI are followed from a notification.
+fn local(url: Option<String>) -> Option<String> {
+    url.filter(|u| crate::api::is_local_path(u))
+}
+
+#[component]
+pub fn NotificationBell() -> impl IntoView {
+    let live = use_live_connection();
+    let mark = ServerAction::<MarkNotificationsRead>::new();
+    let version = RwSignal::new(0u64);
+    Effect::new(move |prev: Option<()>| {
+        let msg = live.workspace.get();
+        if prev.is_none() {
+            return;
+        }
+        if matches!(
+            msg,
+            Some(ServerMessage::Notification { .. } | ServerMessage::Resync { .. })
+        ) {
+            version.update(|v| *v += 1);
+        }
+    });
+    let list = Resource::new(
+        move || (version.get(), mark.version().get()),
+        |_| list_notifications(),
+    );
+    let unread = move || {
+        list.get()
+            .and_then(|r| r.ok())
+            .map(|l| l.unread)
+            .unwrap_or(0)
+    };
+
+    view! {
+        <details class="relative" data-testid="bell-menu">
+            <summary
+                class="relative flex cursor-pointer list-none items-center rounded-md border border-slate-200 px-2 py-1 text-slate-700 hover:bg-slate-100 dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
+                data-testid="bell"
+                title="Notifications"
+            >
+                <svg viewBox="0 0 24 24" class="h-4 w-4" aria-hidden="true">
+                    <path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z" />
+                </svg>
+                <span class="sr-only">"Notifications"</span>
+                <Transition>
+                    {move || {
+                        let n = unread();
+                        (n > 0).then(|| view! {
+                            <span
+                                class="ml-1 rounded-full bg-rose-600 px-1.5 text-xs font-semibold leading-5 text-white"
+                                data-testid="unread-count"
+                                aria-label=format!("{n} unread")
+                            >
+                                {if n > 99 { "99+".to_string() } else { n.to_string() }}
+                            </span>
+                        })
+                    }}
+                </Transition>
+            </summary>
+            <div class="absolute right-0 z-30 mt-2 w-80 max-w-[90vw] rounded-lg border border-slate-200 bg-white shadow-lg dark:border-slate-700 dark:bg-slate-900">
+                <div class="flex items-center justify-between border-b border-slate-200 px-3 py-2 dark:border-slate-700">
+                    <h2 class="text-sm font-semibold">"Notifications"</h2>
+                    <ActionForm action=mark attr:class="inline">
+                        <button
+                            type="submit"
+                            class="text-xs font-medium text-indigo-600 hover:underline disabled:opacity-50 dark:text-indigo-400"
+                            data-testid="mark-all-read"
+                        >
+                            "Mark all read"
+                        </button>
+                    </ActionForm>
+                </div>
+                <Transition fallback=|| view! { <p class="p-3 text-sm text-slate-500">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match list.await {
+                            Err(e) => view! { <p class="p-3 text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
+                            Ok(l) if l.items.is_empty() => view! {
+                                <p class="p-3 text-sm text-slate-500">"Nothing yet. Finished runs and approvals waiting for you appear here."</p>
+                            }.into_any(),
+                            Ok(l) => view! {
+                                <ul class="max-h-96 divide-y divide-slate-100 overflow-y-auto dark:divide-slate-800">
+                                    {l.items.into_iter().map(|n| {
+                                        let weight = if n.read { "font-normal" } else { "font-semibold" };
+                                        let title = n.title.clone();
+                                        view! {
+                                            <li class="flex gap-2 px-3 py-2 text-sm" data-testid="notification" data-severity=n.severity.as_str() data-read=n.read.to_string()>
+                                                <span class=dot_class(n.severity) aria-label=n.severity.as_str()></span>
+                                                <div class="min-w-0">
+                                                    {match local(n.action_url.clone()) {
+                                                        Some(url) => view! { <a href=url class=format!("block hover:underline {weight}")>{title}</a> }.into_any(),
+                                                        None => view! { <p class=weight>{title}</p> }.into_any(),
+                                                    }}
+                                                    <p class="break-words text-xs text-slate-600 dark:text-slate-400">{n.message.clone()}</p>
+                                                    <p class="text-xs text-slate-400">{time_text(n.created_at)}</p>
+                                                </div>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </div>
+        </details>
+    }
+}
+
+/// One toast on screen.
+#[derive(Clone, Debug, PartialEq)]
+struct Toast {
+    id: NotificationId,
+    severity: Severity,
+    title: String,
+    message: String,
+    url: Option<String>,
+}
+
+fn toast_class(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Info => "pointer-events-auto w-80 max-w-full rounded-lg border-l-4 border-sky-500 bg-white p-3 text-sm shadow-lg dark:bg-slate-900",
+        Severity::Success => "pointer-events-auto w-80 max-w-full rounded-lg border-l-4 border-emerald-500 bg-white p-3 text-sm shadow-lg dark:bg-slate-900",
+        Severity::Warning => "pointer-events-auto w-80 max-w-full rounded-lg border-l-4 border-amber-500 bg-white p-3 text-sm shadow-lg dark:bg-slate-900",
+        Severity::Error => "pointer-events-auto w-80 max-w-full rounded-lg border-l-4 border-rose-500 bg-white p-3 text-sm shadow-lg dark:bg-slate-900",
+    }
+}
+
+/// Shows each notification that arrives live for a few seconds, bottom
+/// right. The server renders the empty container only.
+#[component]
+pub fn Toasts() -> impl IntoView {
+    let live = use_live_connection();
+    let toasts = RwSignal::new(Vec::<Toast>::new());
+    // Closed or expired ones, so that a re-run of the effect does not bring
+    // them back.
+    let gone = StoredValue::new(Vec::<NotificationId>::new());
+    Effect::new(move |_| {
+        let recent = live.notifications.get();
+        #[cfg(feature = "hydrate")]
+        let now = js_sys::Date::now();
+        #[cfg(not(feature = "hydrate"))]
+        let now = 0.0;
+        for (arrived, msg) in recent {
+            let ServerMessage::Notification {
+                id,
+                severity,
+                title,
+                message,
+                action_url,
+                ..
+            } = msg
+            else {
+                continue;
+            };
+            let left = TOAST_MS as f64 - (now - arrived);
+            if left <= 0.0
+                || gone.with_value(|g| g.contains(&id))
+                || toasts.with_untracked(|t| t.iter().any(|x| x.id == id))
+            {
+                continue;
+            }
+            toasts.update(|t| {
+                t.push(Toast {
+                    id,
+                    severity,
+                    title,
+                    message,
+                    url: local(action_url),
+                });
+                // A burst must not cover the page.
+                if t.len() > 4 {
+                    t.remove(0);
+                }
+            });
+            set_timeout(
+                move || {
+                    gone.update_value(|g| g.push(id));
+                    toasts.try_update(|t| t.retain(|x| x.id != id));
+                },
+                Duration::from_millis(left as u64),
+            );
+        }
+    });
+    view! {
+        <div
+            class="pointer-events-none fixed bottom-4 right-4 z-50 flex flex-col items-end gap-2"
+            aria-live="polite"
+            role="status"
+        >
+            <For each=move || toasts.get() key=|t| t.id let:toast>
+                {
+                    let id = toast.id;
+                    view! {
+                        <div class=toast_class(toast.severity) data-testid="toast" data-severity=toast.severity.as_str()>
+                            <div class="flex items-start gap-2">
+                                <div class="min-w-0 flex-1">
+                                    <p class="font-semibold">{toast.title.clone()}</p>
+                                    <p class="mt-0.5 break-words text-slate-600 dark:text-slate-400">{toast.message.clone()}</p>
+                                    {toast.url.clone().map(|url| view! {
+                                        <a href=url class="mt-1 inline-block text-xs font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Open"</a>
+                                    })}
+                                </div>
+                                <button
+                                    type="button"
+                                    class="rounded px-1 text-slate-500 hover:bg-slate-100 dark:hover:bg-slate-800"
+                                    aria-label="Close"
+                                    on:click=move |_| {
+                                        gone.update_value(|g| g.push(id));
+                                        toasts.update(|t| t.retain(|x| x.id != id));
+                                    }
+                                >
+                                    "×"
+                                </button>
+                            </div>
+                        </div>
+                    }
+                }
+            </For>
+        </div>
+    }
+}
