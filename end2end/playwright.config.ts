@@ -20,6 +20,9 @@ const launchOptions = {
 const SSR_PORT = 3101;
 const HYDRATED_PORT = 3102;
 const EXECUTIONS_PORT = 3103;
+const WORKFLOWS_PORT = 3104;
+const WORKFLOWS_SSR_PORT = 3105;
+const RUNNERS_PORT = 3106;
 
 export default defineConfig({
   testDir: './tests',
@@ -41,8 +44,17 @@ export default defineConfig({
     { name: 'hydrated', testMatch: 'shell.spec.ts', use: { baseURL: `http://127.0.0.1:${HYDRATED_PORT}` } },
     // Agents and live executions (hydrated), on an installation of their own.
     { name: 'executions', testMatch: 'executions.spec.ts', use: { baseURL: `http://127.0.0.1:${EXECUTIONS_PORT}` } },
+    // Issues, workflows, approvals, notifications: hydrated, and without JavaScript.
+    { name: 'workflows', testMatch: 'workflows.spec.ts', use: { baseURL: `http://127.0.0.1:${WORKFLOWS_PORT}` } },
+    {
+      name: 'workflows-ssr',
+      testMatch: 'workflows.spec.ts',
+      use: { baseURL: `http://127.0.0.1:${WORKFLOWS_SSR_PORT}`, javaScriptEnabled: false },
+    },
+    // A real `yagura runner` process dialling in, as the Runners page shows it.
+    { name: 'runners', testMatch: 'runners.spec.ts', use: { baseURL: `http://127.0.0.1:${RUNNERS_PORT}` } },
   ],
-  webServer: [SSR_PORT, HYDRATED_PORT, EXECUTIONS_PORT].map((port) => ({
+  webServer: [SSR_PORT, HYDRATED_PORT, EXECUTIONS_PORT, WORKFLOWS_PORT, WORKFLOWS_SSR_PORT, RUNNERS_PORT].map((port) => ({
     command: `sh scripts/serve-copy.sh ${port}`,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,

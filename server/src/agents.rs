@@ -21,6 +21,7 @@ fn to_agent(row: store::AgentRow) -> Result<Agent, ApiError> {
         env: serde_json::from_str(&row.env).map_err(|e| internal("stored env", e))?,
         timeout_secs: row.timeout_secs.max(0) as u64,
         output_cap_bytes: row.output_cap_bytes.max(0) as u64,
+        capabilities: serde_json::from_str(&row.capabilities).unwrap_or_default(),
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -35,6 +36,7 @@ fn to_row(id: AgentId, input: &AgentInput, created_at: i64) -> store::AgentRow {
         env: serde_json::to_string(&input.env).unwrap_or_default(),
         timeout_secs: input.timeout_secs as i64,
         output_cap_bytes: input.output_cap_bytes as i64,
+        capabilities: serde_json::to_string(&input.capabilities).unwrap_or_else(|_| "[]".into()),
         created_at,
         updated_at: db::now_ms(),
     }
@@ -109,6 +111,7 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
         env: BTreeMap::new(),
         timeout_secs: 600,
         output_cap_bytes: DEFAULT_OUTPUT_CAP,
+        capabilities: Vec::new(),
     };
     create(db, &input)
         .await

@@ -6,9 +6,9 @@ use app::api::{ApiError, Backend, ExecutionAction, IssuedToken};
 use app::model::{
     Agent, AgentId, AgentInput, Dashboard, Execution, ExecutionId, ExecutionPage, ExecutionQuery,
     ExecutionStatus, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueUpdate,
-    NotificationId, NotificationList, Repository, RepositoryInput, Role, RunAction, Session, Theme,
-    User, Workflow, WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId,
-    WorkflowRunSummary,
+    NewRunnerToken, NotificationId, NotificationList, Repository, RepositoryInput, Role, RunAction,
+    RunnersOverview, Session, Theme, User, Workflow, WorkflowEvent, WorkflowId, WorkflowInput,
+    WorkflowRun, WorkflowRunId, WorkflowRunSummary,
 };
 use axum::extract::ConnectInfo;
 use http::request::Parts;
@@ -365,5 +365,54 @@ impl Backend for AppState {
     ) -> Result<(), ApiError> {
         let user = self.authorise(parts, Role::Viewer).await?;
         self.notifier.mark_read(user.id, id).await
+    }
+
+    async fn runners_overview(&self, parts: &Parts) -> Result<RunnersOverview, ApiError> {
+        let user = self.authorise(parts, Role::Viewer).await?;
+        let runners = self.executions.runners();
+        let admin = user.role.at_least(Role::Admin);
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'))
+            })
+            .map(str::to_string)
+            .unwrap_or_else(|| self.config.addr.to_string());
+        let scheme = if self.config.secure_cookies {
+            "wss"
+        } else {
+            "ws"
+        };
+        Ok(RunnersOverview {
+            runners: runners.list().await?,
+            tokens: if admin {
+                runners.tokens().await?
+            } else {
+                Vec::new()
+            },
+            admin,
+            lease_secs: runners.config().lease.as_secs(),
+            server_url: format!("{scheme}://{host}"),
+        })
+    }
+
+    async fn create_runner_token(
+        &self,
+        parts: &Parts,
+        name: String,
+    ) -> Result<NewRunnerToken, ApiError> {
+        let user = self.authorise(parts, Role::Admin).await?;
+        self.executions
+            .runners()
+            .create_token(&name, &user.username)
+            .await
+    }
+
+    async fn revoke_runner_token(&self, parts: &Parts, id: String) -> Result<(), ApiError> {
+        self.authorise(parts, Role::Admin).await?;
+        self.executions.runners().revoke_token(&id).await
     }
 }

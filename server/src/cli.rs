@@ -1,4 +1,5 @@
-//! The command line: `yagura serve`, `yagura user create`.
+//! The command line: `yagura serve`, `yagura runner`, `yagura user create`,
+//! `yagura runner-token create`.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -27,6 +28,11 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Run tasks for a Yagura server on this machine (a remote runner).
+    Runner(RunnerArgs),
+    /// Manage runner tokens.
+    #[command(subcommand)]
+    RunnerToken(RunnerTokenCommand),
     /// The built-in demo agent (what the "Demo agent" preset runs).
     #[command(hide = true)]
     DemoAgent(DemoArgs),
@@ -69,6 +75,55 @@ pub struct ServeArgs {
     /// Executions run at once; more wait in the queue.
     #[arg(long, env = "YAGURA_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// Seconds a remote runner may go without a heartbeat before its
+    /// executions fail with RUNNER_LOST.
+    #[arg(long, env = "YAGURA_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_secs: u64,
+    /// Send every execution to a remote runner; never run agents on this server.
+    #[arg(long, env = "YAGURA_RUNNERS_ONLY")]
+    pub runners_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunnerArgs {
+    /// The server, e.g. ws://yagura.example:3000 (http:// works too).
+    #[arg(long, env = "YAGURA_SERVER")]
+    pub server: String,
+    /// A runner token (`yagura runner-token create`, or the Runners page).
+    #[arg(long, env = "YAGURA_RUNNER_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// This runner's name (default: the host name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// What this runner offers, comma-separated (agents may require some).
+    #[arg(long, value_delimiter = ',', default_value = "local")]
+    pub capabilities: Vec<String>,
+    /// Tasks run at once.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+    /// Where tasks get their working directories.
+    #[arg(long, default_value = "./yagura-runner")]
+    pub work_dir: PathBuf,
+    /// Seconds between heartbeats.
+    #[arg(long, default_value_t = 5.0)]
+    pub heartbeat_secs: f64,
+    /// Seconds between SIGTERM and SIGKILL when a task is cancelled.
+    #[arg(long, default_value_t = 5.0)]
+    pub kill_grace_secs: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunnerTokenCommand {
+    /// Create a runner token and print it (shown only this once).
+    Create(RunnerTokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunnerTokenCreateArgs {
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,9 +167,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     concurrency: usize::from(args.concurrency),
                     ..Default::default()
                 },
+                runners: crate::runners::RunnerConfig {
+                    lease: std::time::Duration::from_secs(args.lease_secs),
+                    runners_only: args.runners_only,
+                },
                 ..Config::default()
             };
             crate::server::run_until_signal(config).await
+        }
+        Command::Runner(args) => {
+            let seconds = |s: f64, what: &str| {
+                if s.is_finite() && (0.05..=3600.0).contains(&s) {
+                    Ok(std::time::Duration::from_secs_f64(s))
+                } else {
+                    Err(anyhow::anyhow!(
+                        "{what} must be between 0.05 and 3600 seconds"
+                    ))
+                }
+            };
+            let name = match args.name {
+                Some(n) => n,
+                None => hostname(),
+            };
+            crate::runner::run(crate::runner::RunnerOptions {
+                server: args.server,
+                token: args.token,
+                name,
+                capabilities: args
+                    .capabilities
+                    .into_iter()
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
+                concurrency: args.concurrency,
+                work_dir: args.work_dir,
+                heartbeat: seconds(args.heartbeat_secs, "--heartbeat-secs")?,
+                kill_grace: seconds(args.kill_grace_secs, "--kill-grace-secs")?,
+            })
+            .await
+        }
+        Command::RunnerToken(RunnerTokenCommand::Create(args)) => {
+            let store = crate::db::Store::open(&args.store.location()).await?;
+            let created = crate::runners::create_token(&store.db, &args.name, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!(
+                "created runner token {:?} ({}); it is shown only now:",
+                created.info.name, created.info.id
+            );
+            println!("{}", created.token);
+            Ok(())
         }
         Command::User(UserCommand::Create(args)) => create_user(args).await,
         Command::DemoAgent(args) => {
@@ -126,6 +228,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             std::process::exit(code)
         }
     }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "runner".into())
 }
 
 async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {

@@ -48,6 +48,8 @@ pub struct Config {
     /// How long shutdown waits for open sockets to say goodbye.
     pub shutdown_grace: Duration,
     pub exec: crate::executions::ExecConfig,
+    /// Remote runners: lease length, runners-only dispatch.
+    pub runners: crate::runners::RunnerConfig,
 }
 
 impl Default for Config {
@@ -63,6 +65,7 @@ impl Default for Config {
             ws: WsConfig::default(),
             shutdown_grace: Duration::from_secs(5),
             exec: crate::executions::ExecConfig::default(),
+            runners: crate::runners::RunnerConfig::default(),
         }
     }
 }

@@ -266,6 +266,7 @@ pub async fn origin(
             body: row.body,
         }),
         workflow_run: None,
+        task: None,
     })
 }
 

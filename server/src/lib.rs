@@ -14,6 +14,8 @@ pub mod executions;
 pub mod http;
 pub mod issues;
 pub mod notifications;
+pub mod runner;
+pub mod runners;
 pub mod server;
 pub mod state;
 pub mod telemetry;

@@ -13,6 +13,7 @@ use crate::auth::{secret, throttle::LoginThrottle, Auth, TokenKeys};
 use crate::events::{EventWriter, Hub};
 use crate::executions::Executions;
 use crate::notifications::Notifier;
+use crate::runners::Runners;
 use crate::workflows::Workflows;
 use crate::{config::Config, db::Store, state::AppState};
 
@@ -65,6 +66,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let tasks = TaskTracker::new();
     let hub = Arc::new(Hub::default());
     let (writer, _writer_task) = EventWriter::start(store.db.clone(), hub.clone());
+    let runners = Runners::new(store.db.clone(), hub.clone(), config.runners.clone());
+    runners.reset().await?;
     let executions = Executions::new(
         store.db.clone(),
         writer,
@@ -73,6 +76,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         config.exec.clone(),
         shutdown.clone(),
         tasks.clone(),
+        runners,
     );
     let lost = executions.reconcile().await?;
     if lost > 0 {

@@ -10,9 +10,10 @@ use leptos::prelude::*;
 use super::ApiError;
 use crate::model::{
     Agent, AgentId, AgentInput, Dashboard, Execution, ExecutionId, ExecutionPage, ExecutionQuery,
-    IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueUpdate, NotificationId,
-    NotificationList, Repository, RepositoryInput, RunAction, Session, Theme, User, Workflow,
-    WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId, WorkflowRunSummary,
+    IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueUpdate, NewRunnerToken,
+    NotificationId, NotificationList, Repository, RepositoryInput, RunAction, RunnersOverview,
+    Session, Theme, User, Workflow, WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun,
+    WorkflowRunId, WorkflowRunSummary,
 };
 
 /// Something a person can do to a running execution.
@@ -149,6 +150,15 @@ pub trait Backend: Send + Sync + 'static {
         parts: &Parts,
         id: Option<NotificationId>,
     ) -> Result<(), ApiError>;
+
+    // Remote runners.
+    async fn runners_overview(&self, parts: &Parts) -> Result<RunnersOverview, ApiError>;
+    async fn create_runner_token(
+        &self,
+        parts: &Parts,
+        name: String,
+    ) -> Result<NewRunnerToken, ApiError>;
+    async fn revoke_runner_token(&self, parts: &Parts, id: String) -> Result<(), ApiError>;
 }
 
 /// The backend provided by the server for this request.
@@ -169,6 +179,14 @@ pub fn is_plain_form_post(parts: &Parts) -> bool {
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"))
+}
+
+/// After a plain form post (no JavaScript), sends the browser to `path`;
+/// the hydrated app navigates by itself and gets the data.
+pub fn redirect_plain_form(parts: &Parts, path: &str) {
+    if is_plain_form_post(parts) {
+        leptos_axum::redirect(path);
+    }
 }
 
 /// Name of the HttpOnly cookie that carries the session token.

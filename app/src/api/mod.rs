@@ -8,6 +8,7 @@ mod error;
 mod executions;
 mod issues;
 mod notifications;
+mod runners;
 mod workflows;
 
 pub use agents::*;
@@ -16,12 +17,13 @@ pub use error::ApiError;
 pub use executions::*;
 pub use issues::*;
 pub use notifications::*;
+pub use runners::*;
 pub use workflows::*;
 
 #[cfg(feature = "ssr")]
 mod backend;
 #[cfg(feature = "ssr")]
 pub use backend::{
-    backend, cookie_value, is_plain_form_post, request_parts, Backend, ExecutionAction,
-    IssuedToken, SESSION_COOKIE, THEME_COOKIE,
+    backend, cookie_value, is_plain_form_post, redirect_plain_form, request_parts, Backend,
+    ExecutionAction, IssuedToken, SESSION_COOKIE, THEME_COOKIE,
 };

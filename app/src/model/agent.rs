@@ -72,6 +72,10 @@ pub struct Agent {
     pub env: BTreeMap<String, String>,
     pub timeout_secs: u64,
     pub output_cap_bytes: u64,
+    /// What a remote runner must offer to run this agent (e.g. `docker`);
+    /// empty: anywhere, this server included.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -89,6 +93,8 @@ pub struct AgentInput {
     pub timeout_secs: u64,
     #[serde(default = "default_cap")]
     pub output_cap_bytes: u64,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
 }
 
 fn default_timeout() -> u64 {
@@ -131,6 +137,20 @@ impl AgentInput {
         }
         if !(1024..=1 << 30).contains(&self.output_cap_bytes) {
             return Err("the output cap is between 1 KiB and 1 GiB".into());
+        }
+        if self.capabilities.len() > 16
+            || self.capabilities.iter().any(|c| {
+                c.is_empty()
+                    || c.len() > 32
+                    || !c
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+            })
+        {
+            return Err(
+                "capabilities are up to 16 words of letters, digits, '-' and '_' (e.g. docker)"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -210,6 +230,7 @@ mod tests {
             env: BTreeMap::new(),
             timeout_secs: 60,
             output_cap_bytes: DEFAULT_OUTPUT_CAP,
+            capabilities: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@ mod execution;
 mod ids;
 mod issue;
 mod notification;
+mod runner;
 mod user;
 mod workflow;
 
@@ -28,6 +29,7 @@ pub use issue::{
     IssueRef, IssueState, IssueUpdate, Repository, RepositoryInput,
 };
 pub use notification::{Notification, NotificationList, Severity};
+pub use runner::{NewRunnerToken, Runner, RunnerToken, RunnersOverview};
 pub use user::{Role, Session, Theme, User};
 pub use workflow::{
     validate_definition, AgentExecutionRef, OnFailure, RunAction, RunStatus, RunStep, Stage, Step,

@@ -5,6 +5,7 @@
 //! knows what a frame looks like. `docs/protocol.md` documents every
 //! message defined here, field by field.
 
+pub mod ktcp;
 pub mod native;
 
 /// WebSocket close codes used by every dialect.

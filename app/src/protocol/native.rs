@@ -292,6 +292,14 @@ pub enum ServerMessage {
         seq: u64,
         timestamp: DateTime<Utc>,
     },
+    /// Extension: a remote runner came online, went offline or changed load.
+    #[serde(rename = "runner.updated")]
+    RunnerUpdated {
+        runner_id: String,
+        name: String,
+        online: bool,
+        timestamp: DateTime<Utc>,
+    },
     /// Sent to the connections of the user it is for.
     #[serde(rename = "notification")]
     Notification {

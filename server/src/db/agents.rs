@@ -13,12 +13,15 @@ pub struct AgentRow {
     pub env: String,
     pub timeout_secs: i64,
     pub output_cap_bytes: i64,
+    /// JSON array of strings.
+    pub capabilities: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const COLUMNS: &str =
-    "id, name, agent_type, command, env, timeout_secs, output_cap_bytes, created_at, updated_at";
+    "id, name, agent_type, command, env, timeout_secs, output_cap_bytes, capabilities, \
+    created_at, updated_at";
 
 pub async fn list(db: &Db) -> sqlx::Result<Vec<AgentRow>> {
     sqlx::query_as(&format!(
@@ -43,7 +46,7 @@ pub async fn count(db: &Db) -> sqlx::Result<i64> {
 
 pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
     .bind(&row.id)
     .bind(&row.name)
@@ -52,6 +55,7 @@ pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
     .bind(&row.env)
     .bind(row.timeout_secs)
     .bind(row.output_cap_bytes)
+    .bind(&row.capabilities)
     .bind(row.created_at)
     .bind(row.updated_at)
     .execute(db)
@@ -63,7 +67,7 @@ pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
 pub async fn update(db: &Db, row: &AgentRow) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE agents SET name = $2, agent_type = $3, command = $4, env = $5, timeout_secs = $6, \
-         output_cap_bytes = $7, updated_at = $8 WHERE id = $1",
+         output_cap_bytes = $7, updated_at = $8, capabilities = $9 WHERE id = $1",
     )
     .bind(&row.id)
     .bind(&row.name)
@@ -73,6 +77,7 @@ pub async fn update(db: &Db, row: &AgentRow) -> sqlx::Result<bool> {
     .bind(row.timeout_secs)
     .bind(row.output_cap_bytes)
     .bind(row.updated_at)
+    .bind(&row.capabilities)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

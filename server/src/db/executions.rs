@@ -35,13 +35,24 @@ pub struct ExecutionRow {
     pub issue_number: Option<i64>,
     pub issue_title: Option<String>,
     pub issue_repository_id: Option<String>,
+    /// JSON array: what a runner must offer to run it.
+    pub capabilities: String,
+    pub runner_id: Option<String>,
+    /// Seed 000's task fields.
+    pub task_name: Option<String>,
+    pub description: Option<String>,
+    /// JSON array of strings.
+    pub tags: String,
+    /// JSON object.
+    pub metadata: Option<String>,
 }
 
 const COLUMNS: &str = "e.id, e.agent_id, e.agent_name, e.agent_type, e.prompt, e.argv, e.env, e.timeout_secs, \
     e.output_cap_bytes, e.status, e.progress, e.current_step, e.result, e.error_code, e.error_message, e.exit_code, \
     e.signal, e.cpu_ms, e.peak_memory_kb, e.wall_ms, e.created_by, e.created_at, e.started_at, e.finished_at, \
     e.last_seq, e.issue_id, e.workflow_run_id, i.number AS issue_number, i.title AS issue_title, \
-    i.repository_id AS issue_repository_id";
+    i.repository_id AS issue_repository_id, e.capabilities, e.runner_id, e.task_name, e.description, e.tags, \
+    e.metadata";
 
 const FROM: &str = "executions e LEFT JOIN issues i ON i.id = e.issue_id";
 
@@ -49,8 +60,9 @@ const FROM: &str = "executions e LEFT JOIN issues i ON i.id = e.issue_id";
 pub async fn create(db: &Db, row: &ExecutionRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO executions (id, agent_id, agent_name, agent_type, prompt, argv, env, timeout_secs, \
-         output_cap_bytes, status, created_by, created_at, issue_id, workflow_run_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         output_cap_bytes, status, created_by, created_at, issue_id, workflow_run_id, capabilities, task_name, \
+         description, tags, metadata) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(&row.id)
     .bind(&row.agent_id)
@@ -66,6 +78,11 @@ pub async fn create(db: &Db, row: &ExecutionRow) -> sqlx::Result<()> {
     .bind(row.created_at)
     .bind(&row.issue_id)
     .bind(&row.workflow_run_id)
+    .bind(&row.capabilities)
+    .bind(&row.task_name)
+    .bind(&row.description)
+    .bind(&row.tags)
+    .bind(&row.metadata)
     .execute(db)
     .await
     .map(|_| ())
@@ -134,10 +151,12 @@ pub async fn count_by_status(db: &Db, since_ms: i64) -> sqlx::Result<Vec<(String
         .await
 }
 
-/// Oldest queued executions first.
-pub async fn queued(db: &Db, limit: i64) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT id FROM executions WHERE status = 'queued' ORDER BY created_at, id LIMIT $1",
+/// Oldest queued executions not yet claimed by a runner first, with the
+/// capabilities each needs (JSON).
+pub async fn queued(db: &Db, limit: i64) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT id, capabilities FROM executions WHERE status = 'queued' AND runner_id IS NULL \
+         ORDER BY created_at, id LIMIT $1",
     )
     .bind(limit)
     .fetch_all(db)
@@ -147,7 +166,7 @@ pub async fn queued(db: &Db, limit: i64) -> sqlx::Result<Vec<String>> {
 /// Executions a previous server process left running or paused.
 pub async fn unfinished(db: &Db) -> sqlx::Result<Vec<ExecutionRow>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE e.status IN ('running', 'paused')"
+        "SELECT {COLUMNS} FROM {FROM} WHERE e.status IN ('running', 'paused') AND e.runner_id IS NULL"
     ))
     .fetch_all(db)
     .await
@@ -215,9 +234,20 @@ pub struct Finished {
 /// Writes a batch of events and their effects in one transaction: rows
 /// into `execution_events`, state into `executions`, `last_seq` advanced.
 /// A terminal state is written only over a non-terminal one.
-pub async fn append(db: &Db, events: &[(EventRow, Effect)]) -> sqlx::Result<()> {
+pub async fn append(
+    db: &Db,
+    events: &[(EventRow, Effect)],
+    remote_seqs: &[(String, i64)],
+) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
-    for chunk in events.chunks(1000) {
+    for (id, seq) in remote_seqs {
+        sqlx::query("UPDATE executions SET remote_seq = $2 WHERE id = $1 AND remote_seq < $2")
+            .bind(id)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for chunk in events.chunks(1000).filter(|c| !c.is_empty()) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO execution_events (execution_id, seq, kind, payload, at_ms) ",
         );
@@ -302,4 +332,109 @@ pub async fn append(db: &Db, events: &[(EventRow, Effect)]) -> sqlx::Result<()> 
             .await?;
     }
     tx.commit().await
+}
+
+/// Seed 000's task fields of an execution.
+pub async fn update_task_fields(
+    db: &Db,
+    id: &str,
+    name: Option<&str>,
+    description: Option<&str>,
+    tags: &str,
+    timeout_secs: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE executions SET task_name = $2, description = $3, tags = $4, timeout_secs = $5 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(description)
+    .bind(tags)
+    .bind(timeout_secs)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Deletes an ended execution with its events; false when there is none.
+pub async fn delete_ended(db: &Db, id: &str) -> sqlx::Result<bool> {
+    sqlx::query(
+        "DELETE FROM executions WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled', 'timed_out')",
+    )
+    .bind(id)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected() > 0)
+}
+
+/// Filters of seed 000's `task_list`.
+#[derive(Debug, Default, Clone)]
+pub struct TaskFilter {
+    pub statuses: Vec<String>,
+    /// Every one of these tags.
+    pub tags: Vec<String>,
+    pub created_by: Option<String>,
+    pub sort_by_name: bool,
+    pub ascending: bool,
+}
+
+fn push_task_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a TaskFilter) {
+    q.push(" WHERE 1 = 1");
+    if !f.statuses.is_empty() {
+        q.push(" AND e.status IN (");
+        let mut list = q.separated(", ");
+        for s in &f.statuses {
+            list.push_bind(s);
+        }
+        q.push(")");
+    }
+    for tag in &f.tags {
+        q.push(" AND e.tags LIKE ").push_bind(format!(
+            "%{}%",
+            serde_json::to_string(tag).unwrap_or_default()
+        ));
+    }
+    if let Some(c) = &f.created_by {
+        q.push(" AND lower(e.created_by) = lower(")
+            .push_bind(c)
+            .push(")");
+    }
+}
+
+pub async fn list_tasks(
+    db: &Db,
+    filter: &TaskFilter,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<ExecutionRow>> {
+    let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {FROM}"));
+    push_task_filter(&mut q, filter);
+    q.push(if filter.sort_by_name {
+        " ORDER BY coalesce(e.task_name, e.agent_name)"
+    } else {
+        " ORDER BY e.created_at"
+    });
+    q.push(if filter.ascending { " ASC" } else { " DESC" });
+    q.push(", e.id LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    q.build_query_as().fetch_all(db).await
+}
+
+pub async fn count_tasks(db: &Db, filter: &TaskFilter) -> sqlx::Result<i64> {
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM executions e");
+    push_task_filter(&mut q, filter);
+    q.build_query_scalar().fetch_one(db).await
+}
+
+/// The first `limit` log messages of an execution.
+pub async fn log_messages(db: &Db, id: &str, limit: i64) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as(
+        "SELECT seq, payload FROM execution_events WHERE execution_id = $1 AND kind = 'log' ORDER BY seq LIMIT $2",
+    )
+    .bind(id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
 }

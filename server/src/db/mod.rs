@@ -6,6 +6,7 @@ pub mod agents;
 pub mod executions;
 pub mod issues;
 pub mod notifications;
+pub mod runners;
 pub mod users;
 pub mod workflows;
 

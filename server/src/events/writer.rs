@@ -30,7 +30,10 @@ pub struct WriteError(String);
 
 struct Append {
     execution_id: ExecutionId,
-    body: EventBody,
+    /// `None`: a barrier, answered once everything queued before it is committed.
+    body: Option<EventBody>,
+    /// The runner's report number this event comes from (remote executions).
+    remote_seq: Option<u64>,
     done: Option<oneshot::Sender<Result<u64, WriteError>>>,
 }
 
@@ -57,13 +60,70 @@ impl EventWriter {
         self.tx
             .send(Append {
                 execution_id,
-                body,
+                body: Some(body),
+                remote_seq: None,
                 done: Some(done),
             })
             .await
             .map_err(|_| WriteError("writer stopped".into()))?;
         wait.await
             .map_err(|_| WriteError("writer stopped".into()))?
+    }
+
+    /// Queues an event reported by a runner, with the runner's report
+    /// number, which is stored in the same transaction (so that a report
+    /// sent again after a reconnect is recognised as a duplicate).
+    pub async fn enqueue_remote(
+        &self,
+        execution_id: ExecutionId,
+        body: EventBody,
+        remote_seq: u64,
+    ) -> Result<(), WriteError> {
+        self.tx
+            .send(Append {
+                execution_id,
+                body: Some(body),
+                remote_seq: Some(remote_seq),
+                done: None,
+            })
+            .await
+            .map_err(|_| WriteError("writer stopped".into()))
+    }
+
+    /// Records that a runner's report `remote_seq` was applied although it
+    /// made no event (so that it is not applied again after a reconnect).
+    pub async fn note_remote(
+        &self,
+        execution_id: ExecutionId,
+        remote_seq: u64,
+    ) -> Result<(), WriteError> {
+        self.tx
+            .send(Append {
+                execution_id,
+                body: None,
+                remote_seq: Some(remote_seq),
+                done: None,
+            })
+            .await
+            .map_err(|_| WriteError("writer stopped".into()))
+    }
+
+    /// Waits until everything queued before this call is committed (or
+    /// has failed: then the error).
+    pub async fn flush(&self) -> Result<(), WriteError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Append {
+                execution_id: ExecutionId(uuid::Uuid::nil()),
+                body: None,
+                remote_seq: None,
+                done: Some(done),
+            })
+            .await
+            .map_err(|_| WriteError("writer stopped".into()))?;
+        wait.await
+            .map_err(|_| WriteError("writer stopped".into()))?
+            .map(|_| ())
     }
 
     /// Queues an event without waiting for its commit (log lines). Waits
@@ -76,7 +136,8 @@ impl EventWriter {
         self.tx
             .send(Append {
                 execution_id,
-                body,
+                body: Some(body),
+                remote_seq: None,
                 done: None,
             })
             .await
@@ -109,7 +170,14 @@ async fn write_batch(
     let mut rows = Vec::with_capacity(batch.len());
     let mut events = Vec::with_capacity(batch.len());
     let mut failed: Option<WriteError> = None;
+    let mut remote: Vec<(String, i64)> = Vec::new();
     for append in batch.iter() {
+        if let Some(r) = append.remote_seq {
+            remote.push((append.execution_id.to_string(), r as i64));
+        }
+        let Some(body) = &append.body else {
+            continue;
+        };
         let seq = match next_seq(db, last_seq, append.execution_id).await {
             Ok(seq) => seq,
             Err(e) => {
@@ -121,7 +189,7 @@ async fn write_batch(
             execution_id: append.execution_id,
             seq,
             at_ms: now,
-            body: append.body.clone(),
+            body: body.clone(),
         };
         rows.push((
             EventRow {
@@ -136,10 +204,10 @@ async fn write_batch(
         events.push(event);
     }
 
-    if failed.is_none() {
+    if failed.is_none() && !(rows.is_empty() && remote.is_empty()) {
         let mut delay = Duration::from_millis(50);
         for attempt in 1..=6 {
-            match executions::append(db, &rows).await {
+            match executions::append(db, &rows, &remote).await {
                 Ok(()) => break,
                 Err(e) if attempt < 6 => {
                     tracing::warn!(error = %e, attempt, "event batch not written; retrying");
@@ -165,7 +233,15 @@ async fn write_batch(
         return;
     }
 
-    for (append, event) in batch.drain(..).zip(events) {
+    let mut events = events.into_iter();
+    for append in batch.drain(..) {
+        if append.body.is_none() {
+            if let Some(done) = append.done {
+                let _ = done.send(Ok(0));
+            }
+            continue;
+        }
+        let Some(event) = events.next() else { break };
         let seq = event.seq;
         let terminal = matches!(event.body, EventBody::Finished { .. });
         if terminal {

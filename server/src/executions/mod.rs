@@ -11,7 +11,8 @@ pub mod lines;
 pub mod markers;
 pub mod process;
 mod record;
-mod runner;
+pub mod remote;
+pub mod runner;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,8 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::db::{self, executions as store, Db};
 use crate::events::{EventWriter, Hub};
 use crate::http::error::internal;
+use crate::runners::Runners;
+use app::protocol::ktcp::{CancelData, ExecuteData, ServerFrame};
 use process::Control;
 pub use record::to_execution;
 
@@ -72,9 +75,12 @@ struct Inner {
     shutdown: CancellationToken,
     stopping: AtomicBool,
     tasks: TaskTracker,
+    runners: Runners,
 }
 
 impl Executions {
+    // Each is a separate service the executor is handed at start-up.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Db,
         writer: EventWriter,
@@ -83,6 +89,7 @@ impl Executions {
         config: ExecConfig,
         shutdown: CancellationToken,
         tasks: TaskTracker,
+        runners: Runners,
     ) -> Self {
         Executions {
             inner: Arc::new(Inner {
@@ -96,6 +103,7 @@ impl Executions {
                 shutdown,
                 stopping: AtomicBool::new(false),
                 tasks,
+                runners,
             }),
         }
     }
@@ -106,6 +114,16 @@ impl Executions {
 
     pub fn writer(&self) -> &EventWriter {
         &self.inner.writer
+    }
+
+    pub fn runners(&self) -> &Runners {
+        &self.inner.runners
+    }
+
+    /// Asks the scheduler to look at the queue now (a runner connected or
+    /// finished a task).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
     }
 
     /// Fails executions that a previous server process left running: their
@@ -149,10 +167,11 @@ impl Executions {
         self.inner.tasks.spawn(async move {
             loop {
                 schedule(&inner).await;
+                inner.runners.expire_leases(&inner.writer).await;
                 tokio::select! {
                     _ = inner.shutdown.cancelled() => break,
                     _ = inner.wake.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = tokio::time::sleep(LEASE_CHECK) => {}
                 }
             }
             inner.stopping.store(true, Ordering::SeqCst);
@@ -186,14 +205,22 @@ impl Executions {
         }
         let id = ExecutionId(uuid::Uuid::new_v4());
         let workdir = self.inner.work_root.join(id.to_string());
+        // A runner runs it somewhere else: its working directory is the
+        // process's current one, and `{yagura}` is the runner's own binary
+        // (the runner fills that in).
+        let remote = self.inner.runners.config().runners_only || !agent.capabilities.is_empty();
         let argv = fill_template(
             &agent.command,
             &Fill {
                 prompt: &prompt,
                 issue_title: origin.issue.as_ref().map_or("", |i| i.title.as_str()),
                 issue_body: origin.issue.as_ref().map_or("", |i| i.body.as_str()),
-                workdir: &workdir,
-                yagura_bin: &self.inner.config.yagura_bin,
+                workdir: if remote { Path::new(".") } else { &workdir },
+                yagura_bin: if remote {
+                    Path::new(REMOTE_YAGURA)
+                } else {
+                    &self.inner.config.yagura_bin
+                },
             },
         );
         let row = store::ExecutionRow {
@@ -204,11 +231,32 @@ impl Executions {
             prompt,
             argv: serde_json::to_string(&argv).unwrap_or_default(),
             env: serde_json::to_string(&agent.env).unwrap_or_default(),
-            timeout_secs: agent.timeout_secs as i64,
+            timeout_secs: origin
+                .task
+                .as_ref()
+                .and_then(|t| t.timeout_secs)
+                .unwrap_or(agent.timeout_secs) as i64,
             output_cap_bytes: agent.output_cap_bytes as i64,
             status: ExecutionStatus::Queued.as_str().into(),
             created_by: Some(created_by.to_string()),
             created_at: db::now_ms(),
+            capabilities: serde_json::to_string(&agent.capabilities)
+                .unwrap_or_else(|_| "[]".into()),
+            tags: serde_json::to_string(
+                &origin
+                    .task
+                    .as_ref()
+                    .map(|t| t.tags.clone())
+                    .unwrap_or_default(),
+            )
+            .unwrap_or_else(|_| "[]".into()),
+            task_name: origin.task.as_ref().map(|t| t.name.clone()),
+            description: origin.task.as_ref().map(|t| t.description.clone()),
+            metadata: origin
+                .task
+                .as_ref()
+                .and_then(|t| t.metadata.as_ref())
+                .map(|m| m.to_string()),
             issue_id: origin.issue.as_ref().map(|i| i.id.to_string()),
             workflow_run_id: origin.workflow_run.map(|r| r.to_string()),
             ..Default::default()
@@ -273,6 +321,22 @@ impl Executions {
             let _ = control.send(Control::Cancel).await;
             return Ok(());
         }
+        if let Some(runner) = self.remote_runner(id).await? {
+            let frame = ServerFrame::TaskCancel {
+                task_id: id.to_string(),
+                data: CancelData {
+                    reason: "cancelled by a user".into(),
+                    force: false,
+                },
+                timestamp: chrono::Utc::now(),
+            };
+            if self.inner.runners.send(&runner, frame).await {
+                // The runner stops the process and reports the end.
+                return Ok(());
+            }
+            // The runner is away: the execution ends here; a runner that
+            // comes back with it is told to kill it.
+        }
         // Still queued: it never ran, so it ends here.
         self.inner
             .writer
@@ -313,7 +377,21 @@ impl Executions {
             .await
     }
 
+    /// The runner holding an execution, if a runner holds it.
+    async fn remote_runner(&self, id: ExecutionId) -> Result<Option<String>, ApiError> {
+        Ok(store::find(&self.inner.db, &id.to_string())
+            .await
+            .map_err(|e| internal("reading an execution", e))?
+            .and_then(|row| row.runner_id))
+    }
+
     async fn send_running(&self, id: ExecutionId, control: Control) -> Result<(), ApiError> {
+        if self.control_of(id).is_none() && self.remote_runner(id).await?.is_some() {
+            return Err(ApiError::Conflict(
+                "pause, resume and input are not available for executions on a remote runner"
+                    .into(),
+            ));
+        }
         match self.control_of(id) {
             Some(tx) => tx
                 .send(control)
@@ -340,6 +418,10 @@ impl Executions {
     }
 }
 
+/// What `{yagura}` stays as in a remote execution's argv; the runner puts
+/// its own executable there.
+pub const REMOTE_YAGURA: &str = "{yagura}";
+
 /// Where an execution comes from, beyond its agent and prompt.
 #[derive(Clone, Debug, Default)]
 pub struct Origin {
@@ -347,6 +429,18 @@ pub struct Origin {
     pub issue: Option<IssueFacts>,
     /// The workflow run it is a step of.
     pub workflow_run: Option<WorkflowRunId>,
+    /// Seed 000's task fields, for executions made by `task_create`.
+    pub task: Option<TaskFields>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TaskFields {
+    pub name: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub metadata: Option<serde_json::Value>,
+    /// Replaces the agent's timeout.
+    pub timeout_secs: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -402,33 +496,37 @@ pub fn fill_template(template: &[String], fill: &Fill<'_>) -> Vec<String> {
         .collect()
 }
 
+/// How often leases are checked (and the queue looked at) without a wake-up.
+const LEASE_CHECK: Duration = Duration::from_millis(500);
+
 async fn schedule(inner: &Arc<Inner>) {
     if inner.shutdown.is_cancelled() {
         return;
     }
-    let busy = inner.running.lock().map(|r| r.len()).unwrap_or(usize::MAX);
-    let free = inner.config.concurrency.saturating_sub(busy);
-    if free == 0 {
-        return;
-    }
-    let ids = match store::queued(&inner.db, (free + busy) as i64).await {
-        Ok(ids) => ids,
+    let queued = match store::queued(&inner.db, 500).await {
+        Ok(rows) => rows,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the queue");
             return;
         }
     };
-    for id in ids
-        .into_iter()
-        .filter_map(|id| id.parse::<ExecutionId>().ok())
-    {
+    let runners_only = inner.runners.config().runners_only;
+    for (id, capabilities) in queued {
+        let Ok(id) = id.parse::<ExecutionId>() else {
+            continue;
+        };
+        let required: Vec<String> = serde_json::from_str(&capabilities).unwrap_or_default();
+        if runners_only || !required.is_empty() {
+            dispatch_remote(inner, id, &required).await;
+            continue;
+        }
         let (tx, rx) = mpsc::channel(64);
         {
             let Ok(mut running) = inner.running.lock() else {
                 return;
             };
             if running.len() >= inner.config.concurrency {
-                return;
+                continue;
             }
             if running.contains_key(&id) {
                 continue;
@@ -446,6 +544,47 @@ async fn schedule(inner: &Arc<Inner>) {
             }
             inner.wake.notify_one();
         });
+    }
+}
+
+/// Hands a queued execution to a connected runner that has the
+/// capabilities and a free slot; without one it stays queued.
+async fn dispatch_remote(inner: &Arc<Inner>, id: ExecutionId, required: &[String]) {
+    let Some(runner) = inner.runners.pick(required).await else {
+        return;
+    };
+    if !inner.runners.claim(id, &runner).await {
+        return; // cancelled meanwhile, or claimed elsewhere
+    }
+    let row = match store::find(&inner.db, &id.to_string()).await {
+        Ok(Some(row)) => row,
+        _ => {
+            inner.runners.unclaim(id).await;
+            return;
+        }
+    };
+    let mut env: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&row.env).unwrap_or_default();
+    env.insert("YAGURA_EXECUTION_ID".into(), id.to_string());
+    let frame = ServerFrame::TaskExecute {
+        task_id: id.to_string(),
+        data: ExecuteData {
+            name: row
+                .task_name
+                .clone()
+                .unwrap_or_else(|| row.agent_name.clone()),
+            timeout: row.timeout_secs.max(1) as u64,
+            argv: serde_json::from_str(&row.argv).unwrap_or_default(),
+            env,
+            output_cap_bytes: row.output_cap_bytes.max(0) as u64,
+            agent_type: row.agent_type.clone(),
+        },
+        timestamp: chrono::Utc::now(),
+    };
+    if inner.runners.send(&runner, frame).await {
+        tracing::info!(execution = %id, runner, "dispatched to a runner");
+    } else {
+        inner.runners.unclaim(id).await;
     }
 }
 

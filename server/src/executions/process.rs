@@ -120,6 +120,16 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // If the process that started it dies (a server or runner killed with
+    // SIGKILL), the agent is killed too instead of running on unowned.
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let mut child = cmd.spawn().map_err(|source| SpawnError {
         program: program.clone(),
         source,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{atomic::Ordering, Arc};
 use std::time::Duration;
 
-use app::model::{EventBody, ExecutionId, ExecutionStatus, LogLevel, LogStream};
+use app::model::{AgentType, EventBody, ExecutionId, ExecutionStatus, LogLevel, LogStream};
 use tokio::sync::mpsc;
 
 use super::markers::{self, Marker};
@@ -80,7 +80,74 @@ pub(super) async fn run_one(
         timeout: Duration::from_secs(row.timeout_secs.max(1) as u64),
         grace: inner.config.kill_grace,
     };
-    let cap = row.output_cap_bytes.max(0) as u64;
+    let job = Job {
+        spec,
+        cap: row.output_cap_bytes.max(0) as u64,
+        agent_type,
+        issue_number,
+        timeout_secs: row.timeout_secs.max(1) as u64,
+    };
+    let sink = WriterSink { writer, id };
+    let stopping = || inner.stopping.load(Ordering::SeqCst);
+    let body = drive(job, control, &sink, &stopping).await?;
+    writer.append(id, body).await?;
+    let _ = std::fs::remove_dir_all(&workdir);
+    Ok(())
+}
+
+/// Where a running process's events go: the event writer (local) or a
+/// runner's outbox (remote). `append` waits until the event is safe;
+/// `enqueue` only until it is queued.
+#[async_trait::async_trait]
+pub trait Sink: Send + Sync {
+    async fn append(&self, body: EventBody) -> anyhow::Result<()>;
+    async fn enqueue(&self, body: EventBody) -> anyhow::Result<()>;
+}
+
+struct WriterSink<'a> {
+    writer: &'a EventWriter,
+    id: ExecutionId,
+}
+
+#[async_trait::async_trait]
+impl Sink for WriterSink<'_> {
+    async fn append(&self, body: EventBody) -> anyhow::Result<()> {
+        self.writer.append(self.id, body).await?;
+        Ok(())
+    }
+    async fn enqueue(&self, body: EventBody) -> anyhow::Result<()> {
+        self.writer.enqueue(self.id, body).await?;
+        Ok(())
+    }
+}
+
+/// One process to run, with what its events need to say.
+pub struct Job {
+    pub spec: process::Spec,
+    /// Bytes of output kept before the rest is discarded.
+    pub cap: u64,
+    pub agent_type: AgentType,
+    pub issue_number: Option<u64>,
+    pub timeout_secs: u64,
+}
+
+/// Runs a job's process to its end, turning its notices and lines into
+/// events (progress markers, output cap, log levels), and returns the
+/// terminal event for the caller to write. The same code runs executions
+/// on the server and tasks on a remote runner.
+pub async fn drive<S: Sink>(
+    job: Job,
+    control: mpsc::Receiver<Control>,
+    sink: &S,
+    stopping: &(dyn Fn() -> bool + Sync),
+) -> anyhow::Result<EventBody> {
+    let Job {
+        spec,
+        cap,
+        agent_type,
+        issue_number,
+        timeout_secs,
+    } = job;
     let (line_tx, mut line_rx) = mpsc::channel(1024);
     let (notice_tx, mut notice_rx) = mpsc::unbounded_channel();
     let proc = tokio::spawn(process::run(spec, line_tx, notice_tx, control));
@@ -93,22 +160,22 @@ pub(super) async fn run_one(
             biased;
             notice = notice_rx.recv() => match notice {
                 Some(notice) => {
-                    writer.append(id, notice_event(notice, agent_type, issue_number)).await?;
+                    sink.append(notice_event(notice, agent_type, issue_number)).await?;
                 }
                 None => {
                     // The process has ended; take the lines still queued.
                     while let Some(line) = line_rx.recv().await {
-                        handle_line(writer, id, line, cap, &mut stored, &mut truncated, &mut result).await?;
+                        handle_line(sink, line, cap, &mut stored, &mut truncated, &mut result).await?;
                     }
                     break;
                 }
             },
             line = line_rx.recv() => match line {
-                Some(line) => handle_line(writer, id, line, cap, &mut stored, &mut truncated, &mut result).await?,
+                Some(line) => handle_line(sink, line, cap, &mut stored, &mut truncated, &mut result).await?,
                 None => {
                     // Pipes closed; wait for the end of the process.
                     while let Some(notice) = notice_rx.recv().await {
-                        writer.append(id, notice_event(notice, agent_type, issue_number)).await?;
+                        sink.append(notice_event(notice, agent_type, issue_number)).await?;
                     }
                     break;
                 }
@@ -119,25 +186,26 @@ pub(super) async fn run_one(
     let outcome = proc.await?;
     let body = match outcome {
         Err(spawn_error) => {
-            writer
-                .enqueue(
-                    id,
-                    EventBody::Log {
-                        stream: LogStream::System,
-                        level: LogLevel::Error,
-                        message: spawn_error.to_string(),
-                    },
-                )
-                .await?;
-            finish(
-                ExecutionStatus::Failed,
-                Some("SPAWN_FAILED"),
-                Some(spawn_error.to_string()),
-            )
+            sink.enqueue(EventBody::Log {
+                stream: LogStream::System,
+                level: LogLevel::Error,
+                message: spawn_error.to_string(),
+            })
+            .await?;
+            EventBody::Finished {
+                agent_type,
+                status: ExecutionStatus::Failed,
+                result: None,
+                error_code: Some("SPAWN_FAILED".into()),
+                error_message: Some(spawn_error.to_string()),
+                exit_code: None,
+                signal: None,
+                usage: None,
+            }
         }
         Ok(outcome) => {
             let usage = Some(outcome.usage);
-            let stopping = inner.stopping.load(Ordering::SeqCst);
+            let stopping = stopping();
             let (status, error_code, error_message) =
                 match (outcome.reason, outcome.exit_code, outcome.signal) {
                     (Reason::Cancelled, ..) if stopping => (
@@ -153,7 +221,7 @@ pub(super) async fn run_one(
                     (Reason::TimedOut, ..) => (
                         ExecutionStatus::TimedOut,
                         Some("TIMEOUT".to_string()),
-                        Some(format!("timed out after {} s", row.timeout_secs)),
+                        Some(format!("timed out after {timeout_secs} s")),
                     ),
                     (Reason::Exited, Some(0), _) => (ExecutionStatus::Completed, None, None),
                     (Reason::Exited, Some(code), _) => (
@@ -184,9 +252,7 @@ pub(super) async fn run_one(
             }
         }
     };
-    writer.append(id, body).await?;
-    let _ = std::fs::remove_dir_all(&workdir);
-    Ok(())
+    Ok(body)
 }
 
 /// The event a process notice stands for.
@@ -206,9 +272,8 @@ fn notice_event(
     }
 }
 
-async fn handle_line(
-    writer: &EventWriter,
-    id: ExecutionId,
+async fn handle_line<S: Sink>(
+    sink: &S,
     line: process::Line,
     cap: u64,
     stored: &mut u64,
@@ -217,15 +282,11 @@ async fn handle_line(
 ) -> anyhow::Result<()> {
     match markers::parse(&line.text) {
         Some(Marker::Progress { progress, step }) => {
-            writer
-                .enqueue(
-                    id,
-                    EventBody::Progress {
-                        progress,
-                        current_step: step,
-                    },
-                )
-                .await?;
+            sink.enqueue(EventBody::Progress {
+                progress,
+                current_step: step,
+            })
+            .await?;
         }
         Some(Marker::Result(value)) => *result = Some(value),
         None => {}
@@ -236,31 +297,23 @@ async fn handle_line(
             LogStream::Stderr => stderr_level(&line.text),
             _ => LogLevel::Info,
         };
-        writer
-            .enqueue(
-                id,
-                EventBody::Log {
-                    stream: line.stream,
-                    level,
-                    message: line.text,
-                },
-            )
-            .await?;
+        sink.enqueue(EventBody::Log {
+            stream: line.stream,
+            level,
+            message: line.text,
+        })
+        .await?;
     } else if !*truncated {
         *truncated = true;
-        writer
-            .enqueue(
-                id,
-                EventBody::Log {
-                    stream: LogStream::System,
-                    level: LogLevel::Warn,
-                    message: format!(
-                        "[yagura] output exceeded the cap of {}; further output is discarded (the process keeps running)",
-                        human_bytes(cap)
-                    ),
-                },
-            )
-            .await?;
+        sink.enqueue(EventBody::Log {
+            stream: LogStream::System,
+            level: LogLevel::Warn,
+            message: format!(
+                "[yagura] output exceeded the cap of {}; further output is discarded (the process keeps running)",
+                human_bytes(cap)
+            ),
+        })
+        .await?;
     }
     Ok(())
 }

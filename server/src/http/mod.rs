@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/ws", get(crate::ws::native::upgrade))
+        .route("/ws/ktcp", get(crate::ws::ktcp::upgrade))
         .nest("/api/v1", api::router())
         .merge(pages)
         .merge(assets_router)

@@ -548,6 +548,7 @@ impl Engine {
                         })
                     }),
                     workflow_run: loaded.run.id.parse().ok(),
+                    task: None,
                 };
                 let by = loaded
                     .run

@@ -66,7 +66,9 @@ async fn collect_until(
     let mut done = false;
     while !done {
         for m in next_frames(ws).await {
-            if m["type"] == "subscribed" {
+            // Workspace events (notifications, issues, workflows) reach every
+            // connection; this test follows one execution.
+            if m["type"] == "subscribed" || m.get("executionId").is_none() {
                 continue;
             }
             let Some(seq) = m["seq"].as_u64() else {

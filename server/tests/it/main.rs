@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod executions;
 mod restart;
+mod runners;
 mod site;
 mod workflows;
 mod ws;

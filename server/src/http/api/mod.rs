@@ -22,6 +22,7 @@ mod agents;
 mod executions;
 mod issues;
 mod notifications;
+mod runners;
 mod workflows;
 
 pub fn router() -> Router<AppState> {
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(issues::router())
         .merge(workflows::router())
         .merge(notifications::router())
+        .merge(runners::router())
 }
 
 /// The signed-in user; rejects the request with 401 otherwise.
