@@ -28,6 +28,9 @@ CREATE TABLE runners (
 
 -- Capabilities an agent needs from the runner that runs it (JSON array); [] = any, local included.
 ALTER TABLE agents ADD COLUMN capabilities TEXT NOT NULL DEFAULT '[]';
+-- 'fail' (RUNNER_LOST) or 'requeue' (back to the queue, at most 3 times) when its runner is lost.
+ALTER TABLE agents ADD COLUMN on_runner_lost TEXT NOT NULL DEFAULT 'fail';
+ALTER TABLE executions ADD COLUMN on_runner_lost TEXT NOT NULL DEFAULT 'fail';
 
 -- Snapshot of the agent's capabilities at start.
 ALTER TABLE executions ADD COLUMN capabilities TEXT NOT NULL DEFAULT '[]';

@@ -126,7 +126,9 @@ test('reloading mid-run shows the whole log so far, then cancel stops it', async
 
 test('100,000 lines: all arrive, only the visible ones are in the page', async ({ page }) => {
   await signIn(page);
-  await createAgent(page, 'Hundred thousand', 'seq 1 100000');
+  // Line-buffered, so that a busy machine cannot split a line across two
+  // writes (a partial line is shown on its own after 50 ms, by design).
+  await createAgent(page, 'Hundred thousand', 'stdbuf -oL seq 1 100000');
   await run(page, 'Hundred thousand', '');
   await expect(page.getByTestId('status-badge')).toHaveText('completed', { timeout: 30_000 });
   await expect(page.getByTestId('log-count')).toHaveText('100000 lines', { timeout: 30_000 });

@@ -114,9 +114,13 @@ test('a gated two-stage workflow runs on an issue and is approved in the browser
     expect(res.status()).toBe(201);
   }
 
-  // Run it on the issue.
+  // Run it on the issue. Toasts are live only (the bell keeps everything),
+  // so wait for the tab's socket before starting.
   await page.goto(issueUrl);
-  if (js()) await page.waitForLoadState('networkidle');
+  if (js()) {
+    await page.waitForLoadState('networkidle');
+    await expect(page.getByTestId('connection-indicator')).toHaveAttribute('data-status', 'connected');
+  }
   await page.getByRole('combobox', { name: 'Workflow', exact: true }).selectOption({ label: 'Plan and ship' });
   await page.getByRole('button', { name: 'Run workflow' }).click();
   await expect(page).toHaveURL(/\/workflow-runs\/[0-9a-f-]{36}$/);

@@ -22,6 +22,11 @@ fn to_agent(row: store::AgentRow) -> Result<Agent, ApiError> {
         timeout_secs: row.timeout_secs.max(0) as u64,
         output_cap_bytes: row.output_cap_bytes.max(0) as u64,
         capabilities: serde_json::from_str(&row.capabilities).unwrap_or_default(),
+        on_runner_lost: if row.on_runner_lost == "requeue" {
+            app::model::RunnerLost::Requeue
+        } else {
+            app::model::RunnerLost::Fail
+        },
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -37,6 +42,7 @@ fn to_row(id: AgentId, input: &AgentInput, created_at: i64) -> store::AgentRow {
         timeout_secs: input.timeout_secs as i64,
         output_cap_bytes: input.output_cap_bytes as i64,
         capabilities: serde_json::to_string(&input.capabilities).unwrap_or_else(|_| "[]".into()),
+        on_runner_lost: input.on_runner_lost.as_str().to_string(),
         created_at,
         updated_at: db::now_ms(),
     }
@@ -112,6 +118,7 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
         timeout_secs: 600,
         output_cap_bytes: DEFAULT_OUTPUT_CAP,
         capabilities: Vec::new(),
+        on_runner_lost: Default::default(),
     };
     create(db, &input)
         .await

@@ -28,6 +28,9 @@ use crate::db::{self, runners as store, Db};
 use crate::events::{Audience, Broadcast, EventWriter, Hub};
 use crate::http::error::internal;
 
+/// How often one execution may go back to the queue after losing its runner.
+pub const MAX_REQUEUES: i64 = 3;
+
 /// Settings of remote execution.
 #[derive(Clone, Debug)]
 pub struct RunnerConfig {
@@ -336,7 +339,7 @@ impl Runners {
                 return;
             }
         };
-        for (id, runner, agent_type) in expired {
+        for (id, runner, agent_type, policy) in expired {
             let Ok(execution) = id.parse::<ExecutionId>() else {
                 continue;
             };
@@ -347,25 +350,50 @@ impl Runners {
                 .map(|r| r.name)
                 .unwrap_or_else(|| runner.clone());
             tracing::warn!(execution = id, runner = name, "lease expired: runner lost");
-            let _ = writer
-                .append(
-                    execution,
-                    EventBody::Finished {
-                        agent_type: agent_type.parse().unwrap_or(AgentType::Custom),
-                        status: ExecutionStatus::Failed,
-                        result: None,
-                        error_code: Some("RUNNER_LOST".into()),
-                        error_message: Some(format!(
-                            "runner {name} stopped sending heartbeats; its lease of {} s ran out",
-                            self.inner.config.lease.as_secs_f32()
-                        )),
-                        exit_code: None,
-                        signal: None,
-                        usage: None,
-                    },
-                )
+            let why = format!(
+                "runner {name} stopped sending heartbeats; its lease of {} s ran out",
+                self.inner.config.lease.as_secs_f32()
+            );
+            self.lose(writer, execution, &agent_type, &policy, why)
                 .await;
         }
+    }
+
+    /// An execution whose runner is gone: back to the queue when its agent
+    /// asks for that (at most [`MAX_REQUEUES`] times), else failed with
+    /// `RUNNER_LOST`.
+    pub async fn lose(
+        &self,
+        writer: &EventWriter,
+        execution: ExecutionId,
+        agent_type: &str,
+        policy: &str,
+        why: String,
+    ) {
+        let requeued =
+            crate::db::executions::count_events(&self.inner.db, &execution.to_string(), "requeued")
+                .await
+                .unwrap_or(i64::MAX);
+        let body = if policy == "requeue" && requeued < MAX_REQUEUES {
+            EventBody::Requeued { reason: why }
+        } else {
+            let why = if policy == "requeue" {
+                format!("{why} (already requeued {requeued} times)")
+            } else {
+                why
+            };
+            EventBody::Finished {
+                agent_type: agent_type.parse().unwrap_or(AgentType::Custom),
+                status: ExecutionStatus::Failed,
+                result: None,
+                error_code: Some("RUNNER_LOST".into()),
+                error_message: Some(why),
+                exit_code: None,
+                signal: None,
+                usage: None,
+            }
+        };
+        let _ = writer.append(execution, body).await;
     }
 
     /// At start-up: no runner is connected yet; leases get one full period

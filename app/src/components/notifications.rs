@@ -13,7 +13,9 @@ use crate::model::{NotificationId, Severity};
 use crate::protocol::native::ServerMessage;
 use crate::state::use_live_connection;
 
-const TOAST_MS: u64 = 8_000;
+/// How long an info or success toast stays; warnings (an approval waits)
+/// and errors stay until they are closed.
+const TOAST_MS: u64 = 10_000;
 
 fn time_text(ms: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
@@ -184,8 +186,9 @@ pub fn Toasts() -> impl IntoView {
             else {
                 continue;
             };
+            let sticky = matches!(severity, Severity::Warning | Severity::Error);
             let left = TOAST_MS as f64 - (now - arrived);
-            if left <= 0.0
+            if (!sticky && left <= 0.0)
                 || gone.with_value(|g| g.contains(&id))
                 || toasts.with_untracked(|t| t.iter().any(|x| x.id == id))
             {
@@ -204,13 +207,15 @@ pub fn Toasts() -> impl IntoView {
                     t.remove(0);
                 }
             });
-            set_timeout(
-                move || {
-                    gone.update_value(|g| g.push(id));
-                    toasts.try_update(|t| t.retain(|x| x.id != id));
-                },
-                Duration::from_millis(left as u64),
-            );
+            if !sticky {
+                set_timeout(
+                    move || {
+                        gone.update_value(|g| g.push(id));
+                        toasts.try_update(|t| t.retain(|x| x.id != id));
+                    },
+                    Duration::from_millis(left as u64),
+                );
+            }
         }
     });
     view! {

@@ -44,6 +44,26 @@ impl std::str::FromStr for AgentType {
     }
 }
 
+/// What happens to an execution when the runner holding it is lost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunnerLost {
+    /// It fails with `RUNNER_LOST`.
+    #[default]
+    Fail,
+    /// It goes back to the queue for another runner (at most 3 times).
+    Requeue,
+}
+
+impl RunnerLost {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunnerLost::Fail => "fail",
+            RunnerLost::Requeue => "requeue",
+        }
+    }
+}
+
 /// Default cap on the output stored per execution: 16 MiB.
 pub const DEFAULT_OUTPUT_CAP: u64 = 16 << 20;
 /// Default timeout: one hour.
@@ -76,6 +96,9 @@ pub struct Agent {
     /// empty: anywhere, this server included.
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// Fail or requeue when its runner is lost.
+    #[serde(default)]
+    pub on_runner_lost: RunnerLost,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -95,6 +118,8 @@ pub struct AgentInput {
     pub output_cap_bytes: u64,
     #[serde(default)]
     pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub on_runner_lost: RunnerLost,
 }
 
 fn default_timeout() -> u64 {
@@ -231,6 +256,7 @@ mod tests {
             timeout_secs: 60,
             output_cap_bytes: DEFAULT_OUTPUT_CAP,
             capabilities: Vec::new(),
+            on_runner_lost: RunnerLost::Fail,
         }
     }
 

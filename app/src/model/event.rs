@@ -31,6 +31,11 @@ pub enum EventBody {
     },
     Paused,
     Resumed,
+    /// Its runner was lost and the agent asks to run it again: back to the
+    /// queue, for another runner.
+    Requeued {
+        reason: String,
+    },
     /// A terminal state: completed, failed, cancelled or timed out.
     Finished {
         agent_type: AgentType,

@@ -13,8 +13,8 @@ mod user;
 mod workflow;
 
 pub use agent::{
-    Agent, AgentInput, AgentType, Preset, DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_SECS, PLACEHOLDERS,
-    PRESETS,
+    Agent, AgentInput, AgentType, Preset, RunnerLost, DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_SECS,
+    PLACEHOLDERS, PRESETS,
 };
 pub use event::{EventBody, ExecutionEvent};
 pub use execution::{

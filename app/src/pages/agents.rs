@@ -165,6 +165,7 @@ pub fn parse_form(
             .map_err(|_| "the output cap is a whole number of MiB".to_string())?
             .saturating_mul(1 << 20),
         capabilities: Vec::new(),
+        on_runner_lost: Default::default(),
     };
     input.validate()?;
     Ok(input)
@@ -221,6 +222,11 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
             .as_ref()
             .map(|a| a.capabilities.join(", "))
             .unwrap_or_default(),
+    );
+    let requeue = RwSignal::new(
+        existing
+            .as_ref()
+            .is_some_and(|a| a.on_runner_lost == crate::model::RunnerLost::Requeue),
     );
     let problem = RwSignal::new(None::<String>);
     let preset_note = RwSignal::new(None::<&'static str>);
@@ -287,6 +293,11 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
                 let parsed = parse_form(&name.get_untracked(), &agent_type.get_untracked(), &command.get_untracked(), &env.get_untracked(), &timeout.get_untracked(), &cap.get_untracked())
                     .and_then(|mut input| {
                         input.capabilities = crate::model::split_labels(&capabilities.get_untracked());
+                        input.on_runner_lost = if requeue.get_untracked() {
+                            crate::model::RunnerLost::Requeue
+                        } else {
+                            crate::model::RunnerLost::Fail
+                        };
                         input.validate().map(|()| input)
                     });
                 match parsed {
@@ -345,6 +356,10 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
                     "Runner capabilities"
                     <input class=INPUT placeholder="e.g. docker, gpu" bind:value=capabilities />
                     <span class="mt-1 block text-xs font-normal text-slate-500">"Comma-separated. When set, only a remote runner offering all of them runs this agent; empty runs it anywhere, this server included."</span>
+                </label>
+                <label class="flex items-center gap-2 text-sm font-medium sm:col-span-2">
+                    <input type="checkbox" prop:checked=requeue on:change=move |ev| requeue.set(event_target_checked(&ev)) />
+                    "If its runner is lost, run it again on another runner (up to 3 times) instead of failing"
                 </label>
             </div>
             {move || error().map(|e| view! { <p role="alert" data-testid="form-error" class="text-sm text-rose-600">{e}</p> })}

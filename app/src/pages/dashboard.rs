@@ -59,6 +59,9 @@ fn describe(msg: &ServerMessage) -> Option<(ExecutionId, String)> {
         ),
         ServerMessage::AgentPaused { execution_id, .. } => (*execution_id, "paused".to_string()),
         ServerMessage::AgentResumed { execution_id, .. } => (*execution_id, "resumed".to_string()),
+        ServerMessage::AgentRequeued { execution_id, .. } => {
+            (*execution_id, "requeued: its runner was lost".to_string())
+        }
         _ => return None,
     };
     Some((id, text))

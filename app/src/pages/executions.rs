@@ -263,6 +263,11 @@ impl RunState {
                 self.status = ExecutionStatus::Running
             }
             ServerMessage::AgentPaused { .. } => self.status = ExecutionStatus::Paused,
+            ServerMessage::AgentRequeued { .. } => {
+                self.status = ExecutionStatus::Queued;
+                self.progress = 0;
+                self.step = None;
+            }
             ServerMessage::AgentProgress {
                 progress,
                 current_step,

@@ -211,6 +211,14 @@ pub enum ServerMessage {
         seq: u64,
         timestamp: DateTime<Utc>,
     },
+    /// Extension: the runner holding it was lost; it waits in the queue again.
+    #[serde(rename = "agent.requeued")]
+    AgentRequeued {
+        execution_id: ExecutionId,
+        reason: String,
+        seq: u64,
+        timestamp: DateTime<Utc>,
+    },
     /// Sent to every connection when an issue is created.
     #[serde(rename = "issue.created")]
     IssueCreated {
@@ -343,6 +351,9 @@ impl ServerMessage {
                 execution_id, seq, ..
             }
             | ServerMessage::AgentResumed {
+                execution_id, seq, ..
+            }
+            | ServerMessage::AgentRequeued {
                 execution_id, seq, ..
             } => Some((*execution_id, *seq)),
             _ => None,
@@ -540,6 +551,12 @@ impl From<&ExecutionEvent> for ServerMessage {
             },
             EventBody::Resumed => ServerMessage::AgentResumed {
                 execution_id,
+                seq,
+                timestamp,
+            },
+            EventBody::Requeued { reason } => ServerMessage::AgentRequeued {
+                execution_id,
+                reason: reason.clone(),
                 seq,
                 timestamp,
             },

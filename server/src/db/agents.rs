@@ -15,13 +15,15 @@ pub struct AgentRow {
     pub output_cap_bytes: i64,
     /// JSON array of strings.
     pub capabilities: String,
+    /// `fail` or `requeue`.
+    pub on_runner_lost: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const COLUMNS: &str =
     "id, name, agent_type, command, env, timeout_secs, output_cap_bytes, capabilities, \
-    created_at, updated_at";
+    on_runner_lost, created_at, updated_at";
 
 pub async fn list(db: &Db) -> sqlx::Result<Vec<AgentRow>> {
     sqlx::query_as(&format!(
@@ -46,7 +48,7 @@ pub async fn count(db: &Db) -> sqlx::Result<i64> {
 
 pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
     .bind(&row.id)
     .bind(&row.name)
@@ -56,6 +58,7 @@ pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
     .bind(row.timeout_secs)
     .bind(row.output_cap_bytes)
     .bind(&row.capabilities)
+    .bind(&row.on_runner_lost)
     .bind(row.created_at)
     .bind(row.updated_at)
     .execute(db)
@@ -67,7 +70,7 @@ pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
 pub async fn update(db: &Db, row: &AgentRow) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE agents SET name = $2, agent_type = $3, command = $4, env = $5, timeout_secs = $6, \
-         output_cap_bytes = $7, updated_at = $8, capabilities = $9 WHERE id = $1",
+         output_cap_bytes = $7, updated_at = $8, capabilities = $9, on_runner_lost = $10 WHERE id = $1",
     )
     .bind(&row.id)
     .bind(&row.name)
@@ -78,6 +81,7 @@ pub async fn update(db: &Db, row: &AgentRow) -> sqlx::Result<bool> {
     .bind(row.output_cap_bytes)
     .bind(row.updated_at)
     .bind(&row.capabilities)
+    .bind(&row.on_runner_lost)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

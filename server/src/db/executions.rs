@@ -45,6 +45,8 @@ pub struct ExecutionRow {
     pub tags: String,
     /// JSON object.
     pub metadata: Option<String>,
+    /// `fail` or `requeue` when its runner is lost.
+    pub on_runner_lost: String,
 }
 
 const COLUMNS: &str = "e.id, e.agent_id, e.agent_name, e.agent_type, e.prompt, e.argv, e.env, e.timeout_secs, \
@@ -52,7 +54,7 @@ const COLUMNS: &str = "e.id, e.agent_id, e.agent_name, e.agent_type, e.prompt, e
     e.signal, e.cpu_ms, e.peak_memory_kb, e.wall_ms, e.created_by, e.created_at, e.started_at, e.finished_at, \
     e.last_seq, e.issue_id, e.workflow_run_id, i.number AS issue_number, i.title AS issue_title, \
     i.repository_id AS issue_repository_id, e.capabilities, e.runner_id, e.task_name, e.description, e.tags, \
-    e.metadata";
+    e.metadata, e.on_runner_lost";
 
 const FROM: &str = "executions e LEFT JOIN issues i ON i.id = e.issue_id";
 
@@ -61,8 +63,8 @@ pub async fn create(db: &Db, row: &ExecutionRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO executions (id, agent_id, agent_name, agent_type, prompt, argv, env, timeout_secs, \
          output_cap_bytes, status, created_by, created_at, issue_id, workflow_run_id, capabilities, task_name, \
-         description, tags, metadata) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+         description, tags, metadata, on_runner_lost) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
     )
     .bind(&row.id)
     .bind(&row.agent_id)
@@ -83,6 +85,7 @@ pub async fn create(db: &Db, row: &ExecutionRow) -> sqlx::Result<()> {
     .bind(&row.description)
     .bind(&row.tags)
     .bind(&row.metadata)
+    .bind(&row.on_runner_lost)
     .execute(db)
     .await
     .map(|_| ())
@@ -211,9 +214,18 @@ pub async fn events_after(
 #[derive(Debug, Clone)]
 pub enum Effect {
     None,
-    Started { at_ms: i64 },
-    Progress { progress: i64, current_step: String },
-    Status { status: &'static str },
+    Started {
+        at_ms: i64,
+    },
+    Progress {
+        progress: i64,
+        current_step: String,
+    },
+    Status {
+        status: &'static str,
+    },
+    /// Back to the queue, unclaimed, its runner's report numbers forgotten.
+    Requeued,
     Finished(Box<Finished>),
 }
 
@@ -290,6 +302,16 @@ pub async fn append(
                 )
                 .bind(&row.execution_id)
                 .bind(*status)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Effect::Requeued => {
+                sqlx::query(
+                    "UPDATE executions SET status = 'queued', runner_id = NULL, lease_expires_at = NULL, \
+                     remote_seq = 0, started_at = NULL, progress = 0, current_step = NULL \
+                     WHERE id = $1 AND status IN ('queued', 'running', 'paused')",
+                )
+                .bind(&row.execution_id)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -436,5 +458,16 @@ pub async fn log_messages(db: &Db, id: &str, limit: i64) -> sqlx::Result<Vec<(i6
     .bind(id)
     .bind(limit)
     .fetch_all(db)
+    .await
+}
+
+/// How many events of `kind` an execution has (e.g. how often it was requeued).
+pub async fn count_events(db: &Db, id: &str, kind: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM execution_events WHERE execution_id = $1 AND kind = $2",
+    )
+    .bind(id)
+    .bind(kind)
+    .fetch_one(db)
     .await
 }

@@ -180,9 +180,12 @@ pub async fn claim(
 }
 
 /// Executions whose runner stopped renewing the lease.
-pub async fn expired_leases(db: &Db, now: i64) -> sqlx::Result<Vec<(String, String, String)>> {
+pub async fn expired_leases(
+    db: &Db,
+    now: i64,
+) -> sqlx::Result<Vec<(String, String, String, String)>> {
     sqlx::query_as(
-        "SELECT id, runner_id, agent_type FROM executions WHERE runner_id IS NOT NULL \
+        "SELECT id, runner_id, agent_type, on_runner_lost FROM executions WHERE runner_id IS NOT NULL \
          AND status IN ('queued', 'running', 'paused') AND lease_expires_at < $1",
     )
     .bind(now)

@@ -114,6 +114,7 @@ pub fn kind(body: &EventBody) -> &'static str {
         EventBody::Log { .. } => "log",
         EventBody::Paused => "paused",
         EventBody::Resumed => "resumed",
+        EventBody::Requeued { .. } => "requeued",
         EventBody::Finished { .. } => "finished",
     }
 }

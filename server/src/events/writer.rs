@@ -284,6 +284,7 @@ fn effect(event: &ExecutionEvent) -> Effect {
         },
         EventBody::Paused => Effect::Status { status: "paused" },
         EventBody::Resumed => Effect::Status { status: "running" },
+        EventBody::Requeued { .. } => Effect::Requeued,
         EventBody::Finished {
             status,
             result,

@@ -242,6 +242,7 @@ impl Executions {
             created_at: db::now_ms(),
             capabilities: serde_json::to_string(&agent.capabilities)
                 .unwrap_or_else(|_| "[]".into()),
+            on_runner_lost: agent.on_runner_lost.as_str().to_string(),
             tags: serde_json::to_string(
                 &origin
                     .task

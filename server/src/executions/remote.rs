@@ -66,7 +66,7 @@ pub fn report(task_id: &str, seq: u64, body: &EventBody) -> Option<ClientFrame> 
         timestamp: now,
     };
     Some(match body {
-        EventBody::Queued { .. } => return None,
+        EventBody::Queued { .. } | EventBody::Requeued { .. } => return None,
         EventBody::Started { .. } => status(StatusData {
             status: "PROCESSING".into(),
             started_at: Some(now),

@@ -353,25 +353,24 @@ async fn lose(state: &AppState, id: ExecutionId, runner: &str) {
     if execution.status.is_terminal() {
         return;
     }
-    let _ = state
+    let policy = crate::db::executions::find(&state.db, &id.to_string())
+        .await
+        .ok()
+        .flatten()
+        .map(|row| row.on_runner_lost)
+        .unwrap_or_default();
+    state
         .executions
-        .writer()
-        .append(
+        .runners()
+        .lose(
+            state.executions.writer(),
             id,
-            app::model::EventBody::Finished {
-                agent_type: execution.agent_type,
-                status: app::model::ExecutionStatus::Failed,
-                result: None,
-                error_code: Some("RUNNER_LOST".into()),
-                error_message: Some(format!(
-                    "runner {runner} reconnected without this task (it restarted)"
-                )),
-                exit_code: None,
-                signal: None,
-                usage: None,
-            },
+            execution.agent_type.as_str(),
+            &policy,
+            format!("runner {runner} reconnected without this task (it restarted)"),
         )
         .await;
+    state.executions.wake();
 }
 
 /// Applies one task report (once, in order) and notes it for the next ack.

@@ -561,3 +561,56 @@ async fn task_operations_round_trip_with_request_ids() {
     assert_eq!(gone["data"]["errorCode"], "TASK_NOT_FOUND");
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_lost_runners_execution_goes_back_to_the_queue_when_its_agent_asks() {
+    let t = server(Duration::from_secs(2)).await;
+    let token = t.setup_admin().await;
+    let (_, secret) = runner_token(&t, &token, "ci").await;
+    let work = tempfile::tempdir().unwrap();
+    let mut first = spawn_runner(&t.server.addr.to_string(), &secret, "first", work.path());
+    wait_online(&t, &token, "first", true).await;
+    let agent = create_agent(
+        &t,
+        &token,
+        "patient",
+        &["sh", "-c", "echo begin; sleep 2; echo end"],
+        json!({"capabilities": ["docker"], "onRunnerLost": "requeue"}),
+    )
+    .await;
+    let id = common::start_execution(&t, &token, &agent, "").await;
+    wait_status(&t, &token, &id, &["running"], Duration::from_secs(20)).await;
+    unsafe {
+        libc::kill(first.pid() as i32, libc::SIGKILL);
+    }
+    let _ = first.exited_within(Duration::from_secs(5));
+    // Lease over: queued again (no runner to take it yet).
+    let queued = wait_status(&t, &token, &id, &["queued"], Duration::from_secs(10)).await;
+    assert!(queued["errorCode"].is_null(), "{queued}");
+    let _second = spawn_runner(&t.server.addr.to_string(), &secret, "second", work.path());
+    let done = wait_status(
+        &t,
+        &token,
+        &id,
+        &["completed", "failed"],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let events = stored_events(&t, &token, &id).await;
+    assert_gap_free(&events);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "agent.requeued").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "agent.started").count(),
+        2,
+        "{kinds:?}"
+    );
+    let lines = log_messages(&events);
+    assert_eq!(lines.iter().filter(|l| *l == "end").count(), 1, "{lines:?}");
+    t.shutdown().await;
+}

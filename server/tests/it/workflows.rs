@@ -151,6 +151,21 @@ fn step_of<'a>(run: &'a Value, key: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no step {key} in {run}"))
 }
 
+/// Waits until step `key`'s execution runs; returns the execution's id.
+async fn wait_step_running(t: &TestServer, token: &str, run_id: &str, key: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = run(t, token, run_id).await;
+        if let Some(e) = step_of(&r, key)["executionId"].as_str() {
+            if execution(t, token, e).await["status"] == "running" {
+                return e.to_string();
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never running: {r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The run's history must be numbered 1..N with no gap.
 async fn history_is_gap_free(t: &TestServer, token: &str, id: &str) -> Vec<Value> {
     let events = get(t, token, &format!("/api/v1/workflow-runs/{id}/events")).await;
@@ -376,7 +391,7 @@ async fn rerun_from_a_step_reuses_the_results_before_it() {
     let failed = wait_run(&t, &token, &first, &["failed"]).await;
     let plan_exec = step_of(&failed, "plan")["executionId"].clone();
 
-    // A running run cannot be re-run; an ended one can.
+    // The ended run is re-run from its failed step.
     let (status, body) = post(
         &t,
         &token,
@@ -428,17 +443,7 @@ async fn cancelling_a_run_stops_its_running_steps() {
     )
     .await;
     let id = start_run(&t, &token, &wf, None).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let exec_id = loop {
-        let r = run(&t, &token, &id).await;
-        if let Some(e) = step_of(&r, "wait")["executionId"].as_str() {
-            if execution(&t, &token, e).await["status"] == "running" {
-                break e.to_string();
-            }
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never running: {r}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let exec_id = wait_step_running(&t, &token, &id, "wait").await;
     let (status, body) = post(
         &t,
         &token,
@@ -497,17 +502,7 @@ async fn a_restart_continues_a_gated_run_and_fails_one_whose_step_died() {
     let waiting = start_run(&t, &token, &gated, None).await;
     wait_run(&t, &token, &waiting, &["waiting_approval"]).await;
     let dying = start_run(&t, &token, &long, None).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = run(&t, &token, &dying).await;
-        if let Some(e) = step_of(&r, "wait")["executionId"].as_str() {
-            if execution(&t, &token, e).await["status"] == "running" {
-                break;
-            }
-        }
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_step_running(&t, &token, &dying, "wait").await;
 
     let dir = t.shutdown().await;
     let t = common::start_in(dir, |c| c.exec.kill_grace = Duration::from_millis(500)).await;

@@ -205,12 +205,9 @@ async fn approve(
     Path(id): Path<String>,
     payload: Result<Json<StepRef>, JsonRejection>,
 ) -> Result<Json<WorkflowRun>, HttpError> {
-    let step = body(payload)?;
-    let action = RunAction::Approve {
-        stage: step.stage,
-        index: step.index,
-    };
-    Ok(Json(act(&state, &user, &id, action).await?))
+    let StepRef { stage, index } = body(payload)?;
+    let run = act(&state, &user, &id, RunAction::Approve { stage, index }).await?;
+    Ok(Json(run))
 }
 
 async fn reject(
@@ -219,12 +216,9 @@ async fn reject(
     Path(id): Path<String>,
     payload: Result<Json<StepRef>, JsonRejection>,
 ) -> Result<Json<WorkflowRun>, HttpError> {
-    let step = body(payload)?;
-    let action = RunAction::Reject {
-        stage: step.stage,
-        index: step.index,
-    };
-    Ok(Json(act(&state, &user, &id, action).await?))
+    let StepRef { stage, index } = body(payload)?;
+    let run = act(&state, &user, &id, RunAction::Reject { stage, index }).await?;
+    Ok(Json(run))
 }
 
 async fn cancel(
