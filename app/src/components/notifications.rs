@@ -58,13 +58,6 @@ pub fn NotificationBell() -> impl IntoView {
         move || (version.get(), mark.version().get()),
         |_| list_notifications(),
     );
-    let unread = move || {
-        list.get()
-            .and_then(|r| r.ok())
-            .map(|l| l.unread)
-            .unwrap_or(0)
-    };
-
     view! {
         <details class="relative" data-testid="bell-menu">
             <summary
@@ -77,8 +70,9 @@ pub fn NotificationBell() -> impl IntoView {
                 </svg>
                 <span class="sr-only">"Notifications"</span>
                 <Transition>
-                    {move || {
-                        let n = unread();
+                    {move || Suspend::new(async move {
+                        // Awaited, so that the server renders what hydration finds.
+                        let n = list.await.map(|l| l.unread).unwrap_or(0);
                         (n > 0).then(|| view! {
                             <span
                                 class="ml-1 rounded-full bg-rose-600 px-1.5 text-xs font-semibold leading-5 text-white"
@@ -88,7 +82,7 @@ pub fn NotificationBell() -> impl IntoView {
                                 {if n > 99 { "99+".to_string() } else { n.to_string() }}
                             </span>
                         })
-                    }}
+                    })}
                 </Transition>
             </summary>
             <div class="absolute right-0 z-30 mt-2 w-80 max-w-[90vw] rounded-lg border border-slate-200 bg-white shadow-lg dark:border-slate-700 dark:bg-slate-900">

@@ -21,7 +21,9 @@ use crate::components::{
     empty_state::{EmptyState, PageHeader},
     status::{IssueStateBadge, RunStatusBadge, StatusBadge},
 };
-use crate::model::{Execution, Issue, IssueDetail, IssueId, IssueState, WorkflowRunSummary};
+use crate::model::{
+    Agent, Execution, Issue, IssueDetail, IssueId, IssueState, Workflow, WorkflowRunSummary,
+};
 use crate::protocol::native::ServerMessage;
 
 /// `/issues/:id`.
@@ -39,11 +41,15 @@ pub fn IssuePage() -> impl IntoView {
             None => Err(ApiError::NotFound),
         }
     });
+    // Made here, before anything is awaited, so that hydration meets them
+    // in the order the server made them.
+    let workflows = Resource::new(|| (), |_| list_workflows());
+    let agents = Resource::new(|| (), |_| list_agents());
     view! {
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match issue.await {
-                    Ok(d) => view! { <IssueView initial=d /> }.into_any(),
+                    Ok(d) => view! { <IssueView initial=d workflows=workflows agents=agents /> }.into_any(),
                     Err(ApiError::NotFound) => view! {
                         <PageHeader title="Issue not found" />
                         <EmptyState title="There is no such issue" body="The address may be wrong.">
@@ -60,7 +66,11 @@ pub fn IssuePage() -> impl IntoView {
 /// One issue, kept current: it is read again when the issue changes or
 /// anything runs (a run or execution on it may have started or ended).
 #[component]
-fn IssueView(initial: IssueDetail) -> impl IntoView {
+fn IssueView(
+    initial: IssueDetail,
+    workflows: Resource<Result<Vec<Workflow>, ApiError>>,
+    agents: Resource<Result<Vec<Agent>, ApiError>>,
+) -> impl IntoView {
     let id = initial.issue.id;
     let detail = RwSignal::new(initial);
     let issue = Memo::new(move |_| detail.with(|d| d.issue.clone()));
@@ -164,8 +174,8 @@ fn IssueView(initial: IssueDetail) -> impl IntoView {
                 </section>
             </div>
             <aside class="flex flex-col gap-4">
-                <RunWorkflowForm issue=id />
-                <RunAgentForm issue=id />
+                <RunWorkflowForm issue=id workflows=workflows />
+                <RunAgentForm issue=id agents=agents />
             </aside>
         </div>
     }
@@ -212,7 +222,10 @@ fn EditIssue(issue: Issue, action: ServerAction<EditIssueFields>) -> impl IntoVi
 }
 
 #[component]
-fn RunWorkflowForm(issue: IssueId) -> impl IntoView {
+fn RunWorkflowForm(
+    issue: IssueId,
+    workflows: Resource<Result<Vec<Workflow>, ApiError>>,
+) -> impl IntoView {
     let navigate = use_navigate();
     let start = ServerAction::<StartWorkflow>::new();
     Effect::new(move |_| {
@@ -220,7 +233,6 @@ fn RunWorkflowForm(issue: IssueId) -> impl IntoView {
             navigate(&format!("/workflow-runs/{}", run.id), Default::default());
         }
     });
-    let workflows = Resource::new(|| (), |_| list_workflows());
     let error = action_error(start);
     view! {
         <section class=CARD>
@@ -257,7 +269,7 @@ fn RunWorkflowForm(issue: IssueId) -> impl IntoView {
 }
 
 #[component]
-fn RunAgentForm(issue: IssueId) -> impl IntoView {
+fn RunAgentForm(issue: IssueId, agents: Resource<Result<Vec<Agent>, ApiError>>) -> impl IntoView {
     let navigate = use_navigate();
     let start = ServerAction::<StartExecution>::new();
     Effect::new(move |_| {
@@ -265,7 +277,6 @@ fn RunAgentForm(issue: IssueId) -> impl IntoView {
             navigate(&format!("/executions/{}", execution.id), Default::default());
         }
     });
-    let agents = Resource::new(|| (), |_| list_agents());
     let error = action_error(start);
     view! {
         <section class=CARD>

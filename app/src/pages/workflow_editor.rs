@@ -10,9 +10,13 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
+use super::common::workflow_version;
 use super::common::{FormError, CARD, DANGER, INPUT, LINK, PRIMARY, SECONDARY};
 use super::workflows::{is_admin, WorkflowRuns};
-use crate::api::{delete_workflow, get_workflow, list_agents, save_workflow, ApiError};
+use crate::api::{
+    delete_workflow, get_workflow, list_agents, list_workflow_runs, save_workflow, ApiError,
+    StartWorkflow,
+};
 use crate::components::{
     empty_state::{EmptyState, PageHeader},
     workflow_graph::{GraphNode, GraphStage, WorkflowGraph},
@@ -44,6 +48,19 @@ pub fn WorkflowEditPage() -> impl IntoView {
         },
     );
     let agents = Resource::new(|| (), |_| list_agents());
+    // The runs list's action and resource are made here, before anything is
+    // awaited, so that hydration meets them in the server's order.
+    let start = ServerAction::<StartWorkflow>::new();
+    let version = workflow_version();
+    let runs = Resource::new(
+        move || (id(), version.get(), start.version().get()),
+        |(id, _, _)| async move {
+            match id {
+                Some(id) => list_workflow_runs(Some(id)).await,
+                None => Ok(Vec::new()),
+            }
+        },
+    );
     view! {
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -51,7 +68,7 @@ pub fn WorkflowEditPage() -> impl IntoView {
                 let agents = agents.await;
                 match (workflow.await, agents) {
                     (Ok(existing), Ok(agents)) => {
-                        let runs = existing.as_ref().map(|w| view! { <WorkflowRuns workflow=w.id /> });
+                        let runs = existing.as_ref().map(|w| view! { <WorkflowRuns workflow=w.id start=start runs=runs /> });
                         view! {
                             <WorkflowEditor existing=existing agents=agents admin=admin />
                             {runs}

@@ -194,14 +194,12 @@ pub fn RunsTable(runs: Vec<WorkflowRunSummary>) -> impl IntoView {
 
 /// The runs of one workflow, with a button to start another.
 #[component]
-pub fn WorkflowRuns(workflow: WorkflowId) -> impl IntoView {
-    let start = ServerAction::<StartWorkflow>::new();
+pub fn WorkflowRuns(
+    workflow: WorkflowId,
+    start: ServerAction<StartWorkflow>,
+    runs: Resource<Result<Vec<WorkflowRunSummary>, crate::api::ApiError>>,
+) -> impl IntoView {
     follow_new_run(start);
-    let version = workflow_version();
-    let runs = Resource::new(
-        move || (version.get(), start.version().get()),
-        move |_| list_workflow_runs(Some(workflow)),
-    );
     let error = action_error(start);
     view! {
         <section class="mt-8">
