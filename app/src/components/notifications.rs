@@ -58,78 +58,86 @@ pub fn NotificationBell() -> impl IntoView {
         move || (version.get(), mark.version().get()),
         |_| list_notifications(),
     );
+    // One await for the badge and the list, so that the server renders
+    // what hydration finds. The summary is inside too: `<details>` takes
+    // its first `<summary>` child, whatever comments come before it.
     view! {
         <details class="relative" data-testid="bell-menu">
-            <summary
-                class="relative flex cursor-pointer list-none items-center rounded-md border border-slate-200 px-2 py-1 text-slate-700 hover:bg-slate-100 dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
-                data-testid="bell"
-                title="Notifications"
-            >
-                <svg viewBox="0 0 24 24" class="h-4 w-4" aria-hidden="true">
-                    <path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z" />
-                </svg>
-                <span class="sr-only">"Notifications"</span>
-                <Transition>
-                    {move || Suspend::new(async move {
-                        // Awaited, so that the server renders what hydration finds.
-                        let n = list.await.map(|l| l.unread).unwrap_or(0);
-                        (n > 0).then(|| view! {
-                            <span
-                                class="ml-1 rounded-full bg-rose-600 px-1.5 text-xs font-semibold leading-5 text-white"
-                                data-testid="unread-count"
-                                aria-label=format!("{n} unread")
-                            >
-                                {if n > 99 { "99+".to_string() } else { n.to_string() }}
-                            </span>
-                        })
-                    })}
-                </Transition>
-            </summary>
-            <div class="absolute right-0 z-30 mt-2 w-80 max-w-[90vw] rounded-lg border border-slate-200 bg-white shadow-lg dark:border-slate-700 dark:bg-slate-900">
-                <div class="flex items-center justify-between border-b border-slate-200 px-3 py-2 dark:border-slate-700">
-                    <h2 class="text-sm font-semibold">"Notifications"</h2>
-                    <ActionForm action=mark attr:class="inline">
-                        <button
-                            type="submit"
-                            class="text-xs font-medium text-indigo-600 hover:underline disabled:opacity-50 dark:text-indigo-400"
-                            data-testid="mark-all-read"
+            <Transition fallback=move || view! {
+                <summary class="flex cursor-pointer list-none items-center rounded-md border border-slate-200 px-2 py-1 text-slate-700 dark:border-slate-700 dark:text-slate-300" data-testid="bell" title="Notifications">
+                    <span class="text-sm">"Notifications"</span>
+                </summary>
+            }>
+                {move || Suspend::new(async move {
+                    let result = list.await;
+                    let unread = result.as_ref().map(|l| l.unread).unwrap_or(0);
+                    view! {
+                        <summary
+                            class="relative flex cursor-pointer list-none items-center rounded-md border border-slate-200 px-2 py-1 text-slate-700 hover:bg-slate-100 dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
+                            data-testid="bell"
+                            title="Notifications"
                         >
-                            "Mark all read"
-                        </button>
-                    </ActionForm>
-                </div>
-                <Transition fallback=|| view! { <p class="p-3 text-sm text-slate-500">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        match list.await {
-                            Err(e) => view! { <p class="p-3 text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
-                            Ok(l) if l.items.is_empty() => view! {
-                                <p class="p-3 text-sm text-slate-500">"Nothing yet. Finished runs and approvals waiting for you appear here."</p>
-                            }.into_any(),
-                            Ok(l) => view! {
-                                <ul class="max-h-96 divide-y divide-slate-100 overflow-y-auto dark:divide-slate-800">
-                                    {l.items.into_iter().map(|n| {
-                                        let weight = if n.read { "font-normal" } else { "font-semibold" };
-                                        let title = n.title.clone();
-                                        view! {
-                                            <li class="flex gap-2 px-3 py-2 text-sm" data-testid="notification" data-severity=n.severity.as_str() data-read=n.read.to_string()>
-                                                <span class=dot_class(n.severity) aria-label=n.severity.as_str()></span>
-                                                <div class="min-w-0">
-                                                    {match local(n.action_url.clone()) {
-                                                        Some(url) => view! { <a href=url class=format!("block hover:underline {weight}")>{title}</a> }.into_any(),
-                                                        None => view! { <p class=weight>{title}</p> }.into_any(),
-                                                    }}
-                                                    <p class="break-words text-xs text-slate-600 dark:text-slate-400">{n.message.clone()}</p>
-                                                    <p class="text-xs text-slate-400">{time_text(n.created_at)}</p>
-                                                </div>
-                                            </li>
-                                        }
-                                    }).collect_view()}
-                                </ul>
-                            }.into_any(),
-                        }
-                    })}
-                </Transition>
-            </div>
+                            <svg viewBox="0 0 24 24" class="h-4 w-4" aria-hidden="true">
+                                <path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z" />
+                            </svg>
+                            <span class="sr-only">"Notifications"</span>
+                            {(unread > 0).then(|| view! {
+                                <span
+                                    class="ml-1 rounded-full bg-rose-600 px-1.5 text-xs font-semibold leading-5 text-white"
+                                    data-testid="unread-count"
+                                    aria-label=format!("{unread} unread")
+                                >
+                                    {if unread > 99 { "99+".to_string() } else { unread.to_string() }}
+                                </span>
+                            })}
+                        </summary>
+                        <div class="absolute right-0 z-30 mt-2 w-80 max-w-[90vw] rounded-lg border border-slate-200 bg-white shadow-lg dark:border-slate-700 dark:bg-slate-900">
+                            <div class="flex items-center justify-between border-b border-slate-200 px-3 py-2 dark:border-slate-700">
+                                <h2 class="text-sm font-semibold">"Notifications"</h2>
+                                <ActionForm action=mark attr:class="inline">
+                                    <button
+                                        type="submit"
+                                        class="text-xs font-medium text-indigo-600 hover:underline disabled:opacity-50 dark:text-indigo-400"
+                                        data-testid="mark-all-read"
+                                    >
+                                        "Mark all read"
+                                    </button>
+                                </ActionForm>
+                            </div>
+                            {
+                                    match result {
+                                        Err(e) => view! { <p class="p-3 text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
+                                        Ok(l) if l.items.is_empty() => view! {
+                                            <p class="p-3 text-sm text-slate-500">"Nothing yet. Finished runs and approvals waiting for you appear here."</p>
+                                        }.into_any(),
+                                        Ok(l) => view! {
+                                            <ul class="max-h-96 divide-y divide-slate-100 overflow-y-auto dark:divide-slate-800">
+                                                {l.items.into_iter().map(|n| {
+                                                    let weight = if n.read { "font-normal" } else { "font-semibold" };
+                                                    let title = n.title.clone();
+                                                    view! {
+                                                        <li class="flex gap-2 px-3 py-2 text-sm" data-testid="notification" data-severity=n.severity.as_str() data-read=n.read.to_string()>
+                                                            <span class=dot_class(n.severity) aria-label=n.severity.as_str()></span>
+                                                            <div class="min-w-0">
+                                                                {match local(n.action_url.clone()) {
+                                                                    Some(url) => view! { <a href=url class=format!("block hover:underline {weight}")>{title}</a> }.into_any(),
+                                                                    None => view! { <p class=weight>{title}</p> }.into_any(),
+                                                                }}
+                                                                <p class="break-words text-xs text-slate-600 dark:text-slate-400">{n.message.clone()}</p>
+                                                                <p class="text-xs text-slate-400">{time_text(n.created_at)}</p>
+                                                            </div>
+                                                        </li>
+                                                    }
+                                                }).collect_view()}
+                                            </ul>
+                                        }.into_any(),
+                                    }
+                            }
+                        </div>
+
+                    }
+                })}
+            </Transition>
         </details>
     }
 }
