@@ -6,14 +6,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::common::{
-    create_agent, execution, log_lines, start_execution, stored_events, wait_status, TestServer,
+    create_agent, execution, log_lines, next_frames, start_execution, stored_events, wait_status,
+    Socket, TestServer,
 };
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn fast_server() -> TestServer {
     common::start_with(|c| c.exec.kill_grace = Duration::from_millis(800)).await
@@ -26,24 +24,6 @@ async fn socket(t: &TestServer, token: &str) -> Socket {
     let hello = next_frames(&mut ws).await;
     assert_eq!(hello[0]["type"], "connected");
     ws
-}
-
-/// The messages of the next text frame, `batch` frames unpacked.
-async fn next_frames(ws: &mut Socket) -> Vec<Value> {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
-            .await
-            .expect("a frame within 20 s")
-            .expect("open")
-            .expect("frame");
-        if let Message::Text(text) = msg {
-            let v: Value = serde_json::from_str(&text).unwrap();
-            if v["type"] == "batch" {
-                return v["events"].as_array().unwrap().clone();
-            }
-            return vec![v];
-        }
-    }
 }
 
 async fn subscribe(ws: &mut Socket, id: &str, since: u64) {

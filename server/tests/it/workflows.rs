@@ -6,10 +6,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use crate::common::{create_agent, execution, wait_status, TestServer};
-use futures::StreamExt;
+use crate::common::{create_agent, execution, next_frames, wait_status, TestServer};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
 async fn fast_server() -> TestServer {
     common::start_with(|c| c.exec.kill_grace = Duration::from_millis(800)).await
@@ -664,27 +662,6 @@ fn uuid_nil() -> String {
     "00000000-0000-0000-0000-000000000000".into()
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The next messages of one text frame (`batch` unpacked).
-async fn frames(ws: &mut Socket) -> Vec<Value> {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
-            .await
-            .expect("a frame within 20 s")
-            .expect("open")
-            .expect("frame");
-        if let Message::Text(text) = msg {
-            let v: Value = serde_json::from_str(&text).unwrap();
-            if v["type"] == "batch" {
-                return v["events"].as_array().unwrap().clone();
-            }
-            return vec![v];
-        }
-    }
-}
-
 #[tokio::test]
 async fn every_connection_sees_issues_workflow_events_and_its_notifications() {
     let t = fast_server().await;
@@ -703,10 +680,10 @@ async fn every_connection_sees_issues_workflow_events_and_its_notifications() {
     let (mut ws, _) = tokio_tungstenite::connect_async(t.ws_url(&format!("?token={token}")))
         .await
         .unwrap();
-    assert_eq!(frames(&mut ws).await[0]["type"], "connected");
+    assert_eq!(next_frames(&mut ws).await[0]["type"], "connected");
 
     let (issue_id, number) = issue(&t, &token, "Add dark mode", json!([])).await;
-    let created = frames(&mut ws).await;
+    let created = next_frames(&mut ws).await;
     assert_eq!(created[0]["type"], "issue.created");
     assert_eq!(created[0]["issueNumber"], number);
     assert_eq!(created[0]["title"], "Add dark mode");
@@ -719,7 +696,7 @@ async fn every_connection_sees_issues_workflow_events_and_its_notifications() {
     let mut seen: Vec<Value> = Vec::new();
     let mut approved = false;
     'read: loop {
-        for m in frames(&mut ws).await {
+        for m in next_frames(&mut ws).await {
             let Some(kind) = m["type"].as_str() else {
                 continue;
             };

@@ -233,3 +233,26 @@ pub fn log_lines(events: &[Value]) -> Vec<String> {
         .map(|e| e["message"].as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+/// A client WebSocket of the tests.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The messages of the next text frame, `batch` frames unpacked.
+pub async fn next_frames(ws: &mut Socket) -> Vec<Value> {
+    use futures::StreamExt;
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("a frame within 20 s")
+            .expect("open")
+            .expect("frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = msg {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v["type"] == "batch" {
+                return v["events"].as_array().unwrap().clone();
+            }
+            return vec![v];
+        }
+    }
+}
