@@ -82,6 +82,16 @@ pub struct ServeArgs {
     /// Send every execution to a remote runner; never run agents on this server.
     #[arg(long, env = "YAGURA_RUNNERS_ONLY")]
     pub runners_only: bool,
+    /// The secret GitHub signs webhooks with (replaces the settings page's).
+    #[arg(long, env = "YAGURA_GITHUB_WEBHOOK_SECRET", hide_env_values = true)]
+    pub github_webhook_secret: Option<String>,
+    /// Seconds between polls of connected GitHub repositories (0: rely on webhooks).
+    #[arg(long, env = "YAGURA_GITHUB_POLL_SECS", default_value_t = 60)]
+    pub github_poll_secs: u64,
+    /// The address people reach Yagura at, for links in GitHub comments and
+    /// the OAuth callback (default: the settings page's, else the listening address).
+    #[arg(long, env = "YAGURA_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +180,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 runners: crate::runners::RunnerConfig {
                     lease: std::time::Duration::from_secs(args.lease_secs),
                     runners_only: args.runners_only,
+                },
+                github: crate::github::GithubConfig {
+                    webhook_secret: args.github_webhook_secret.filter(|s| !s.trim().is_empty()),
+                    poll_interval: std::time::Duration::from_secs(args.github_poll_secs),
+                    public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
+                    ..Default::default()
                 },
                 ..Config::default()
             };

@@ -50,6 +50,8 @@ pub struct Config {
     pub exec: crate::executions::ExecConfig,
     /// Remote runners: lease length, runners-only dispatch.
     pub runners: crate::runners::RunnerConfig,
+    /// GitHub: webhook secret from the environment, polling, public URL.
+    pub github: crate::github::GithubConfig,
 }
 
 impl Default for Config {
@@ -66,6 +68,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(5),
             exec: crate::executions::ExecConfig::default(),
             runners: crate::runners::RunnerConfig::default(),
+            github: crate::github::GithubConfig::default(),
         }
     }
 }

@@ -26,6 +26,14 @@ fn to_repository(row: store::RepositoryRow) -> Result<Repository, ApiError> {
         local_path: row.local_path,
         open_issues: row.open_issues.max(0) as u64,
         created_at: row.created_at,
+        connected: row.connected,
+        github_auth: row.github_auth,
+        api_base_url: row.github_api_url,
+        default_branch: row.default_branch,
+        synced_at: row.github_synced_at,
+        sync_error: row.github_error,
+        disk_bytes: None,
+        keep_worktrees: row.keep_worktrees,
     })
 }
 
@@ -47,6 +55,7 @@ pub fn to_issue(row: store::IssueRow) -> Result<Issue, ApiError> {
         created_by: row.created_by,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        html_url: row.html_url,
     })
 }
 
@@ -127,12 +136,29 @@ fn check_body(body: &str) -> Result<(), ApiError> {
 }
 
 pub async fn list_repositories(state: &AppState) -> Result<Vec<Repository>, ApiError> {
-    store::list_repositories(&state.db)
+    let rows = store::list_repositories(&state.db)
         .await
-        .map_err(|e| internal("listing repositories", e))?
-        .into_iter()
+        .map_err(|e| internal("listing repositories", e))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id = row.id.clone();
+        let mut repo = to_repository(row)?;
+        if repo.connected || repo.local_path.is_some() {
+            if let Ok(Some(full)) = crate::db::github::find_repo(&state.db, &id).await {
+                repo.disk_bytes = state.worktrees.disk_usage(&full).await;
+            }
+        }
+        out.push(repo);
+    }
+    Ok(out)
+}
+
+pub async fn get_repository(state: &AppState, id: RepositoryId) -> Result<Repository, ApiError> {
+    store::find_repository(&state.db, &id.to_string())
+        .await
+        .map_err(|e| internal("reading a repository", e))?
         .map(to_repository)
-        .collect()
+        .unwrap_or(Err(ApiError::NotFound))
 }
 
 pub async fn create_repository(
@@ -145,7 +171,17 @@ pub async fn create_repository(
             "a repository name must be 1–100 characters".into(),
         ));
     }
-    let github = clean_optional(input.github);
+    let (github, connect) = match input.github {
+        None => (None, None),
+        Some(app::model::GithubSpec::Name(g)) => (clean_optional(Some(g)), None),
+        Some(app::model::GithubSpec::Connect(c)) => {
+            let checked = crate::github::GitHub::credentials_of(&c)?;
+            (
+                Some(format!("{}/{}", c.owner.trim(), c.repo.trim())),
+                Some(checked),
+            )
+        }
+    };
     if let Some(g) = &github {
         let valid = g.split('/').count() == 2
             && g.split('/').all(|part| {
@@ -185,11 +221,28 @@ pub async fn create_repository(
             internal("creating a repository", e)
         }
     })?;
-    store::find_repository(&state.db, &id.to_string())
-        .await
-        .map_err(|e| internal("reading a repository", e))?
-        .map(to_repository)
-        .unwrap_or(Err(ApiError::NotFound))
+    if let Some((credentials, api_url)) = connect {
+        state
+            .github
+            .save_connection(&id.to_string(), &credentials, &api_url)
+            .await?;
+        start_import(state, &id.to_string());
+    }
+    get_repository(state, id).await
+}
+
+/// Imports a newly connected repository's open issues in the background
+/// (the outcome shows on the repository: last sync or its error).
+pub fn start_import(state: &AppState, repo_id: &str) {
+    let state = state.clone();
+    let repo_id = repo_id.to_string();
+    let tasks = state.tasks.clone();
+    tasks.spawn(async move {
+        match crate::github::sync::import(&state, &repo_id).await {
+            Ok(r) => tracing::info!(repository = %repo_id, created = r.created, updated = r.updated, "imported issues from GitHub"),
+            Err(e) => tracing::warn!(repository = %repo_id, error = %e, "importing issues from GitHub failed"),
+        }
+    });
 }
 
 pub async fn list(state: &AppState, query: IssueQuery) -> Result<IssuePage, ApiError> {
@@ -282,6 +335,43 @@ pub async fn create(
     let title = check_title(&input.title)?;
     check_body(&input.body)?;
     let labels = normalise_labels(&input.labels).map_err(ApiError::Invalid)?;
+    // A repository mirrored from GitHub: the issue is made there first and
+    // mirrored back under GitHub's number.
+    let connected = state
+        .github
+        .connected(&input.repository_id.to_string())
+        .await
+        .map_err(|e| internal("opening a GitHub connection", e))?;
+    if let Some(c) = connected {
+        let mut payload =
+            serde_json::json!({ "title": title, "body": input.body, "labels": labels });
+        if let Some(a) = clean_optional(input.assignee.clone()) {
+            payload["assignees"] = serde_json::json!([a]);
+        }
+        let gh: crate::github::GhIssue = c
+            .client
+            .post(
+                format!("/repos/{}/{}/issues", c.owner, c.name),
+                Some(&payload),
+            )
+            .await
+            .map_err(|e| {
+                ApiError::Upstream(format!(
+                    "GitHub did not take the issue: {}",
+                    crate::github::describe(&e)
+                ))
+            })?;
+        mirror(state, &c.repo.id, &gh, &user.username, true).await?;
+        let id = crate::db::github::find_issue_id(&state.db, &c.repo.id, gh.number as i64)
+            .await
+            .map_err(|e| internal("finding a mirrored issue", e))?
+            .ok_or(ApiError::NotFound)?;
+        return detail(
+            state,
+            id.parse().map_err(|e| internal("stored issue id", e))?,
+        )
+        .await;
+    }
     let id = IssueId(uuid::Uuid::new_v4());
     let now = db::now_ms();
     let labels_json = serde_json::to_string(&labels).unwrap_or_else(|_| "[]".into());
@@ -313,7 +403,7 @@ pub async fn create(
         },
     ));
     let row = find_row(state, id).await?;
-    trigger(state, user, &row, &labels).await;
+    trigger(state, &user.username, &row, &labels, assignee.as_deref()).await;
     detail(state, id).await
 }
 
@@ -324,6 +414,50 @@ pub async fn update(
     update: IssueUpdate,
 ) -> Result<IssueDetail, ApiError> {
     let mut row = find_row(state, id).await?;
+    if row.html_url.is_some() {
+        let connected = state
+            .github
+            .connected(&row.repository_id)
+            .await
+            .map_err(|e| internal("opening a GitHub connection", e))?;
+        if let Some(c) = connected {
+            // Mirrored from GitHub: the change is made there and mirrored back.
+            let mut patch = serde_json::Map::new();
+            if let Some(title) = &update.title {
+                patch.insert("title".into(), check_title(title)?.into());
+            }
+            if let Some(body) = &update.body {
+                check_body(body)?;
+                patch.insert("body".into(), body.clone().into());
+            }
+            if let Some(s) = update.state {
+                patch.insert("state".into(), s.as_str().into());
+            }
+            if let Some(labels) = &update.labels {
+                let labels = normalise_labels(labels).map_err(ApiError::Invalid)?;
+                patch.insert("labels".into(), serde_json::json!(labels));
+            }
+            if let Some(assignee) = &update.assignee {
+                let a: Vec<String> = clean_optional(Some(assignee.clone())).into_iter().collect();
+                patch.insert("assignees".into(), serde_json::json!(a));
+            }
+            let gh: crate::github::GhIssue = c
+                .client
+                .patch(
+                    format!("/repos/{}/{}/issues/{}", c.owner, c.name, row.number),
+                    Some(&serde_json::Value::Object(patch)),
+                )
+                .await
+                .map_err(|e| {
+                    ApiError::Upstream(format!(
+                        "GitHub did not take the change: {}",
+                        crate::github::describe(&e)
+                    ))
+                })?;
+            mirror(state, &c.repo.id, &gh, &user.username, true).await?;
+            return detail(state, id).await;
+        }
+    }
     let before: Vec<String> = serde_json::from_str(&row.labels).unwrap_or_default();
     if let Some(title) = &update.title {
         row.title = check_title(title)?;
@@ -345,8 +479,13 @@ pub async fn update(
             .collect();
         row.labels = serde_json::to_string(&labels).unwrap_or_else(|_| "[]".into());
     }
+    let mut new_assignee = None;
     if let Some(assignee) = update.assignee {
-        row.assignee = clean_optional(Some(assignee));
+        let assignee = clean_optional(Some(assignee));
+        if assignee.is_some() && assignee != row.assignee {
+            new_assignee = assignee.clone();
+        }
+        row.assignee = assignee;
     }
     row.updated_at = db::now_ms();
     store::update_issue(&state.db, &row)
@@ -366,37 +505,213 @@ pub async fn update(
         },
     ));
     if issue.state == IssueState::Open {
-        trigger(state, user, &row, &added).await;
+        trigger(state, &user.username, &row, &added, new_assignee.as_deref()).await;
     }
     detail(state, id).await
 }
 
-/// Starts the workflows whose trigger label the issue just got. A failure
-/// to start one is logged and does not undo the issue's change.
-async fn trigger(state: &AppState, user: &User, issue: &store::IssueRow, added: &[String]) {
+/// Starts the workflows whose trigger label the issue just got, and those
+/// triggered by its new assignee. A failure to start one is logged and
+/// does not undo the issue's change.
+pub async fn trigger(
+    state: &AppState,
+    actor: &str,
+    issue: &store::IssueRow,
+    added: &[String],
+    new_assignee: Option<&str>,
+) {
+    let mut found = Vec::new();
     for label in added {
-        let workflows = match state.workflows.triggered_by(label).await {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!(error = ?e, label, "cannot read label triggers");
-                continue;
+        match state.workflows.triggered_by(label).await {
+            Ok(w) => found.extend(w.into_iter().map(|w| (w, format!("label {label}")))),
+            Err(e) => tracing::error!(error = ?e, label, "cannot read label triggers"),
+        }
+    }
+    if let Some(login) = new_assignee {
+        match state.workflows.triggered_by_assignee(login).await {
+            Ok(w) => found.extend(w.into_iter().map(|w| (w, format!("assignee {login}")))),
+            Err(e) => tracing::error!(error = ?e, login, "cannot read assignee triggers"),
+        }
+    }
+    for (workflow, cause) in found {
+        match state
+            .workflows
+            .start_run(&workflow, Some(issue.clone()), actor)
+            .await
+        {
+            Ok(run) => {
+                tracing::info!(run = %run.id, workflow = %workflow.name, cause, "workflow started by a trigger")
             }
-        };
-        for workflow in workflows {
-            match state
-                .workflows
-                .start_run(&workflow, Some(issue.clone()), &user.username)
-                .await
-            {
-                Ok(run) => {
-                    tracing::info!(run = %run.id, workflow = %workflow.name, label, "workflow started by label")
-                }
-                Err(e) => {
-                    tracing::warn!(error = ?e, workflow = %workflow.name, label, "label trigger could not start a run")
-                }
+            Err(e) => {
+                tracing::warn!(error = ?e, workflow = %workflow.name, cause, "a trigger could not start a run")
             }
         }
     }
+}
+
+/// What mirroring a GitHub issue did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mirrored {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Creates or updates the local copy of a GitHub issue (under GitHub's
+/// number) and publishes `issue.created` / `issue.updated`. With
+/// `triggers`, a new label or assignee starts the workflows it triggers
+/// (the initial import passes false: old labels start nothing).
+pub async fn mirror(
+    state: &AppState,
+    repository_id: &str,
+    gh: &crate::github::GhIssue,
+    actor: &str,
+    triggers: bool,
+) -> Result<Mirrored, ApiError> {
+    use crate::db::github as gh_store;
+    let title: String = {
+        let t = gh.title.trim();
+        if t.is_empty() {
+            "(no title)".to_string()
+        } else {
+            t.chars().take(200).collect()
+        }
+    };
+    let mut body = gh.body.clone().unwrap_or_default();
+    if body.len() > 256 * 1024 {
+        let mut cut = 256 * 1024;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        body.truncate(cut);
+    }
+    let state_str = if gh.state.eq_ignore_ascii_case("closed") {
+        "closed"
+    } else {
+        "open"
+    };
+    let mut labels: Vec<String> = Vec::new();
+    for l in &gh.labels {
+        let l: String = l.name.trim().chars().take(50).collect();
+        if !l.is_empty() && !labels.iter().any(|x| x.eq_ignore_ascii_case(&l)) {
+            labels.push(l);
+        }
+    }
+    let labels_json = serde_json::to_string(&labels).unwrap_or_else(|_| "[]".into());
+    let assignee = gh.assignee.as_ref().map(|a| a.login.clone());
+    let now = db::now_ms();
+    let existing = gh_store::find_issue_id(&state.db, repository_id, gh.number as i64)
+        .await
+        .map_err(|e| internal("finding a mirrored issue", e))?;
+    if existing.is_none() {
+        let id = IssueId(uuid::Uuid::new_v4());
+        let author = gh
+            .user
+            .as_ref()
+            .map(|u| format!("github:{}", u.login))
+            .unwrap_or_else(|| actor.to_string());
+        let inserted = gh_store::insert_mirrored(
+            &state.db,
+            &gh_store::MirroredIssue {
+                id: &id.to_string(),
+                repository_id,
+                number: gh.number as i64,
+                title: &title,
+                body: &body,
+                state: state_str,
+                labels: &labels_json,
+                assignee: assignee.as_deref(),
+                created_by: &author,
+                html_url: gh.html_url.as_deref(),
+                now,
+            },
+        )
+        .await
+        .map_err(|e| internal("storing a mirrored issue", e))?;
+        if inserted {
+            let repository_id: RepositoryId = repository_id
+                .parse()
+                .map_err(|e| internal("repository id", e))?;
+            state.executions.hub().publish_workspace(Broadcast::new(
+                Audience::Everyone,
+                ServerMessage::IssueCreated {
+                    issue_number: gh.number,
+                    title: title.clone(),
+                    repository_id,
+                    issue_id: id,
+                    timestamp: timestamp(now),
+                },
+            ));
+            if triggers && state_str == "open" {
+                let row = find_row(state, id).await?;
+                trigger(state, actor, &row, &labels, assignee.as_deref()).await;
+            }
+            return Ok(Mirrored::Created);
+        }
+    }
+    // It exists (or appeared concurrently): update it.
+    let id: IssueId = match existing {
+        Some(id) => id.parse().map_err(|e| internal("stored issue id", e))?,
+        None => gh_store::find_issue_id(&state.db, repository_id, gh.number as i64)
+            .await
+            .map_err(|e| internal("finding a mirrored issue", e))?
+            .ok_or(ApiError::NotFound)?
+            .parse()
+            .map_err(|e| internal("stored issue id", e))?,
+    };
+    let mut row = find_row(state, id).await?;
+    let before: Vec<String> = serde_json::from_str(&row.labels).unwrap_or_default();
+    let unchanged = row.title == title
+        && row.body == body
+        && row.state == state_str
+        && before == labels
+        && row.assignee == assignee;
+    if let Some(url) = &gh.html_url {
+        let _ = gh_store::set_issue_html_url(&state.db, &row.id, url).await;
+    }
+    if unchanged {
+        return Ok(Mirrored::Unchanged);
+    }
+    let added: Vec<String> = labels
+        .iter()
+        .filter(|l| !before.iter().any(|b| b.eq_ignore_ascii_case(l)))
+        .cloned()
+        .collect();
+    let new_assignee = assignee
+        .as_deref()
+        .filter(|a| {
+            row.assignee
+                .as_deref()
+                .map(|b| !b.eq_ignore_ascii_case(a))
+                .unwrap_or(true)
+        })
+        .map(str::to_string);
+    row.title = title;
+    row.body = body;
+    row.state = state_str.to_string();
+    row.labels = labels_json;
+    row.assignee = assignee;
+    row.updated_at = now;
+    store::update_issue(&state.db, &row)
+        .await
+        .map_err(|e| internal("updating a mirrored issue", e))?;
+    let issue = to_issue(row.clone())?;
+    state.executions.hub().publish_workspace(Broadcast::new(
+        Audience::Everyone,
+        ServerMessage::IssueUpdated {
+            issue_number: issue.number,
+            title: issue.title.clone(),
+            repository_id: issue.repository_id,
+            issue_id: issue.id,
+            state: issue.state,
+            labels: issue.labels.clone(),
+            timestamp: timestamp(now),
+        },
+    ));
+    if triggers && issue.state == IssueState::Open {
+        trigger(state, actor, &row, &added, new_assignee.as_deref()).await;
+    }
+    Ok(Mirrored::Updated)
 }
 
 #[cfg(test)]

@@ -66,6 +66,15 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let tasks = TaskTracker::new();
     let hub = Arc::new(Hub::default());
     let (writer, _writer_task) = EventWriter::start(store.db.clone(), hub.clone());
+    let sealer = crate::secrets::Sealer::load_or_create(&store.data_dir)?;
+    let github = crate::github::GitHub::new(
+        store.db.clone(),
+        sealer,
+        config.github.clone(),
+        format!("http://{addr}"),
+    );
+    let worktrees =
+        crate::worktrees::Worktrees::new(store.db.clone(), github.clone(), &store.data_dir);
     let runners = Runners::new(store.db.clone(), hub.clone(), config.runners.clone());
     runners.reset().await?;
     let executions = Executions::new(
@@ -77,8 +86,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         shutdown.clone(),
         tasks.clone(),
         runners,
+        worktrees.clone(),
     );
     let lost = executions.reconcile().await?;
+    match worktrees.prune_stale().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "removed worktrees left by a previous process"),
+        Err(e) => tracing::warn!(error = %e, "cannot prune stale worktrees"),
+    }
     if lost > 0 {
         tracing::warn!(
             lost,
@@ -111,9 +126,13 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         executions,
         workflows,
         notifier,
+        github,
+        worktrees,
         shutdown,
         tasks,
     };
+    crate::github::sync::start(state.clone());
+    crate::github::report::start(state.clone());
     let app = crate::http::router(state.clone());
     let shutdown = state.shutdown.clone();
     let handle = tokio::spawn(async move {

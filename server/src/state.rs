@@ -7,8 +7,8 @@ use leptos::config::LeptosOptions;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    auth::Auth, config::Config, db::Db, executions::Executions, notifications::Notifier,
-    workflows::Workflows,
+    auth::Auth, config::Config, db::Db, executions::Executions, github::GitHub,
+    notifications::Notifier, workflows::Workflows, worktrees::Worktrees,
 };
 
 #[derive(Clone)]
@@ -23,6 +23,10 @@ pub struct AppState {
     pub workflows: Workflows,
     /// Stores and pushes notifications.
     pub notifier: Notifier,
+    /// GitHub connections, settings and clients.
+    pub github: GitHub,
+    /// Clones and per-execution worktrees.
+    pub worktrees: Worktrees,
     /// Cancelled when the server begins to shut down; every long-lived task
     /// (WebSocket sessions first of all) watches it.
     pub shutdown: CancellationToken,

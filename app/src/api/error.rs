@@ -27,6 +27,9 @@ pub enum ApiError {
     Internal,
     #[error("request failed: {0}")]
     Transport(String),
+    /// A service Yagura depends on (GitHub) failed; the text says how.
+    #[error("{0}")]
+    Upstream(String),
 }
 
 impl FromServerFnError for ApiError {
@@ -50,6 +53,7 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::Internal => "internal",
             ApiError::Transport(_) => "transport",
+            ApiError::Upstream(_) => "upstream",
         }
     }
 
@@ -63,6 +67,7 @@ impl ApiError {
             ApiError::Invalid(_) => 422,
             ApiError::TooManyAttempts { .. } => 429,
             ApiError::Internal | ApiError::Transport(_) => 500,
+            ApiError::Upstream(_) => 502,
         }
     }
 }

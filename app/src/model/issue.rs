@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{Execution, IssueId, RepositoryId, WorkflowRunSummary};
+use super::{Execution, GithubSpec, IssueId, RepositoryId, WorkflowRunSummary};
 
 /// Where issues live: a local name, optionally mirroring a GitHub
 /// repository (`owner/name`) and a checkout on this machine.
@@ -15,6 +15,27 @@ pub struct Repository {
     pub local_path: Option<String>,
     pub open_issues: u64,
     pub created_at: i64,
+    /// Credentials are stored: issues sync and results go back.
+    #[serde(default)]
+    pub connected: bool,
+    /// `token` or `app` when connected.
+    #[serde(default)]
+    pub github_auth: Option<String>,
+    #[serde(default)]
+    pub api_base_url: Option<String>,
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    /// When issues were last synced, and why the last sync failed.
+    #[serde(default)]
+    pub synced_at: Option<i64>,
+    #[serde(default)]
+    pub sync_error: Option<String>,
+    /// Disk used by its clone and worktrees (bytes), when measured.
+    #[serde(default)]
+    pub disk_bytes: Option<u64>,
+    /// Worktrees stay after their run ends.
+    #[serde(default)]
+    pub keep_worktrees: bool,
 }
 
 /// What a person sends to create a repository.
@@ -22,8 +43,10 @@ pub struct Repository {
 #[serde(rename_all = "camelCase")]
 pub struct RepositoryInput {
     pub name: String,
+    /// `owner/name`, or `{owner, repo, token | appId+privateKey+installationId, apiBaseUrl?}`
+    /// to connect it.
     #[serde(default)]
-    pub github: Option<String>,
+    pub github: Option<GithubSpec>,
     #[serde(default)]
     pub local_path: Option<String>,
 }
@@ -77,6 +100,9 @@ pub struct Issue {
     pub created_by: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The issue on GitHub, when it is mirrored from there.
+    #[serde(default)]
+    pub html_url: Option<String>,
 }
 
 /// A short reference to an issue, carried by runs and executions.

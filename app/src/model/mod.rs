@@ -5,6 +5,7 @@
 mod agent;
 mod event;
 mod execution;
+mod github;
 mod ids;
 mod issue;
 mod notification;
@@ -20,6 +21,10 @@ pub use event::{EventBody, ExecutionEvent};
 pub use execution::{
     Dashboard, Execution, ExecutionAction, ExecutionPage, ExecutionQuery, ExecutionStatus,
     LogLevel, LogStream, ResourceUsage,
+};
+pub use github::{
+    ConnectionCheck, GithubConnect, GithubSettings, GithubSettingsInput, GithubSpec, StatusLabels,
+    SyncReport,
 };
 pub use ids::{
     AgentId, ExecutionId, IssueId, NotificationId, RepositoryId, UserId, WorkflowId, WorkflowRunId,

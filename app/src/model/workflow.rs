@@ -68,6 +68,10 @@ pub struct Workflow {
     pub description: String,
     /// When an issue gets this label, the workflow starts on it.
     pub trigger_label: Option<String>,
+    /// When an issue is assigned to this user (a GitHub login or a Yagura
+    /// username), the workflow starts on it.
+    #[serde(default)]
+    pub trigger_assignee: Option<String>,
     pub definition: WorkflowDefinition,
     pub created_at: i64,
     pub updated_at: i64,
@@ -82,6 +86,8 @@ pub struct WorkflowInput {
     pub description: String,
     #[serde(default)]
     pub trigger_label: Option<String>,
+    #[serde(default)]
+    pub trigger_assignee: Option<String>,
     pub definition: WorkflowDefinition,
 }
 
@@ -247,6 +253,16 @@ pub struct WorkflowRun {
     pub steps: Vec<RunStep>,
     /// Highest event sequence number of the run's stream.
     pub last_seq: u64,
+    /// The branch the run's commits are collected on, when it works in a
+    /// repository (`yagura/<issue>-<short id>`).
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// The pull request opened for (or reported by) the run.
+    #[serde(default)]
+    pub pr_url: Option<String>,
+    /// Why reporting back to GitHub failed, if it did.
+    #[serde(default)]
+    pub github_error: Option<String>,
 }
 
 impl WorkflowRun {
@@ -272,6 +288,9 @@ pub struct WorkflowRunSummary {
     /// Steps ended / all steps.
     pub steps_done: u32,
     pub steps_total: u32,
+    /// The pull request opened for (or reported by) the run.
+    #[serde(default)]
+    pub pr_url: Option<String>,
 }
 
 /// One entry of a run's history: every state change with time and actor.

@@ -161,6 +161,12 @@ fn WorkflowEditor(existing: Option<Workflow>, agents: Vec<Agent>, admin: bool) -
             .and_then(|w| w.trigger_label.clone())
             .unwrap_or_default(),
     );
+    let assignee = RwSignal::new(
+        existing
+            .as_ref()
+            .and_then(|w| w.trigger_assignee.clone())
+            .unwrap_or_default(),
+    );
     let def = RwSignal::new(existing.map(|w| w.definition).unwrap_or_default());
     let agents = StoredValue::new(agents);
     let problem = RwSignal::new(None::<String>);
@@ -235,6 +241,7 @@ fn WorkflowEditor(existing: Option<Workflow>, agents: Vec<Agent>, admin: bool) -
                         name: name.get_untracked().trim().to_string(),
                         description: description.get_untracked().trim().to_string(),
                         trigger_label: Some(trigger.get_untracked().trim().to_string()).filter(|t| !t.is_empty()),
+                        trigger_assignee: Some(assignee.get_untracked().trim().to_string()).filter(|t| !t.is_empty()),
                         definition: def.get_untracked(),
                     };
                     match check(&input.name, &input.definition) {
@@ -259,6 +266,11 @@ fn WorkflowEditor(existing: Option<Workflow>, agents: Vec<Agent>, admin: bool) -
                         "Trigger label (optional)"
                         <input class=INPUT maxlength="50" bind:value=trigger value=trigger.get_untracked() placeholder="e.g. agent-ready" />
                         <span class="mt-1 block text-xs font-normal text-slate-500">"When an issue gets this label, the workflow starts on it."</span>
+                    </label>
+                    <label class="block text-sm font-medium">
+                        "Trigger assignee (optional)"
+                        <input class=INPUT maxlength="100" bind:value=assignee value=assignee.get_untracked() placeholder="e.g. yagura-bot" />
+                        <span class="mt-1 block text-xs font-normal text-slate-500">"When an issue is assigned to this user (a GitHub login on synced repositories), the workflow starts on it."</span>
                     </label>
                 </section>
                 <For each=move || 0..stage_count() key=|i| *i let:i>

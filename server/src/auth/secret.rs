@@ -12,7 +12,13 @@ const LEN: usize = 64;
 
 /// Reads the secret, creating it if it does not exist yet.
 pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    let path = data_dir.join(FILE_NAME);
+    load_or_create_named(data_dir, FILE_NAME, LEN)
+}
+
+/// Reads the hex key in `<data_dir>/<name>`, creating `len` random bytes
+/// with mode 0600 if it does not exist yet.
+pub fn load_or_create_named(data_dir: &Path, name: &str, len: usize) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join(name);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             tighten_permissions(&path)?;
@@ -27,13 +33,13 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
             }
             Ok(bytes)
         }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => create(&path),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => create(&path, len),
         Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
     }
 }
 
-fn create(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = vec![0u8; LEN];
+fn create(path: &Path, len: usize) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = vec![0u8; len];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -44,7 +50,7 @@ fn create(path: &Path) -> anyhow::Result<Vec<u8>> {
         .with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(hex::encode(&bytes).as_bytes())?;
     file.sync_all()?;
-    tracing::info!(path = %path.display(), "created a new token signing secret");
+    tracing::info!(path = %path.display(), "created a new secret key");
     Ok(bytes)
 }
 

@@ -12,24 +12,32 @@ pub struct RepositoryRow {
     pub local_path: Option<String>,
     pub created_at: i64,
     pub open_issues: i64,
+    pub connected: bool,
+    pub github_auth: Option<String>,
+    pub github_api_url: Option<String>,
+    pub default_branch: Option<String>,
+    pub github_synced_at: Option<i64>,
+    pub github_error: Option<String>,
+    pub keep_worktrees: bool,
 }
 
+const REPOSITORY_COLUMNS: &str = "r.id, r.name, r.github, r.local_path, r.created_at, \
+    (SELECT COUNT(*) FROM issues i WHERE i.repository_id = r.id AND i.state = 'open') AS open_issues, \
+    (r.github_credentials IS NOT NULL) AS connected, r.github_auth, r.github_api_url, r.default_branch, \
+    r.github_synced_at, r.github_error, r.keep_worktrees";
+
 pub async fn list_repositories(db: &Db) -> sqlx::Result<Vec<RepositoryRow>> {
-    sqlx::query_as(
-        "SELECT r.id, r.name, r.github, r.local_path, r.created_at, \
-         (SELECT COUNT(*) FROM issues i WHERE i.repository_id = r.id AND i.state = 'open') AS open_issues \
-         FROM repositories r ORDER BY lower(r.name)",
-    )
+    sqlx::query_as(&format!(
+        "SELECT {REPOSITORY_COLUMNS} FROM repositories r ORDER BY lower(r.name)"
+    ))
     .fetch_all(db)
     .await
 }
 
 pub async fn find_repository(db: &Db, id: &str) -> sqlx::Result<Option<RepositoryRow>> {
-    sqlx::query_as(
-        "SELECT r.id, r.name, r.github, r.local_path, r.created_at, \
-         (SELECT COUNT(*) FROM issues i WHERE i.repository_id = r.id AND i.state = 'open') AS open_issues \
-         FROM repositories r WHERE r.id = $1",
-    )
+    sqlx::query_as(&format!(
+        "SELECT {REPOSITORY_COLUMNS} FROM repositories r WHERE r.id = $1"
+    ))
     .bind(id)
     .fetch_optional(db)
     .await
@@ -71,11 +79,12 @@ pub struct IssueRow {
     pub created_by: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub html_url: Option<String>,
 }
 
 const ISSUE_COLUMNS: &str =
     "i.id, i.repository_id, r.name AS repository_name, i.number, i.title, i.body, \
-    i.state, i.labels, i.assignee, i.created_by, i.created_at, i.updated_at";
+    i.state, i.labels, i.assignee, i.created_by, i.created_at, i.updated_at, i.html_url";
 const ISSUE_FROM: &str = "issues i JOIN repositories r ON r.id = i.repository_id";
 
 pub struct NewIssue<'a> {

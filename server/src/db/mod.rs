@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod executions;
+pub mod github;
 pub mod issues;
 pub mod notifications;
 pub mod runners;

@@ -11,6 +11,7 @@ pub struct WorkflowRow {
     pub name: String,
     pub description: String,
     pub trigger_label: Option<String>,
+    pub trigger_assignee: Option<String>,
     /// JSON (app::model::WorkflowDefinition).
     pub definition: String,
     pub created_at: i64,
@@ -18,7 +19,7 @@ pub struct WorkflowRow {
 }
 
 const WORKFLOW_COLUMNS: &str =
-    "id, name, description, trigger_label, definition, created_at, updated_at";
+    "id, name, description, trigger_label, trigger_assignee, definition, created_at, updated_at";
 
 pub async fn list(db: &Db) -> sqlx::Result<Vec<WorkflowRow>> {
     sqlx::query_as(&format!(
@@ -47,10 +48,20 @@ pub async fn triggered_by(db: &Db, label: &str) -> sqlx::Result<Vec<WorkflowRow>
     .await
 }
 
+/// Workflows started by assigning an issue to `login`, ignoring case.
+pub async fn triggered_by_assignee(db: &Db, login: &str) -> sqlx::Result<Vec<WorkflowRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE lower(trigger_assignee) = lower($1) ORDER BY name"
+    ))
+    .bind(login)
+    .fetch_all(db)
+    .await
+}
+
 pub async fn insert(db: &Db, row: &WorkflowRow) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO workflows (id, name, description, trigger_label, definition, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO workflows (id, name, description, trigger_label, definition, created_at, updated_at, trigger_assignee) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&row.id)
     .bind(&row.name)
@@ -59,6 +70,7 @@ pub async fn insert(db: &Db, row: &WorkflowRow) -> sqlx::Result<()> {
     .bind(&row.definition)
     .bind(row.created_at)
     .bind(row.updated_at)
+    .bind(&row.trigger_assignee)
     .execute(db)
     .await
     .map(|_| ())
@@ -67,8 +79,8 @@ pub async fn insert(db: &Db, row: &WorkflowRow) -> sqlx::Result<()> {
 /// Replaces a definition; false when there is no such workflow.
 pub async fn update(db: &Db, row: &WorkflowRow) -> sqlx::Result<bool> {
     sqlx::query(
-        "UPDATE workflows SET name = $2, description = $3, trigger_label = $4, definition = $5, updated_at = $6 \
-         WHERE id = $1",
+        "UPDATE workflows SET name = $2, description = $3, trigger_label = $4, definition = $5, updated_at = $6, \
+         trigger_assignee = $7 WHERE id = $1",
     )
     .bind(&row.id)
     .bind(&row.name)
@@ -76,6 +88,7 @@ pub async fn update(db: &Db, row: &WorkflowRow) -> sqlx::Result<bool> {
     .bind(&row.trigger_label)
     .bind(&row.definition)
     .bind(row.updated_at)
+    .bind(&row.trigger_assignee)
     .execute(db)
     .await
     .map(|r| r.rows_affected() > 0)
@@ -103,6 +116,10 @@ pub struct RunRow {
     pub finished_at: Option<i64>,
     pub rerun_of: Option<String>,
     pub last_seq: i64,
+    pub branch: Option<String>,
+    pub pr_url: Option<String>,
+    pub github_reported: i64,
+    pub github_error: Option<String>,
     /// From the issue (read only).
     pub issue_number: Option<i64>,
     pub issue_title: Option<String>,
@@ -111,7 +128,8 @@ pub struct RunRow {
 
 const RUN_COLUMNS: &str =
     "w.id, w.workflow_id, w.workflow_name, w.definition, w.issue_id, w.status, w.error, \
-    w.created_by, w.created_at, w.finished_at, w.rerun_of, w.last_seq, i.number AS issue_number, \
+    w.created_by, w.created_at, w.finished_at, w.rerun_of, w.last_seq, w.branch, w.pr_url, \
+    w.github_reported, w.github_error, i.number AS issue_number, \
     i.title AS issue_title, i.repository_id AS issue_repository_id";
 const RUN_FROM: &str = "workflow_runs w LEFT JOIN issues i ON i.id = w.issue_id";
 

@@ -76,6 +76,7 @@ struct Inner {
     stopping: AtomicBool,
     tasks: TaskTracker,
     runners: Runners,
+    worktrees: crate::worktrees::Worktrees,
 }
 
 impl Executions {
@@ -90,6 +91,7 @@ impl Executions {
         shutdown: CancellationToken,
         tasks: TaskTracker,
         runners: Runners,
+        worktrees: crate::worktrees::Worktrees,
     ) -> Self {
         Executions {
             inner: Arc::new(Inner {
@@ -104,6 +106,7 @@ impl Executions {
                 stopping: AtomicBool::new(false),
                 tasks,
                 runners,
+                worktrees,
             }),
         }
     }

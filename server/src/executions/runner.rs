@@ -57,7 +57,51 @@ pub(super) async fn run_one(
             usage: None,
         };
 
-    if let Err(e) = std::fs::create_dir_all(&workdir) {
+    // On an issue of a repository agents can work in: a worktree on its
+    // own branch. Otherwise a plain empty directory.
+    let mut prepared = None;
+    if let Some(issue) = &execution.issue {
+        let system = |message: String| EventBody::Log {
+            stream: LogStream::System,
+            level: LogLevel::Info,
+            message,
+        };
+        match inner
+            .worktrees
+            .prepare(
+                &id.to_string(),
+                &issue.repository_id.to_string(),
+                issue.number as i64,
+                row.workflow_run_id.as_deref(),
+                &workdir,
+            )
+            .await
+        {
+            Ok(Some((p, notes))) => {
+                for note in notes {
+                    writer.append(id, system(note)).await?;
+                }
+                prepared = Some(p);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                writer
+                    .append(
+                        id,
+                        finish(
+                            ExecutionStatus::Failed,
+                            Some("WORKTREE"),
+                            Some(format!("cannot prepare the repository's worktree: {e}")),
+                        ),
+                    )
+                    .await?;
+                return Ok(());
+            }
+        }
+    }
+    if prepared.is_some() {
+        // The worktree is the directory.
+    } else if let Err(e) = std::fs::create_dir_all(&workdir) {
         writer
             .append(
                 id,
@@ -90,8 +134,27 @@ pub(super) async fn run_one(
     let sink = WriterSink { writer, id };
     let stopping = || inner.stopping.load(Ordering::SeqCst);
     let body = drive(job, control, &sink, &stopping).await?;
+    match &prepared {
+        Some(p) => {
+            let done = inner.worktrees.finish(p).await;
+            for note in done.notes {
+                writer
+                    .append(
+                        id,
+                        EventBody::Log {
+                            stream: LogStream::System,
+                            level: LogLevel::Info,
+                            message: note,
+                        },
+                    )
+                    .await?;
+            }
+        }
+        None => {
+            let _ = std::fs::remove_dir_all(&workdir);
+        }
+    }
     writer.append(id, body).await?;
-    let _ = std::fs::remove_dir_all(&workdir);
     Ok(())
 }
 

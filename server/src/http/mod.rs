@@ -46,6 +46,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/ws", get(crate::ws::native::upgrade))
         .route("/ws/ktcp", get(crate::ws::ktcp::upgrade))
+        .route(
+            "/api/github/webhook",
+            axum::routing::post(crate::github::webhook::receive).layer(
+                axum::extract::DefaultBodyLimit::max(crate::github::webhook::BODY_LIMIT),
+            ),
+        )
+        .route("/auth/github", get(crate::github::oauth::start))
+        .route("/auth/github/callback", get(crate::github::oauth::callback))
         .nest("/api/v1", api::router())
         .merge(pages)
         .merge(assets_router)

@@ -361,6 +361,10 @@ impl Engine {
             finished_at: None,
             rerun_of: None,
             last_seq: 0,
+            branch: None,
+            pr_url: None,
+            github_reported: 0,
+            github_error: None,
             issue_number: issue.as_ref().map(|i| i.number),
             issue_title: None,
             issue_repository_id: None,
@@ -513,6 +517,10 @@ impl Engine {
             finished_at: None,
             rerun_of: Some(old.run.id.clone()),
             last_seq: 0,
+            branch: None,
+            pr_url: None,
+            github_reported: 0,
+            github_error: None,
             ..old.run.clone()
         };
         self.create(run, steps, old.issue.clone(), actor).await?;

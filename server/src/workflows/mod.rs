@@ -105,6 +105,15 @@ impl Workflows {
             .collect()
     }
 
+    pub async fn triggered_by_assignee(&self, login: &str) -> Result<Vec<Workflow>, ApiError> {
+        store::triggered_by_assignee(&self.db, login)
+            .await
+            .map_err(|e| internal("reading assignee triggers", e))?
+            .into_iter()
+            .map(to_workflow)
+            .collect()
+    }
+
     /// Creates (`id` None) or replaces a workflow after checking it, its
     /// agents included.
     pub async fn save(
@@ -140,6 +149,10 @@ impl Workflows {
             .trigger_label
             .map(|l| l.trim().to_string())
             .filter(|l| !l.is_empty());
+        let trigger_assignee = input
+            .trigger_assignee
+            .map(|l| l.trim().trim_start_matches('@').to_string())
+            .filter(|l| !l.is_empty());
         let now = db::now_ms();
         let mut row = store::WorkflowRow {
             id: id
@@ -148,6 +161,7 @@ impl Workflows {
             name: name.clone(),
             description: input.description.trim().to_string(),
             trigger_label,
+            trigger_assignee,
             definition: serde_json::to_string(&input.definition).unwrap_or_default(),
             created_at: now,
             updated_at: now,
@@ -270,6 +284,7 @@ impl Workflows {
                     finished_at: row.finished_at,
                     steps_done: done as u32,
                     steps_total: mine.len() as u32,
+                    pr_url: row.pr_url,
                 })
             })
             .collect()
@@ -312,6 +327,7 @@ fn to_workflow(row: store::WorkflowRow) -> Result<Workflow, ApiError> {
         name: row.name,
         description: row.description,
         trigger_label: row.trigger_label,
+        trigger_assignee: row.trigger_assignee,
         definition: serde_json::from_str(&row.definition)
             .map_err(|e| internal("stored workflow definition", e))?,
         created_at: row.created_at,
@@ -386,5 +402,8 @@ fn to_run(row: store::RunRow, steps: Vec<store::StepRow>) -> Result<WorkflowRun,
         rerun_of: row.rerun_of.as_deref().and_then(|r| r.parse().ok()),
         steps: steps.into_iter().map(to_step).collect::<Result<_, _>>()?,
         last_seq: row.last_seq.max(0) as u64,
+        branch: row.branch,
+        pr_url: row.pr_url,
+        github_error: row.github_error,
     })
 }

@@ -119,6 +119,7 @@ mod tests {
             created_by: None,
             created_at: 0,
             updated_at: 0,
+            html_url: None,
         };
         let steps = [step("plan", Some(r#"{"files":3,"summary":"do it"}"#))];
         assert_eq!(

@@ -7,6 +7,8 @@ mod common;
 mod auth;
 mod cli;
 mod executions;
+mod fake_github;
+mod github;
 mod restart;
 mod runners;
 mod site;

@@ -46,6 +46,10 @@ async fn create_repository(
 ) -> Result<(StatusCode, Json<Repository>), HttpError> {
     user.require(Role::Member)?;
     let input = body(payload)?;
+    if matches!(input.github, Some(app::model::GithubSpec::Connect(_))) {
+        // Credentials are the instance's: only an admin stores them.
+        user.require(Role::Admin)?;
+    }
     Ok((
         StatusCode::CREATED,
         Json(issues::create_repository(&state, input).await?),

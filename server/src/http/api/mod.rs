@@ -20,6 +20,7 @@ use crate::{auth::accounts, state::AppState};
 
 mod agents;
 mod executions;
+mod github;
 mod issues;
 mod notifications;
 mod runners;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(workflows::router())
         .merge(notifications::router())
         .merge(runners::router())
+        .merge(github::router())
 }
 
 /// The signed-in user; rejects the request with 401 otherwise.

@@ -1,0 +1,125 @@
+//! GitHub connection: what a person sends to connect a repository, and the
+//! instance's GitHub settings as the settings page shows them. Secrets go
+//! in (tokens, keys, webhook secret) and never come back out: the server
+//! answers with whether one is set.
+
+use serde::{Deserialize, Serialize};
+
+/// How a repository talks to GitHub: a personal access token (classic or
+/// fine-grained), or a GitHub App installation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GithubConnect {
+    pub owner: String,
+    pub repo: String,
+    /// A personal access token.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// A GitHub App: its id, private key (PEM) and installation id.
+    #[serde(default)]
+    pub app_id: Option<u64>,
+    #[serde(default)]
+    pub private_key: Option<String>,
+    #[serde(default)]
+    pub installation_id: Option<u64>,
+    /// `https://api.github.com` unless given (GitHub Enterprise:
+    /// `https://HOST/api/v3`).
+    #[serde(default)]
+    pub api_base_url: Option<String>,
+}
+
+/// `github` of a new repository: just `owner/name` (no connection), or a
+/// connection with credentials.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GithubSpec {
+    Name(String),
+    Connect(GithubConnect),
+}
+
+/// What "test connection" found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionCheck {
+    pub ok: bool,
+    pub message: String,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    #[serde(default)]
+    pub private: Option<bool>,
+    /// Whether the credentials may push (needed for pull requests).
+    #[serde(default)]
+    pub can_push: Option<bool>,
+}
+
+/// Labels set on a GitHub issue while a workflow runs on it and after.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusLabels {
+    pub in_progress: String,
+    pub done: String,
+    pub failed: String,
+}
+
+impl Default for StatusLabels {
+    fn default() -> Self {
+        StatusLabels {
+            in_progress: "yagura:in-progress".into(),
+            done: "yagura:done".into(),
+            failed: "yagura:failed".into(),
+        }
+    }
+}
+
+/// The instance's GitHub settings, as shown (secrets only as "set").
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GithubSettings {
+    /// Where GitHub should send webhooks.
+    pub webhook_url: String,
+    pub webhook_secret_set: bool,
+    /// The secret comes from `YAGURA_GITHUB_WEBHOOK_SECRET` (the page
+    /// cannot change it).
+    pub webhook_secret_from_env: bool,
+    /// The address links in GitHub comments point to.
+    pub public_url: String,
+    pub labels: StatusLabels,
+    /// Sign in with GitHub: the OAuth app's client id (None: off).
+    pub oauth_client_id: Option<String>,
+    pub oauth_secret_set: bool,
+    /// `https://github.com` unless set (GitHub Enterprise: its web address).
+    pub oauth_web_url: String,
+    /// Seconds between polls of connected repositories (0: webhooks only).
+    pub poll_secs: u64,
+}
+
+/// A change to the settings: `None` leaves a field as it is; an empty
+/// secret or client id clears it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GithubSettingsInput {
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+    #[serde(default)]
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub labels: Option<StatusLabels>,
+    #[serde(default)]
+    pub oauth_client_id: Option<String>,
+    #[serde(default)]
+    pub oauth_client_secret: Option<String>,
+    #[serde(default)]
+    pub oauth_web_url: Option<String>,
+}
+
+/// What a sync did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncReport {
+    pub created: u64,
+    pub updated: u64,
+    /// GitHub answered 304: nothing changed since the last poll.
+    pub not_modified: bool,
+}

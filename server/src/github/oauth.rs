@@ -1,0 +1,183 @@
+//! Sign in with GitHub, when an OAuth app is configured on the settings
+//! page. `/auth/github` sends the browser to GitHub; the callback turns
+//! the code into a token, asks GitHub who it is, and signs in the Yagura
+//! user linked to that login. A signed-in user who goes through the same
+//! flow links their GitHub login to their account; a login linked to no
+//! one is refused (no account is made behind an admin's back).
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use octocrab::Octocrab;
+use rand::RngCore;
+use serde::Deserialize;
+
+use super::DEFAULT_WEB_URL;
+use crate::db::github as store;
+use crate::state::AppState;
+
+const STATE_COOKIE: &str = "yagura_oauth_state";
+
+fn fail(code: &str) -> Response {
+    Redirect::to(&format!("/login?error={code}")).into_response()
+}
+
+/// The API next to a GitHub web address (github.com, or Enterprise's
+/// `/api/v3`).
+pub fn api_url_of(web: &str) -> String {
+    if web.trim_end_matches('/') == DEFAULT_WEB_URL {
+        super::DEFAULT_API_URL.to_string()
+    } else {
+        format!("{}/api/v3", web.trim_end_matches('/'))
+    }
+}
+
+pub async fn start(State(state): State<AppState>) -> Response {
+    let Ok(Some((client_id, _))) = state.github.oauth_client().await else {
+        return fail("github_not_configured");
+    };
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let nonce = hex::encode(bytes);
+    let web = state.github.oauth_web_url().await;
+    let callback = format!("{}/auth/github/callback", state.github.public_url().await);
+    let to = format!(
+        "{web}/login/oauth/authorize?client_id={}&redirect_uri={}&state={nonce}&scope=read:user",
+        app::api::encode_query(&client_id),
+        app::api::encode_query(&callback),
+    );
+    let cookie = format!(
+        "{STATE_COOKIE}={nonce}; Path=/auth/github; HttpOnly; SameSite=Lax; Max-Age=600{}",
+        if state.auth.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    let mut response = Redirect::to(&to).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+pub struct Callback {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    #[serde(default)]
+    access_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GhLogin {
+    login: String,
+}
+
+pub async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<Callback>,
+) -> Response {
+    let expected = app::api::cookie_value(&headers, STATE_COOKIE);
+    let (Some(code), Some(given), Some(expected)) = (query.code, query.state, expected) else {
+        return fail("github_state");
+    };
+    use subtle::ConstantTimeEq;
+    if given.len() != expected.len() || !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        return fail("github_state");
+    }
+    let Ok(Some((client_id, client_secret))) = state.github.oauth_client().await else {
+        return fail("github_not_configured");
+    };
+    let web = state.github.oauth_web_url().await;
+    let login = match who(&web, &client_id, &client_secret, &code).await {
+        Ok(login) => login,
+        Err(e) => {
+            tracing::warn!(error = %e, "GitHub sign-in failed");
+            return fail("github_failed");
+        }
+    };
+    // Signed in already: link this login to the account.
+    if let Ok(user) = state.auth.user_from_headers(&state.db, &headers).await {
+        return match store::set_github_login(&state.db, &user.id.to_string(), Some(&login)).await {
+            Ok(_) => Redirect::to("/settings?linked=1").into_response(),
+            Err(e) if crate::db::is_unique_violation(&e) => {
+                Redirect::to("/settings?error=github_taken").into_response()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot link a GitHub login");
+                Redirect::to("/settings?error=internal").into_response()
+            }
+        };
+    }
+    let user = match store::user_by_github_login(&state.db, &login).await {
+        Ok(Some(id)) => crate::auth::accounts::find_user(&state.db, &id)
+            .await
+            .ok()
+            .flatten(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot look up a GitHub login");
+            None
+        }
+    };
+    let Some(user) = user else {
+        tracing::info!(
+            login,
+            "GitHub sign-in refused: no Yagura user is linked to this login"
+        );
+        return fail("github_unlinked");
+    };
+    let Ok(token) = state.auth.issue(&user) else {
+        return fail("internal");
+    };
+    let mut response = Redirect::to("/").into_response();
+    if let Ok(v) = HeaderValue::from_str(&state.auth.session_cookie(&token)) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    tracing::info!(user = %user.username, login, "signed in with GitHub");
+    response
+}
+
+/// Exchanges the code for a token and asks GitHub whose it is.
+async fn who(
+    web: &str,
+    client_id: &str,
+    client_secret: &str,
+    code: &str,
+) -> anyhow::Result<String> {
+    let exchange = Octocrab::builder()
+        .base_uri(web)?
+        .add_header(header::ACCEPT, "application/json".into())
+        .build()?;
+    let answer: TokenAnswer = exchange
+        .post(
+            "/login/oauth/access_token",
+            Some(&serde_json::json!({
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "code": code,
+            })),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(super::describe(&e)))?;
+    let token = answer.access_token.ok_or_else(|| {
+        anyhow::anyhow!("GitHub gave no access token (the code expired or was used)")
+    })?;
+    let api = Octocrab::builder()
+        .base_uri(api_url_of(web))?
+        .personal_token(token)
+        .build()?;
+    let me: GhLogin = api
+        .get("/user", None::<&()>)
+        .await
+        .map_err(|e| anyhow::anyhow!(super::describe(&e)))?;
+    Ok(me.login)
+}

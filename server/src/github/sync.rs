@@ -1,0 +1,223 @@
+//! Issues flow in: the initial import of open issues (every page), then
+//! polling with conditional requests (`If-None-Match`), for servers no
+//! webhook can reach. Webhooks (see `webhook`) do the same live.
+
+use app::api::ApiError;
+use app::model::SyncReport;
+use http::header::{ETAG, IF_NONE_MATCH};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use octocrab::{FromResponse, Page};
+
+use super::{describe, Connected, GhIssue};
+use crate::db::{self, github as store};
+use crate::http::error::internal;
+use crate::issues::{mirror, Mirrored};
+use crate::state::AppState;
+
+/// Polls look at issues updated since the last change seen, less this
+/// margin for clock skew between GitHub and us.
+const SKEW_MS: i64 = 60_000;
+
+/// The poll state kept in `repositories.github_etag`: `since_ms etag`.
+fn parse_poll_state(value: Option<&str>) -> (Option<i64>, Option<String>) {
+    match value.and_then(|v| v.split_once(' ')) {
+        Some((since, etag)) => (since.parse().ok(), Some(etag.to_string())),
+        None => (None, None),
+    }
+}
+
+async fn connected(state: &AppState, repo_id: &str) -> Result<Connected, ApiError> {
+    match state.github.connected(repo_id).await {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(ApiError::Conflict(
+            "the repository is not connected to GitHub".into(),
+        )),
+        Err(e) => Err(internal("opening a GitHub connection", e)),
+    }
+}
+
+async fn apply(
+    state: &AppState,
+    repo_id: &str,
+    issues: &[GhIssue],
+    triggers: bool,
+    report: &mut SyncReport,
+) -> Result<(), ApiError> {
+    for issue in issues.iter().filter(|i| i.pull_request.is_none()) {
+        match mirror(state, repo_id, issue, "github", triggers).await? {
+            Mirrored::Created => report.created += 1,
+            Mirrored::Updated => report.updated += 1,
+            Mirrored::Unchanged => {}
+        }
+    }
+    Ok(())
+}
+
+/// Imports every open issue (following GitHub's pages), then sets the
+/// poll state so polling continues from here. Old labels start nothing.
+pub async fn import(state: &AppState, repo_id: &str) -> Result<SyncReport, ApiError> {
+    let c = connected(state, repo_id).await?;
+    let started = db::now_ms();
+    let mut report = SyncReport::default();
+    let result: Result<(), ApiError> = async {
+        let mut page: Page<GhIssue> = c
+            .client
+            .get(
+                format!("/repos/{}/{}/issues", c.owner, c.name),
+                Some(&[("state", "open"), ("per_page", "100")]),
+            )
+            .await
+            .map_err(|e| ApiError::Upstream(describe(&e)))?;
+        // A bound on pages guards against a server that links forever.
+        for _ in 0..1000 {
+            let items = page.take_items();
+            apply(state, repo_id, &items, false, &mut report).await?;
+            match c
+                .client
+                .get_page::<GhIssue>(&page.next)
+                .await
+                .map_err(|e| ApiError::Upstream(describe(&e)))?
+            {
+                Some(next) => page = next,
+                None => break,
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let poll_state = format!("{} -", started - SKEW_MS);
+    record(state, repo_id, &result, Some(&poll_state)).await;
+    result.map(|_| report)
+}
+
+/// One conditional poll: issues updated since the last change seen. A
+/// 304 costs GitHub nothing against the rate limit.
+pub async fn poll(state: &AppState, repo_id: &str) -> Result<SyncReport, ApiError> {
+    let c = connected(state, repo_id).await?;
+    let (since, etag) = parse_poll_state(c.repo.github_etag.as_deref());
+    let Some(since) = since else {
+        // Never imported: the first sync is the import.
+        return import(state, repo_id).await;
+    };
+    let requested = db::now_ms();
+    let since_iso = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(since)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let uri = format!(
+        "{}/repos/{}/{}/issues?state=all&sort=updated&direction=desc&per_page=100&since={}",
+        c.api_url, c.owner, c.name, since_iso
+    );
+    let mut headers = HeaderMap::new();
+    if let Some(value) = etag
+        .as_deref()
+        .filter(|e| *e != "-")
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
+        headers.insert(IF_NONE_MATCH, value);
+    }
+    let mut report = SyncReport::default();
+    let mut new_state = None;
+    let result: Result<(), ApiError> = async {
+        let response = c
+            .client
+            ._get_with_headers(uri.as_str(), Some(headers))
+            .await
+            .map_err(|e| ApiError::Upstream(describe(&e)))?;
+        if response.status() == StatusCode::NOT_MODIFIED {
+            report.not_modified = true;
+            return Ok(());
+        }
+        let etag = response
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let response = octocrab::map_github_error(response)
+            .await
+            .map_err(|e| ApiError::Upstream(describe(&e)))?;
+        let mut page = Page::<GhIssue>::from_response(response)
+            .await
+            .map_err(|e| ApiError::Upstream(describe(&e)))?;
+        for _ in 0..100 {
+            let items = page.take_items();
+            apply(state, repo_id, &items, true, &mut report).await?;
+            match c
+                .client
+                .get_page::<GhIssue>(&page.next)
+                .await
+                .map_err(|e| ApiError::Upstream(describe(&e)))?
+            {
+                Some(next) => page = next,
+                None => break,
+            }
+        }
+        // With changes, the next poll starts after them (a new URL, so the
+        // ETag no longer applies); without, keep the URL and its ETag.
+        // Newest first: any change on GitHub moves an issue to the first
+        // page, so the first page's ETag covers them all.
+        new_state = Some(if report.created + report.updated > 0 {
+            format!("{} -", requested - SKEW_MS)
+        } else {
+            format!("{since} {}", etag.unwrap_or_else(|| "-".into()))
+        });
+        Ok(())
+    }
+    .await;
+    record(state, repo_id, &result, new_state.as_deref()).await;
+    result.map(|_| report)
+}
+
+async fn record(
+    state: &AppState,
+    repo_id: &str,
+    result: &Result<(), ApiError>,
+    poll_state: Option<&str>,
+) {
+    let error = result.as_ref().err().map(|e| e.to_string());
+    let ok = result.is_ok();
+    if let Err(e) = store::set_sync_result(
+        &state.db,
+        repo_id,
+        poll_state.filter(|_| ok),
+        ok.then(db::now_ms),
+        error.as_deref(),
+    )
+    .await
+    {
+        tracing::error!(error = ?e, "cannot record a sync");
+    }
+}
+
+/// Polls every connected repository at the configured interval, until
+/// shutdown.
+pub fn start(state: AppState) {
+    let interval = state.github.config().poll_interval;
+    if interval.is_zero() {
+        return;
+    }
+    let tasks = state.tasks.clone();
+    tasks.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            let repos = match store::connected_repos(&state.db).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = ?e, "cannot list connected repositories");
+                    continue;
+                }
+            };
+            for repo in repos {
+                match poll(&state, &repo.id).await {
+                    Ok(r) if r.created + r.updated > 0 => {
+                        tracing::info!(repository = %repo.name, created = r.created, updated = r.updated, "synced issues from GitHub")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(repository = %repo.name, error = %e, "GitHub sync failed"),
+                }
+            }
+        }
+    });
+}
