@@ -23,6 +23,7 @@ const EXECUTIONS_PORT = 3103;
 const WORKFLOWS_PORT = 3104;
 const WORKFLOWS_SSR_PORT = 3105;
 const RUNNERS_PORT = 3106;
+const GITHUB_PORT = 3107;
 
 export default defineConfig({
   testDir: './tests',
@@ -53,8 +54,11 @@ export default defineConfig({
     },
     // A real `yagura runner` process dialling in, as the Runners page shows it.
     { name: 'runners', testMatch: 'runners.spec.ts', use: { baseURL: `http://127.0.0.1:${RUNNERS_PORT}` } },
+    // GitHub: a signed webhook shows up live and starts a workflow; every
+    // page hydrates without a console error.
+    { name: 'github', testMatch: 'github.spec.ts', use: { baseURL: `http://127.0.0.1:${GITHUB_PORT}` } },
   ],
-  webServer: [SSR_PORT, HYDRATED_PORT, EXECUTIONS_PORT, WORKFLOWS_PORT, WORKFLOWS_SSR_PORT, RUNNERS_PORT].map((port) => ({
+  webServer: [SSR_PORT, HYDRATED_PORT, EXECUTIONS_PORT, WORKFLOWS_PORT, WORKFLOWS_SSR_PORT, RUNNERS_PORT, GITHUB_PORT].map((port) => ({
     command: `sh scripts/serve-copy.sh ${port}`,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,

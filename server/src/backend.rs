@@ -4,11 +4,12 @@ use std::net::SocketAddr;
 
 use app::api::{ApiError, Backend, ExecutionAction, IssuedToken};
 use app::model::{
-    Agent, AgentId, AgentInput, Dashboard, Execution, ExecutionId, ExecutionPage, ExecutionQuery,
-    ExecutionStatus, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueUpdate,
-    NewRunnerToken, NotificationId, NotificationList, Repository, RepositoryInput, Role, RunAction,
-    RunnersOverview, Session, Theme, User, Workflow, WorkflowEvent, WorkflowId, WorkflowInput,
-    WorkflowRun, WorkflowRunId, WorkflowRunSummary,
+    Agent, AgentId, AgentInput, ConnectionCheck, Dashboard, Execution, ExecutionId, ExecutionPage,
+    ExecutionQuery, ExecutionStatus, GithubConnect, GithubOverview, GithubSettings,
+    GithubSettingsInput, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueUpdate,
+    NewRunnerToken, NotificationId, NotificationList, Repository, RepositoryId, RepositoryInput,
+    Role, RunAction, RunnersOverview, Session, SyncReport, Theme, User, Workflow, WorkflowEvent,
+    WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId, WorkflowRunSummary,
 };
 use axum::extract::ConnectInfo;
 use http::request::Parts;
@@ -228,7 +229,7 @@ impl Backend for AppState {
 
     async fn list_repositories(&self, parts: &Parts) -> Result<Vec<Repository>, ApiError> {
         self.authorise(parts, Role::Viewer).await?;
-        issues::list_repositories(self).await
+        issues::list_repositories(self, false).await
     }
 
     async fn create_repository(
@@ -236,7 +237,12 @@ impl Backend for AppState {
         parts: &Parts,
         input: RepositoryInput,
     ) -> Result<Repository, ApiError> {
-        self.authorise(parts, Role::Member).await?;
+        let role = if matches!(input.github, Some(app::model::GithubSpec::Connect(_))) {
+            Role::Admin
+        } else {
+            Role::Member
+        };
+        self.authorise(parts, role).await?;
         issues::create_repository(self, input).await
     }
 
@@ -414,5 +420,100 @@ impl Backend for AppState {
     async fn revoke_runner_token(&self, parts: &Parts, id: String) -> Result<(), ApiError> {
         self.authorise(parts, Role::Admin).await?;
         self.executions.runners().revoke_token(&id).await
+    }
+
+    async fn github_overview(&self, parts: &Parts) -> Result<GithubOverview, ApiError> {
+        let user = self.authorise(parts, Role::Viewer).await?;
+        let admin = user.role.at_least(Role::Admin);
+        Ok(GithubOverview {
+            admin,
+            settings: if admin {
+                Some(self.github.settings().await?)
+            } else {
+                None
+            },
+            repositories: issues::list_repositories(self, true).await?,
+            github_login: crate::db::github::github_login_of(&self.db, &user.id.to_string())
+                .await
+                .map_err(|e| crate::http::error::internal("reading a GitHub link", e))?,
+            sign_in_enabled: self.github_sign_in_enabled().await?,
+        })
+    }
+
+    async fn save_github_settings(
+        &self,
+        parts: &Parts,
+        input: GithubSettingsInput,
+    ) -> Result<GithubSettings, ApiError> {
+        self.authorise(parts, Role::Admin).await?;
+        self.github.save_settings(input).await
+    }
+
+    async fn connect_repository(
+        &self,
+        parts: &Parts,
+        id: Option<RepositoryId>,
+        name: String,
+        input: GithubConnect,
+    ) -> Result<Repository, ApiError> {
+        self.authorise(parts, Role::Admin).await?;
+        match id {
+            Some(id) => crate::github::service::connect(self, id, input).await,
+            None => {
+                issues::create_repository(
+                    self,
+                    RepositoryInput {
+                        name,
+                        github: Some(app::model::GithubSpec::Connect(input)),
+                        local_path: None,
+                    },
+                )
+                .await
+            }
+        }
+    }
+
+    async fn test_repository(
+        &self,
+        parts: &Parts,
+        id: RepositoryId,
+    ) -> Result<ConnectionCheck, ApiError> {
+        self.authorise(parts, Role::Admin).await?;
+        crate::github::service::test(self, id).await
+    }
+
+    async fn sync_repository(
+        &self,
+        parts: &Parts,
+        id: RepositoryId,
+    ) -> Result<SyncReport, ApiError> {
+        self.authorise(parts, Role::Member).await?;
+        crate::github::sync::poll(self, &id.to_string()).await
+    }
+
+    async fn set_keep_worktrees(
+        &self,
+        parts: &Parts,
+        id: RepositoryId,
+        keep: bool,
+    ) -> Result<(), ApiError> {
+        self.authorise(parts, Role::Admin).await?;
+        crate::github::service::set_keep_worktrees(self, id, keep).await
+    }
+
+    async fn github_sign_in_enabled(&self) -> Result<bool, ApiError> {
+        self.github
+            .oauth_client()
+            .await
+            .map(|c| c.is_some())
+            .map_err(|e| crate::http::error::internal("reading the OAuth settings", e))
+    }
+
+    async fn unlink_github(&self, parts: &Parts) -> Result<(), ApiError> {
+        let user = self.authorise(parts, Role::Viewer).await?;
+        crate::db::github::set_github_login(&self.db, &user.id.to_string(), None)
+            .await
+            .map_err(|e| crate::http::error::internal("unlinking GitHub", e))?;
+        Ok(())
     }
 }

@@ -135,7 +135,9 @@ fn check_body(body: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn list_repositories(state: &AppState) -> Result<Vec<Repository>, ApiError> {
+/// The repositories; with `disk`, each one's disk use too (measured at
+/// most once a minute, so lists that do not show it skip it).
+pub async fn list_repositories(state: &AppState, disk: bool) -> Result<Vec<Repository>, ApiError> {
     let rows = store::list_repositories(&state.db)
         .await
         .map_err(|e| internal("listing repositories", e))?;
@@ -143,7 +145,7 @@ pub async fn list_repositories(state: &AppState) -> Result<Vec<Repository>, ApiE
     for row in rows {
         let id = row.id.clone();
         let mut repo = to_repository(row)?;
-        if repo.connected || repo.local_path.is_some() {
+        if disk && (repo.connected || repo.local_path.is_some()) {
             if let Ok(Some(full)) = crate::db::github::find_repo(&state.db, &id).await {
                 repo.disk_bytes = state.worktrees.disk_usage(&full).await;
             }

@@ -174,11 +174,14 @@ impl Worktrees {
             if !main.join(".git").exists() {
                 let connected = self.inner.github.connect_row(repo.clone())?;
                 let url = self.inner.github.clone_url(&connected).await?;
+                if url.starts_with('-') {
+                    bail!("GitHub gave a clone URL that is not one: {url:?}");
+                }
                 std::fs::create_dir_all(&self.inner.repos_root)?;
                 let _ = std::fs::remove_dir_all(main);
                 git(
                     &self.inner.repos_root,
-                    &["clone", "--quiet", &url, &main.display().to_string()],
+                    &["clone", "--quiet", "--", &url, &main.display().to_string()],
                     token.as_deref(),
                 )
                 .await?;
@@ -232,6 +235,8 @@ impl Worktrees {
         run: Option<&str>,
         path: &Path,
     ) -> anyhow::Result<Option<(Prepared, Vec<String>)>> {
+        // git runs in the main checkout: a relative path would land there.
+        let path = &std::path::absolute(path)?;
         let Some(repo) = store::find_repo(&self.inner.db, repo_id).await? else {
             return Ok(None);
         };

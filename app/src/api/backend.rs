@@ -9,11 +9,12 @@ use leptos::prelude::*;
 
 use super::ApiError;
 use crate::model::{
-    Agent, AgentId, AgentInput, Dashboard, Execution, ExecutionId, ExecutionPage, ExecutionQuery,
+    Agent, AgentId, AgentInput, ConnectionCheck, Dashboard, Execution, ExecutionId, ExecutionPage,
+    ExecutionQuery, GithubConnect, GithubOverview, GithubSettings, GithubSettingsInput,
     IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueUpdate, NewRunnerToken,
-    NotificationId, NotificationList, Repository, RepositoryInput, RunAction, RunnersOverview,
-    Session, Theme, User, Workflow, WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun,
-    WorkflowRunId, WorkflowRunSummary,
+    NotificationId, NotificationList, Repository, RepositoryId, RepositoryInput, RunAction,
+    RunnersOverview, Session, SyncReport, Theme, User, Workflow, WorkflowEvent, WorkflowId,
+    WorkflowInput, WorkflowRun, WorkflowRunId, WorkflowRunSummary,
 };
 
 /// Something a person can do to a running execution.
@@ -159,6 +160,41 @@ pub trait Backend: Send + Sync + 'static {
         name: String,
     ) -> Result<NewRunnerToken, ApiError>;
     async fn revoke_runner_token(&self, parts: &Parts, id: String) -> Result<(), ApiError>;
+
+    // GitHub.
+    async fn github_overview(&self, parts: &Parts) -> Result<GithubOverview, ApiError>;
+    async fn save_github_settings(
+        &self,
+        parts: &Parts,
+        input: GithubSettingsInput,
+    ) -> Result<GithubSettings, ApiError>;
+    /// Connects repository `id`, or a new one called `name` when `id` is None.
+    async fn connect_repository(
+        &self,
+        parts: &Parts,
+        id: Option<RepositoryId>,
+        name: String,
+        input: GithubConnect,
+    ) -> Result<Repository, ApiError>;
+    async fn test_repository(
+        &self,
+        parts: &Parts,
+        id: RepositoryId,
+    ) -> Result<ConnectionCheck, ApiError>;
+    async fn sync_repository(
+        &self,
+        parts: &Parts,
+        id: RepositoryId,
+    ) -> Result<SyncReport, ApiError>;
+    async fn set_keep_worktrees(
+        &self,
+        parts: &Parts,
+        id: RepositoryId,
+        keep: bool,
+    ) -> Result<(), ApiError>;
+    /// Whether "Sign in with GitHub" is offered (asked before signing in).
+    async fn github_sign_in_enabled(&self) -> Result<bool, ApiError>;
+    async fn unlink_github(&self, parts: &Parts) -> Result<(), ApiError>;
 }
 
 /// The backend provided by the server for this request.

@@ -123,3 +123,18 @@ pub struct SyncReport {
     /// GitHub answered 304: nothing changed since the last poll.
     pub not_modified: bool,
 }
+
+/// The settings page: repositories and, for admins, the instance's GitHub
+/// settings; the signed-in user's GitHub link.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GithubOverview {
+    pub admin: bool,
+    /// Admins only.
+    pub settings: Option<GithubSettings>,
+    pub repositories: Vec<super::Repository>,
+    /// The GitHub login linked to the signed-in user.
+    pub github_login: Option<String>,
+    /// Sign in with GitHub is configured.
+    pub sign_in_enabled: bool,
+}

@@ -18,6 +18,10 @@ fn error_text(code: &str) -> &'static str {
         "invalid_credentials" => "Invalid username or password.",
         "too_many_attempts" => "Too many failed attempts. Wait a minute and try again.",
         "conflict" => "Yagura is already set up. Sign in instead.",
+        "github_not_configured" => "Sign in with GitHub is not set up on this server.",
+        "github_state" => "The GitHub sign-in expired or did not come from this browser. Try again.",
+        "github_failed" => "GitHub did not confirm who you are. Try again.",
+        "github_unlinked" => "No Yagura account is linked to that GitHub account. Sign in with your password, then link GitHub on the Settings page.",
         "invalid" => "Check the fields: a username of 3–32 letters, digits, '.', '-' or '_', and a password of at least 8 characters, typed the same twice.",
         _ => "Something went wrong. Try again.",
     }
@@ -74,6 +78,7 @@ pub fn LoginPage() -> impl IntoView {
     let next = move || query.with(|q| q.get("next")).unwrap_or_default();
     let error = form_error(ctx.login.value().into());
     let pending = ctx.login.pending();
+    let github = Resource::new(|| (), |_| crate::api::github_sign_in_enabled());
     view! {
         <AuthCard title="Sign in" subtitle="Welcome back. Sign in to watch and drive your agents.">
             <ErrorBox message=error />
@@ -91,6 +96,16 @@ pub fn LoginPage() -> impl IntoView {
                     {move || if pending.get() { "Signing in…" } else { "Sign in" }}
                 </button>
             </ActionForm>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    github.await.unwrap_or(false).then(|| view! {
+                        <a href="/auth/github" rel="external" data-testid="github-sign-in"
+                            class="mt-3 block w-full rounded-md border border-slate-300 px-4 py-2 text-center text-sm font-semibold hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800">
+                            "Sign in with GitHub"
+                        </a>
+                    })
+                })}
+            </Suspense>
         </AuthCard>
     }
 }

@@ -126,6 +126,9 @@ fn IssueView(
                         {format!("Opened {}", time_text(i.created_at))}
                         {i.created_by.clone().map(|u| format!(" by {u}"))}
                         {format!(" · assignee: {}", i.assignee.clone().unwrap_or_else(|| "nobody".into()))}
+                        {i.html_url.clone().map(|u| view! {
+                            " · "<a class=LINK href=u rel="external noopener" target="_blank" data-testid="issue-on-github">"on GitHub"</a>
+                        })}
                     </p>
                     <div class="mt-2 flex flex-wrap gap-1" data-testid="issue-labels">
                         {i.labels.iter().cloned().map(|l| view! { <LabelChip label=l /> }).collect_view()}
@@ -369,6 +372,9 @@ fn Timeline(executions: Vec<Execution>, runs: Vec<WorkflowRunSummary>) -> impl I
                                 <RunStatusBadge status=Signal::stored(r.status) />
                                 <a class=LINK href=format!("/workflow-runs/{}", r.id)>{r.workflow_name.clone()}</a>
                                 <span class="text-slate-500">{format!("workflow · {} of {} steps", r.steps_done, r.steps_total)}</span>
+                                {r.pr_url.clone().map(|u| view! {
+                                    <a class=LINK href=u rel="external noopener" target="_blank" data-testid="run-pr">"pull request"</a>
+                                })}
                                 <span class="text-xs text-slate-400">{at}</span>
                             </div>
                         </li>

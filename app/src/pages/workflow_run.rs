@@ -206,7 +206,14 @@ fn RunView(
                     {run.rerun_of.map(|r| view! {
                         <span>"Re-run of "<a class=LINK href=format!("/workflow-runs/{r}") data-testid="rerun-of">"an earlier run"</a></span>
                     })}
+                    {run.branch.clone().map(|b| view! {
+                        <span>"Branch "<code class="font-mono text-xs" data-testid="run-branch">{b}</code></span>
+                    })}
+                    {run.pr_url.clone().map(|u| view! {
+                        <span>"Pull request "<a class=LINK href=u.clone() rel="external noopener" target="_blank" data-testid="run-pr">{u.clone()}</a></span>
+                    })}
                 </p>
+                {run.github_error.clone().map(|e| view! { <p class="mt-2 text-sm text-amber-700 dark:text-amber-300" data-testid="run-github-error">{format!("Reporting to GitHub failed (retried): {e}")}</p> })}
                 {run.error.clone().map(|e| view! { <p class="mt-2 text-sm text-rose-600 dark:text-rose-400" data-testid="run-error">{e}</p> })}
             </div>
             {(!terminal).then(|| view! {

@@ -370,3 +370,11 @@ pub async fn set_github_login(db: &Db, user_id: &str, login: Option<&str>) -> sq
         .await
         .map(|r| r.rows_affected() > 0)
 }
+
+pub async fn github_login_of(db: &Db, user_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar::<_, Option<String>>("SELECT github_login FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+}

@@ -61,10 +61,15 @@ impl Store {
             .run(&db)
             .await
             .context("cannot apply database migrations")?;
-        Ok(Store {
-            db,
-            data_dir: location.data_dir.clone(),
-        })
+        // Absolute: working directories and git worktrees are handed to
+        // processes that run elsewhere than the server's current directory.
+        let data_dir = std::path::absolute(&location.data_dir).with_context(|| {
+            format!(
+                "cannot resolve the data directory {}",
+                location.data_dir.display()
+            )
+        })?;
+        Ok(Store { db, data_dir })
     }
 }
 

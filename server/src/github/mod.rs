@@ -548,7 +548,11 @@ impl GitHub {
             .await?;
         }
         if let Some(url) = input.public_url {
-            let url = clean(url).map(|u| u.trim_end_matches('/').to_string());
+            // The form shows the listening address when none is set: saving
+            // it unchanged keeps following the address.
+            let url = clean(url)
+                .map(|u| u.trim_end_matches('/').to_string())
+                .filter(|u| *u != self.inner.local_url);
             if let Some(u) = &url {
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
                     return Err(ApiError::Invalid(

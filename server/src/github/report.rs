@@ -40,7 +40,11 @@ impl InFlight {
 pub fn start(state: AppState) {
     let in_flight = InFlight::default();
     let mut events = state.executions.hub().subscribe_workspace();
-    let interval = state.github.config().report_interval;
+    let interval = state
+        .github
+        .config()
+        .report_interval
+        .max(std::time::Duration::from_millis(100));
     let tasks = state.tasks.clone();
     tasks.spawn(async move {
         let mut sweep = tokio::time::interval(interval);

@@ -139,6 +139,8 @@ impl FakeGitHub {
                 "/repos/{owner}/{repo}/pulls",
                 post(create_pull).get(list_pulls),
             )
+            .route("/login/oauth/access_token", post(oauth_token))
+            .route("/api/v3/user", get(oauth_user))
             .with_state(shared);
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -430,4 +432,30 @@ async fn list_pulls(State(s): State<Shared>, headers: HeaderMap) -> Response {
         return refused();
     }
     Json(s.world.lock().unwrap().pulls.clone()).into_response()
+}
+
+pub const OAUTH_CODE: &str = "good-code";
+const OAUTH_TOKEN: &str = "gho_oauthTOKEN";
+
+/// GitHub's OAuth token exchange: a known code from the right client.
+async fn oauth_token(Json(body): Json<Value>) -> Response {
+    if body["client_id"] == "client-1"
+        && body["client_secret"] == "client-secret"
+        && body["code"] == OAUTH_CODE
+    {
+        Json(json!({"access_token": OAUTH_TOKEN, "token_type": "bearer", "scope": "read:user"}))
+            .into_response()
+    } else {
+        Json(json!({"error": "bad_verification_code"})).into_response()
+    }
+}
+
+async fn oauth_user(headers: HeaderMap) -> Response {
+    if headers.get("authorization").and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {OAUTH_TOKEN}"))
+    {
+        Json(json!({"login": "octocat", "id": 1})).into_response()
+    } else {
+        refused()
+    }
 }

@@ -36,7 +36,7 @@ async fn list_repositories(
     user: AuthUser,
 ) -> Result<Json<Vec<Repository>>, HttpError> {
     user.require(Role::Viewer)?;
-    Ok(Json(issues::list_repositories(&state).await?))
+    Ok(Json(issues::list_repositories(&state, true).await?))
 }
 
 async fn create_repository(

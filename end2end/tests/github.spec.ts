@@ -1,0 +1,220 @@
+import { test, expect, type APIRequestContext, type Page } from '@playwright/test';
+import { createHmac } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// GitHub, live: a signed webhook delivery makes the issue appear on the
+// open Issues page (issue.created), its label starts the workflow, and the
+// run shows on the issue page. A small GitHub stand-in on 127.0.0.1 answers
+// the API calls (repository, issues, comments, labels) and its repository
+// clones from a real bare git repository. Then every page is loaded and
+// must hydrate without a console error.
+test.describe.configure({ mode: 'serial' });
+
+const ADMIN = { username: 'admin', password: 'correct horse battery' };
+const SECRET = 'playwright-webhook-secret';
+const TOKEN = 'ghp_playwrightTOKEN000000000000000000';
+
+let fake: Server;
+let fakeUrl = '';
+const comments: string[] = [];
+
+function git(cwd: string, ...args: string[]) {
+  execFileSync('git', args, {
+    cwd,
+    env: { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@example.com' },
+  });
+}
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: `screenshots/github-${name}.png`, fullPage: true });
+}
+
+async function token(request: APIRequestContext): Promise<string> {
+  const res = await request.post('/api/v1/auth/login', { data: ADMIN });
+  expect(res.status()).toBe(200);
+  return (await res.json()).token;
+}
+
+async function signIn(page: Page) {
+  await page.goto('/login');
+  await page.waitForLoadState('networkidle');
+  await page.getByLabel('Username').fill(ADMIN.username);
+  await page.getByLabel('Password').fill(ADMIN.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId('connection-indicator')).toHaveAttribute('data-status', 'connected');
+}
+
+test.beforeAll(async ({ request }) => {
+  const res = await request.post('/api/v1/setup', { data: ADMIN });
+  expect([201, 409]).toContain(res.status());
+
+  // The repository GitHub would clone from.
+  const dir = mkdtempSync(join(tmpdir(), 'yagura-gh-'));
+  const work = join(dir, 'work');
+  execFileSync('mkdir', ['-p', work]);
+  git(work, 'init', '-q', '-b', 'main');
+  writeFileSync(join(work, 'README.md'), '# widgets\n');
+  git(work, 'add', 'README.md');
+  git(work, 'commit', '-q', '-m', 'first');
+  const origin = join(dir, 'origin.git');
+  git(dir, 'clone', '-q', '--bare', work, origin);
+
+  fake = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify(value));
+      };
+      if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(401, { message: 'Bad credentials' });
+      const url = new URL(req.url ?? '/', fakeUrl);
+      if (req.method === 'GET' && url.pathname === '/repos/acme/widgets') {
+        return json(200, {
+          id: 1, name: 'widgets', full_name: 'acme/widgets', private: true, default_branch: 'main',
+          url: `${fakeUrl}/repos/acme/widgets`, clone_url: origin, permissions: { push: true },
+        });
+      }
+      if (req.method === 'GET' && url.pathname === '/repos/acme/widgets/issues') {
+        return json(200, [], { etag: '"empty"' });
+      }
+      if (req.method === 'POST' && /\/issues\/\d+\/comments$/.test(url.pathname)) {
+        comments.push(JSON.parse(body).body);
+        return json(201, { id: comments.length });
+      }
+      if (/\/issues\/\d+\/labels/.test(url.pathname)) return json(200, []);
+      return json(404, { message: 'Not Found' });
+    });
+  });
+  await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', () => resolve()));
+  const address = fake.address();
+  fakeUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+});
+
+test.afterAll(async () => {
+  await new Promise<void>((resolve) => (fake ? fake.close(() => resolve()) : resolve()));
+});
+
+test('a webhook delivery shows up live, and its label starts the workflow', async ({ page, request }) => {
+  const auth = await token(request);
+  const headers = { Authorization: `Bearer ${auth}` };
+  let res = await request.put('/api/v1/settings/github', { headers, data: { webhookSecret: SECRET } });
+  expect(res.status()).toBe(200);
+  res = await request.post('/api/v1/repositories', {
+    headers,
+    data: { name: 'widgets', github: { owner: 'acme', repo: 'widgets', token: TOKEN, apiBaseUrl: fakeUrl } },
+  });
+  expect(res.status()).toBe(201);
+  res = await request.post('/api/v1/agents', {
+    headers,
+    data: { name: 'Coder', agentType: 'Custom', command: ['sh', '-c', 'echo "working on $1 in $(git branch --show-current)"; sleep 1', 'sh', '{prompt}'] },
+  });
+  expect(res.status()).toBe(201);
+  const agent = (await res.json()).id;
+  res = await request.post('/api/v1/workflows', {
+    headers,
+    data: {
+      name: 'Codegen',
+      triggerLabel: 'yagura:codegen',
+      definition: { stages: [{ name: 'Code', steps: [{ key: 'code', agentId: agent, prompt: 'fix {issue.title}' }] }] },
+    },
+  });
+  expect(res.status()).toBe(201);
+
+  await signIn(page);
+  await page.goto('/issues');
+  await page.waitForLoadState('networkidle');
+  await expect(page.getByText('Live from GitHub')).toHaveCount(0);
+
+  // GitHub delivers "issue opened" with the trigger label, signed.
+  const payload = JSON.stringify({
+    action: 'opened',
+    issue: {
+      number: 12, title: 'Live from GitHub', body: 'Made on **GitHub**.', state: 'open',
+      labels: [{ name: 'yagura:codegen' }], assignee: null, user: { login: 'octocat' },
+      html_url: `${fakeUrl}/acme/widgets/issues/12`,
+    },
+    repository: { full_name: 'acme/widgets' },
+    sender: { login: 'octocat' },
+  });
+  const signature = 'sha256=' + createHmac('sha256', SECRET).update(payload).digest('hex');
+  res = await request.post('/api/github/webhook', {
+    headers: { 'content-type': 'application/json', 'x-github-event': 'issues', 'x-github-delivery': 'pw-1', 'x-hub-signature-256': signature },
+    data: payload,
+  });
+  expect(res.status()).toBe(200);
+
+  // issue.created: it appears without a reload.
+  const link = page.getByRole('link', { name: 'Live from GitHub' });
+  await expect(link).toBeVisible();
+  await shot(page, 'issues-live');
+  await link.click();
+  await expect(page).toHaveURL(/\/issues\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('issue-on-github')).toHaveAttribute('href', `${fakeUrl}/acme/widgets/issues/12`);
+  const run = page.locator('[data-testid="timeline-entry"][data-kind="workflow-run"]');
+  await expect(run).toContainText('Codegen');
+  await expect(run).toContainText(/completed|failed/, { timeout: 20_000 });
+  {
+    const runs = await (await request.get('/api/v1/workflow-runs', { headers })).json();
+    const detail = await (await request.get(`/api/v1/workflow-runs/${runs[0].id}`, { headers })).json();
+    const execution = await (await request.get(`/api/v1/executions/${detail.steps[0].executionId}`, { headers })).json();
+    const events = await (await request.get(`/api/v1/executions/${detail.steps[0].executionId}/events`, { headers })).json();
+    expect(detail.status, JSON.stringify({ detail, execution, events })).toBe('completed');
+  }
+  await shot(page, 'issue-run');
+
+  // The run's page: its branch, and the comments went to GitHub.
+  await run.getByRole('link', { name: 'Codegen' }).click();
+  await expect(page.getByTestId('run-branch')).toContainText(/^yagura\/12-[0-9a-f]{8}$/);
+  await expect.poll(() => comments.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+  expect(comments[0]).toContain('started');
+
+  // Settings: the repository is connected, and the connection tests fine.
+  await page.goto('/settings');
+  await page.waitForLoadState('networkidle');
+  const repo = page.locator('[data-testid="repository"][data-name="widgets"]');
+  await expect(repo.getByTestId('repository-status')).toContainText('GitHub acme/widgets via token');
+  await repo.getByTestId('test-connection').click();
+  await expect(page.getByTestId('test-result')).toContainText('Connected');
+  await expect(page.getByTestId('webhook-secret-state')).toContainText('set');
+  await expect(page.locator('body')).not.toContainText(TOKEN);
+  await expect(page.locator('body')).not.toContainText(SECRET);
+  await shot(page, 'settings');
+});
+
+test('every page hydrates without a console error', async ({ page }) => {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`${page.url()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
+  await signIn(page);
+  const paths = ['/', '/agents', '/agents/new', '/executions', '/workflows', '/workflows/new', '/issues', '/runners', '/settings'];
+  // Pages with ids, found through the lists.
+  await page.goto('/issues');
+  await page.waitForLoadState('networkidle');
+  const issue = await page.getByRole('link', { name: 'Live from GitHub' }).getAttribute('href');
+  if (issue) paths.push(issue);
+  await page.goto(issue ?? '/issues');
+  await page.waitForLoadState('networkidle');
+  const runLink = await page.locator('[data-kind="workflow-run"] a').first().getAttribute('href');
+  if (runLink) {
+    paths.push(runLink);
+    await page.goto(runLink);
+    await page.waitForLoadState('networkidle');
+    const execution = await page.locator('a[href^="/executions/"]').first().getAttribute('href');
+    if (execution) paths.push(execution);
+  }
+  for (const path of paths) {
+    for (let i = 0; i < 2; i++) {
+      await page.goto(path);
+      await page.waitForLoadState('networkidle');
+    }
+  }
+  expect(problems).toEqual([]);
+});
