@@ -14,10 +14,12 @@ ALTER TABLE repositories ADD COLUMN github_etag TEXT;
 ALTER TABLE repositories ADD COLUMN github_synced_at BIGINT;
 ALTER TABLE repositories ADD COLUMN github_error TEXT;
 -- Keep execution worktrees after their run ends (1) or remove them (0).
-ALTER TABLE repositories ADD COLUMN keep_worktrees INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN keep_worktrees BOOLEAN NOT NULL DEFAULT FALSE;
 
--- Issues mirrored from GitHub keep GitHub's number and link.
+-- Issues mirrored from GitHub keep GitHub's number and link, and GitHub's
+-- last update time (RFC 3339): an older payload never overwrites a newer one.
 ALTER TABLE issues ADD COLUMN html_url TEXT;
+ALTER TABLE issues ADD COLUMN github_updated_at TEXT;
 
 -- A workflow can also be started by assigning an issue to this user.
 ALTER TABLE workflows ADD COLUMN trigger_assignee TEXT;
@@ -49,9 +51,12 @@ ALTER TABLE executions ADD COLUMN worktree TEXT;
 ALTER TABLE workflow_runs ADD COLUMN branch TEXT;
 ALTER TABLE workflow_runs ADD COLUMN pr_url TEXT;
 -- 0 nothing yet, 1 the start was reported, 2 the end was reported.
-ALTER TABLE workflow_runs ADD COLUMN github_reported INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workflow_runs ADD COLUMN github_reported BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE workflow_runs ADD COLUMN github_error TEXT;
 
--- Sign in with GitHub links a GitHub login to a Yagura user.
+-- Sign in with GitHub links a GitHub account to a Yagura user: by its
+-- numeric id (a login can be renamed and taken by someone else); the login
+-- is kept for display.
+ALTER TABLE users ADD COLUMN github_id BIGINT;
 ALTER TABLE users ADD COLUMN github_login TEXT;
-CREATE UNIQUE INDEX users_github_login ON users (lower(github_login));
+CREATE UNIQUE INDEX users_github_id ON users (github_id);

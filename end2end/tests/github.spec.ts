@@ -88,6 +88,7 @@ test.beforeAll(async ({ request }) => {
         return json(201, { id: comments.length });
       }
       if (/\/issues\/\d+\/labels/.test(url.pathname)) return json(200, []);
+      if (url.pathname.endsWith('/collaborators/octocat/permission')) return json(200, { permission: 'write', role_name: 'write' });
       return json(404, { message: 'Not Found' });
     });
   });
@@ -171,7 +172,7 @@ test('a webhook delivery shows up live, and its label starts the workflow', asyn
   // The run's page: its branch, and the comments went to GitHub.
   await run.getByRole('link', { name: 'Codegen' }).click();
   await expect(page.getByTestId('run-branch')).toContainText(/^yagura\/12-[0-9a-f]{8}$/);
-  await expect.poll(() => comments.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+  await expect.poll(() => comments.length, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
   expect(comments[0]).toContain('started');
 
   // Settings: the repository is connected, and the connection tests fine.

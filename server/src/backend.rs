@@ -237,7 +237,12 @@ impl Backend for AppState {
         parts: &Parts,
         input: RepositoryInput,
     ) -> Result<Repository, ApiError> {
-        let role = if matches!(input.github, Some(app::model::GithubSpec::Connect(_))) {
+        let role = if matches!(input.github, Some(app::model::GithubSpec::Connect(_)))
+            || input
+                .local_path
+                .as_deref()
+                .is_some_and(|p| !p.trim().is_empty())
+        {
             Role::Admin
         } else {
             Role::Member
@@ -511,7 +516,7 @@ impl Backend for AppState {
 
     async fn unlink_github(&self, parts: &Parts) -> Result<(), ApiError> {
         let user = self.authorise(parts, Role::Viewer).await?;
-        crate::db::github::set_github_login(&self.db, &user.id.to_string(), None)
+        crate::db::github::set_github_account(&self.db, &user.id.to_string(), None)
             .await
             .map_err(|e| crate::http::error::internal("unlinking GitHub", e))?;
         Ok(())

@@ -82,9 +82,6 @@ pub struct ServeArgs {
     /// Send every execution to a remote runner; never run agents on this server.
     #[arg(long, env = "YAGURA_RUNNERS_ONLY")]
     pub runners_only: bool,
-    /// The secret GitHub signs webhooks with (replaces the settings page's).
-    #[arg(long, env = "YAGURA_GITHUB_WEBHOOK_SECRET", hide_env_values = true)]
-    pub github_webhook_secret: Option<String>,
     /// Seconds between polls of connected GitHub repositories (0: rely on webhooks).
     #[arg(long, env = "YAGURA_GITHUB_POLL_SECS", default_value_t = 60)]
     pub github_poll_secs: u64,
@@ -182,7 +179,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     runners_only: args.runners_only,
                 },
                 github: crate::github::GithubConfig {
-                    webhook_secret: args.github_webhook_secret.filter(|s| !s.trim().is_empty()),
+                    // From the environment only (a flag would show in `ps`);
+                    // it replaces the settings page's.
+                    webhook_secret: std::env::var("YAGURA_GITHUB_WEBHOOK_SECRET")
+                        .ok()
+                        .filter(|s| !s.trim().is_empty()),
                     poll_interval: std::time::Duration::from_secs(args.github_poll_secs),
                     public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
                     ..Default::default()

@@ -178,6 +178,12 @@ pub async fn create_repository(
         Some(app::model::GithubSpec::Name(g)) => (clean_optional(Some(g)), None),
         Some(app::model::GithubSpec::Connect(c)) => {
             let checked = crate::github::GitHub::credentials_of(&c)?;
+            crate::github::service::check_connectable(
+                state,
+                None,
+                &format!("{}/{}", c.owner.trim(), c.repo.trim()),
+            )
+            .await?;
             (
                 Some(format!("{}/{}", c.owner.trim(), c.repo.trim())),
                 Some(checked),
@@ -625,13 +631,14 @@ pub async fn mirror(
                 assignee: assignee.as_deref(),
                 created_by: &author,
                 html_url: gh.html_url.as_deref(),
+                github_updated_at: gh.updated_at.as_deref(),
                 now,
             },
         )
         .await
         .map_err(|e| internal("storing a mirrored issue", e))?;
         if inserted {
-            let repository_id: RepositoryId = repository_id
+            let repository: RepositoryId = repository_id
                 .parse()
                 .map_err(|e| internal("repository id", e))?;
             state.executions.hub().publish_workspace(Broadcast::new(
@@ -639,14 +646,37 @@ pub async fn mirror(
                 ServerMessage::IssueCreated {
                     issue_number: gh.number,
                     title: title.clone(),
-                    repository_id,
+                    repository_id: repository,
                     issue_id: id,
                     timestamp: timestamp(now),
                 },
             ));
-            if triggers && state_str == "open" {
-                let row = find_row(state, id).await?;
-                trigger(state, actor, &row, &labels, assignee.as_deref()).await;
+            if triggers && state_str == "open" && (!labels.is_empty() || assignee.is_some()) {
+                // On GitHub only triage and above change labels and
+                // assignees, except at creation (issue templates label new
+                // issues for anyone): a new issue triggers only when its
+                // author could have set them.
+                let author = gh
+                    .user
+                    .as_ref()
+                    .map(|u| u.login.clone())
+                    .unwrap_or_default();
+                let trusted = match state.github.connected(repository_id).await {
+                    Ok(Some(c)) if !author.is_empty() => {
+                        crate::github::may_triage(&c.role_of(&author).await)
+                    }
+                    _ => false,
+                };
+                if trusted {
+                    let row = find_row(state, id).await?;
+                    trigger(state, actor, &row, &labels, assignee.as_deref()).await;
+                } else {
+                    tracing::info!(
+                        issue = gh.number,
+                        author,
+                        "new issue's labels start nothing: its author cannot triage the repository"
+                    );
+                }
             }
             return Ok(Mirrored::Created);
         }
@@ -661,42 +691,65 @@ pub async fn mirror(
             .parse()
             .map_err(|e| internal("stored issue id", e))?,
     };
-    let mut row = find_row(state, id).await?;
-    let before: Vec<String> = serde_json::from_str(&row.labels).unwrap_or_default();
-    let unchanged = row.title == title
-        && row.body == body
-        && row.state == state_str
-        && before == labels
-        && row.assignee == assignee;
-    if let Some(url) = &gh.html_url {
-        let _ = gh_store::set_issue_html_url(&state.db, &row.id, url).await;
+    // Read, compare, write only if nobody wrote in between: a webhook and
+    // a poll (or two deliveries) carrying one change apply (and trigger) it
+    // once, and an older payload never overwrites a newer one.
+    let mut applied = None;
+    for _ in 0..5 {
+        let mut row = find_row(state, id).await?;
+        let before: Vec<String> = serde_json::from_str(&row.labels).unwrap_or_default();
+        let unchanged = row.title == title
+            && row.body == body
+            && row.state == state_str
+            && before == labels
+            && row.assignee == assignee;
+        if unchanged {
+            if let Some(url) = gh.html_url.as_deref().filter(|_| row.html_url.is_none()) {
+                let _ = gh_store::set_issue_html_url(&state.db, &row.id, url).await;
+            }
+            return Ok(Mirrored::Unchanged);
+        }
+        let added: Vec<String> = labels
+            .iter()
+            .filter(|l| !before.iter().any(|b| b.eq_ignore_ascii_case(l)))
+            .cloned()
+            .collect();
+        let new_assignee = assignee
+            .as_deref()
+            .filter(|a| {
+                row.assignee
+                    .as_deref()
+                    .map(|b| !b.eq_ignore_ascii_case(a))
+                    .unwrap_or(true)
+            })
+            .map(str::to_string);
+        let expected = row.updated_at;
+        row.title = title.clone();
+        row.body = body.clone();
+        row.state = state_str.to_string();
+        row.labels = labels_json.clone();
+        row.assignee = assignee.clone();
+        row.updated_at = now.max(expected + 1);
+        if gh.html_url.is_some() {
+            row.html_url = gh.html_url.clone();
+        }
+        match gh_store::update_mirrored(&state.db, &row, expected, gh.updated_at.as_deref())
+            .await
+            .map_err(|e| internal("updating a mirrored issue", e))?
+        {
+            gh_store::MirrorUpdate::Done => {
+                applied = Some((row, added, new_assignee));
+                break;
+            }
+            gh_store::MirrorUpdate::Stale => return Ok(Mirrored::Unchanged),
+            gh_store::MirrorUpdate::Raced => continue,
+        }
     }
-    if unchanged {
-        return Ok(Mirrored::Unchanged);
-    }
-    let added: Vec<String> = labels
-        .iter()
-        .filter(|l| !before.iter().any(|b| b.eq_ignore_ascii_case(l)))
-        .cloned()
-        .collect();
-    let new_assignee = assignee
-        .as_deref()
-        .filter(|a| {
-            row.assignee
-                .as_deref()
-                .map(|b| !b.eq_ignore_ascii_case(a))
-                .unwrap_or(true)
-        })
-        .map(str::to_string);
-    row.title = title;
-    row.body = body;
-    row.state = state_str.to_string();
-    row.labels = labels_json;
-    row.assignee = assignee;
-    row.updated_at = now;
-    store::update_issue(&state.db, &row)
-        .await
-        .map_err(|e| internal("updating a mirrored issue", e))?;
+    let Some((row, added, new_assignee)) = applied else {
+        return Err(ApiError::Conflict(
+            "the issue kept changing while it was being updated; try again".into(),
+        ));
+    };
     let issue = to_issue(row.clone())?;
     state.executions.hub().publish_workspace(Broadcast::new(
         Audience::Everyone,

@@ -66,11 +66,41 @@ pub struct Finished {
 
 /// Git with a clean, non-interactive environment, plus an auth header when
 /// given.
-async fn git(dir: &Path, args: &[&str], token: Option<&str>) -> anyhow::Result<String> {
+/// Where a connected repository lives on GitHub, and the token git uses
+/// for it.
+struct Remote {
+    url: String,
+    token: String,
+}
+
+impl Remote {
+    /// `scheme://host/`: the only place the token is sent.
+    fn scope(&self) -> Option<String> {
+        let (scheme, rest) = self.url.split_once("://")?;
+        if !matches!(scheme, "http" | "https") {
+            return None;
+        }
+        let host = rest.split('/').next()?;
+        Some(format!("{scheme}://{host}/"))
+    }
+}
+
+async fn git(dir: &Path, args: &[&str], remote: Option<&Remote>) -> anyhow::Result<String> {
     let mut cmd = Command::new("git");
+    // Agents can change the repository's config and hooks (they share its
+    // .git): the server's own git runs none of it, nor the user's or the
+    // system's config.
     cmd.arg("-C")
         .arg(dir)
+        .args([
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "core.fsmonitor=false",
+        ])
         .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_AUTHOR_NAME", "Yagura")
         .env("GIT_AUTHOR_EMAIL", "yagura@localhost")
@@ -78,11 +108,12 @@ async fn git(dir: &Path, args: &[&str], token: Option<&str>) -> anyhow::Result<S
         .env("GIT_COMMITTER_EMAIL", "yagura@localhost")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
-    if let Some(token) = token {
-        let basic =
-            base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
+    let token = remote.map(|r| r.token.as_str());
+    if let Some((remote, scope)) = remote.and_then(|r| Some((r, r.scope()?))) {
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("x-access-token:{}", remote.token));
         cmd.env("GIT_CONFIG_COUNT", "1")
-            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env("GIT_CONFIG_KEY_0", format!("http.{scope}.extraHeader"))
             .env(
                 "GIT_CONFIG_VALUE_0",
                 format!("Authorization: Basic {basic}"),
@@ -151,13 +182,20 @@ impl Worktrees {
             .map(|_| self.inner.repos_root.join(&repo.id))
     }
 
-    /// A token for git, when the repository is connected to GitHub.
-    async fn token(&self, repo: &store::RepoRow) -> anyhow::Result<Option<String>> {
+    /// The GitHub twin's clone URL (asked of the API) and a token for it,
+    /// when the repository is connected. Fetch and push go to this URL, not
+    /// to a remote named in the checkout's config (which agents can change).
+    async fn remote(&self, repo: &store::RepoRow) -> anyhow::Result<Option<Remote>> {
         if repo.github_credentials.is_none() {
             return Ok(None);
         }
         let connected = self.inner.github.connect_row(repo.clone())?;
-        Ok(Some(self.inner.github.git_token(&connected).await?))
+        let url = self.inner.github.clone_url(&connected).await?;
+        if url.starts_with('-') {
+            bail!("GitHub gave a clone URL that is not one: {url:?}");
+        }
+        let token = self.inner.github.git_token(&connected).await?;
+        Ok(Some(Remote { url, token }))
     }
 
     /// Makes sure the main checkout exists (cloning once) and is current
@@ -170,30 +208,41 @@ impl Worktrees {
     ) -> anyhow::Result<String> {
         let cloned = repo.local_path.is_none();
         if cloned {
-            let token = self.token(repo).await?;
+            let remote = self
+                .remote(repo)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the repository is not connected"))?;
             if !main.join(".git").exists() {
-                let connected = self.inner.github.connect_row(repo.clone())?;
-                let url = self.inner.github.clone_url(&connected).await?;
-                if url.starts_with('-') {
-                    bail!("GitHub gave a clone URL that is not one: {url:?}");
-                }
                 std::fs::create_dir_all(&self.inner.repos_root)?;
                 let _ = std::fs::remove_dir_all(main);
                 git(
                     &self.inner.repos_root,
-                    &["clone", "--quiet", "--", &url, &main.display().to_string()],
-                    token.as_deref(),
+                    &[
+                        "clone",
+                        "--quiet",
+                        "--",
+                        &remote.url,
+                        &main.display().to_string(),
+                    ],
+                    Some(&remote),
                 )
                 .await?;
                 notes.push(format!(
                     "cloned {} into {}",
-                    connected.full_name(),
+                    repo.github.as_deref().unwrap_or(&repo.name),
                     main.display()
                 ));
             } else if let Err(e) = git(
                 main,
-                &["fetch", "--quiet", "--prune", "origin"],
-                token.as_deref(),
+                &[
+                    "fetch",
+                    "--quiet",
+                    "--prune",
+                    "--",
+                    &remote.url,
+                    "+refs/heads/*:refs/remotes/origin/*",
+                ],
+                Some(&remote),
             )
             .await
             {
@@ -464,16 +513,21 @@ impl Worktrees {
         };
         let lock = self.lock_of(&repo.id);
         let _guard = lock.lock().await;
-        let token = self.token(repo).await?;
+        let remote = self
+            .remote(repo)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the repository is not connected to GitHub"))?;
         git(
             &main,
             &[
                 "push",
                 "--quiet",
-                "origin",
+                "--no-verify",
+                "--",
+                &remote.url,
                 &format!("refs/heads/{branch}:refs/heads/{branch}"),
             ],
-            token.as_deref(),
+            Some(&remote),
         )
         .await?;
         Ok(())

@@ -19,6 +19,7 @@ pub async fn get_github_overview() -> Result<GithubOverview, ApiError> {
 
 /// Saves the settings form. Empty secret fields leave the stored secret
 /// as it is; `clear_*` removes it.
+#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "github/settings")]
 pub async fn save_github_settings(
     #[server(default)] webhook_secret: String,
@@ -56,8 +57,8 @@ pub async fn save_github_settings(
 }
 
 /// Connects a GitHub repository: a new one named `name`, or `id`.
-#[server(endpoint = "github/connect")]
 #[allow(clippy::too_many_arguments)]
+#[server(endpoint = "github/connect")]
 pub async fn connect_github_repository(
     #[server(default)] id: Option<RepositoryId>,
     #[server(default)] name: String,

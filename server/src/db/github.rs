@@ -55,6 +55,26 @@ pub async fn connected_repos(db: &Db) -> sqlx::Result<Vec<RepoRow>> {
     .await
 }
 
+/// Issues of a repository that did not come from GitHub.
+pub async fn count_local_issues(db: &Db, repository_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM issues WHERE repository_id = $1 AND html_url IS NULL")
+        .bind(repository_id)
+        .fetch_one(db)
+        .await
+}
+
+/// The connected repository mirroring `full_name`, other than `except`.
+pub async fn other_twin(db: &Db, full_name: &str, except: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT name FROM repositories WHERE lower(github) = lower($1) AND id <> $2 \
+         AND github_credentials IS NOT NULL LIMIT 1",
+    )
+    .bind(full_name)
+    .bind(except)
+    .fetch_optional(db)
+    .await
+}
+
 /// Repositories agents can work in (a GitHub twin or a local checkout).
 pub async fn working_repos(db: &Db) -> sqlx::Result<Vec<RepoRow>> {
     sqlx::query_as(&format!(
@@ -212,6 +232,8 @@ pub struct MirroredIssue<'a> {
     pub assignee: Option<&'a str>,
     pub created_by: &'a str,
     pub html_url: Option<&'a str>,
+    /// GitHub's `updated_at` (RFC 3339).
+    pub github_updated_at: Option<&'a str>,
     pub now: i64,
 }
 
@@ -222,7 +244,8 @@ pub async fn insert_mirrored(db: &Db, issue: &MirroredIssue<'_>) -> sqlx::Result
     let mut tx = db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO issues (id, repository_id, number, title, body, state, labels, assignee, created_by, \
-         created_at, updated_at, html_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) \
+         created_at, updated_at, html_url, github_updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) \
          ON CONFLICT (repository_id, number) DO NOTHING",
     )
     .bind(issue.id)
@@ -236,6 +259,7 @@ pub async fn insert_mirrored(db: &Db, issue: &MirroredIssue<'_>) -> sqlx::Result
     .bind(issue.created_by)
     .bind(issue.now)
     .bind(issue.html_url)
+    .bind(issue.github_updated_at)
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -247,6 +271,59 @@ pub async fn insert_mirrored(db: &Db, issue: &MirroredIssue<'_>) -> sqlx::Result
         .await?;
     tx.commit().await?;
     Ok(inserted)
+}
+
+/// How an update of a mirrored issue went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MirrorUpdate {
+    Done,
+    /// GitHub's copy is older than what is stored: ignored.
+    Stale,
+    /// Someone else changed the row since it was read: read it again.
+    Raced,
+}
+
+/// Writes a mirrored issue's fields if the row is still as read (its
+/// `updated_at` is `expected`) and the payload is not older than the one
+/// stored, so two deliveries never both apply (and trigger) one change.
+pub async fn update_mirrored(
+    db: &Db,
+    row: &super::issues::IssueRow,
+    expected: i64,
+    github_updated_at: Option<&str>,
+) -> sqlx::Result<MirrorUpdate> {
+    let done = sqlx::query(
+        "UPDATE issues SET title = $2, body = $3, state = $4, labels = $5, assignee = $6, updated_at = $7, \
+         github_updated_at = COALESCE($9, github_updated_at), html_url = COALESCE($10, html_url) \
+         WHERE id = $1 AND updated_at = $8 \
+         AND (github_updated_at IS NULL OR $9 IS NULL OR github_updated_at <= $9)",
+    )
+    .bind(&row.id)
+    .bind(&row.title)
+    .bind(&row.body)
+    .bind(&row.state)
+    .bind(&row.labels)
+    .bind(&row.assignee)
+    .bind(row.updated_at)
+    .bind(expected)
+    .bind(github_updated_at)
+    .bind(&row.html_url)
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1;
+    if done {
+        return Ok(MirrorUpdate::Done);
+    }
+    let stored: Option<Option<String>> =
+        sqlx::query_scalar("SELECT github_updated_at FROM issues WHERE id = $1")
+            .bind(&row.id)
+            .fetch_optional(db)
+            .await?;
+    Ok(match (stored.flatten(), github_updated_at) {
+        (Some(stored), Some(given)) if stored.as_str() > given => MirrorUpdate::Stale,
+        _ => MirrorUpdate::Raced,
+    })
 }
 
 pub async fn find_issue_id(
@@ -345,7 +422,7 @@ pub async fn runs_to_report(db: &Db, since: i64) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
         "SELECT w.id FROM workflow_runs w JOIN issues i ON i.id = w.issue_id \
          JOIN repositories r ON r.id = i.repository_id \
-         WHERE r.github_credentials IS NOT NULL AND w.created_at > $1 AND \
+         WHERE r.github_credentials IS NOT NULL AND i.html_url IS NOT NULL AND w.created_at > $1 AND \
          (w.github_reported = 0 OR (w.github_reported < 2 AND w.finished_at IS NOT NULL)) \
          ORDER BY w.created_at LIMIT 50",
     )
@@ -354,18 +431,25 @@ pub async fn runs_to_report(db: &Db, since: i64) -> sqlx::Result<Vec<String>> {
     .await
 }
 
-/// The GitHub login linked to a user, and the user of a login.
-pub async fn user_by_github_login(db: &Db, login: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT id FROM users WHERE lower(github_login) = lower($1)")
-        .bind(login)
+/// The user linked to a GitHub account (by its numeric id: logins can be
+/// renamed and reused).
+pub async fn user_by_github_id(db: &Db, github_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT id FROM users WHERE github_id = $1")
+        .bind(github_id)
         .fetch_optional(db)
         .await
 }
 
-pub async fn set_github_login(db: &Db, user_id: &str, login: Option<&str>) -> sqlx::Result<bool> {
-    sqlx::query("UPDATE users SET github_login = $2 WHERE id = $1")
+/// Links (or with `None`, unlinks) a GitHub account.
+pub async fn set_github_account(
+    db: &Db,
+    user_id: &str,
+    account: Option<(i64, &str)>,
+) -> sqlx::Result<bool> {
+    sqlx::query("UPDATE users SET github_id = $2, github_login = $3 WHERE id = $1")
         .bind(user_id)
-        .bind(login)
+        .bind(account.map(|a| a.0))
+        .bind(account.map(|a| a.1))
         .execute(db)
         .await
         .map(|r| r.rows_affected() > 0)

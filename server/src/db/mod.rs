@@ -61,9 +61,10 @@ impl Store {
             .run(&db)
             .await
             .context("cannot apply database migrations")?;
-        // Absolute: working directories and git worktrees are handed to
-        // processes that run elsewhere than the server's current directory.
-        let data_dir = std::path::absolute(&location.data_dir).with_context(|| {
+        // Absolute and without symlinks: working directories and git
+        // worktrees are handed to processes that run elsewhere than the
+        // server's current directory, and compared with what git lists.
+        let data_dir = std::fs::canonicalize(&location.data_dir).with_context(|| {
             format!(
                 "cannot resolve the data directory {}",
                 location.data_dir.display()

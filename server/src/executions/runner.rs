@@ -133,7 +133,8 @@ pub(super) async fn run_one(
     };
     let sink = WriterSink { writer, id };
     let stopping = || inner.stopping.load(Ordering::SeqCst);
-    let body = drive(job, control, &sink, &stopping).await?;
+    // The worktree is cleaned up however the run went.
+    let body = drive(job, control, &sink, &stopping).await;
     match &prepared {
         Some(p) => {
             let done = inner.worktrees.finish(p).await;
@@ -154,7 +155,7 @@ pub(super) async fn run_one(
             let _ = std::fs::remove_dir_all(&workdir);
         }
     }
-    writer.append(id, body).await?;
+    writer.append(id, body?).await?;
     Ok(())
 }
 

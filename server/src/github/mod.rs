@@ -159,6 +159,9 @@ pub struct GhIssue {
     pub html_url: Option<String>,
     #[serde(default)]
     pub user: Option<GhUser>,
+    /// RFC 3339; orders payloads that arrive out of order.
+    #[serde(default)]
+    pub updated_at: Option<String>,
     /// Present on pull requests, which the issues API lists too.
     #[serde(default)]
     pub pull_request: Option<serde_json::Value>,
@@ -177,6 +180,32 @@ pub struct GhUser {
 impl Connected {
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)
+    }
+
+    /// The role `login` has on the repository (`admin`, `maintain`,
+    /// `write`, `triage`, `read` or `none`); `none` when GitHub will not say.
+    pub async fn role_of(&self, login: &str) -> String {
+        #[derive(Deserialize)]
+        struct Permission {
+            #[serde(default)]
+            permission: Option<String>,
+            #[serde(default)]
+            role_name: Option<String>,
+        }
+        let route = format!(
+            "/repos/{}/{}/collaborators/{}/permission",
+            self.owner, self.name, login
+        );
+        match self.client.get::<Permission, _, ()>(route, None).await {
+            Ok(p) => p
+                .role_name
+                .or(p.permission)
+                .unwrap_or_else(|| "none".into()),
+            Err(e) => {
+                tracing::info!(login, error = %describe(&e), "cannot read a GitHub user's permission");
+                "none".into()
+            }
+        }
     }
 
     pub async fn get_repo(&self) -> octocrab::Result<GhRepo> {
@@ -231,7 +260,10 @@ impl GitHub {
                 let parsed: http::Uri = url
                     .parse()
                     .map_err(|_| ApiError::Invalid(format!("{url:?} is not a URL")))?;
-                if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none()
+                let userinfo = parsed.authority().is_some_and(|a| a.as_str().contains('@'));
+                if !matches!(parsed.scheme_str(), Some("http" | "https"))
+                    || parsed.host().is_none()
+                    || userinfo
                 {
                     return Err(ApiError::Invalid(format!(
                         "the API base URL {url:?} must be http(s)://host[/path]"
@@ -600,6 +632,16 @@ impl GitHub {
         }
         self.settings().await
     }
+}
+
+/// Labels and assignees can be set by triage and above.
+pub fn may_triage(role: &str) -> bool {
+    matches!(role, "admin" | "maintain" | "write" | "triage")
+}
+
+/// Starting a run by comment needs write access.
+pub fn may_write(role: &str) -> bool {
+    matches!(role, "admin" | "maintain" | "write")
 }
 
 /// One line saying what went wrong with a GitHub call, without secrets

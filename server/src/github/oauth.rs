@@ -74,9 +74,9 @@ struct TokenAnswer {
     #[serde(default)]
     access_token: Option<String>,
 }
-
 #[derive(Deserialize)]
 struct GhLogin {
+    id: i64,
     login: String,
 }
 
@@ -97,48 +97,53 @@ pub async fn callback(
         return fail("github_not_configured");
     };
     let web = state.github.oauth_web_url().await;
-    let login = match who(&web, &client_id, &client_secret, &code).await {
-        Ok(login) => login,
+    let GhLogin {
+        id: github_id,
+        login,
+    } = match who(&web, &client_id, &client_secret, &code).await {
+        Ok(me) => me,
         Err(e) => {
             tracing::warn!(error = %e, "GitHub sign-in failed");
             return fail("github_failed");
         }
     };
-    // Signed in already: link this login to the account.
+    // Signed in already: link this GitHub account to the Yagura one.
     if let Ok(user) = state.auth.user_from_headers(&state.db, &headers).await {
-        return match store::set_github_login(&state.db, &user.id.to_string(), Some(&login)).await {
-            Ok(_) => Redirect::to("/settings?linked=1").into_response(),
-            Err(e) if crate::db::is_unique_violation(&e) => {
-                Redirect::to("/settings?error=github_taken").into_response()
-            }
+        let linked =
+            store::set_github_account(&state.db, &user.id.to_string(), Some((github_id, &login)))
+                .await;
+        let to = match linked {
+            Ok(_) => "/settings?linked=1",
+            Err(e) if crate::db::is_unique_violation(&e) => "/settings?error=github_taken",
             Err(e) => {
-                tracing::error!(error = %e, "cannot link a GitHub login");
-                Redirect::to("/settings?error=internal").into_response()
+                tracing::error!(error = %e, "cannot link a GitHub account");
+                "/settings?error=internal"
             }
         };
+        return with_state_cleared(&state, Redirect::to(to).into_response());
     }
-    let user = match store::user_by_github_login(&state.db, &login).await {
+    let user = match store::user_by_github_id(&state.db, github_id).await {
         Ok(Some(id)) => crate::auth::accounts::find_user(&state.db, &id)
             .await
             .ok()
             .flatten(),
         Ok(None) => None,
         Err(e) => {
-            tracing::error!(error = %e, "cannot look up a GitHub login");
+            tracing::error!(error = %e, "cannot look up a GitHub account");
             None
         }
     };
     let Some(user) = user else {
         tracing::info!(
             login,
-            "GitHub sign-in refused: no Yagura user is linked to this login"
+            "GitHub sign-in refused: no Yagura user is linked to this account"
         );
-        return fail("github_unlinked");
+        return with_state_cleared(&state, fail("github_unlinked"));
     };
     let Ok(token) = state.auth.issue(&user) else {
         return fail("internal");
     };
-    let mut response = Redirect::to("/").into_response();
+    let mut response = with_state_cleared(&state, Redirect::to("/").into_response());
     if let Ok(v) = HeaderValue::from_str(&state.auth.session_cookie(&token)) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -146,13 +151,29 @@ pub async fn callback(
     response
 }
 
-/// Exchanges the code for a token and asks GitHub whose it is.
+/// The state cookie is single use.
+fn with_state_cleared(state: &AppState, mut response: Response) -> Response {
+    let cookie = format!(
+        "{STATE_COOKIE}=; Path=/auth/github; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        if state.auth.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// Exchanges the code for a token and asks GitHub who it belongs to.
 async fn who(
     web: &str,
     client_id: &str,
     client_secret: &str,
     code: &str,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<GhLogin> {
     let exchange = Octocrab::builder()
         .base_uri(web)?
         .add_header(header::ACCEPT, "application/json".into())
@@ -175,9 +196,7 @@ async fn who(
         .base_uri(api_url_of(web))?
         .personal_token(token)
         .build()?;
-    let me: GhLogin = api
-        .get("/user", None::<&()>)
+    api.get("/user", None::<&()>)
         .await
-        .map_err(|e| anyhow::anyhow!(super::describe(&e)))?;
-    Ok(me.login)
+        .map_err(|e| anyhow::anyhow!(super::describe(&e)))
 }

@@ -135,9 +135,12 @@ pub async fn report(state: &AppState, run_id: &str) -> anyhow::Result<()> {
             run.workflow_name
         );
         comment(&c, number, &body).await?;
-        add_labels(&c, number, &[labels.in_progress.clone()]).await?;
+        // Recorded right after the comment: a retry must not repeat it.
         store::set_run_reported(&state.db, run_id, 1, None, None).await?;
         level = 1;
+        if let Err(e) = add_labels(&c, number, std::slice::from_ref(&labels.in_progress)).await {
+            tracing::warn!(run = run_id, error = %e, "cannot set the in-progress label");
+        }
     }
     if level >= 2 || !run.status.is_terminal() {
         return Ok(());
@@ -152,13 +155,31 @@ pub async fn report(state: &AppState, run_id: &str) -> anyhow::Result<()> {
                 .await
                 .unwrap_or(0);
             if commits > 0 {
-                state.worktrees.push(&c.repo, branch).await?;
-                if run.status == RunStatus::Completed {
-                    pr_url = Some(open_pr(&c, &run, branch, number, &link).await?);
-                    // Recorded at once: a retry must not open a second one.
-                    store::set_run_reported(&state.db, run_id, 1, pr_url.as_deref(), None).await?;
-                } else {
-                    branch_note = Some(format!("{commits} commit(s) were pushed to `{branch}`; no pull request was opened because the run did not complete."));
+                let pushed = async {
+                    state.worktrees.push(&c.repo, branch).await?;
+                    if run.status == RunStatus::Completed {
+                        open_pr(&c, &run, branch, number, &link).await.map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                }
+                .await;
+                match pushed {
+                    Ok(Some(url)) => {
+                        // Recorded at once: a retry must not open a second one.
+                        store::set_run_reported(&state.db, run_id, 1, Some(&url), None).await?;
+                        pr_url = Some(url);
+                    }
+                    Ok(None) => {
+                        branch_note = Some(format!("{commits} commit(s) were pushed to `{branch}`; no pull request was opened because the run did not complete."));
+                    }
+                    // Tried once more on the next sweep, then reported as is.
+                    Err(e) if row.github_error.is_none() => return Err(e),
+                    Err(e) => {
+                        branch_note = Some(format!(
+                            "{commits} commit(s) on `{branch}` could not be pushed or proposed: {e}"
+                        ));
+                    }
                 }
             }
         }
@@ -200,14 +221,20 @@ pub async fn report(state: &AppState, run_id: &str) -> anyhow::Result<()> {
     }
     body.push_str(&format!("\nRun: {link}\n"));
     comment(&c, number, &body).await?;
-    remove_label(&c, number, &labels.in_progress).await?;
+    store::set_run_reported(&state.db, run_id, 2, pr_url.as_deref(), None).await?;
     let end_label = if run.status == RunStatus::Completed {
         labels.done
     } else {
         labels.failed
     };
-    add_labels(&c, number, &[end_label]).await?;
-    store::set_run_reported(&state.db, run_id, 2, pr_url.as_deref(), None).await?;
+    // Labels are a courtesy: a failure is logged, not retried (the comment
+    // says what happened).
+    if let Err(e) = remove_label(&c, number, &labels.in_progress).await {
+        tracing::warn!(run = run_id, error = %e, "cannot remove the in-progress label");
+    }
+    if let Err(e) = add_labels(&c, number, &[end_label]).await {
+        tracing::warn!(run = run_id, error = %e, "cannot set the end label");
+    }
     Ok(())
 }
 

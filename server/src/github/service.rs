@@ -41,6 +41,7 @@ pub async fn connect(
             row.github.unwrap_or_default()
         )));
     }
+    check_connectable(state, Some(&row.id), &full_name).await?;
     crate::db::github::set_github_name(&state.db, &row.id, &full_name)
         .await
         .map_err(|e| internal("naming a repository's GitHub twin", e))?;
@@ -50,6 +51,35 @@ pub async fn connect(
         .await?;
     crate::issues::start_import(state, &row.id);
     repository(state, id).await
+}
+
+/// A GitHub repository is mirrored by one Yagura repository, and a
+/// repository with issues made in Yagura cannot start mirroring one (their
+/// numbers would collide with GitHub's).
+pub async fn check_connectable(
+    state: &AppState,
+    repo_id: Option<&str>,
+    full_name: &str,
+) -> Result<(), ApiError> {
+    if let Some(name) = store::other_twin(&state.db, full_name, repo_id.unwrap_or(""))
+        .await
+        .map_err(|e| internal("checking GitHub twins", e))?
+    {
+        return Err(ApiError::Conflict(format!(
+            "{full_name} is mirrored by the repository {name:?} already"
+        )));
+    }
+    if let Some(id) = repo_id {
+        let local = store::count_local_issues(&state.db, id)
+            .await
+            .map_err(|e| internal("counting issues", e))?;
+        if local > 0 {
+            return Err(ApiError::Conflict(format!(
+                "this repository has {local} issue(s) made in Yagura, whose numbers would clash with GitHub's; connect a new repository instead"
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub async fn test(state: &AppState, id: RepositoryId) -> Result<ConnectionCheck, ApiError> {

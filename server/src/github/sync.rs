@@ -99,7 +99,6 @@ pub async fn poll(state: &AppState, repo_id: &str) -> Result<SyncReport, ApiErro
         // Never imported: the first sync is the import.
         return import(state, repo_id).await;
     };
-    let requested = db::now_ms();
     let since_iso = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(since)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -138,8 +137,18 @@ pub async fn poll(state: &AppState, repo_id: &str) -> Result<SyncReport, ApiErro
         let mut page = Page::<GhIssue>::from_response(response)
             .await
             .map_err(|e| ApiError::Upstream(describe(&e)))?;
+        // The newest change seen, by GitHub's clock.
+        let mut newest: Option<i64> = None;
         for _ in 0..100 {
             let items = page.take_items();
+            for item in &items {
+                let at = item
+                    .updated_at
+                    .as_deref()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.timestamp_millis());
+                newest = newest.max(at);
+            }
             apply(state, repo_id, &items, true, &mut report).await?;
             match c
                 .client
@@ -151,15 +160,20 @@ pub async fn poll(state: &AppState, repo_id: &str) -> Result<SyncReport, ApiErro
                 None => break,
             }
         }
-        // With changes, the next poll starts after them (a new URL, so the
-        // ETag no longer applies); without, keep the URL and its ETag.
-        // Newest first: any change on GitHub moves an issue to the first
-        // page, so the first page's ETag covers them all.
-        new_state = Some(if report.created + report.updated > 0 {
-            format!("{} -", requested - SKEW_MS)
-        } else {
-            format!("{since} {}", etag.unwrap_or_else(|| "-".into()))
-        });
+        // The next poll asks for what changed since the newest change seen
+        // (GitHub's `since` includes that instant, so the list repeats its
+        // last items). Once that window holds nothing new, the URL stays and
+        // its ETag is kept: GitHub answers 304 until something changes.
+        // Newest first: any change moves an issue to the first page, which
+        // the ETag covers.
+        let next_since = newest.unwrap_or(since).max(since);
+        new_state = Some(
+            if next_since == since && report.created + report.updated == 0 {
+                format!("{since} {}", etag.unwrap_or_else(|| "-".into()))
+            } else {
+                format!("{next_since} -")
+            },
+        );
         Ok(())
     }
     .await;

@@ -72,8 +72,6 @@ struct PayloadRepo {
 struct PayloadComment {
     #[serde(default)]
     body: String,
-    #[serde(default)]
-    author_association: Option<String>,
 }
 
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -211,8 +209,8 @@ async fn apply(
     Ok(outcome)
 }
 
-/// `/yagura run <workflow>` in a comment by someone with write access
-/// (owner, member or collaborator) starts that workflow on the issue.
+/// `/yagura run <workflow>` in a comment by someone with write access to
+/// the repository (asked of GitHub) starts that workflow on the issue.
 async fn comment_command(
     state: &AppState,
     repo_id: &str,
@@ -230,10 +228,11 @@ async fn comment_command(
     else {
         return Ok(None);
     };
-    let trusted = matches!(
-        comment.author_association.as_deref(),
-        Some("OWNER" | "MEMBER" | "COLLABORATOR")
-    );
+    let login = actor.trim_start_matches("github:");
+    let trusted = match state.github.connected(repo_id).await {
+        Ok(Some(c)) => super::may_write(&c.role_of(login).await),
+        _ => false,
+    };
     if !trusted {
         return Ok(Some(format!(
             "/yagura run ignored: {actor} has no write access"

@@ -92,7 +92,12 @@ pub fn issue_json(base: &str, number: u64, title: &str, labels: &[&str]) -> Valu
         "assignee": null,
         "user": {"login": "octocat"},
         "html_url": format!("{base}/{OWNER}/{REPO}/issues/{number}"),
+        "updated_at": now(),
     })
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl FakeGitHub {
@@ -139,6 +144,10 @@ impl FakeGitHub {
                 "/repos/{owner}/{repo}/pulls",
                 post(create_pull).get(list_pulls),
             )
+            .route(
+                "/repos/{owner}/{repo}/collaborators/{login}/permission",
+                get(permission),
+            )
             .route("/login/oauth/access_token", post(oauth_token))
             .route("/api/v3/user", get(oauth_user))
             .with_state(shared);
@@ -170,6 +179,7 @@ impl FakeGitHub {
                 .iter()
                 .map(|l| json!({"name": l}))
                 .collect::<Vec<_>>());
+            issue["updated_at"] = json!(now());
         }
         w.version += 1;
     }
@@ -269,6 +279,10 @@ async fn list_issues(
         .issues
         .values()
         .filter(|i| state == "all" || i["state"] == state)
+        .filter(|i| match q.get("since") {
+            Some(since) => i["updated_at"].as_str().unwrap_or("") >= since.as_str(),
+            None => true,
+        })
         .cloned()
         .collect();
     let items: Vec<Value> = all
@@ -332,6 +346,7 @@ async fn patch_issue(
     let Some(issue) = w.issues.get_mut(&n) else {
         return not_found();
     };
+    issue["updated_at"] = json!(now());
     for key in ["title", "body", "state"] {
         if let Some(v) = body.get(key) {
             issue[key] = v.clone();
@@ -454,8 +469,21 @@ async fn oauth_user(headers: HeaderMap) -> Response {
     if headers.get("authorization").and_then(|v| v.to_str().ok())
         == Some(&format!("Bearer {OAUTH_TOKEN}"))
     {
-        Json(json!({"login": "octocat", "id": 1})).into_response()
+        Json(json!({"login": "octocat", "id": 583231})).into_response()
     } else {
         refused()
     }
+}
+
+/// `octocat` may write; everyone else only reads.
+async fn permission(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    UrlPath((_, _, login)): UrlPath<(String, String, String)>,
+) -> Response {
+    if !authorised(&headers, &s.world) {
+        return refused();
+    }
+    let role = if login == "octocat" { "write" } else { "read" };
+    Json(json!({"permission": role, "role_name": role, "user": {"login": login}})).into_response()
 }

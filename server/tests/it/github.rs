@@ -296,6 +296,44 @@ async fn import_follows_pages_then_polls_with_etags_and_secrets_stay_sealed() {
     )
     .await;
     assert_eq!(status, 422);
+    // One GitHub repository is mirrored once.
+    let (status, body) = send(
+        &t,
+        &token,
+        "POST",
+        "/api/v1/repositories",
+        Some(json!({"name": "twin", "github": {"owner": OWNER, "repo": REPO, "token": TOKEN, "apiBaseUrl": gh.base()}})),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    // A repository with issues made in Yagura cannot start mirroring one.
+    let (_, local) = send(
+        &t,
+        &token,
+        "POST",
+        "/api/v1/repositories",
+        Some(json!({"name": "local"})),
+    )
+    .await;
+    let local = local["id"].as_str().unwrap().to_string();
+    let (status, _) = send(
+        &t,
+        &token,
+        "POST",
+        "/api/v1/issues",
+        Some(json!({"repositoryId": local, "title": "mine"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, body) = send(
+        &t,
+        &token,
+        "POST",
+        &format!("/api/v1/repositories/{local}/github"),
+        Some(json!({"owner": OWNER, "repo": "other", "token": TOKEN, "apiBaseUrl": gh.base()})),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
 
     // The token is sealed at rest: not in the database file.
     let data = t.data_dir();
@@ -398,6 +436,7 @@ async fn webhooks_are_verified_first_and_each_delivery_is_applied_once() {
     let issues = issues_of(&t, &token, &repo).await;
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert_eq!(issues[0]["number"], 41);
+    assert_eq!(gh.world().unauthorized, 0);
     let issue_id = issues[0]["id"].as_str().unwrap().to_string();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, detail) = send(
@@ -413,6 +452,48 @@ async fn webhooks_are_verified_first_and_each_delivery_is_applied_once() {
         1,
         "the label started one run: {detail}"
     );
+
+    // A stranger's new issue carrying the label (an issue template can add
+    // one for anybody) starts nothing: only triage and above set labels.
+    let mut strangers = issue_event(&gh, "opened", 43, "Run my code", &["yagura:codegen"]);
+    strangers["issue"]["user"] = json!({"login": "stranger"});
+    strangers["sender"] = json!({"login": "stranger"});
+    let sb = serde_json::to_vec(&strangers).unwrap();
+    assert_eq!(
+        deliver(&t, "issues", "delivery-43", &strangers, Some(sign(&sb))).await,
+        200
+    );
+    let stranger_issue = issues_of(&t, &token, &repo)
+        .await
+        .into_iter()
+        .find(|i| i["number"] == 43)
+        .expect("the issue is mirrored");
+    let (_, detail) = send(
+        &t,
+        &token,
+        "GET",
+        &format!("/api/v1/issues/{}", stranger_issue["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(detail["runs"].as_array().unwrap().len(), 0, "{detail}");
+    // An older payload arriving late does not undo a newer one.
+    let mut old = issue_event(&gh, "labeled", 43, "Old title", &[]);
+    old["issue"]["updated_at"] = json!("2001-01-01T00:00:00Z");
+    let ob = serde_json::to_vec(&old).unwrap();
+    assert_eq!(
+        deliver(&t, "issues", "delivery-old", &old, Some(sign(&ob))).await,
+        200
+    );
+    let (_, detail) = send(
+        &t,
+        &token,
+        "GET",
+        &format!("/api/v1/issues/{}", stranger_issue["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(detail["title"], "Run my code");
 
     // A later edit and a label removal arrive as updates.
     let edited = issue_event(&gh, "edited", 41, "Renamed on GitHub", &[]);
@@ -525,7 +606,7 @@ async fn a_label_runs_the_workflow_in_a_worktree_and_results_go_back_to_github()
             .await;
             let reported = {
                 let w = gh.world();
-                w.comments.len() >= 2 && !w.labels_removed.is_empty()
+                w.comments.len() >= 2 && w.labels_added.iter().any(|(_, l)| l == &["yagura:done"])
             };
             if r["prUrl"].is_string() && reported {
                 break r;
@@ -788,8 +869,12 @@ async fn credentials_never_reach_the_log() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    // Import, a couple of polls, a webhook, a failed one.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The import and a couple of polls, then a webhook.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while gh.world().list_requests < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "no polls");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let body = serde_json::to_vec(&json!({"action": "opened", "issue": fake_github::issue_json(&gh.base(), 2, "two", &[]), "repository": {"full_name": format!("{OWNER}/{REPO}")}})).unwrap();
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
     mac.update(&body);

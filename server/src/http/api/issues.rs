@@ -46,8 +46,11 @@ async fn create_repository(
 ) -> Result<(StatusCode, Json<Repository>), HttpError> {
     user.require(Role::Member)?;
     let input = body(payload)?;
-    if matches!(input.github, Some(app::model::GithubSpec::Connect(_))) {
-        // Credentials are the instance's: only an admin stores them.
+    if matches!(input.github, Some(app::model::GithubSpec::Connect(_)))
+        || input.local_path.is_some()
+    {
+        // Credentials are the instance's, and a local path is a checkout on
+        // this machine that agents will work in: only an admin sets them.
         user.require(Role::Admin)?;
     }
     Ok((
