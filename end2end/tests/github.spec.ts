@@ -183,6 +183,22 @@ test('a webhook delivery shows up live, and its label starts the workflow', asyn
   await repo.getByTestId('test-connection').click();
   await expect(page.getByTestId('test-result')).toContainText('Connected');
   await expect(page.getByTestId('webhook-secret-state')).toContainText('set');
+  // The forms post: a second mirror of the same GitHub repository is
+  // refused with the reason; the status labels save.
+  await page.getByText('Connect a GitHub repository').click();
+  const connect = page.getByTestId('connect-form');
+  await connect.getByLabel('Owner').fill('acme');
+  await connect.getByLabel('Repository').fill('widgets');
+  await connect.getByLabel('Name in Yagura (optional)').fill('widgets-again');
+  await connect.getByLabel('Personal access token').fill(TOKEN);
+  await connect.getByRole('button', { name: 'Connect and import issues' }).click();
+  await expect(page.getByTestId('repositories')).toContainText('is mirrored by the repository "widgets" already');
+  const settings = page.getByTestId('github-settings');
+  await settings.getByLabel('When it completed').fill('agent:done');
+  await settings.getByRole('button', { name: 'Save GitHub settings' }).click();
+  await expect(settings.getByRole('status')).toHaveText('Saved.');
+  res = await request.get('/api/v1/settings/github', { headers });
+  expect((await res.json()).labels.done).toBe('agent:done');
   await expect(page.locator('body')).not.toContainText(TOKEN);
   await expect(page.locator('body')).not.toContainText(SECRET);
   await shot(page, 'settings');

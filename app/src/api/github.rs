@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 use super::ApiError;
 use crate::model::{
-    ConnectionCheck, GithubConnect, GithubOverview, GithubSettings, GithubSettingsInput,
-    Repository, RepositoryId, StatusLabels, SyncReport,
+    ConnectionCheck, GithubConnectForm, GithubOverview, GithubSettings, GithubSettingsForm,
+    Repository, RepositoryId, SyncReport,
 };
 
 #[server(endpoint = "github/overview")]
@@ -18,83 +18,24 @@ pub async fn get_github_overview() -> Result<GithubOverview, ApiError> {
 }
 
 /// Saves the settings form. Empty secret fields leave the stored secret
-/// as it is; `clear_*` removes it.
-#[allow(clippy::too_many_arguments)]
+/// as it is; `clear_webhook_secret` removes it.
 #[server(endpoint = "github/settings")]
-pub async fn save_github_settings(
-    #[server(default)] webhook_secret: String,
-    #[server(default)] clear_webhook_secret: Option<String>,
-    #[server(default)] public_url: String,
-    #[server(default)] label_in_progress: String,
-    #[server(default)] label_done: String,
-    #[server(default)] label_failed: String,
-    #[server(default)] oauth_client_id: String,
-    #[server(default)] oauth_client_secret: String,
-    #[server(default)] oauth_web_url: String,
-) -> Result<GithubSettings, ApiError> {
-    let input = GithubSettingsInput {
-        webhook_secret: if clear_webhook_secret.is_some() {
-            Some(String::new())
-        } else {
-            Some(webhook_secret).filter(|s| !s.trim().is_empty())
-        },
-        public_url: Some(public_url),
-        labels: Some(StatusLabels {
-            in_progress: label_in_progress,
-            done: label_done,
-            failed: label_failed,
-        }),
-        oauth_client_id: Some(oauth_client_id),
-        oauth_client_secret: Some(oauth_client_secret).filter(|s| !s.trim().is_empty()),
-        oauth_web_url: Some(oauth_web_url),
-    };
+pub async fn save_github_settings(form: GithubSettingsForm) -> Result<GithubSettings, ApiError> {
     let parts = super::request_parts()?;
     let saved = super::backend()?
-        .save_github_settings(&parts, input)
+        .save_github_settings(&parts, form.into_input())
         .await?;
     super::redirect_plain_form(&parts, "/settings");
     Ok(saved)
 }
 
-/// Connects a GitHub repository: a new one named `name`, or `id`.
-#[allow(clippy::too_many_arguments)]
+/// Connects a GitHub repository: a new one, or `id`.
 #[server(endpoint = "github/connect")]
 pub async fn connect_github_repository(
     #[server(default)] id: Option<RepositoryId>,
-    #[server(default)] name: String,
-    owner: String,
-    repo: String,
-    #[server(default)] token: String,
-    #[server(default)] app_id: String,
-    #[server(default)] private_key: String,
-    #[server(default)] installation_id: String,
-    #[server(default)] api_base_url: String,
+    form: GithubConnectForm,
 ) -> Result<Repository, ApiError> {
-    let number = |field: &str, value: &str| -> Result<Option<u64>, ApiError> {
-        let value = value.trim();
-        if value.is_empty() {
-            return Ok(None);
-        }
-        value
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::Invalid(format!("{field} must be a number")))
-    };
-    let text = |v: String| Some(v.trim().to_string()).filter(|v| !v.is_empty());
-    let input = GithubConnect {
-        owner: owner.trim().to_string(),
-        repo: repo.trim().to_string(),
-        token: text(token),
-        app_id: number("the App id", &app_id)?,
-        private_key: text(private_key),
-        installation_id: number("the installation id", &installation_id)?,
-        api_base_url: text(api_base_url),
-    };
-    let name = if name.trim().is_empty() {
-        input.repo.clone()
-    } else {
-        name.trim().to_string()
-    };
+    let (name, input) = form.into_input().map_err(ApiError::Invalid)?;
     let parts = super::request_parts()?;
     let repository = super::backend()?
         .connect_repository(&parts, id, name, input)

@@ -138,3 +138,103 @@ pub struct GithubOverview {
     /// Sign in with GitHub is configured.
     pub sign_in_enabled: bool,
 }
+
+/// The settings form as a browser posts it (`form[…]` fields; empty
+/// secrets mean "keep").
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GithubSettingsForm {
+    #[serde(default)]
+    pub webhook_secret: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    pub clear_webhook_secret: Option<String>,
+    #[serde(default)]
+    pub public_url: String,
+    #[serde(default)]
+    pub label_in_progress: String,
+    #[serde(default)]
+    pub label_done: String,
+    #[serde(default)]
+    pub label_failed: String,
+    #[serde(default)]
+    pub oauth_client_id: String,
+    #[serde(default)]
+    pub oauth_client_secret: String,
+    #[serde(default)]
+    pub oauth_web_url: String,
+}
+
+impl GithubSettingsForm {
+    pub fn into_input(self) -> GithubSettingsInput {
+        GithubSettingsInput {
+            webhook_secret: if self.clear_webhook_secret.is_some() {
+                Some(String::new())
+            } else {
+                Some(self.webhook_secret).filter(|s| !s.trim().is_empty())
+            },
+            public_url: Some(self.public_url),
+            labels: Some(StatusLabels {
+                in_progress: self.label_in_progress,
+                done: self.label_done,
+                failed: self.label_failed,
+            }),
+            oauth_client_id: Some(self.oauth_client_id),
+            oauth_client_secret: Some(self.oauth_client_secret).filter(|s| !s.trim().is_empty()),
+            oauth_web_url: Some(self.oauth_web_url),
+        }
+    }
+}
+
+/// The connect form as a browser posts it (`form[…]` fields).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GithubConnectForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub repo: String,
+    #[serde(default)]
+    pub token: String,
+    #[serde(default)]
+    pub app_id: String,
+    #[serde(default)]
+    pub private_key: String,
+    #[serde(default)]
+    pub installation_id: String,
+    #[serde(default)]
+    pub api_base_url: String,
+}
+
+impl GithubConnectForm {
+    /// The repository's name in Yagura (the GitHub name unless given) and
+    /// the connection; an error names a field that is not a number.
+    pub fn into_input(self) -> Result<(String, GithubConnect), String> {
+        let number = |field: &str, value: &str| -> Result<Option<u64>, String> {
+            let value = value.trim();
+            if value.is_empty() {
+                return Ok(None);
+            }
+            value
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{field} must be a number"))
+        };
+        let text = |v: String| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+        let input = GithubConnect {
+            owner: self.owner.trim().to_string(),
+            repo: self.repo.trim().to_string(),
+            token: text(self.token),
+            app_id: number("the App id", &self.app_id)?,
+            private_key: text(self.private_key),
+            installation_id: number("the installation id", &self.installation_id)?,
+            api_base_url: text(self.api_base_url),
+        };
+        let name = if self.name.trim().is_empty() {
+            input.repo.clone()
+        } else {
+            self.name.trim().to_string()
+        };
+        Ok((name, input))
+    }
+}

@@ -23,8 +23,8 @@ pub use execution::{
     LogLevel, LogStream, ResourceUsage,
 };
 pub use github::{
-    ConnectionCheck, GithubConnect, GithubOverview, GithubSettings, GithubSettingsInput,
-    GithubSpec, StatusLabels, SyncReport,
+    ConnectionCheck, GithubConnect, GithubConnectForm, GithubOverview, GithubSettings,
+    GithubSettingsForm, GithubSettingsInput, GithubSpec, StatusLabels, SyncReport,
 };
 pub use ids::{
     AgentId, ExecutionId, IssueId, NotificationId, RepositoryId, UserId, WorkflowId, WorkflowRunId,

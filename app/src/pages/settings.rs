@@ -248,21 +248,21 @@ fn ConnectForm(connect: ServerAction<ConnectGithubRepository>) -> impl IntoView 
         <details class="mt-4 rounded-md border border-slate-200 p-3 dark:border-slate-800">
             <summary class="cursor-pointer text-sm font-medium">"Connect a GitHub repository"</summary>
             <ActionForm action=connect attr:class="mt-3 grid gap-3 md:grid-cols-2" attr:data-testid="connect-form">
-                <label class="block text-sm font-medium">"Owner"<input name="owner" class=INPUT required placeholder="acme" /></label>
-                <label class="block text-sm font-medium">"Repository"<input name="repo" class=INPUT required placeholder="widgets" /></label>
-                <label class="block text-sm font-medium">"Name in Yagura (optional)"<input name="name" class=INPUT maxlength="100" placeholder="the repository's name" /></label>
-                <label class="block text-sm font-medium">"API base URL (optional)"<input name="api_base_url" class=INPUT placeholder="https://api.github.com" />
+                <label class="block text-sm font-medium">"Owner"<input name="form[owner]" class=INPUT required placeholder="acme" /></label>
+                <label class="block text-sm font-medium">"Repository"<input name="form[repo]" class=INPUT required placeholder="widgets" /></label>
+                <label class="block text-sm font-medium">"Name in Yagura (optional)"<input name="form[name]" class=INPUT maxlength="100" placeholder="the repository's name" /></label>
+                <label class="block text-sm font-medium">"API base URL (optional)"<input name="form[api_base_url]" class=INPUT placeholder="https://api.github.com" />
                     <span class=HINT>"GitHub Enterprise: https://HOST/api/v3"</span>
                 </label>
                 <label class="block text-sm font-medium md:col-span-2">"Personal access token"
-                    <input name="token" type="password" autocomplete="off" class=INPUT placeholder="github_pat_… or ghp_…" />
+                    <input name="form[token]" type="password" autocomplete="off" class=INPUT placeholder="github_pat_… or ghp_…" />
                     <span class=HINT>"Fine-grained (Issues, Pull requests and Contents: read and write) or classic (repo). Stored encrypted; never shown again."</span>
                 </label>
                 <p class="text-xs text-slate-500 md:col-span-2">"Or a GitHub App installation instead of a token:"</p>
-                <label class="block text-sm font-medium">"App id"<input name="app_id" inputmode="numeric" class=INPUT /></label>
-                <label class="block text-sm font-medium">"Installation id"<input name="installation_id" inputmode="numeric" class=INPUT /></label>
+                <label class="block text-sm font-medium">"App id"<input name="form[app_id]" inputmode="numeric" class=INPUT /></label>
+                <label class="block text-sm font-medium">"Installation id"<input name="form[installation_id]" inputmode="numeric" class=INPUT /></label>
                 <label class="block text-sm font-medium md:col-span-2">"App private key (PEM)"
-                    <textarea name="private_key" rows="3" class=INPUT placeholder="-----BEGIN RSA PRIVATE KEY-----"></textarea>
+                    <textarea name="form[private_key]" rows="3" class=INPUT placeholder="-----BEGIN RSA PRIVATE KEY-----"></textarea>
                 </label>
                 <div class="md:col-span-2">
                     <button type="submit" class=PRIMARY disabled=move || connect.pending().get()>"Connect and import issues"</button>
@@ -298,29 +298,29 @@ fn GithubForm(settings: GithubSettings, save: ServerAction<SaveGithubSettings>) 
                 </div>
                 <label class="block text-sm font-medium">
                     "Webhook secret"
-                    <input name="webhook_secret" type="password" autocomplete="off" class=INPUT disabled=settings.webhook_secret_from_env placeholder="leave empty to keep" />
+                    <input name="form[webhook_secret]" type="password" autocomplete="off" class=INPUT disabled=settings.webhook_secret_from_env placeholder="leave empty to keep" />
                     <span class=HINT data-testid="webhook-secret-state">{format!("Currently {secret_state}.")}</span>
                 </label>
                 <label class="flex items-center gap-2 self-center text-sm">
-                    <input type="checkbox" name="clear_webhook_secret" disabled=settings.webhook_secret_from_env />
+                    <input type="checkbox" name="form[clear_webhook_secret]" disabled=settings.webhook_secret_from_env />
                     "Remove the stored secret"
                 </label>
                 <label class="block text-sm font-medium md:col-span-2">
                     "Public URL"
-                    <input name="public_url" class=INPUT value=settings.public_url.clone() />
+                    <input name="form[public_url]" class=INPUT value=settings.public_url.clone() />
                     <span class=HINT>"Where people reach Yagura: links in GitHub comments and the sign-in callback use it."</span>
                 </label>
                 <fieldset class="grid gap-3 md:col-span-2 md:grid-cols-3">
                     <legend class="mb-1 text-sm font-medium">"Labels set on GitHub issues"</legend>
-                    <label class="block text-xs">"While a workflow runs"<input name="label_in_progress" class=INPUT required maxlength="50" value=settings.labels.in_progress.clone() /></label>
-                    <label class="block text-xs">"When it completed"<input name="label_done" class=INPUT required maxlength="50" value=settings.labels.done.clone() /></label>
-                    <label class="block text-xs">"When it failed"<input name="label_failed" class=INPUT required maxlength="50" value=settings.labels.failed.clone() /></label>
+                    <label class="block text-xs">"While a workflow runs"<input name="form[label_in_progress]" class=INPUT required maxlength="50" value=settings.labels.in_progress.clone() /></label>
+                    <label class="block text-xs">"When it completed"<input name="form[label_done]" class=INPUT required maxlength="50" value=settings.labels.done.clone() /></label>
+                    <label class="block text-xs">"When it failed"<input name="form[label_failed]" class=INPUT required maxlength="50" value=settings.labels.failed.clone() /></label>
                 </fieldset>
                 <fieldset class="grid gap-3 md:col-span-2 md:grid-cols-3">
                     <legend class="mb-1 text-sm font-medium">"Sign in with GitHub (an OAuth app; callback "<code class="font-mono text-xs">{format!("{}/auth/github/callback", settings.public_url)}</code>")"</legend>
-                    <label class="block text-xs">"Client id"<input name="oauth_client_id" class=INPUT value=settings.oauth_client_id.clone().unwrap_or_default() placeholder="empty: off" /></label>
-                    <label class="block text-xs">"Client secret"<input name="oauth_client_secret" type="password" autocomplete="off" class=INPUT placeholder=if settings.oauth_secret_set { "set; leave empty to keep" } else { "not set" } /></label>
-                    <label class="block text-xs">"GitHub web URL"<input name="oauth_web_url" class=INPUT value=settings.oauth_web_url.clone() /></label>
+                    <label class="block text-xs">"Client id"<input name="form[oauth_client_id]" class=INPUT value=settings.oauth_client_id.clone().unwrap_or_default() placeholder="empty: off" /></label>
+                    <label class="block text-xs">"Client secret"<input name="form[oauth_client_secret]" type="password" autocomplete="off" class=INPUT placeholder=if settings.oauth_secret_set { "set; leave empty to keep" } else { "not set" } /></label>
+                    <label class="block text-xs">"GitHub web URL"<input name="form[oauth_web_url]" class=INPUT value=settings.oauth_web_url.clone() /></label>
                 </fieldset>
                 <p class="text-xs text-slate-500 md:col-span-2">
                     {if settings.poll_secs == 0 { "Polling is off (--github-poll-secs 0): issues arrive by webhook only.".to_string() } else { format!("Connected repositories are also polled every {} s with conditional requests, for changes no webhook delivered.", settings.poll_secs) }}
