@@ -499,6 +499,15 @@ pub async fn update(
     store::update_issue(&state.db, &row)
         .await
         .map_err(|e| internal("updating an issue", e))?;
+    let issue = publish_updated(state, &row)?;
+    if issue.state == IssueState::Open {
+        trigger(state, &user.username, &row, &added, new_assignee.as_deref()).await;
+    }
+    detail(state, id).await
+}
+
+/// Publishes `issue.updated` for a row just written; answers the issue.
+fn publish_updated(state: &AppState, row: &store::IssueRow) -> Result<Issue, ApiError> {
     let issue = to_issue(row.clone())?;
     state.executions.hub().publish_workspace(Broadcast::new(
         Audience::Everyone,
@@ -512,10 +521,7 @@ pub async fn update(
             timestamp: timestamp(row.updated_at),
         },
     ));
-    if issue.state == IssueState::Open {
-        trigger(state, &user.username, &row, &added, new_assignee.as_deref()).await;
-    }
-    detail(state, id).await
+    Ok(issue)
 }
 
 /// Starts the workflows whose trigger label the issue just got, and those
@@ -750,19 +756,7 @@ pub async fn mirror(
             "the issue kept changing while it was being updated; try again".into(),
         ));
     };
-    let issue = to_issue(row.clone())?;
-    state.executions.hub().publish_workspace(Broadcast::new(
-        Audience::Everyone,
-        ServerMessage::IssueUpdated {
-            issue_number: issue.number,
-            title: issue.title.clone(),
-            repository_id: issue.repository_id,
-            issue_id: issue.id,
-            state: issue.state,
-            labels: issue.labels.clone(),
-            timestamp: timestamp(now),
-        },
-    ));
+    let issue = publish_updated(state, &row)?;
     if triggers && issue.state == IssueState::Open {
         trigger(state, actor, &row, &added, new_assignee.as_deref()).await;
     }

@@ -72,12 +72,7 @@ pub async fn import(state: &AppState, repo_id: &str) -> Result<SyncReport, ApiEr
         for _ in 0..1000 {
             let items = page.take_items();
             apply(state, repo_id, &items, false, &mut report).await?;
-            match c
-                .client
-                .get_page::<GhIssue>(&page.next)
-                .await
-                .map_err(|e| ApiError::Upstream(describe(&e)))?
-            {
+            match next_page(&c, &page).await? {
                 Some(next) => page = next,
                 None => break,
             }
@@ -150,12 +145,7 @@ pub async fn poll(state: &AppState, repo_id: &str) -> Result<SyncReport, ApiErro
                 newest = newest.max(at);
             }
             apply(state, repo_id, &items, true, &mut report).await?;
-            match c
-                .client
-                .get_page::<GhIssue>(&page.next)
-                .await
-                .map_err(|e| ApiError::Upstream(describe(&e)))?
-            {
+            match next_page(&c, &page).await? {
                 Some(next) => page = next,
                 None => break,
             }
@@ -179,6 +169,14 @@ pub async fn poll(state: &AppState, repo_id: &str) -> Result<SyncReport, ApiErro
     .await;
     record(state, repo_id, &result, new_state.as_deref()).await;
     result.map(|_| report)
+}
+
+/// The page GitHub's `next` link points to, if any.
+async fn next_page(c: &Connected, page: &Page<GhIssue>) -> Result<Option<Page<GhIssue>>, ApiError> {
+    c.client
+        .get_page::<GhIssue>(&page.next)
+        .await
+        .map_err(|e| ApiError::Upstream(describe(&e)))
 }
 
 async fn record(
