@@ -108,7 +108,10 @@ struct Inner {
     /// The listening address, for links when no public URL is set.
     local_url: String,
     /// One client per repository, dropped when its connection changes.
-    clients: Mutex<HashMap<String, Octocrab>>,
+    /// Keyed by repository, with the sealed credentials and API URL it was
+    /// built from (a client made from an older row is never reused). Shared
+    /// by `Arc`: an App client's installation-token cache is per instance.
+    clients: Mutex<HashMap<String, (String, Arc<Octocrab>)>>,
 }
 
 /// A repository's GitHub side, ready to use.
@@ -117,7 +120,7 @@ pub struct Connected {
     pub repo: store::RepoRow,
     pub owner: String,
     pub name: String,
-    pub client: Octocrab,
+    pub client: Arc<Octocrab>,
     pub api_url: String,
 }
 
@@ -375,18 +378,21 @@ impl GitHub {
             .github_api_url
             .clone()
             .unwrap_or_else(|| DEFAULT_API_URL.to_string());
-        let cached = self
-            .inner
-            .clients
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&repo.id).cloned());
+        let key = format!(
+            "{}\n{api_url}",
+            repo.github_credentials.as_deref().unwrap_or_default()
+        );
+        let cached = self.inner.clients.lock().ok().and_then(|c| {
+            c.get(&repo.id)
+                .filter(|(k, _)| *k == key)
+                .map(|(_, c)| c.clone())
+        });
         let client = match cached {
             Some(c) => c,
             None => {
-                let client = self.build_client(&self.credentials(&repo)?, &api_url)?;
+                let client = Arc::new(self.build_client(&self.credentials(&repo)?, &api_url)?);
                 if let Ok(mut clients) = self.inner.clients.lock() {
-                    clients.insert(repo.id.clone(), client.clone());
+                    clients.insert(repo.id.clone(), (key, client.clone()));
                 }
                 client
             }

@@ -214,6 +214,11 @@ pub fn start(state: AppState) {
                 _ = state.shutdown.cancelled() => break,
                 _ = tokio::time::sleep(interval) => {}
             }
+            if let Err(e) =
+                store::prune_deliveries(&state.db, db::now_ms() - 30 * 24 * 3600 * 1000).await
+            {
+                tracing::warn!(error = %e, "cannot prune old webhook deliveries");
+            }
             let repos = match store::connected_repos(&state.db).await {
                 Ok(r) => r,
                 Err(e) => {

@@ -513,6 +513,41 @@ async fn webhooks_are_verified_first_and_each_delivery_is_applied_once() {
     assert_eq!(detail["title"], "Renamed on GitHub", "{detail}");
     assert_eq!(detail["labels"], json!([]));
 
+    // A delivery whose application was cut off (the server died while it
+    // was "processing") is applied when GitHub redelivers it later; one
+    // still being processed is not applied twice.
+    let db = &t.server.state.db;
+    let now = chrono::Utc::now().timestamp_millis();
+    assert!(
+        yagura::db::github::claim_delivery(db, "cut-off", "issues", now - 10 * 60 * 1000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        yagura::db::github::claim_delivery(db, "in-flight", "issues", now)
+            .await
+            .unwrap()
+    );
+    let cut = issue_event(&gh, "opened", 44, "Cut off", &[]);
+    let cb = serde_json::to_vec(&cut).unwrap();
+    assert_eq!(
+        deliver(&t, "issues", "cut-off", &cut, Some(sign(&cb))).await,
+        200
+    );
+    let inflight = issue_event(&gh, "opened", 45, "In flight", &[]);
+    let ib = serde_json::to_vec(&inflight).unwrap();
+    assert_eq!(
+        deliver(&t, "issues", "in-flight", &inflight, Some(sign(&ib))).await,
+        200
+    );
+    let numbers: Vec<u64> = issues_of(&t, &token, &repo)
+        .await
+        .iter()
+        .map(|i| i["number"].as_u64().unwrap())
+        .collect();
+    assert!(numbers.contains(&44), "{numbers:?}");
+    assert!(!numbers.contains(&45), "{numbers:?}");
+
     // A ping is answered; a broken body after a good signature is 400.
     let ping = json!({"zen": "Keep it logically awesome."});
     let pb = serde_json::to_vec(&ping).unwrap();
