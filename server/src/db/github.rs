@@ -205,12 +205,6 @@ pub async fn release_delivery(db: &Db, delivery: &str) -> sqlx::Result<()> {
         .map(|_| ())
 }
 
-pub async fn count_deliveries(db: &Db) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM github_deliveries")
-        .fetch_one(db)
-        .await
-}
-
 pub async fn get_setting(db: &Db, key: &str) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
         .bind(key)
@@ -402,14 +396,6 @@ pub async fn set_run_branch(db: &Db, run: &str, branch: &str) -> sqlx::Result<()
         .execute(db)
         .await
         .map(|_| ())
-}
-
-pub async fn run_branch(db: &Db, run: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar::<_, Option<String>>("SELECT branch FROM workflow_runs WHERE id = $1")
-        .bind(run)
-        .fetch_optional(db)
-        .await
-        .map(Option::flatten)
 }
 
 /// Records how far a run was reported to GitHub (1 started, 2 ended).

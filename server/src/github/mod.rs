@@ -358,13 +358,10 @@ impl GitHub {
         let Some(repo) = store::find_repo(&self.inner.db, repo_id).await? else {
             return Ok(None);
         };
-        self.connect_row(repo).map(Some).or_else(|e| {
-            if e.to_string().contains("not connected") {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        })
+        if repo.github_credentials.is_none() || repo.github.is_none() {
+            return Ok(None);
+        }
+        self.connect_row(repo).map(Some)
     }
 
     pub fn connect_row(&self, repo: store::RepoRow) -> anyhow::Result<Connected> {
