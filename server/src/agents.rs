@@ -1,24 +1,21 @@
 //! Agent definitions: validation, storage, and the demo agent every new
 //! installation starts with.
 
+use crate::error::{internal, OrInternal};
 use std::collections::BTreeMap;
 
 use app::api::ApiError;
 use app::model::{Agent, AgentId, AgentInput, AgentType, DEFAULT_OUTPUT_CAP, PRESETS};
 
 use crate::db::{self, agents as store, Db};
-use crate::http::error::internal;
 
 fn to_agent(row: store::AgentRow) -> Result<Agent, ApiError> {
     Ok(Agent {
-        id: row.id.parse().map_err(|e| internal("stored agent id", e))?,
+        id: row.id.parse().or_internal("stored agent id")?,
         name: row.name,
-        agent_type: row
-            .agent_type
-            .parse()
-            .map_err(|e: String| internal("stored agent type", e))?,
-        command: serde_json::from_str(&row.command).map_err(|e| internal("stored command", e))?,
-        env: serde_json::from_str(&row.env).map_err(|e| internal("stored env", e))?,
+        agent_type: row.agent_type.parse().or_internal("stored agent type")?,
+        command: serde_json::from_str(&row.command).or_internal("stored command")?,
+        env: serde_json::from_str(&row.env).or_internal("stored env")?,
         timeout_secs: row.timeout_secs.max(0) as u64,
         output_cap_bytes: row.output_cap_bytes.max(0) as u64,
         capabilities: serde_json::from_str(&row.capabilities).unwrap_or_default(),
@@ -51,7 +48,7 @@ fn to_row(id: AgentId, input: &AgentInput, created_at: i64) -> store::AgentRow {
 pub async fn list(db: &Db) -> Result<Vec<Agent>, ApiError> {
     store::list(db)
         .await
-        .map_err(|e| internal("listing agents", e))?
+        .or_internal("listing agents")?
         .into_iter()
         .map(to_agent)
         .collect()
@@ -60,7 +57,7 @@ pub async fn list(db: &Db) -> Result<Vec<Agent>, ApiError> {
 pub async fn get(db: &Db, id: AgentId) -> Result<Agent, ApiError> {
     store::find(db, &id.to_string())
         .await
-        .map_err(|e| internal("reading an agent", e))?
+        .or_internal("reading an agent")?
         .map(to_agent)
         .unwrap_or(Err(ApiError::NotFound))
 }

@@ -170,15 +170,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 addr: args.addr,
                 store: args.store.location(),
                 secure_cookies: args.secure_cookies,
-                exec: crate::executions::ExecConfig {
+                exec: crate::config::ExecConfig {
                     concurrency: usize::from(args.concurrency),
                     ..Default::default()
                 },
-                runners: crate::runners::RunnerConfig {
+                runners: crate::config::RunnerConfig {
                     lease: std::time::Duration::from_secs(args.lease_secs),
                     runners_only: args.runners_only,
                 },
-                github: crate::github::GithubConfig {
+                github: crate::config::GithubConfig {
                     // From the environment only (a flag would show in `ps`);
                     // it replaces the settings page's.
                     webhook_secret: std::env::var("YAGURA_GITHUB_WEBHOOK_SECRET")
@@ -206,7 +206,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(n) => n,
                 None => hostname(),
             };
-            crate::runner::run(crate::runner::RunnerOptions {
+            crate::runners::client::run(crate::runners::client::RunnerOptions {
                 server: args.server,
                 token: args.token,
                 name,

@@ -1,4 +1,6 @@
 //! Runtime configuration, filled in from the command line or by tests.
+//! Plain data only: this is the bottom of the crate, imported by the
+//! services and importing none of them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,11 +49,11 @@ pub struct Config {
     pub ws: WsConfig,
     /// How long shutdown waits for open sockets to say goodbye.
     pub shutdown_grace: Duration,
-    pub exec: crate::executions::ExecConfig,
+    pub exec: ExecConfig,
     /// Remote runners: lease length, runners-only dispatch.
-    pub runners: crate::runners::RunnerConfig,
+    pub runners: RunnerConfig,
     /// GitHub: webhook secret from the environment, polling, public URL.
-    pub github: crate::github::GithubConfig,
+    pub github: GithubConfig,
 }
 
 impl Default for Config {
@@ -66,9 +68,73 @@ impl Default for Config {
             token_ttl: Duration::from_secs(12 * 3600),
             ws: WsConfig::default(),
             shutdown_grace: Duration::from_secs(5),
-            exec: crate::executions::ExecConfig::default(),
-            runners: crate::runners::RunnerConfig::default(),
-            github: crate::github::GithubConfig::default(),
+            exec: ExecConfig::default(),
+            runners: RunnerConfig::default(),
+            github: GithubConfig::default(),
+        }
+    }
+}
+
+/// Settings of the local executor.
+#[derive(Clone, Debug)]
+pub struct ExecConfig {
+    /// Executions running at once; more wait in the queue.
+    pub concurrency: usize,
+    /// Time between SIGTERM and SIGKILL on cancel and timeout.
+    pub kill_grace: Duration,
+    /// What `{yagura}` in a command stands for: this binary.
+    pub yagura_bin: PathBuf,
+}
+
+impl Default for ExecConfig {
+    fn default() -> Self {
+        ExecConfig {
+            concurrency: 4,
+            kill_grace: Duration::from_secs(5),
+            yagura_bin: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("yagura")),
+        }
+    }
+}
+
+/// Settings of remote execution.
+#[derive(Clone, Debug)]
+pub struct RunnerConfig {
+    /// How long an assignment lives without a heartbeat.
+    pub lease: Duration,
+    /// Send every execution to a runner, never run locally.
+    pub runners_only: bool,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            lease: Duration::from_secs(30),
+            runners_only: false,
+        }
+    }
+}
+
+/// GitHub settings given at start-up (flags or environment).
+#[derive(Clone, Debug)]
+pub struct GithubConfig {
+    /// `YAGURA_GITHUB_WEBHOOK_SECRET`: replaces the one set on the settings page.
+    pub webhook_secret: Option<String>,
+    /// Between polls of each connected repository (zero: no polling).
+    pub poll_interval: Duration,
+    /// `YAGURA_PUBLIC_URL`: where links in comments point (default: the
+    /// listening address).
+    pub public_url: Option<String>,
+    /// How often runs that still owe GitHub a report are looked at.
+    pub report_interval: Duration,
+}
+
+impl Default for GithubConfig {
+    fn default() -> Self {
+        GithubConfig {
+            webhook_secret: None,
+            poll_interval: Duration::from_secs(60),
+            public_url: None,
+            report_interval: Duration::from_secs(15),
         }
     }
 }

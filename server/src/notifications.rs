@@ -2,15 +2,16 @@
 //! user's connections as seed 002's `notification` frame. Raised when an
 //! execution or a workflow run ends and when an approval is needed.
 
+use crate::error::OrInternal;
 use std::sync::Arc;
 
 use app::api::ApiError;
-use app::model::{Notification, NotificationId, NotificationList, Severity, UserId};
-use app::protocol::native::ServerMessage;
+use app::model::{
+    Notification, NotificationId, NotificationList, Severity, UserId, WorkspaceEvent,
+};
 
 use crate::db::{self, notifications as store, users, Db};
-use crate::events::{Audience, Broadcast, Hub};
-use crate::http::error::internal;
+use crate::events::{Broadcast, Hub};
 
 /// What to tell, before it is addressed to anyone.
 #[derive(Clone, Debug)]
@@ -47,10 +48,11 @@ impl Notifier {
             };
             store::insert(&self.db, &row).await?;
             if let Ok(n) = to_notification(row) {
-                self.hub.publish_workspace(Broadcast::new(
-                    Audience::User(*user),
-                    ServerMessage::from(&n),
-                ));
+                self.hub
+                    .publish_workspace(Broadcast::new(WorkspaceEvent::Notification {
+                        user: *user,
+                        notification: n,
+                    }));
             }
         }
         Ok(())
@@ -80,10 +82,10 @@ impl Notifier {
         let user = user.to_string();
         let rows = store::latest(&self.db, &user, 50)
             .await
-            .map_err(|e| internal("listing notifications", e))?;
+            .or_internal("listing notifications")?;
         let unread = store::unread(&self.db, &user)
             .await
-            .map_err(|e| internal("counting notifications", e))?;
+            .or_internal("counting notifications")?;
         Ok(NotificationList {
             items: rows
                 .into_iter()
@@ -104,24 +106,21 @@ impl Notifier {
         if let Some(id) = &id {
             let mine = store::exists(&self.db, &user, id)
                 .await
-                .map_err(|e| internal("reading a notification", e))?;
+                .or_internal("reading a notification")?;
             if !mine {
                 return Err(ApiError::NotFound);
             }
         }
         store::mark_read(&self.db, &user, id.as_deref(), db::now_ms())
             .await
-            .map_err(|e| internal("marking notifications read", e))?;
+            .or_internal("marking notifications read")?;
         Ok(())
     }
 }
 
 fn to_notification(row: store::NotificationRow) -> Result<Notification, ApiError> {
     Ok(Notification {
-        id: row
-            .id
-            .parse()
-            .map_err(|e| internal("stored notification id", e))?,
+        id: row.id.parse().or_internal("stored notification id")?,
         severity: row.severity.parse().unwrap_or(Severity::Info),
         title: row.title,
         message: row.message,

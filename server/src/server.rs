@@ -12,9 +12,14 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::auth::{secret, throttle::LoginThrottle, Auth, TokenKeys};
 use crate::events::{EventWriter, Hub};
 use crate::executions::Executions;
+use crate::github::{report::Reporter, sync::IssueSync, GitHub};
+use crate::issues::Issues;
 use crate::notifications::Notifier;
+use crate::repositories::Repositories;
 use crate::runners::Runners;
+use crate::secrets::Sealer;
 use crate::workflows::Workflows;
+use crate::worktrees::Worktrees;
 use crate::{config::Config, db::Store, state::AppState};
 
 /// A server running in the background (used by `serve` and by tests).
@@ -64,28 +69,33 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .build();
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    let db = store.db.clone();
     let hub = Arc::new(Hub::default());
-    let (writer, _writer_task) = EventWriter::start(store.db.clone(), hub.clone());
-    let sealer = crate::secrets::Sealer::load_or_create(&store.data_dir)?;
-    let github = crate::github::GitHub::new(
-        store.db.clone(),
+    let (writer, _writer_task) = EventWriter::start(db.clone(), hub.clone());
+    let sealer = Sealer::load_or_create(&store.data_dir)?;
+    let github = GitHub::new(
+        db.clone(),
         sealer,
         config.github.clone(),
         format!("http://{addr}"),
     );
-    let worktrees =
-        crate::worktrees::Worktrees::new(store.db.clone(), github.clone(), &store.data_dir);
-    let runners = Runners::new(store.db.clone(), hub.clone(), config.runners.clone());
+    let worktrees = Worktrees::new(db.clone(), Arc::new(github.clone()), &store.data_dir);
+    let runners = Runners::new(
+        db.clone(),
+        hub.clone(),
+        writer.clone(),
+        config.runners.clone(),
+    );
     runners.reset().await?;
     let executions = Executions::new(
-        store.db.clone(),
+        db.clone(),
         writer,
         hub.clone(),
         store.data_dir.clone(),
         config.exec.clone(),
         shutdown.clone(),
         tasks.clone(),
-        runners,
+        Arc::new(runners.clone()),
         worktrees.clone(),
     );
     let lost = executions.reconcile().await?;
@@ -100,12 +110,12 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             "executions left running by a previous process were marked failed"
         );
     }
-    crate::agents::seed_demo(&store.db).await?;
+    crate::agents::seed_demo(&db).await?;
     executions.start();
-    let notifier = Notifier::new(store.db.clone(), hub.clone());
+    let notifier = Notifier::new(db.clone(), hub.clone());
     let workflows = Workflows::new(
-        store.db.clone(),
-        hub,
+        db.clone(),
+        hub.clone(),
         executions.clone(),
         notifier.clone(),
         shutdown.clone(),
@@ -114,8 +124,32 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     // After reconcile: runs whose steps died with the previous process see
     // those steps failed and apply their failure policy.
     workflows.start();
+    let issues = Issues::new(
+        db.clone(),
+        hub.clone(),
+        executions.clone(),
+        workflows.clone(),
+        Arc::new(github.clone()),
+    );
+    let sync = IssueSync::new(
+        github.clone(),
+        issues.clone(),
+        workflows.clone(),
+        db.clone(),
+        tasks.clone(),
+    );
+    sync.start(shutdown.clone());
+    Reporter::new(
+        github.clone(),
+        workflows.clone(),
+        worktrees.clone(),
+        db.clone(),
+    )
+    .start(&hub, shutdown.clone(), tasks.clone());
+    let repositories =
+        Repositories::new(db.clone(), github.clone(), worktrees.clone(), sync.clone());
     let state = AppState {
-        db: store.db,
+        db,
         auth: Auth {
             keys: Arc::new(TokenKeys::new(&secret, config.token_ttl)),
             throttle: Arc::new(LoginThrottle::default()),
@@ -123,16 +157,19 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         },
         config: Arc::new(config),
         leptos_options,
+        hub,
         executions,
+        runners,
         workflows,
         notifier,
+        issues,
+        repositories,
         github,
+        sync,
         worktrees,
         shutdown,
         tasks,
     };
-    crate::github::sync::start(state.clone());
-    crate::github::report::start(state.clone());
     let app = crate::http::router(state.clone());
     let shutdown = state.shutdown.clone();
     let handle = tokio::spawn(async move {

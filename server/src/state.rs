@@ -1,4 +1,6 @@
-//! What every handler can reach.
+//! What every handler can reach: the services, built once at start-up
+//! (`crate::server`). Only the edges (`http`, `ws`) see this; services get
+//! the few services they use.
 
 use std::sync::Arc;
 
@@ -6,9 +8,14 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
+use crate::events::Hub;
+use crate::github::{sync::IssueSync, GitHub};
+use crate::issues::Issues;
+use crate::repositories::Repositories;
+use crate::runners::Runners;
 use crate::{
-    auth::Auth, config::Config, db::Db, executions::Executions, github::GitHub,
-    notifications::Notifier, workflows::Workflows, worktrees::Worktrees,
+    auth::Auth, config::Config, db::Db, executions::Executions, notifications::Notifier,
+    workflows::Workflows, worktrees::Worktrees,
 };
 
 #[derive(Clone)]
@@ -17,14 +24,24 @@ pub struct AppState {
     pub auth: Auth,
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
-    /// Agent runs: the queue, the executor and (through it) the event core.
+    /// The event core's fan-out.
+    pub hub: Arc<Hub>,
+    /// Agent runs: the queue, the scheduler and the local executor.
     pub executions: Executions,
+    /// Remote runners: registry, tokens, leases.
+    pub runners: Runners,
     /// Workflow definitions and the engine that runs them.
     pub workflows: Workflows,
     /// Stores and pushes notifications.
     pub notifier: Notifier,
+    /// Issues, mirrored from GitHub where connected.
+    pub issues: Issues,
+    /// Repositories: create, connect, test.
+    pub repositories: Repositories,
     /// GitHub connections, settings and clients.
     pub github: GitHub,
+    /// Issues flowing in from GitHub (import, polling, webhooks).
+    pub sync: IssueSync,
     /// Clones and per-execution worktrees.
     pub worktrees: Worktrees,
     /// Cancelled when the server begins to shut down; every long-lived task

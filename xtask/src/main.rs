@@ -7,6 +7,7 @@
 //!   run [ARGS]  build, then `yagura serve ARGS`
 //!   test        setup, then fmt and clippy, then every test: Rust unit +
 //!               integration, Playwright (SSR and hydrated)
+//!   layers      the server's module graph, checked against its layering
 //!
 //! Why not cargo-leptos: it takes ~16 minutes to install on this class of
 //! machine, it would fetch tools from GitHub without `no_downloads`, and the
@@ -15,6 +16,7 @@
 //! and plain, so they live here.
 
 mod css;
+mod layers;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -33,8 +35,9 @@ fn main() -> ExitCode {
             .and_then(|_| build())
             .and_then(|_| run(&args[1..])),
         Some("test") => setup::all().and_then(|_| test()),
+        Some("layers") => layers::report(),
         _ => {
-            eprintln!("usage: cargo xtask <setup|css|build-site|build|run [ARGS]|test>");
+            eprintln!("usage: cargo xtask <setup|css|build-site|build|run [ARGS]|test|layers>");
             return ExitCode::from(2);
         }
     };

@@ -1,6 +1,9 @@
 use serde::{Deserialize, Serialize};
 
-use super::{AgentType, ExecutionId, ExecutionStatus, LogLevel, LogStream, ResourceUsage};
+use super::{
+    AgentType, ExecutionId, ExecutionStatus, IssueId, IssueState, LogLevel, LogStream,
+    Notification, RepositoryId, ResourceUsage, UserId, WorkflowEvent,
+};
 
 /// What happened in an execution. This is the store's format and the event
 /// core's; each wire dialect maps it to its own messages.
@@ -72,4 +75,52 @@ pub struct ExecutionEvent {
     /// Milliseconds since the Unix epoch.
     pub at_ms: i64,
     pub body: EventBody,
+}
+
+/// Something that happened in the workspace (issues, workflow runs,
+/// notifications, runners), fanned out live to every connection that may
+/// see it. The core publishes these; each dialect maps them to its frames.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkspaceEvent {
+    IssueCreated {
+        issue_id: IssueId,
+        repository_id: RepositoryId,
+        number: u64,
+        title: String,
+        at_ms: i64,
+    },
+    /// Its title, state, labels or assignee changed.
+    IssueUpdated {
+        issue_id: IssueId,
+        repository_id: RepositoryId,
+        number: u64,
+        title: String,
+        state: IssueState,
+        labels: Vec<String>,
+        at_ms: i64,
+    },
+    /// A numbered event of one workflow run.
+    Workflow(WorkflowEvent),
+    /// A notification, for its user only.
+    Notification {
+        user: UserId,
+        notification: Notification,
+    },
+    /// A remote runner came online or went offline.
+    RunnerChanged {
+        runner_id: String,
+        name: String,
+        online: bool,
+        at_ms: i64,
+    },
+}
+
+impl WorkspaceEvent {
+    /// The one user this event is for; `None` for everyone.
+    pub fn recipient(&self) -> Option<UserId> {
+        match self {
+            WorkspaceEvent::Notification { user, .. } => Some(*user),
+            _ => None,
+        }
+    }
 }

@@ -17,7 +17,7 @@ pub use agent::{
     Agent, AgentInput, AgentType, Preset, RunnerLost, DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_SECS,
     PLACEHOLDERS, PRESETS,
 };
-pub use event::{EventBody, ExecutionEvent};
+pub use event::{EventBody, ExecutionEvent, WorkspaceEvent};
 pub use execution::{
     Dashboard, Execution, ExecutionAction, ExecutionPage, ExecutionQuery, ExecutionStatus,
     LogLevel, LogStream, ResourceUsage,

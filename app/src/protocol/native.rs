@@ -10,7 +10,7 @@ use crate::model::{
     AgentExecutionRef, AgentType, EventBody, ExecutionEvent, ExecutionId, ExecutionStatus, IssueId,
     IssueState, LogLevel, LogStream, Notification, NotificationId, RepositoryId, ResourceUsage,
     RunStatus, Severity, StepStatus, UserId, WorkflowEvent, WorkflowEventBody, WorkflowId,
-    WorkflowRunId,
+    WorkflowRunId, WorkspaceEvent,
 };
 
 /// Largest text frame the server accepts (seed 002: "Maximum message size: 1 MB").
@@ -494,6 +494,58 @@ impl From<&Notification> for ServerMessage {
             message: n.message.clone(),
             action_url: n.action_url.clone(),
             timestamp: DateTime::<Utc>::from_timestamp_millis(n.created_at).unwrap_or_default(),
+        }
+    }
+}
+
+impl From<&WorkspaceEvent> for ServerMessage {
+    /// The native dialect's view of a workspace event.
+    fn from(event: &WorkspaceEvent) -> Self {
+        let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+        match event {
+            WorkspaceEvent::IssueCreated {
+                issue_id,
+                repository_id,
+                number,
+                title,
+                at_ms,
+            } => ServerMessage::IssueCreated {
+                issue_number: *number,
+                title: title.clone(),
+                repository_id: *repository_id,
+                issue_id: *issue_id,
+                timestamp: at(*at_ms),
+            },
+            WorkspaceEvent::IssueUpdated {
+                issue_id,
+                repository_id,
+                number,
+                title,
+                state,
+                labels,
+                at_ms,
+            } => ServerMessage::IssueUpdated {
+                issue_number: *number,
+                title: title.clone(),
+                repository_id: *repository_id,
+                issue_id: *issue_id,
+                state: *state,
+                labels: labels.clone(),
+                timestamp: at(*at_ms),
+            },
+            WorkspaceEvent::Workflow(event) => ServerMessage::from(event),
+            WorkspaceEvent::Notification { notification, .. } => ServerMessage::from(notification),
+            WorkspaceEvent::RunnerChanged {
+                runner_id,
+                name,
+                online,
+                at_ms,
+            } => ServerMessage::RunnerUpdated {
+                runner_id: runner_id.clone(),
+                name: name.clone(),
+                online: *online,
+                timestamp: at(*at_ms),
+            },
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Accounts: validation, creation, first-run setup and password sign-in.
 
+use crate::error::{internal, OrInternal};
 use std::time::Instant;
 
 use app::api::ApiError;
@@ -7,7 +8,6 @@ use app::model::{Role, User, UserId};
 
 use super::{password, throttle::LoginThrottle};
 use crate::db::{self, users, Db};
-use crate::http::error::internal;
 
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
@@ -41,14 +41,8 @@ pub fn validate_password(password: &str) -> Result<(), ApiError> {
 }
 
 fn to_user(row: users::UserRow) -> Result<User, ApiError> {
-    let id = row
-        .id
-        .parse::<UserId>()
-        .map_err(|e| internal("stored user id", e))?;
-    let role = row
-        .role
-        .parse::<Role>()
-        .map_err(|e| internal("stored role", e))?;
+    let id = row.id.parse::<UserId>().or_internal("stored user id")?;
+    let role = row.role.parse::<Role>().or_internal("stored role")?;
     Ok(User {
         id,
         username: row.username,
@@ -61,7 +55,7 @@ async fn new_row(username: &str, password: &str, role: Role) -> Result<users::Us
     validate_password(password)?;
     let password_hash = password::hash(password.to_owned())
         .await
-        .map_err(|e| internal("hashing", e))?;
+        .or_internal("hashing")?;
     Ok(users::UserRow {
         id: uuid::Uuid::new_v4().to_string(),
         username: username.to_owned(),
@@ -93,7 +87,7 @@ pub async fn setup_admin(db: &Db, username: &str, password: &str) -> Result<User
         let row = new_row(username, password, Role::Admin).await?;
         if users::create_if_none(db, &row)
             .await
-            .map_err(|e| internal("first admin", e))?
+            .or_internal("first admin")?
         {
             tracing::info!(username, "first admin created");
             return to_user(row);
@@ -103,16 +97,13 @@ pub async fn setup_admin(db: &Db, username: &str, password: &str) -> Result<User
 }
 
 pub async fn needs_setup(db: &Db) -> Result<bool, ApiError> {
-    Ok(users::count(db)
-        .await
-        .map_err(|e| internal("counting users", e))?
-        == 0)
+    Ok(users::count(db).await.or_internal("counting users")? == 0)
 }
 
 pub async fn find_user(db: &Db, id: &str) -> Result<Option<User>, ApiError> {
     match users::find_by_id(db, id)
         .await
-        .map_err(|e| internal("finding a user", e))?
+        .or_internal("finding a user")?
     {
         Some(row) => to_user(row).map(Some),
         None => Ok(None),
@@ -136,7 +127,7 @@ pub async fn login(
     let row = if username.len() <= 64 && password.len() <= MAX_PASSWORD_BYTES {
         users::find_by_username(db, username)
             .await
-            .map_err(|e| internal("finding a user", e))?
+            .or_internal("finding a user")?
     } else {
         None
     };

@@ -2,11 +2,14 @@
 //! working out who sent a request (bearer token, `?token=` or cookie).
 
 pub mod accounts;
+pub mod origin;
 pub mod password;
+pub mod policy;
 pub mod secret;
 pub mod throttle;
 pub mod tokens;
 
+use crate::error::OrInternal;
 use std::sync::Arc;
 
 use app::api::{cookie_value, ApiError, IssuedToken, SESSION_COOKIE, THEME_COOKIE};
@@ -61,9 +64,7 @@ impl Auth {
     }
 
     pub fn issue(&self, user: &User) -> Result<IssuedToken, ApiError> {
-        self.keys
-            .sign(user)
-            .map_err(|e| crate::http::error::internal("signing a token", e))
+        self.keys.sign(user).or_internal("signing a token")
     }
 
     pub fn session_cookie(&self, token: &IssuedToken) -> String {

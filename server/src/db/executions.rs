@@ -471,3 +471,25 @@ pub async fn count_events(db: &Db, id: &str, kind: &str) -> sqlx::Result<i64> {
     .fetch_one(db)
     .await
 }
+
+/// Where an execution works in a repository.
+pub async fn set_execution_worktree(
+    db: &Db,
+    id: &str,
+    repository_id: &str,
+    branch: &str,
+    base_commit: &str,
+    worktree: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE executions SET repository_id = $2, branch = $3, base_commit = $4, worktree = $5 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(repository_id)
+    .bind(branch)
+    .bind(base_commit)
+    .bind(worktree)
+    .execute(db)
+    .await
+    .map(|_| ())
+}

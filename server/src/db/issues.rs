@@ -1,69 +1,8 @@
-//! Repositories and their issues.
+//! Issues: numbered per repository, local or mirrored from GitHub.
 
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 
 use super::Db;
-
-#[derive(Debug, Clone, FromRow)]
-pub struct RepositoryRow {
-    pub id: String,
-    pub name: String,
-    pub github: Option<String>,
-    pub local_path: Option<String>,
-    pub created_at: i64,
-    pub open_issues: i64,
-    pub connected: bool,
-    pub github_auth: Option<String>,
-    pub github_api_url: Option<String>,
-    pub default_branch: Option<String>,
-    pub github_synced_at: Option<i64>,
-    pub github_error: Option<String>,
-    pub keep_worktrees: bool,
-}
-
-const REPOSITORY_COLUMNS: &str = "r.id, r.name, r.github, r.local_path, r.created_at, \
-    (SELECT COUNT(*) FROM issues i WHERE i.repository_id = r.id AND i.state = 'open') AS open_issues, \
-    (r.github_credentials IS NOT NULL) AS connected, r.github_auth, r.github_api_url, r.default_branch, \
-    r.github_synced_at, r.github_error, r.keep_worktrees";
-
-pub async fn list_repositories(db: &Db) -> sqlx::Result<Vec<RepositoryRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {REPOSITORY_COLUMNS} FROM repositories r ORDER BY lower(r.name)"
-    ))
-    .fetch_all(db)
-    .await
-}
-
-pub async fn find_repository(db: &Db, id: &str) -> sqlx::Result<Option<RepositoryRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {REPOSITORY_COLUMNS} FROM repositories r WHERE r.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
-}
-
-pub async fn insert_repository(
-    db: &Db,
-    id: &str,
-    name: &str,
-    github: Option<&str>,
-    local_path: Option<&str>,
-    now: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO repositories (id, name, github, local_path, next_number, created_at) \
-         VALUES ($1, $2, $3, $4, 1, $5)",
-    )
-    .bind(id)
-    .bind(name)
-    .bind(github)
-    .bind(local_path)
-    .bind(now)
-    .execute(db)
-    .await
-    .map(|_| ())
-}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct IssueRow {
@@ -85,6 +24,7 @@ pub struct IssueRow {
 const ISSUE_COLUMNS: &str =
     "i.id, i.repository_id, r.name AS repository_name, i.number, i.title, i.body, \
     i.state, i.labels, i.assignee, i.created_by, i.created_at, i.updated_at, i.html_url";
+
 const ISSUE_FROM: &str = "issues i JOIN repositories r ON r.id = i.repository_id";
 
 pub struct NewIssue<'a> {
@@ -230,4 +170,147 @@ pub async fn count_issues(db: &Db, filter: &IssueFilter) -> sqlx::Result<i64> {
     let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT COUNT(*) FROM {ISSUE_FROM}"));
     push_filter(&mut q, filter);
     q.build_query_scalar().fetch_one(db).await
+}
+
+/// Issues of a repository that did not come from GitHub.
+pub async fn count_local_issues(db: &Db, repository_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM issues WHERE repository_id = $1 AND html_url IS NULL")
+        .bind(repository_id)
+        .fetch_one(db)
+        .await
+}
+
+/// An issue as GitHub has it.
+pub struct MirroredIssue<'a> {
+    pub id: &'a str,
+    pub repository_id: &'a str,
+    pub number: i64,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub state: &'a str,
+    pub labels: &'a str,
+    pub assignee: Option<&'a str>,
+    pub created_by: &'a str,
+    pub html_url: Option<&'a str>,
+    /// GitHub's `updated_at` (RFC 3339).
+    pub github_updated_at: Option<&'a str>,
+    pub now: i64,
+}
+
+/// Inserts an issue under GitHub's number; false when one with that
+/// number exists already (the caller updates it instead). Keeps the
+/// repository's counter past every mirrored number.
+pub async fn insert_mirrored(db: &Db, issue: &MirroredIssue<'_>) -> sqlx::Result<bool> {
+    let mut tx = db.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO issues (id, repository_id, number, title, body, state, labels, assignee, created_by, \
+         created_at, updated_at, html_url, github_updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) \
+         ON CONFLICT (repository_id, number) DO NOTHING",
+    )
+    .bind(issue.id)
+    .bind(issue.repository_id)
+    .bind(issue.number)
+    .bind(issue.title)
+    .bind(issue.body)
+    .bind(issue.state)
+    .bind(issue.labels)
+    .bind(issue.assignee)
+    .bind(issue.created_by)
+    .bind(issue.now)
+    .bind(issue.html_url)
+    .bind(issue.github_updated_at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    sqlx::query("UPDATE repositories SET next_number = $2 + 1 WHERE id = $1 AND next_number <= $2")
+        .bind(issue.repository_id)
+        .bind(issue.number)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+/// How an update of a mirrored issue went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MirrorUpdate {
+    Done,
+    /// GitHub's copy is older than what is stored: ignored.
+    Stale,
+    /// Someone else changed the row since it was read: read it again.
+    Raced,
+}
+
+/// Writes a mirrored issue's fields if the row is still as read (its
+/// `updated_at` is `expected`) and the payload is not older than the one
+/// stored, so two deliveries never both apply (and trigger) one change.
+pub async fn update_mirrored(
+    db: &Db,
+    row: &IssueRow,
+    expected: i64,
+    github_updated_at: Option<&str>,
+) -> sqlx::Result<MirrorUpdate> {
+    let done = sqlx::query(
+        "UPDATE issues SET title = $2, body = $3, state = $4, labels = $5, assignee = $6, updated_at = $7, \
+         github_updated_at = COALESCE($9, github_updated_at), html_url = COALESCE($10, html_url) \
+         WHERE id = $1 AND updated_at = $8 \
+         AND (github_updated_at IS NULL OR $9 IS NULL OR github_updated_at <= $9)",
+    )
+    .bind(&row.id)
+    .bind(&row.title)
+    .bind(&row.body)
+    .bind(&row.state)
+    .bind(&row.labels)
+    .bind(&row.assignee)
+    .bind(row.updated_at)
+    .bind(expected)
+    .bind(github_updated_at)
+    .bind(&row.html_url)
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1;
+    if done {
+        return Ok(MirrorUpdate::Done);
+    }
+    let stored: Option<Option<String>> =
+        sqlx::query_scalar("SELECT github_updated_at FROM issues WHERE id = $1")
+            .bind(&row.id)
+            .fetch_optional(db)
+            .await?;
+    Ok(match (stored.flatten(), github_updated_at) {
+        (Some(stored), Some(given)) if stored.as_str() > given => MirrorUpdate::Stale,
+        _ => MirrorUpdate::Raced,
+    })
+}
+
+pub async fn find_issue_id(
+    db: &Db,
+    repository_id: &str,
+    number: i64,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT id FROM issues WHERE repository_id = $1 AND number = $2")
+        .bind(repository_id)
+        .bind(number)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn issue_html_url(db: &Db, id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar::<_, Option<String>>("SELECT html_url FROM issues WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+}
+
+pub async fn set_issue_html_url(db: &Db, id: &str, url: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE issues SET html_url = $2 WHERE id = $1")
+        .bind(id)
+        .bind(url)
+        .execute(db)
+        .await
+        .map(|_| ())
 }

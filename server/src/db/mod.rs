@@ -3,11 +3,13 @@
 //! (`$1` placeholders, text UUIDs, integer timestamps).
 
 pub mod agents;
+pub mod deliveries;
 pub mod executions;
-pub mod github;
 pub mod issues;
 pub mod notifications;
+pub mod repositories;
 pub mod runners;
+pub mod settings;
 pub mod users;
 pub mod workflows;
 

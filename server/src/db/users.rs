@@ -75,3 +75,35 @@ pub async fn member_ids(db: &Db) -> sqlx::Result<Vec<String>> {
         .fetch_all(db)
         .await
 }
+
+/// The user linked to a GitHub account (by its numeric id: logins can be
+/// renamed and reused).
+pub async fn user_by_github_id(db: &Db, github_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT id FROM users WHERE github_id = $1")
+        .bind(github_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Links (or with `None`, unlinks) a GitHub account.
+pub async fn set_github_account(
+    db: &Db,
+    user_id: &str,
+    account: Option<(i64, &str)>,
+) -> sqlx::Result<bool> {
+    sqlx::query("UPDATE users SET github_id = $2, github_login = $3 WHERE id = $1")
+        .bind(user_id)
+        .bind(account.map(|a| a.0))
+        .bind(account.map(|a| a.1))
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() > 0)
+}
+
+pub async fn github_login_of(db: &Db, user_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar::<_, Option<String>>("SELECT github_login FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+}

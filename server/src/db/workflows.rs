@@ -368,3 +368,49 @@ pub async fn events_after(
     .fetch_all(db)
     .await
 }
+
+pub async fn set_run_branch(db: &Db, run: &str, branch: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE workflow_runs SET branch = $2 WHERE id = $1 AND branch IS NULL")
+        .bind(run)
+        .bind(branch)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Records how far a run was reported to GitHub (1 started, 2 ended).
+pub async fn set_run_reported(
+    db: &Db,
+    run: &str,
+    level: i64,
+    pr_url: Option<&str>,
+    error: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE workflow_runs SET github_reported = CASE WHEN github_reported > $2 THEN github_reported ELSE $2 END, \
+         pr_url = COALESCE($3, pr_url), github_error = $4 WHERE id = $1",
+    )
+    .bind(run)
+    .bind(level)
+    .bind(pr_url)
+    .bind(error)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Runs on issues of connected repositories that still owe GitHub a
+/// report (started ones not yet announced, ended ones not yet reported),
+/// made after `since`: a report that keeps failing is given up after a day.
+pub async fn runs_to_report(db: &Db, since: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT w.id FROM workflow_runs w JOIN issues i ON i.id = w.issue_id \
+         JOIN repositories r ON r.id = i.repository_id \
+         WHERE r.github_credentials IS NOT NULL AND i.html_url IS NOT NULL AND w.created_at > $1 AND \
+         (w.github_reported = 0 OR (w.github_reported < 2 AND w.finished_at IS NOT NULL)) \
+         ORDER BY w.created_at LIMIT 50",
+    )
+    .bind(since)
+    .fetch_all(db)
+    .await
+}

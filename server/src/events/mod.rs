@@ -11,9 +11,10 @@
 //! committed (persist before publish); a subscription registers with the
 //! hub before it reads history, and drops any `seq` it already sent; a
 //! subscriber that falls behind is resynchronised from the store, never
-//! silently skipped. The core knows nothing about wire formats: dialect
-//! adapters map [`ExecutionEvent`]s to their messages (the native JSON is
-//! computed once per event and shared by every subscriber).
+//! silently skipped. The core knows nothing about wire formats: it carries
+//! domain events ([`ExecutionEvent`], [`WorkspaceEvent`]) and each dialect
+//! adapter maps them to its messages (serialised once per event and
+//! dialect, shared by every subscriber of that dialect).
 
 pub mod hub;
 pub mod subscription;
@@ -21,24 +22,39 @@ pub mod writer;
 
 use std::sync::{Arc, OnceLock};
 
-use app::model::{EventBody, ExecutionEvent, ExecutionId, UserId};
-use app::protocol::native::ServerMessage;
+use app::model::{EventBody, ExecutionEvent, ExecutionId, UserId, WorkspaceEvent};
 
 pub use hub::Hub;
 pub use writer::EventWriter;
+
+/// Dialects that serialise an event once for all their subscribers each
+/// have a slot in the per-event cache ([`Published::encoded`]).
+pub const ENCODING_SLOTS: usize = 4;
+
+/// One serialised form of an event per dialect slot, made on first use.
+#[derive(Debug, Default)]
+struct Encoded([OnceLock<Arc<str>>; ENCODING_SLOTS]);
+
+impl Encoded {
+    fn get(&self, slot: usize, encode: impl FnOnce() -> String) -> Arc<str> {
+        self.0[slot % ENCODING_SLOTS]
+            .get_or_init(|| encode().into())
+            .clone()
+    }
+}
 
 /// A committed event as the hub hands it out.
 #[derive(Debug)]
 pub struct Published {
     pub event: ExecutionEvent,
-    native: OnceLock<Arc<str>>,
+    encoded: Encoded,
 }
 
 impl Published {
     pub fn new(event: ExecutionEvent) -> Arc<Self> {
         Arc::new(Published {
             event,
-            native: OnceLock::new(),
+            encoded: Encoded::default(),
         })
     }
 
@@ -58,14 +74,10 @@ impl Published {
         matches!(self.event.body, EventBody::Finished { .. })
     }
 
-    /// The native-dialect JSON of this event, serialised once.
-    pub fn native_json(&self) -> Arc<str> {
-        self.native
-            .get_or_init(|| {
-                let msg = ServerMessage::from(&self.event);
-                serde_json::to_string(&msg).unwrap_or_default().into()
-            })
-            .clone()
+    /// This event as dialect `slot` writes it, serialised once however many
+    /// sockets of that dialect receive it.
+    pub fn encoded(&self, slot: usize, encode: impl FnOnce(&ExecutionEvent) -> String) -> Arc<str> {
+        self.encoded.get(slot, || encode(&self.event))
     }
 }
 
@@ -78,22 +90,25 @@ pub enum Audience {
     User(UserId),
 }
 
-/// A committed workspace event (issue, workflow run or notification) with
-/// its native JSON, serialised once for every connection.
+/// A committed workspace event (issue, workflow run, notification or
+/// runner), handed to every connection, which filters by audience.
 #[derive(Debug)]
 pub struct Broadcast {
     pub audience: Audience,
-    pub message: ServerMessage,
-    pub json: Arc<str>,
+    pub event: WorkspaceEvent,
+    encoded: Encoded,
 }
 
 impl Broadcast {
-    pub fn new(audience: Audience, message: ServerMessage) -> Arc<Self> {
-        let json = serde_json::to_string(&message).unwrap_or_default().into();
+    pub fn new(event: WorkspaceEvent) -> Arc<Self> {
+        let audience = match event.recipient() {
+            Some(user) => Audience::User(user),
+            None => Audience::Everyone,
+        };
         Arc::new(Broadcast {
             audience,
-            message,
-            json,
+            event,
+            encoded: Encoded::default(),
         })
     }
 
@@ -102,6 +117,11 @@ impl Broadcast {
             Audience::Everyone => true,
             Audience::User(u) => u == user,
         }
+    }
+
+    /// This event as dialect `slot` writes it, serialised once.
+    pub fn encoded(&self, slot: usize, encode: impl FnOnce(&WorkspaceEvent) -> String) -> Arc<str> {
+        self.encoded.get(slot, || encode(&self.event))
     }
 }
 

@@ -2,17 +2,22 @@
 //!
 //! queued → running (⇄ paused) → completed | failed | cancelled | timed_out.
 //! Every transition and every output line is an event written through the
-//! event core; terminal states are written once. A scheduler starts queued
-//! executions oldest first, at most `concurrency` at a time. At start-up,
-//! executions a previous process left running are failed with a reason.
+//! event core; terminal states are written once. The scheduler
+//! ([`scheduler`]) starts queued executions oldest first, at most
+//! `concurrency` at a time here ([`local`]), or hands them to a remote
+//! runner ([`RemoteRunners`]). [`drive`] turns a process into events, the
+//! same code on the server and on a runner. At start-up, executions a
+//! previous process left running are failed with a reason.
 
 pub mod demo;
+pub mod drive;
 pub mod lines;
+mod local;
 pub mod markers;
 pub mod process;
 mod record;
-pub mod remote;
-pub mod runner;
+mod scheduler;
+pub mod template;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +25,6 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
     Arc, Mutex,
 };
-use std::time::Duration;
 
 use app::api::ApiError;
 use app::model::{
@@ -30,33 +34,30 @@ use app::model::{
 use tokio::sync::{mpsc, Notify};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
+use crate::config::ExecConfig;
 use crate::db::{self, executions as store, Db};
+use crate::error::OrInternal;
 use crate::events::{EventWriter, Hub};
-use crate::http::error::internal;
-use crate::runners::Runners;
-use app::protocol::ktcp::{CancelData, ExecuteData, ServerFrame};
+use crate::worktrees::Worktrees;
 use process::Control;
 pub use record::to_execution;
+pub use template::{fill_template, Fill, REMOTE_YAGURA};
 
-/// Settings of the local executor.
-#[derive(Clone, Debug)]
-pub struct ExecConfig {
-    /// Executions running at once; more wait in the queue.
-    pub concurrency: usize,
-    /// Time between SIGTERM and SIGKILL on cancel and timeout.
-    pub kill_grace: Duration,
-    /// What `{yagura}` in a command stands for: this binary.
-    pub yagura_bin: PathBuf,
-}
-
-impl Default for ExecConfig {
-    fn default() -> Self {
-        ExecConfig {
-            concurrency: 4,
-            kill_grace: Duration::from_secs(5),
-            yagura_bin: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("yagura")),
-        }
-    }
+/// What the executor needs of remote runners. Implemented by
+/// `crate::runners::Runners`; the executor knows nothing of sockets.
+#[async_trait::async_trait]
+pub trait RemoteRunners: Send + Sync + 'static {
+    /// Whether every execution goes to a runner (`--runners-only`).
+    fn runners_only(&self) -> bool;
+    /// Offers a queued execution to a connected runner that has the
+    /// capabilities and a free slot: claims it in the store and sends it.
+    /// False when no runner can take it now (it stays queued).
+    async fn dispatch(&self, id: ExecutionId, required: &[String]) -> bool;
+    /// Asks the runner holding `id` to stop it; false when that runner is
+    /// not connected.
+    async fn cancel(&self, runner_id: &str, id: ExecutionId) -> bool;
+    /// Ends (or requeues) the executions whose runner's lease ran out.
+    async fn expire_leases(&self);
 }
 
 #[derive(Clone)]
@@ -75,8 +76,8 @@ struct Inner {
     shutdown: CancellationToken,
     stopping: AtomicBool,
     tasks: TaskTracker,
-    runners: Runners,
-    worktrees: crate::worktrees::Worktrees,
+    remote: Arc<dyn RemoteRunners>,
+    worktrees: Worktrees,
 }
 
 impl Executions {
@@ -90,8 +91,8 @@ impl Executions {
         config: ExecConfig,
         shutdown: CancellationToken,
         tasks: TaskTracker,
-        runners: Runners,
-        worktrees: crate::worktrees::Worktrees,
+        remote: Arc<dyn RemoteRunners>,
+        worktrees: Worktrees,
     ) -> Self {
         Executions {
             inner: Arc::new(Inner {
@@ -105,7 +106,7 @@ impl Executions {
                 shutdown,
                 stopping: AtomicBool::new(false),
                 tasks,
-                runners,
+                remote,
                 worktrees,
             }),
         }
@@ -117,10 +118,6 @@ impl Executions {
 
     pub fn writer(&self) -> &EventWriter {
         &self.inner.writer
-    }
-
-    pub fn runners(&self) -> &Runners {
-        &self.inner.runners
     }
 
     /// Asks the scheduler to look at the queue now (a runner connected or
@@ -166,27 +163,7 @@ impl Executions {
     /// Starts the scheduler; it stops when the server shuts down, after
     /// asking every running process to stop.
     pub fn start(&self) {
-        let inner = self.inner.clone();
-        self.inner.tasks.spawn(async move {
-            loop {
-                schedule(&inner).await;
-                inner.runners.expire_leases(&inner.writer).await;
-                tokio::select! {
-                    _ = inner.shutdown.cancelled() => break,
-                    _ = inner.wake.notified() => {}
-                    _ = tokio::time::sleep(LEASE_CHECK) => {}
-                }
-            }
-            inner.stopping.store(true, Ordering::SeqCst);
-            let running: Vec<_> = inner
-                .running
-                .lock()
-                .map(|r| r.values().cloned().collect())
-                .unwrap_or_default();
-            for control in running {
-                let _ = control.send(Control::Cancel).await;
-            }
-        });
+        scheduler::spawn(self.inner.clone());
     }
 
     /// Queues a new execution of `agent`, on an issue or a workflow run's
@@ -211,7 +188,7 @@ impl Executions {
         // A runner runs it somewhere else: its working directory is the
         // process's current one, and `{yagura}` is the runner's own binary
         // (the runner fills that in).
-        let remote = self.inner.runners.config().runners_only || !agent.capabilities.is_empty();
+        let remote = self.inner.remote.runners_only() || !agent.capabilities.is_empty();
         let argv = fill_template(
             &agent.command,
             &Fill {
@@ -267,7 +244,7 @@ impl Executions {
         };
         store::create(&self.inner.db, &row)
             .await
-            .map_err(|e| internal("creating an execution", e))?;
+            .or_internal("creating an execution")?;
         self.inner
             .writer
             .append(
@@ -277,7 +254,7 @@ impl Executions {
                 },
             )
             .await
-            .map_err(|e| internal("queueing an execution", e))?;
+            .or_internal("queueing an execution")?;
         self.inner.wake.notify_one();
         self.get(id).await
     }
@@ -285,7 +262,7 @@ impl Executions {
     pub async fn get(&self, id: ExecutionId) -> Result<Execution, ApiError> {
         let row = store::find(&self.inner.db, &id.to_string())
             .await
-            .map_err(|e| internal("reading an execution", e))?
+            .or_internal("reading an execution")?
             .ok_or(ApiError::NotFound)?;
         to_execution(row)
     }
@@ -299,10 +276,10 @@ impl Executions {
         let limit = i64::from(limit.clamp(1, 200));
         let rows = store::list(&self.inner.db, filter, limit, i64::from(offset))
             .await
-            .map_err(|e| internal("listing executions", e))?;
+            .or_internal("listing executions")?;
         let total = store::count(&self.inner.db, filter)
             .await
-            .map_err(|e| internal("counting executions", e))?;
+            .or_internal("counting executions")?;
         Ok(ExecutionPage {
             items: rows
                 .into_iter()
@@ -326,15 +303,7 @@ impl Executions {
             return Ok(());
         }
         if let Some(runner) = self.remote_runner(id).await? {
-            let frame = ServerFrame::TaskCancel {
-                task_id: id.to_string(),
-                data: CancelData {
-                    reason: "cancelled by a user".into(),
-                    force: false,
-                },
-                timestamp: chrono::Utc::now(),
-            };
-            if self.inner.runners.send(&runner, frame).await {
+            if self.inner.remote.cancel(&runner, id).await {
                 // The runner stops the process and reports the end.
                 return Ok(());
             }
@@ -358,7 +327,7 @@ impl Executions {
                 },
             )
             .await
-            .map_err(|e| internal("cancelling", e))?;
+            .or_internal("cancelling")?;
         Ok(())
     }
 
@@ -385,7 +354,7 @@ impl Executions {
     async fn remote_runner(&self, id: ExecutionId) -> Result<Option<String>, ApiError> {
         Ok(store::find(&self.inner.db, &id.to_string())
             .await
-            .map_err(|e| internal("reading an execution", e))?
+            .or_internal("reading an execution")?
             .and_then(|row| row.runner_id))
     }
 
@@ -422,10 +391,6 @@ impl Executions {
     }
 }
 
-/// What `{yagura}` stays as in a remote execution's argv; the runner puts
-/// its own executable there.
-pub const REMOTE_YAGURA: &str = "{yagura}";
-
 /// Where an execution comes from, beyond its agent and prompt.
 #[derive(Clone, Debug, Default)]
 pub struct Origin {
@@ -452,173 +417,4 @@ pub struct IssueFacts {
     pub id: IssueId,
     pub title: String,
     pub body: String,
-}
-
-/// The values an argv template's placeholders stand for.
-pub struct Fill<'a> {
-    pub prompt: &'a str,
-    pub issue_title: &'a str,
-    pub issue_body: &'a str,
-    pub workdir: &'a Path,
-    pub yagura_bin: &'a Path,
-}
-
-/// Fills the argv template in one pass, so that a value containing a
-/// placeholder is never expanded again. Each element is one argument
-/// whatever the values contain: no shell ever parses them.
-pub fn fill_template(template: &[String], fill: &Fill<'_>) -> Vec<String> {
-    let workdir = fill.workdir.display().to_string();
-    let yagura = fill.yagura_bin.display().to_string();
-    let values: [(&str, &str); 5] = [
-        ("{prompt}", fill.prompt),
-        ("{issue_title}", fill.issue_title),
-        ("{issue_body}", fill.issue_body),
-        ("{workdir}", &workdir),
-        ("{yagura}", &yagura),
-    ];
-    template
-        .iter()
-        .map(|arg| {
-            let mut out = String::with_capacity(arg.len());
-            let mut rest = arg.as_str();
-            'scan: while !rest.is_empty() {
-                if rest.starts_with('{') {
-                    for (name, value) in values {
-                        if let Some(tail) = rest.strip_prefix(name) {
-                            out.push_str(value);
-                            rest = tail;
-                            continue 'scan;
-                        }
-                    }
-                }
-                let c = rest.chars().next().unwrap_or_default();
-                out.push(c);
-                rest = &rest[c.len_utf8()..];
-            }
-            out
-        })
-        .collect()
-}
-
-/// How often leases are checked (and the queue looked at) without a wake-up.
-const LEASE_CHECK: Duration = Duration::from_millis(500);
-
-async fn schedule(inner: &Arc<Inner>) {
-    if inner.shutdown.is_cancelled() {
-        return;
-    }
-    let queued = match store::queued(&inner.db, 500).await {
-        Ok(rows) => rows,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the queue");
-            return;
-        }
-    };
-    let runners_only = inner.runners.config().runners_only;
-    for (id, capabilities) in queued {
-        let Ok(id) = id.parse::<ExecutionId>() else {
-            continue;
-        };
-        let required: Vec<String> = serde_json::from_str(&capabilities).unwrap_or_default();
-        if runners_only || !required.is_empty() {
-            dispatch_remote(inner, id, &required).await;
-            continue;
-        }
-        let (tx, rx) = mpsc::channel(64);
-        {
-            let Ok(mut running) = inner.running.lock() else {
-                return;
-            };
-            if running.len() >= inner.config.concurrency {
-                continue;
-            }
-            if running.contains_key(&id) {
-                continue;
-            }
-            running.insert(id, tx);
-        }
-        let inner = inner.clone();
-        let tasks = inner.tasks.clone();
-        tasks.spawn(async move {
-            if let Err(e) = runner::run_one(&inner, id, rx).await {
-                tracing::error!(execution = %id, error = %e, "execution bookkeeping failed");
-            }
-            if let Ok(mut running) = inner.running.lock() {
-                running.remove(&id);
-            }
-            inner.wake.notify_one();
-        });
-    }
-}
-
-/// Hands a queued execution to a connected runner that has the
-/// capabilities and a free slot; without one it stays queued.
-async fn dispatch_remote(inner: &Arc<Inner>, id: ExecutionId, required: &[String]) {
-    let Some(runner) = inner.runners.pick(required).await else {
-        return;
-    };
-    if !inner.runners.claim(id, &runner).await {
-        return; // cancelled meanwhile, or claimed elsewhere
-    }
-    let row = match store::find(&inner.db, &id.to_string()).await {
-        Ok(Some(row)) => row,
-        _ => {
-            inner.runners.unclaim(id).await;
-            return;
-        }
-    };
-    let mut env: std::collections::BTreeMap<String, String> =
-        serde_json::from_str(&row.env).unwrap_or_default();
-    env.insert("YAGURA_EXECUTION_ID".into(), id.to_string());
-    let frame = ServerFrame::TaskExecute {
-        task_id: id.to_string(),
-        data: ExecuteData {
-            name: row
-                .task_name
-                .clone()
-                .unwrap_or_else(|| row.agent_name.clone()),
-            timeout: row.timeout_secs.max(1) as u64,
-            argv: serde_json::from_str(&row.argv).unwrap_or_default(),
-            env,
-            output_cap_bytes: row.output_cap_bytes.max(0) as u64,
-            agent_type: row.agent_type.clone(),
-        },
-        timestamp: chrono::Utc::now(),
-    };
-    if inner.runners.send(&runner, frame).await {
-        tracing::info!(execution = %id, runner, "dispatched to a runner");
-    } else {
-        inner.runners.unclaim(id).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn template_fills_each_argument_without_a_shell() {
-        let t: Vec<String> = ["tool", "--msg", "{prompt}", "--dir={workdir}"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let fill = |prompt| Fill {
-            prompt,
-            issue_title: "Title {prompt}",
-            issue_body: "",
-            workdir: Path::new("/w"),
-            yagura_bin: Path::new("/bin/yagura"),
-        };
-        let argv = fill_template(&t, &fill("a; rm -rf / && echo $(whoami)"));
-        assert_eq!(
-            argv,
-            vec!["tool", "--msg", "a; rm -rf / && echo $(whoami)", "--dir=/w"]
-        );
-        // A value is never expanded again, however it looks.
-        let t2: Vec<String> = vec!["{issue_title}|{prompt}".into()];
-        assert_eq!(
-            fill_template(&t2, &fill("{workdir}")),
-            vec!["Title {prompt}|{workdir}"]
-        );
-    }
 }

@@ -1,8 +1,8 @@
+use crate::error::OrInternal;
 use app::api::ApiError;
 use app::model::{Execution, IssueRef, ResourceUsage};
 
 use crate::db::executions::ExecutionRow;
-use crate::http::error::internal;
 
 /// A stored row as the API shows it.
 pub fn to_execution(row: ExecutionRow) -> Result<Execution, ApiError> {
@@ -15,22 +15,13 @@ pub fn to_execution(row: ExecutionRow) -> Result<Execution, ApiError> {
         }),
     };
     Ok(Execution {
-        id: row
-            .id
-            .parse()
-            .map_err(|e| internal("stored execution id", e))?,
+        id: row.id.parse().or_internal("stored execution id")?,
         agent_id: row.agent_id.as_deref().and_then(|a| a.parse().ok()),
         agent_name: row.agent_name,
-        agent_type: row
-            .agent_type
-            .parse()
-            .map_err(|e: String| internal("stored agent type", e))?,
+        agent_type: row.agent_type.parse().or_internal("stored agent type")?,
         prompt: row.prompt,
         argv: serde_json::from_str(&row.argv).unwrap_or_default(),
-        status: row
-            .status
-            .parse()
-            .map_err(|e: String| internal("stored status", e))?,
+        status: row.status.parse().or_internal("stored status")?,
         progress: row.progress.clamp(0, 100) as u8,
         current_step: row.current_step,
         result: row
@@ -49,10 +40,8 @@ pub fn to_execution(row: ExecutionRow) -> Result<Execution, ApiError> {
         last_seq: row.last_seq.max(0) as u64,
         issue: match (&row.issue_id, row.issue_number, &row.issue_repository_id) {
             (Some(id), Some(number), Some(repo)) => Some(IssueRef {
-                id: id.parse().map_err(|e| internal("stored issue id", e))?,
-                repository_id: repo
-                    .parse()
-                    .map_err(|e| internal("stored repository id", e))?,
+                id: id.parse().or_internal("stored issue id")?,
+                repository_id: repo.parse().or_internal("stored repository id")?,
                 number: number.max(0) as u64,
                 title: row.issue_title.clone().unwrap_or_default(),
             }),

@@ -1,72 +1,22 @@
-//! Sign in with GitHub, when an OAuth app is configured on the settings
-//! page. `/auth/github` sends the browser to GitHub; the callback turns
-//! the code into a token, asks GitHub who it is, and signs in the Yagura
-//! user linked to that login. A signed-in user who goes through the same
-//! flow links their GitHub login to their account; a login linked to no
-//! one is refused (no account is made behind an admin's back).
+//! The GitHub side of "Sign in with GitHub": the code from the OAuth
+//! callback is exchanged for a token, and GitHub says whose it is. The
+//! browser flow (redirects, the state cookie, signing in) is in
+//! `crate::http::oauth`.
 
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::header;
 use octocrab::Octocrab;
-use rand::RngCore;
 use serde::Deserialize;
 
-use super::DEFAULT_WEB_URL;
-use crate::db::github as store;
-use crate::state::AppState;
-
-const STATE_COOKIE: &str = "yagura_oauth_state";
-
-fn fail(code: &str) -> Response {
-    Redirect::to(&format!("/login?error={code}")).into_response()
-}
+use super::{describe, DEFAULT_API_URL, DEFAULT_WEB_URL};
 
 /// The API next to a GitHub web address (github.com, or Enterprise's
 /// `/api/v3`).
 pub fn api_url_of(web: &str) -> String {
     if web.trim_end_matches('/') == DEFAULT_WEB_URL {
-        super::DEFAULT_API_URL.to_string()
+        DEFAULT_API_URL.to_string()
     } else {
         format!("{}/api/v3", web.trim_end_matches('/'))
     }
-}
-
-pub async fn start(State(state): State<AppState>) -> Response {
-    let Ok(Some((client_id, _))) = state.github.oauth_client().await else {
-        return fail("github_not_configured");
-    };
-    let mut bytes = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let nonce = hex::encode(bytes);
-    let web = state.github.oauth_web_url().await;
-    let callback = format!("{}/auth/github/callback", state.github.public_url().await);
-    let to = format!(
-        "{web}/login/oauth/authorize?client_id={}&redirect_uri={}&state={nonce}&scope=read:user",
-        app::api::encode_query(&client_id),
-        app::api::encode_query(&callback),
-    );
-    let cookie = format!(
-        "{STATE_COOKIE}={nonce}; Path=/auth/github; HttpOnly; SameSite=Lax; Max-Age=600{}",
-        if state.auth.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
-    let mut response = Redirect::to(&to).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    response
-}
-
-#[derive(Deserialize)]
-pub struct Callback {
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    state: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -75,100 +25,15 @@ struct TokenAnswer {
     access_token: Option<String>,
 }
 #[derive(Deserialize)]
-struct GhLogin {
-    id: i64,
-    login: String,
-}
-
-pub async fn callback(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<Callback>,
-) -> Response {
-    let expected = app::api::cookie_value(&headers, STATE_COOKIE);
-    let (Some(code), Some(given), Some(expected)) = (query.code, query.state, expected) else {
-        return fail("github_state");
-    };
-    use subtle::ConstantTimeEq;
-    if given.len() != expected.len() || !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        return fail("github_state");
-    }
-    let Ok(Some((client_id, client_secret))) = state.github.oauth_client().await else {
-        return fail("github_not_configured");
-    };
-    let web = state.github.oauth_web_url().await;
-    let GhLogin {
-        id: github_id,
-        login,
-    } = match who(&web, &client_id, &client_secret, &code).await {
-        Ok(me) => me,
-        Err(e) => {
-            tracing::warn!(error = %e, "GitHub sign-in failed");
-            return fail("github_failed");
-        }
-    };
-    // Signed in already: link this GitHub account to the Yagura one.
-    if let Ok(user) = state.auth.user_from_headers(&state.db, &headers).await {
-        let linked =
-            store::set_github_account(&state.db, &user.id.to_string(), Some((github_id, &login)))
-                .await;
-        let to = match linked {
-            Ok(_) => "/settings?linked=1",
-            Err(e) if crate::db::is_unique_violation(&e) => "/settings?error=github_taken",
-            Err(e) => {
-                tracing::error!(error = %e, "cannot link a GitHub account");
-                "/settings?error=internal"
-            }
-        };
-        return with_state_cleared(&state, Redirect::to(to).into_response());
-    }
-    let user = match store::user_by_github_id(&state.db, github_id).await {
-        Ok(Some(id)) => crate::auth::accounts::find_user(&state.db, &id)
-            .await
-            .ok()
-            .flatten(),
-        Ok(None) => None,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot look up a GitHub account");
-            None
-        }
-    };
-    let Some(user) = user else {
-        tracing::info!(
-            login,
-            "GitHub sign-in refused: no Yagura user is linked to this account"
-        );
-        return with_state_cleared(&state, fail("github_unlinked"));
-    };
-    let Ok(token) = state.auth.issue(&user) else {
-        return fail("internal");
-    };
-    let mut response = with_state_cleared(&state, Redirect::to("/").into_response());
-    if let Ok(v) = HeaderValue::from_str(&state.auth.session_cookie(&token)) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    tracing::info!(user = %user.username, login, "signed in with GitHub");
-    response
-}
-
-/// The state cookie is single use.
-fn with_state_cleared(state: &AppState, mut response: Response) -> Response {
-    let cookie = format!(
-        "{STATE_COOKIE}=; Path=/auth/github; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        if state.auth.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    response
+/// A GitHub account: its numeric id (logins can be renamed and reused)
+/// and its login.
+pub struct GhLogin {
+    pub id: i64,
+    pub login: String,
 }
 
 /// Exchanges the code for a token and asks GitHub who it belongs to.
-async fn who(
+pub async fn who(
     web: &str,
     client_id: &str,
     client_secret: &str,
@@ -188,7 +53,7 @@ async fn who(
             })),
         )
         .await
-        .map_err(|e| anyhow::anyhow!(super::describe(&e)))?;
+        .map_err(|e| anyhow::anyhow!(describe(&e)))?;
     let token = answer.access_token.ok_or_else(|| {
         anyhow::anyhow!("GitHub gave no access token (the code expired or was used)")
     })?;
@@ -198,5 +63,5 @@ async fn who(
         .build()?;
     api.get("/user", None::<&()>)
         .await
-        .map_err(|e| anyhow::anyhow!(super::describe(&e)))
+        .map_err(|e| anyhow::anyhow!(describe(&e)))
 }

@@ -10,14 +10,18 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use app::model::{RunStatus, StepStatus, WorkflowRun};
-use app::protocol::native::ServerMessage;
+use std::time::Duration;
+
+use app::model::{RunStatus, StepStatus, WorkflowEventBody, WorkflowRun, WorkspaceEvent};
 use serde::Deserialize;
 use serde_json::json;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{describe, Connected};
-use crate::db::{self, github as store, workflows as wf_store};
-use crate::state::AppState;
+use super::{describe, Connected, GitHub};
+use crate::db::{self, issues as issue_store, workflows as wf_store, Db};
+use crate::events::Hub;
+use crate::workflows::Workflows;
+use crate::worktrees::Worktrees;
 
 /// Runs being reported right now (one report at a time per run).
 #[derive(Clone, Default)]
@@ -37,205 +41,235 @@ impl InFlight {
     }
 }
 
-pub fn start(state: AppState) {
-    let in_flight = InFlight::default();
-    let mut events = state.executions.hub().subscribe_workspace();
-    let interval = state
-        .github
-        .config()
-        .report_interval
-        .max(std::time::Duration::from_millis(100));
-    let tasks = state.tasks.clone();
-    tasks.spawn(async move {
-        let mut sweep = tokio::time::interval(interval);
-        loop {
-            let run = tokio::select! {
-                _ = state.shutdown.cancelled() => break,
-                _ = sweep.tick() => None,
-                event = events.recv() => match event {
-                    Ok(b) => match &b.message {
-                        ServerMessage::WorkflowStarted { workflow_execution_id, .. }
-                        | ServerMessage::WorkflowCompleted { workflow_execution_id, .. }
-                        | ServerMessage::WorkflowFailed { workflow_execution_id, .. } => {
-                            Some(workflow_execution_id.to_string())
-                        }
-                        _ => continue,
+/// Reports workflow runs on GitHub issues back to GitHub.
+#[derive(Clone)]
+pub struct Reporter {
+    github: GitHub,
+    workflows: Workflows,
+    worktrees: Worktrees,
+    db: Db,
+}
+
+impl Reporter {
+    pub fn new(github: GitHub, workflows: Workflows, worktrees: Worktrees, db: Db) -> Self {
+        Reporter {
+            github,
+            workflows,
+            worktrees,
+            db,
+        }
+    }
+
+    /// Reports each run when it starts or ends (its workflow events), and
+    /// every `report_interval` looks for runs that still owe GitHub a
+    /// report (a missed event, a GitHub outage), until shutdown.
+    pub fn start(&self, hub: &Hub, shutdown: CancellationToken, tasks: TaskTracker) {
+        let in_flight = InFlight::default();
+        let mut events = hub.subscribe_workspace();
+        let interval = self
+            .github
+            .config()
+            .report_interval
+            .max(Duration::from_millis(100));
+        let reporter = self.clone();
+        let spawner = tasks.clone();
+        tasks.spawn(async move {
+            let mut sweep = tokio::time::interval(interval);
+            loop {
+                let run = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = sweep.tick() => None,
+                    event = events.recv() => match event {
+                        Ok(b) => match &b.event {
+                            WorkspaceEvent::Workflow(e) => match e.body {
+                                WorkflowEventBody::Started { .. } | WorkflowEventBody::Finished { .. } => {
+                                    Some(e.run_id.to_string())
+                                }
+                                WorkflowEventBody::Step { .. } => continue,
+                            },
+                            _ => continue,
+                        },
+                        // Missed some: the sweep finds them.
+                        Err(_) => None,
                     },
-                    // Missed some: the sweep finds them.
-                    Err(_) => None,
-                },
-            };
-            let ids = match run {
-                Some(id) => vec![id],
-                None => match store::runs_to_report(&state.db, db::now_ms() - 24 * 3600 * 1000).await {
-                    Ok(ids) => ids,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot list runs to report");
+                };
+                let ids = match run {
+                    Some(id) => vec![id],
+                    None => match wf_store::runs_to_report(&reporter.db, db::now_ms() - 24 * 3600 * 1000).await {
+                        Ok(ids) => ids,
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot list runs to report");
+                            continue;
+                        }
+                    },
+                };
+                for id in ids {
+                    if !in_flight.claim(&id) {
                         continue;
                     }
-                },
-            };
-            for id in ids {
-                if !in_flight.claim(&id) {
-                    continue;
+                    let reporter = reporter.clone();
+                    let in_flight = in_flight.clone();
+                    spawner.spawn(async move {
+                        if let Err(e) = reporter.report(&id).await {
+                            tracing::warn!(run = %id, error = %e, "reporting a run to GitHub failed (retried later)");
+                            let _ = wf_store::set_run_reported(&reporter.db, &id, 0, None, Some(&e.to_string())).await;
+                        }
+                        in_flight.release(&id);
+                    });
                 }
-                let state2 = state.clone();
-                let in_flight2 = in_flight.clone();
-                state.tasks.spawn(async move {
-                    if let Err(e) = report(&state2, &id).await {
-                        tracing::warn!(run = %id, error = %e, "reporting a run to GitHub failed (retried later)");
-                        let _ = store::set_run_reported(&state2.db, &id, 0, None, Some(&e.to_string())).await;
-                    }
-                    in_flight2.release(&id);
-                });
+            }
+        });
+    }
+
+    /// Brings the run's GitHub side up to date.
+    pub async fn report(&self, run_id: &str) -> anyhow::Result<()> {
+        let Some(row) = wf_store::find_run(&self.db, run_id).await? else {
+            return Ok(());
+        };
+        let Some(issue_id) = row.issue_id.as_deref() else {
+            return Ok(());
+        };
+        let Some(repo_id) = row.issue_repository_id.as_deref() else {
+            return Ok(());
+        };
+        // Only issues that live on GitHub (mirrored, with their link).
+        if issue_store::issue_html_url(&self.db, issue_id)
+            .await?
+            .is_none()
+        {
+            return Ok(());
+        }
+        let Some(c) = self.github.connected(repo_id).await? else {
+            return Ok(());
+        };
+        let run = self
+            .workflows
+            .get_run(run_id.parse()?)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let number = row.issue_number.unwrap_or_default();
+        let labels = self.github.labels().await;
+        let link = format!(
+            "{}/workflows/runs/{}",
+            self.github.public_url().await,
+            run.id
+        );
+        let mut level = row.github_reported;
+        if level == 0 {
+            let body = format!(
+                "Yagura started the workflow **{}** on this issue.\n\nFollow it live: {link}",
+                run.workflow_name
+            );
+            comment(&c, number, &body).await?;
+            // Recorded right after the comment: a retry must not repeat it.
+            wf_store::set_run_reported(&self.db, run_id, 1, None, None).await?;
+            level = 1;
+            if let Err(e) = add_labels(&c, number, std::slice::from_ref(&labels.in_progress)).await
+            {
+                tracing::warn!(run = run_id, error = %e, "cannot set the in-progress label");
             }
         }
-    });
+        if level >= 2 || !run.status.is_terminal() {
+            return Ok(());
+        }
+        let mut pr_url = row.pr_url.clone().or_else(|| reported_pr(&run));
+        let mut branch_note = None;
+        if pr_url.is_none() {
+            if let Some(branch) = &row.branch {
+                let commits = self
+                    .worktrees
+                    .commits_ahead(&c.repo, branch)
+                    .await
+                    .unwrap_or(0);
+                if commits > 0 {
+                    let pushed = async {
+                        self.worktrees.push(&c.repo, branch).await?;
+                        if run.status == RunStatus::Completed {
+                            open_pr(&c, &run, branch, number, &link).await.map(Some)
+                        } else {
+                            Ok(None)
+                        }
+                    }
+                    .await;
+                    match pushed {
+                        Ok(Some(url)) => {
+                            // Recorded at once: a retry must not open a second one.
+                            wf_store::set_run_reported(&self.db, run_id, 1, Some(&url), None)
+                                .await?;
+                            pr_url = Some(url);
+                        }
+                        Ok(None) => {
+                            branch_note = Some(format!("{commits} commit(s) were pushed to `{branch}`; no pull request was opened because the run did not complete."));
+                        }
+                        // Tried once more on the next sweep, then reported as is.
+                        Err(e) if row.github_error.is_none() => return Err(e),
+                        Err(e) => {
+                            branch_note = Some(format!(
+                            "{commits} commit(s) on `{branch}` could not be pushed or proposed: {e}"
+                        ));
+                        }
+                    }
+                }
+            }
+        }
+        let status = match run.status {
+            RunStatus::Completed => "completed ✅",
+            RunStatus::Failed => "failed ❌",
+            RunStatus::Cancelled => "was cancelled",
+            RunStatus::Rejected => "was rejected at an approval gate",
+            _ => "ended",
+        };
+        let mut body = format!("Yagura's workflow **{}** {status}.\n\n", run.workflow_name);
+        if let Some(error) = &run.error {
+            body.push_str(&format!(
+                "> {}\n\n",
+                error.lines().next().unwrap_or_default()
+            ));
+        }
+        body.push_str("| Step | Status | Result |\n|---|---|---|\n");
+        for step in &run.steps {
+            let result = step
+                .result
+                .as_ref()
+                .map(summary)
+                .or_else(|| step.error.clone())
+                .unwrap_or_default();
+            body.push_str(&format!(
+                "| {} | {} | {} |\n",
+                step.key,
+                step.status.as_str(),
+                result.replace('|', "\\|").replace('\n', " ")
+            ));
+        }
+        if let Some(url) = &pr_url {
+            body.push_str(&format!("\nPull request: {url}\n"));
+        }
+        if let Some(note) = branch_note {
+            body.push_str(&format!("\n{note}\n"));
+        }
+        body.push_str(&format!("\nRun: {link}\n"));
+        comment(&c, number, &body).await?;
+        wf_store::set_run_reported(&self.db, run_id, 2, pr_url.as_deref(), None).await?;
+        let end_label = if run.status == RunStatus::Completed {
+            labels.done
+        } else {
+            labels.failed
+        };
+        // Labels are a courtesy: a failure is logged, not retried (the comment
+        // says what happened).
+        if let Err(e) = remove_label(&c, number, &labels.in_progress).await {
+            tracing::warn!(run = run_id, error = %e, "cannot remove the in-progress label");
+        }
+        if let Err(e) = add_labels(&c, number, &[end_label]).await {
+            tracing::warn!(run = run_id, error = %e, "cannot set the end label");
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
 struct Created {
     html_url: String,
-}
-
-/// Brings the run's GitHub side up to date.
-pub async fn report(state: &AppState, run_id: &str) -> anyhow::Result<()> {
-    let Some(row) = wf_store::find_run(&state.db, run_id).await? else {
-        return Ok(());
-    };
-    let Some(issue_id) = row.issue_id.as_deref() else {
-        return Ok(());
-    };
-    let Some(repo_id) = row.issue_repository_id.as_deref() else {
-        return Ok(());
-    };
-    // Only issues that live on GitHub (mirrored, with their link).
-    if store::issue_html_url(&state.db, issue_id).await?.is_none() {
-        return Ok(());
-    }
-    let Some(c) = state.github.connected(repo_id).await? else {
-        return Ok(());
-    };
-    let run = state
-        .workflows
-        .get_run(run_id.parse()?)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let number = row.issue_number.unwrap_or_default();
-    let labels = state.github.labels().await;
-    let link = format!(
-        "{}/workflows/runs/{}",
-        state.github.public_url().await,
-        run.id
-    );
-    let mut level = row.github_reported;
-    if level == 0 {
-        let body = format!(
-            "Yagura started the workflow **{}** on this issue.\n\nFollow it live: {link}",
-            run.workflow_name
-        );
-        comment(&c, number, &body).await?;
-        // Recorded right after the comment: a retry must not repeat it.
-        store::set_run_reported(&state.db, run_id, 1, None, None).await?;
-        level = 1;
-        if let Err(e) = add_labels(&c, number, std::slice::from_ref(&labels.in_progress)).await {
-            tracing::warn!(run = run_id, error = %e, "cannot set the in-progress label");
-        }
-    }
-    if level >= 2 || !run.status.is_terminal() {
-        return Ok(());
-    }
-    let mut pr_url = row.pr_url.clone().or_else(|| reported_pr(&run));
-    let mut branch_note = None;
-    if pr_url.is_none() {
-        if let Some(branch) = &row.branch {
-            let commits = state
-                .worktrees
-                .commits_ahead(&c.repo, branch)
-                .await
-                .unwrap_or(0);
-            if commits > 0 {
-                let pushed = async {
-                    state.worktrees.push(&c.repo, branch).await?;
-                    if run.status == RunStatus::Completed {
-                        open_pr(&c, &run, branch, number, &link).await.map(Some)
-                    } else {
-                        Ok(None)
-                    }
-                }
-                .await;
-                match pushed {
-                    Ok(Some(url)) => {
-                        // Recorded at once: a retry must not open a second one.
-                        store::set_run_reported(&state.db, run_id, 1, Some(&url), None).await?;
-                        pr_url = Some(url);
-                    }
-                    Ok(None) => {
-                        branch_note = Some(format!("{commits} commit(s) were pushed to `{branch}`; no pull request was opened because the run did not complete."));
-                    }
-                    // Tried once more on the next sweep, then reported as is.
-                    Err(e) if row.github_error.is_none() => return Err(e),
-                    Err(e) => {
-                        branch_note = Some(format!(
-                            "{commits} commit(s) on `{branch}` could not be pushed or proposed: {e}"
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    let status = match run.status {
-        RunStatus::Completed => "completed ✅",
-        RunStatus::Failed => "failed ❌",
-        RunStatus::Cancelled => "was cancelled",
-        RunStatus::Rejected => "was rejected at an approval gate",
-        _ => "ended",
-    };
-    let mut body = format!("Yagura's workflow **{}** {status}.\n\n", run.workflow_name);
-    if let Some(error) = &run.error {
-        body.push_str(&format!(
-            "> {}\n\n",
-            error.lines().next().unwrap_or_default()
-        ));
-    }
-    body.push_str("| Step | Status | Result |\n|---|---|---|\n");
-    for step in &run.steps {
-        let result = step
-            .result
-            .as_ref()
-            .map(summary)
-            .or_else(|| step.error.clone())
-            .unwrap_or_default();
-        body.push_str(&format!(
-            "| {} | {} | {} |\n",
-            step.key,
-            step.status.as_str(),
-            result.replace('|', "\\|").replace('\n', " ")
-        ));
-    }
-    if let Some(url) = &pr_url {
-        body.push_str(&format!("\nPull request: {url}\n"));
-    }
-    if let Some(note) = branch_note {
-        body.push_str(&format!("\n{note}\n"));
-    }
-    body.push_str(&format!("\nRun: {link}\n"));
-    comment(&c, number, &body).await?;
-    store::set_run_reported(&state.db, run_id, 2, pr_url.as_deref(), None).await?;
-    let end_label = if run.status == RunStatus::Completed {
-        labels.done
-    } else {
-        labels.failed
-    };
-    // Labels are a courtesy: a failure is logged, not retried (the comment
-    // says what happened).
-    if let Err(e) = remove_label(&c, number, &labels.in_progress).await {
-        tracing::warn!(run = run_id, error = %e, "cannot remove the in-progress label");
-    }
-    if let Err(e) = add_labels(&c, number, &[end_label]).await {
-        tracing::warn!(run = run_id, error = %e, "cannot set the end label");
-    }
-    Ok(())
 }
 
 /// A pull request an agent reported in its result (`pullRequest`,

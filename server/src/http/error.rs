@@ -1,20 +1,12 @@
 //! Errors at the HTTP edge: `ApiError` becomes a status and a JSON body.
 //! 5xx causes are logged here and never sent.
 
-use std::fmt::Display;
-
 use app::api::ApiError;
 use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
-
-/// Logs an internal failure with its context and returns the opaque error.
-pub fn internal(context: &str, err: impl Display) -> ApiError {
-    tracing::error!(context, error = %err, "internal error");
-    ApiError::Internal
-}
 
 /// `ApiError` as an HTTP response: `{"error": code, "message": text}`.
 #[derive(Debug)]

@@ -1,10 +1,15 @@
-//! The HTTP surface: pages (Leptos SSR), server functions, the REST API,
-//! the WebSocket endpoints and the embedded site assets.
+//! The HTTP surface: pages (Leptos SSR) and their server functions
+//! (`server_fns`), the REST API (`rest`), GitHub's webhook and OAuth
+//! callbacks, the WebSocket upgrades (`crate::ws`) and the embedded site
+//! assets. Every operation is authorised by `crate::auth::policy`.
 
-pub mod api;
 pub mod assets;
 pub mod error;
 pub mod guard;
+pub mod oauth;
+pub mod rest;
+pub mod server_fns;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -44,17 +49,17 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/ws", get(crate::ws::native::upgrade))
-        .route("/ws/ktcp", get(crate::ws::ktcp::upgrade))
+        .route("/ws", get(crate::ws::browser::upgrade))
+        .route("/ws/ktcp", get(crate::ws::runner::upgrade))
         .route(
             "/api/github/webhook",
-            axum::routing::post(crate::github::webhook::receive).layer(
-                axum::extract::DefaultBodyLimit::max(crate::github::webhook::BODY_LIMIT),
-            ),
+            axum::routing::post(webhook::receive).layer(axum::extract::DefaultBodyLimit::max(
+                crate::github::webhook::BODY_LIMIT,
+            )),
         )
-        .route("/auth/github", get(crate::github::oauth::start))
-        .route("/auth/github/callback", get(crate::github::oauth::callback))
-        .nest("/api/v1", api::router())
+        .route("/auth/github", get(oauth::start))
+        .route("/auth/github/callback", get(oauth::callback))
+        .nest("/api/v1", rest::router())
         .merge(pages)
         .merge(assets_router)
         .fallback(not_found)

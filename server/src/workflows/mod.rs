@@ -5,9 +5,12 @@
 //! every state change of every run (see [`engine`]), so a run's events are
 //! numbered and published in order and two changes never race.
 
+mod decide;
 mod engine;
 mod prompt;
+mod triggers;
 
+use crate::error::{internal, OrInternal};
 use std::sync::Arc;
 
 use app::api::ApiError;
@@ -21,7 +24,6 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::db::{self, issues::IssueRow, workflows as store, Db};
 use crate::events::Hub;
 use crate::executions::Executions;
-use crate::http::error::internal;
 use crate::notifications::Notifier;
 
 pub use prompt::fill_prompt;
@@ -82,7 +84,7 @@ impl Workflows {
     pub async fn list(&self) -> Result<Vec<Workflow>, ApiError> {
         store::list(&self.db)
             .await
-            .map_err(|e| internal("listing workflows", e))?
+            .or_internal("listing workflows")?
             .into_iter()
             .map(to_workflow)
             .collect()
@@ -91,7 +93,7 @@ impl Workflows {
     pub async fn get(&self, id: WorkflowId) -> Result<Workflow, ApiError> {
         store::find(&self.db, &id.to_string())
             .await
-            .map_err(|e| internal("reading a workflow", e))?
+            .or_internal("reading a workflow")?
             .map(to_workflow)
             .unwrap_or(Err(ApiError::NotFound))
     }
@@ -99,7 +101,7 @@ impl Workflows {
     pub async fn triggered_by(&self, label: &str) -> Result<Vec<Workflow>, ApiError> {
         store::triggered_by(&self.db, label)
             .await
-            .map_err(|e| internal("reading label triggers", e))?
+            .or_internal("reading label triggers")?
             .into_iter()
             .map(to_workflow)
             .collect()
@@ -108,7 +110,7 @@ impl Workflows {
     pub async fn triggered_by_assignee(&self, login: &str) -> Result<Vec<Workflow>, ApiError> {
         store::triggered_by_assignee(&self.db, login)
             .await
-            .map_err(|e| internal("reading assignee triggers", e))?
+            .or_internal("reading assignee triggers")?
             .into_iter()
             .map(to_workflow)
             .collect()
@@ -178,7 +180,7 @@ impl Workflows {
             Some(_) => {
                 let existing = store::find(&self.db, &row.id)
                     .await
-                    .map_err(|e| internal("reading a workflow", e))?
+                    .or_internal("reading a workflow")?
                     .ok_or(ApiError::NotFound)?;
                 row.created_at = existing.created_at;
                 if !store::update(&self.db, &row).await.map_err(taken)? {
@@ -193,7 +195,7 @@ impl Workflows {
     pub async fn delete(&self, id: WorkflowId) -> Result<(), ApiError> {
         if store::delete(&self.db, &id.to_string())
             .await
-            .map_err(|e| internal("deleting a workflow", e))?
+            .or_internal("deleting a workflow")?
         {
             Ok(())
         } else {
@@ -247,11 +249,11 @@ impl Workflows {
     pub async fn get_run(&self, id: WorkflowRunId) -> Result<WorkflowRun, ApiError> {
         let row = store::find_run(&self.db, &id.to_string())
             .await
-            .map_err(|e| internal("reading a workflow run", e))?
+            .or_internal("reading a workflow run")?
             .ok_or(ApiError::NotFound)?;
         let steps = store::steps(&self.db, &row.id)
             .await
-            .map_err(|e| internal("reading a run's steps", e))?;
+            .or_internal("reading a run's steps")?;
         to_run(row, steps)
     }
 
@@ -261,24 +263,21 @@ impl Workflows {
     ) -> Result<Vec<WorkflowRunSummary>, ApiError> {
         let rows = store::list_runs(&self.db, filter, 100)
             .await
-            .map_err(|e| internal("listing workflow runs", e))?;
+            .or_internal("listing workflow runs")?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let steps = store::steps_of(&self.db, &ids)
             .await
-            .map_err(|e| internal("reading runs' steps", e))?;
+            .or_internal("reading runs' steps")?;
         rows.into_iter()
             .map(|row| {
                 let mine: Vec<_> = steps.iter().filter(|s| s.run_id == row.id).collect();
                 let done = mine.iter().filter(|s| step_status(s).is_terminal()).count();
                 Ok(WorkflowRunSummary {
-                    id: row.id.parse().map_err(|e| internal("stored run id", e))?,
+                    id: row.id.parse().or_internal("stored run id")?,
                     workflow_id: row.workflow_id.as_deref().and_then(|w| w.parse().ok()),
                     issue: issue_ref(&row),
                     workflow_name: row.workflow_name,
-                    status: row
-                        .status
-                        .parse()
-                        .map_err(|e: String| internal("stored run status", e))?,
+                    status: row.status.parse().or_internal("stored run status")?,
                     created_by: row.created_by,
                     created_at: row.created_at,
                     finished_at: row.finished_at,
@@ -295,11 +294,11 @@ impl Workflows {
         // Answers 404 for an unknown run rather than an empty history.
         store::find_run(&self.db, &id.to_string())
             .await
-            .map_err(|e| internal("reading a workflow run", e))?
+            .or_internal("reading a workflow run")?
             .ok_or(ApiError::NotFound)?;
         let rows = store::events_after(&self.db, &id.to_string(), 0, 10_000)
             .await
-            .map_err(|e| internal("reading a run's history", e))?;
+            .or_internal("reading a run's history")?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {
@@ -320,16 +319,13 @@ fn stopped() -> ApiError {
 
 fn to_workflow(row: store::WorkflowRow) -> Result<Workflow, ApiError> {
     Ok(Workflow {
-        id: row
-            .id
-            .parse()
-            .map_err(|e| internal("stored workflow id", e))?,
+        id: row.id.parse().or_internal("stored workflow id")?,
         name: row.name,
         description: row.description,
         trigger_label: row.trigger_label,
         trigger_assignee: row.trigger_assignee,
         definition: serde_json::from_str(&row.definition)
-            .map_err(|e| internal("stored workflow definition", e))?,
+            .or_internal("stored workflow definition")?,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -384,17 +380,14 @@ fn to_step(row: store::StepRow) -> Result<RunStep, ApiError> {
 
 fn to_run(row: store::RunRow, steps: Vec<store::StepRow>) -> Result<WorkflowRun, ApiError> {
     let definition: WorkflowDefinition =
-        serde_json::from_str(&row.definition).map_err(|e| internal("stored run definition", e))?;
+        serde_json::from_str(&row.definition).or_internal("stored run definition")?;
     Ok(WorkflowRun {
-        id: row.id.parse().map_err(|e| internal("stored run id", e))?,
+        id: row.id.parse().or_internal("stored run id")?,
         workflow_id: row.workflow_id.as_deref().and_then(|w| w.parse().ok()),
         issue: issue_ref(&row),
         workflow_name: row.workflow_name,
         definition,
-        status: row
-            .status
-            .parse()
-            .map_err(|e: String| internal("stored run status", e))?,
+        status: row.status.parse().or_internal("stored run status")?,
         error: row.error,
         created_by: row.created_by,
         created_at: row.created_at,

@@ -1,6 +1,15 @@
-//! WebSocket endpoints, one session loop per dialect. The upgrade handlers
-//! authenticate; the session loops only speak their dialect.
+//! WebSocket endpoints, one module per dialect. The upgrade handlers
+//! authenticate; each session loop speaks only its dialect, mapping domain
+//! events to its frames and its requests to the services' commands.
+//!
+//! - `browser`: `/ws`, the browser dialect (seed 002).
+//! - `runner`: `/ws/ktcp`, runners and task clients (seed 000).
 
-pub mod ktcp;
-pub mod native;
-pub mod tasks;
+pub mod browser;
+pub mod runner;
+
+/// Slots of the per-event encoding cache (`crate::events`): each dialect
+/// that serialises an event once for all its sockets has its own.
+pub mod slot {
+    pub const BROWSER: usize = 0;
+}

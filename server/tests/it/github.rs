@@ -519,12 +519,12 @@ async fn webhooks_are_verified_first_and_each_delivery_is_applied_once() {
     let db = &t.server.state.db;
     let now = chrono::Utc::now().timestamp_millis();
     assert!(
-        yagura::db::github::claim_delivery(db, "cut-off", "issues", now - 10 * 60 * 1000)
+        yagura::db::deliveries::claim_delivery(db, "cut-off", "issues", now - 10 * 60 * 1000)
             .await
             .unwrap()
     );
     assert!(
-        yagura::db::github::claim_delivery(db, "in-flight", "issues", now)
+        yagura::db::deliveries::claim_delivery(db, "in-flight", "issues", now)
             .await
             .unwrap()
     );

@@ -1,0 +1,165 @@
+//! One execution on this server, from start to end: its working
+//! directory (a worktree on its issue's repository, or an empty
+//! directory), the process driven to its end by [`drive`], and the
+//! terminal state written once.
+
+use std::collections::BTreeMap;
+use std::sync::{atomic::Ordering, Arc};
+use std::time::Duration;
+
+use app::model::{EventBody, ExecutionId, ExecutionStatus, LogLevel, LogStream};
+use tokio::sync::mpsc;
+
+use super::drive::{drive, Job, Sink};
+use super::process::{self, Control};
+use super::{to_execution, Inner};
+use crate::db::executions as store;
+use crate::events::EventWriter;
+
+pub(super) async fn run_one(
+    inner: &Arc<Inner>,
+    id: ExecutionId,
+    control: mpsc::Receiver<Control>,
+) -> anyhow::Result<()> {
+    let row = store::find(&inner.db, &id.to_string())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("vanished"))?;
+    if row.status != "queued" {
+        return Ok(()); // cancelled while waiting for a slot
+    }
+    let execution = to_execution(row.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let agent_type = execution.agent_type;
+    let issue_number = execution.issue.as_ref().map(|i| i.number);
+    let env: BTreeMap<String, String> = serde_json::from_str(&row.env).unwrap_or_default();
+    let workdir = inner.work_root.join(id.to_string());
+    let writer = &inner.writer;
+    let finish =
+        |status, error_code: Option<&str>, error_message: Option<String>| EventBody::Finished {
+            agent_type,
+            status,
+            result: None,
+            error_code: error_code.map(str::to_string),
+            error_message,
+            exit_code: None,
+            signal: None,
+            usage: None,
+        };
+
+    // On an issue of a repository agents can work in: a worktree on its
+    // own branch. Otherwise a plain empty directory.
+    let mut prepared = None;
+    if let Some(issue) = &execution.issue {
+        let system = |message: String| EventBody::Log {
+            stream: LogStream::System,
+            level: LogLevel::Info,
+            message,
+        };
+        match inner
+            .worktrees
+            .prepare(
+                &id.to_string(),
+                &issue.repository_id.to_string(),
+                issue.number as i64,
+                row.workflow_run_id.as_deref(),
+                &workdir,
+            )
+            .await
+        {
+            Ok(Some((p, notes))) => {
+                for note in notes {
+                    writer.append(id, system(note)).await?;
+                }
+                prepared = Some(p);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                writer
+                    .append(
+                        id,
+                        finish(
+                            ExecutionStatus::Failed,
+                            Some("WORKTREE"),
+                            Some(format!("cannot prepare the repository's worktree: {e}")),
+                        ),
+                    )
+                    .await?;
+                return Ok(());
+            }
+        }
+    }
+    if prepared.is_some() {
+        // The worktree is the directory.
+    } else if let Err(e) = std::fs::create_dir_all(&workdir) {
+        writer
+            .append(
+                id,
+                finish(
+                    ExecutionStatus::Failed,
+                    Some("WORKDIR"),
+                    Some(format!("cannot create {}: {e}", workdir.display())),
+                ),
+            )
+            .await?;
+        return Ok(());
+    }
+
+    let mut env = env;
+    env.insert("YAGURA_EXECUTION_ID".into(), id.to_string());
+    let spec = process::Spec {
+        argv: execution.argv.clone(),
+        env,
+        workdir: workdir.clone(),
+        timeout: Duration::from_secs(row.timeout_secs.max(1) as u64),
+        grace: inner.config.kill_grace,
+    };
+    let job = Job {
+        spec,
+        cap: row.output_cap_bytes.max(0) as u64,
+        agent_type,
+        issue_number,
+        timeout_secs: row.timeout_secs.max(1) as u64,
+    };
+    let sink = WriterSink { writer, id };
+    let stopping = || inner.stopping.load(Ordering::SeqCst);
+    // The worktree is cleaned up however the run went.
+    let body = drive(job, control, &sink, &stopping).await;
+    match &prepared {
+        Some(p) => {
+            let done = inner.worktrees.finish(p).await;
+            for note in done.notes {
+                writer
+                    .append(
+                        id,
+                        EventBody::Log {
+                            stream: LogStream::System,
+                            level: LogLevel::Info,
+                            message: note,
+                        },
+                    )
+                    .await?;
+            }
+        }
+        None => {
+            let _ = std::fs::remove_dir_all(&workdir);
+        }
+    }
+    writer.append(id, body?).await?;
+    Ok(())
+}
+
+struct WriterSink<'a> {
+    writer: &'a EventWriter,
+    id: ExecutionId,
+}
+
+#[async_trait::async_trait]
+impl Sink for WriterSink<'_> {
+    async fn append(&self, body: EventBody) -> anyhow::Result<()> {
+        self.writer.append(self.id, body).await?;
+        Ok(())
+    }
+    async fn enqueue(&self, body: EventBody) -> anyhow::Result<()> {
+        self.writer.enqueue(self.id, body).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! The REST API under `/api/v1`. JSON in and out, camelCase fields, errors
+//! as `{"error": code, "message": text}`. Authenticated with
+//! `Authorization: Bearer <token>` (or the browser's session cookie).
+
+use std::net::SocketAddr;
+
+use app::api::ApiError;
+use app::model::User;
+use axum::{
+    extract::{rejection::JsonRejection, ConnectInfo, FromRequestParts, State},
+    http::{request::Parts, StatusCode},
+    routing::{get, post},
+    Json, Router,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::error::HttpError;
+use crate::auth::policy::{authorize, Op};
+use crate::{auth::accounts, state::AppState};
+
+mod agents;
+mod executions;
+mod github;
+mod issues;
+mod notifications;
+mod runners;
+mod workflows;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/setup", post(setup))
+        .route("/me", get(me))
+        .merge(agents::router())
+        .merge(executions::router())
+        .merge(issues::router())
+        .merge(workflows::router())
+        .merge(notifications::router())
+        .merge(runners::router())
+        .merge(github::router())
+}
+
+/// The signed-in user; rejects the request with 401 otherwise.
+pub struct AuthUser(pub User);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        state
+            .auth
+            .user_from_headers(&state.db, &parts.headers)
+            .await
+            .map(AuthUser)
+            .map_err(|_| HttpError(ApiError::Unauthorized))
+    }
+}
+
+impl AuthUser {
+    /// The user, if the policy lets them do `op` (else 403).
+    pub fn allow(&self, op: Op) -> Result<&User, HttpError> {
+        authorize(&self.0, op).map_err(HttpError)?;
+        Ok(&self.0)
+    }
+}
+
+/// A JSON body, with parse failures reported in the API's error format.
+pub(crate) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, HttpError> {
+    payload
+        .map(|Json(v)| v)
+        .map_err(|e| HttpError(ApiError::Invalid(e.body_text())))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    payload: Result<Json<Credentials>, JsonRejection>,
+) -> Result<Json<TokenResponse>, HttpError> {
+    let c = body(payload)?;
+    let client = peer.ip().to_string();
+    let user = accounts::login(
+        &state.db,
+        &state.auth.throttle,
+        &client,
+        &c.username,
+        &c.password,
+    )
+    .await?;
+    let issued = state.auth.issue(&user)?;
+    Ok(Json(TokenResponse {
+        token: issued.token,
+        expires_at: issued.expires_at,
+        user,
+    }))
+}
+
+/// First-run setup over the API (the same rule as the setup page: only
+/// while no user exists). Answers with a token for the new admin.
+async fn setup(
+    State(state): State<AppState>,
+    payload: Result<Json<Credentials>, JsonRejection>,
+) -> Result<(StatusCode, Json<TokenResponse>), HttpError> {
+    let c = body(payload)?;
+    let user = accounts::setup_admin(&state.db, &c.username, &c.password).await?;
+    let issued = state.auth.issue(&user)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenResponse {
+            token: issued.token,
+            expires_at: issued.expires_at,
+            user,
+        }),
+    ))
+}
+
+async fn me(AuthUser(user): AuthUser) -> Json<User> {
+    Json(user)
+}

@@ -1,0 +1,350 @@
+//! `yagura runner`: runs tasks for a Yagura server on this machine.
+//!
+//! It dials `/ws/ktcp`, authenticates with a runner token, sends
+//! heartbeats, and runs each `task_execute` with the server's own executor
+//! code ([`crate::executions::drive`]). Every report about a task
+//! is numbered and kept in an outbox until the server acknowledges it;
+//! after a reconnect the outbox is sent again, so a dropped link loses and
+//! repeats nothing. Tasks keep running while the link is down.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use app::model::{AgentType, EventBody, ExecutionStatus};
+use app::protocol::ktcp::{ClientFrame, ExecuteData, ServerFrame};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::executions::{
+    drive::{drive, Job, Sink},
+    process::{self, Control},
+    REMOTE_YAGURA,
+};
+
+mod outbox;
+use outbox::{Outbox, OutboxSink};
+
+/// How the runner is set up (from `yagura runner`'s flags).
+#[derive(Clone, Debug)]
+pub struct RunnerOptions {
+    /// `ws://host:port` (or the full `/ws/ktcp` URL).
+    pub server: String,
+    pub token: String,
+    pub name: String,
+    pub capabilities: Vec<String>,
+    pub concurrency: u32,
+    pub work_dir: PathBuf,
+    pub heartbeat: Duration,
+    /// SIGTERM → SIGKILL grace when a task is cancelled.
+    pub kill_grace: Duration,
+}
+
+type Running = Arc<Mutex<HashMap<String, mpsc::Sender<Control>>>>;
+
+/// Why a connection ended.
+enum Ended {
+    /// The server refused the token: no point in retrying.
+    Refused(String),
+    /// The link dropped (or never came up): reconnect.
+    Dropped(String),
+}
+
+/// Runs until SIGINT/SIGTERM, or until the server refuses the token.
+pub async fn run(options: RunnerOptions) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&options.work_dir).with_context(|| {
+        format!(
+            "cannot create the work directory {}",
+            options.work_dir.display()
+        )
+    })?;
+    let url = ktcp_url(&options.server)?;
+    let outbox = Arc::new(Outbox::default());
+    let running: Running = Arc::new(Mutex::new(HashMap::new()));
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    let mut attempt = 0u32;
+    loop {
+        let session = connect(&url, &options, &outbox, &running, &mut attempt);
+        let ended = tokio::select! {
+            _ = &mut stop => break,
+            ended = session => ended,
+        };
+        match ended {
+            Ended::Refused(why) => bail!("the server refused this runner: {why}"),
+            Ended::Dropped(why) => {
+                attempt = attempt.saturating_add(1);
+                let delay = Duration::from_millis((250u64 << attempt.min(6)).min(10_000));
+                tracing::warn!(reason = %why, retry_in = ?delay, "link to the server lost; tasks keep running");
+                tokio::select! {
+                    _ = &mut stop => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+    // Stopping: stop the tasks too (their reports cannot be delivered).
+    let controls: Vec<_> = running
+        .lock()
+        .map(|r| r.values().cloned().collect())
+        .unwrap_or_default();
+    for control in controls {
+        let _ = control.send(Control::Cancel).await;
+    }
+    tracing::info!("runner stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn ktcp_url(server: &str) -> anyhow::Result<String> {
+    let base = server.trim_end_matches('/');
+    let base = if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else {
+        base.to_string()
+    };
+    if !(base.starts_with("ws://") || base.starts_with("wss://")) {
+        bail!("--server must be a ws://, wss://, http:// or https:// URL, not {server:?}");
+    }
+    Ok(if base.ends_with("/ws/ktcp") {
+        base
+    } else {
+        format!("{base}/ws/ktcp")
+    })
+}
+
+async fn connect(
+    url: &str,
+    options: &RunnerOptions,
+    outbox: &Arc<Outbox>,
+    running: &Running,
+    attempt: &mut u32,
+) -> Ended {
+    let ws = match tokio_tungstenite::connect_async(url).await {
+        Ok((ws, _)) => ws,
+        Err(e) => return Ended::Dropped(format!("cannot connect to {url}: {e}")),
+    };
+    let (mut sink, mut stream) = ws.split();
+    let running_tasks: Vec<String> = running
+        .lock()
+        .map(|r| r.keys().cloned().collect())
+        .unwrap_or_default();
+    let hello = ClientFrame::Authenticate {
+        token: options.token.clone(),
+        client_type: "provider".into(),
+        client_version: env!("CARGO_PKG_VERSION").into(),
+        capabilities: options.capabilities.clone(),
+        name: Some(options.name.clone()),
+        concurrency: Some(options.concurrency),
+        running_tasks,
+    };
+    let Ok(hello) = serde_json::to_string(&hello) else {
+        return Ended::Refused("cannot encode authenticate".into());
+    };
+    if let Err(e) = sink.send(Message::text(hello)).await {
+        return Ended::Dropped(e.to_string());
+    }
+    let answer = tokio::time::timeout(Duration::from_secs(15), stream.next()).await;
+    match answer {
+        Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ServerFrame>(&t) {
+            Ok(ServerFrame::AuthSuccess { provider_id, .. }) => {
+                tracing::info!(provider_id, "connected to {url}");
+                *attempt = 0;
+            }
+            Ok(ServerFrame::GenericError { data, .. }) => {
+                return Ended::Refused(format!("{}: {}", data.error_code, data.error_message))
+            }
+            _ => return Ended::Dropped("unexpected answer to authenticate".into()),
+        },
+        Ok(Some(Ok(Message::Close(frame)))) => {
+            let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+            return Ended::Refused(format!("closed: {reason}"));
+        }
+        _ => return Ended::Dropped("no answer to authenticate".into()),
+    }
+
+    let mut heartbeat = tokio::time::interval(options.heartbeat);
+    // Everything unacknowledged goes out again, oldest first.
+    let mut next_key = 0u64;
+    loop {
+        let added = outbox.added.notified();
+        let unsent = outbox.from(next_key);
+        for (key, json) in unsent {
+            if let Err(e) = sink.send(Message::text(json)).await {
+                return Ended::Dropped(e.to_string());
+            }
+            next_key = key + 1;
+        }
+        tokio::select! {
+            _ = added => {}
+            _ = heartbeat.tick() => {
+                let beat = ClientFrame::Heartbeat { timestamp: chrono::Utc::now(), status: "healthy".into() };
+                let json = serde_json::to_string(&beat).unwrap_or_default();
+                if let Err(e) = sink.send(Message::text(json)).await {
+                    return Ended::Dropped(e.to_string());
+                }
+            }
+            incoming = stream.next() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(frame))) => {
+                        let code = frame.as_ref().map(|f| u16::from(f.code)).unwrap_or(1005);
+                        let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                        if code == app::protocol::close::UNAUTHORIZED {
+                            return Ended::Refused(reason);
+                        }
+                        return Ended::Dropped(format!("closed by the server ({code} {reason})"));
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Ended::Dropped(e.to_string()),
+                    None => return Ended::Dropped("connection closed".into()),
+                };
+                match serde_json::from_str::<ServerFrame>(&text) {
+                    Ok(ServerFrame::Ack { task_id, seq }) => outbox.ack(&task_id, seq),
+                    Ok(ServerFrame::TaskExecute { task_id, data, .. }) => {
+                        start_task(options, outbox, running, task_id, data);
+                    }
+                    Ok(ServerFrame::TaskCancel { task_id, data, .. }) => {
+                        let control = running.lock().ok().and_then(|r| r.get(&task_id).cloned());
+                        match control {
+                            Some(control) => {
+                                tracing::info!(task = task_id, reason = data.reason, "cancelling");
+                                let _ = control.send(Control::Cancel).await;
+                            }
+                            None => tracing::debug!(task = task_id, "cancel for a task not running here"),
+                        }
+                    }
+                    Ok(ServerFrame::GenericError { data, .. }) => {
+                        tracing::warn!(code = data.error_code, message = data.error_message, "server error");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "unreadable frame from the server"),
+                }
+            }
+        }
+    }
+}
+
+fn start_task(
+    options: &RunnerOptions,
+    outbox: &Arc<Outbox>,
+    running: &Running,
+    task_id: String,
+    data: ExecuteData,
+) {
+    let (tx, rx) = mpsc::channel(64);
+    {
+        let Ok(mut r) = running.lock() else { return };
+        if r.contains_key(&task_id) {
+            return; // sent again after a reconnect: it is running already
+        }
+        r.insert(task_id.clone(), tx);
+    }
+    let workdir = options.work_dir.join(&task_id);
+    let grace = options.kill_grace;
+    let outbox = outbox.clone();
+    let running = running.clone();
+    tokio::spawn(async move {
+        let sink = OutboxSink {
+            outbox: outbox.clone(),
+            task: task_id.clone(),
+        };
+        let agent_type: AgentType = data.agent_type.parse().unwrap_or(AgentType::Custom);
+        let body = match std::fs::create_dir_all(&workdir) {
+            Err(e) => EventBody::Finished {
+                agent_type,
+                status: ExecutionStatus::Failed,
+                result: None,
+                error_code: Some("WORKDIR".into()),
+                error_message: Some(format!("cannot create {}: {e}", workdir.display())),
+                exit_code: None,
+                signal: None,
+                usage: None,
+            },
+            Ok(()) => {
+                let me = std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| "yagura".into());
+                let argv = data
+                    .argv
+                    .iter()
+                    .map(|a| {
+                        if a == REMOTE_YAGURA {
+                            me.clone()
+                        } else {
+                            a.clone()
+                        }
+                    })
+                    .collect();
+                let env: BTreeMap<String, String> = data.env.clone();
+                let job = Job {
+                    spec: process::Spec {
+                        argv,
+                        env,
+                        workdir: workdir.clone(),
+                        timeout: Duration::from_secs(data.timeout.max(1)),
+                        grace,
+                    },
+                    cap: data.output_cap_bytes,
+                    agent_type,
+                    issue_number: None,
+                    timeout_secs: data.timeout.max(1),
+                };
+                match drive(job, rx, &sink, &|| false).await {
+                    Ok(body) => body,
+                    Err(e) => EventBody::Finished {
+                        agent_type,
+                        status: ExecutionStatus::Failed,
+                        result: None,
+                        error_code: Some("RUNNER_ERROR".into()),
+                        error_message: Some(e.to_string()),
+                        exit_code: None,
+                        signal: None,
+                        usage: None,
+                    },
+                }
+            }
+        };
+        let _ = sink.append(body).await;
+        let _ = std::fs::remove_dir_all(&workdir);
+        if let Ok(mut r) = running.lock() {
+            r.remove(&task_id);
+        }
+        outbox.forget_task(&task_id);
+        tracing::info!(task = task_id, "task ended");
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls_become_ktcp_urls() {
+        assert_eq!(ktcp_url("ws://h:1").unwrap(), "ws://h:1/ws/ktcp");
+        assert_eq!(ktcp_url("http://h:1/").unwrap(), "ws://h:1/ws/ktcp");
+        assert_eq!(ktcp_url("https://h").unwrap(), "wss://h/ws/ktcp");
+        assert_eq!(ktcp_url("ws://h/ws/ktcp").unwrap(), "ws://h/ws/ktcp");
+        assert!(ktcp_url("h:1").is_err());
+    }
+}

@@ -1,0 +1,408 @@
+//! Seed 000's task operations over `/ws/ktcp` (`task_create`, `task_read`,
+//! `task_update`, `task_delete`, `task_list`). A task is an execution;
+//! each operation is authorised like the REST API and answered with its
+//! `*_response` (same `requestId`) or a `generic_error`.
+
+use crate::error::OrInternal;
+use std::time::Duration;
+
+use app::api::ApiError;
+use app::model::{ExecutionId, ExecutionStatus, User};
+use app::protocol::ktcp::{ClientFrame, ServerFrame};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::auth::policy::{authorize, Op};
+use crate::db::executions::{self as store, ExecutionRow, TaskFilter};
+use crate::executions::{Origin, TaskFields};
+use crate::state::AppState;
+
+/// Seed 000's status names.
+fn task_status(status: &str) -> &'static str {
+    match status {
+        "queued" => "PENDING",
+        "running" => "PROCESSING",
+        "paused" => "PAUSED",
+        "completed" => "COMPLETED",
+        "failed" => "FAILED",
+        "cancelled" => "CANCELLED",
+        "timed_out" => "TIMED_OUT",
+        _ => "UNKNOWN",
+    }
+}
+
+fn store_status(task: &str) -> Option<&'static str> {
+    Some(match task.to_ascii_uppercase().as_str() {
+        "PENDING" => "queued",
+        "PROCESSING" => "running",
+        "PAUSED" => "paused",
+        "COMPLETED" => "completed",
+        "FAILED" => "failed",
+        "CANCELLED" => "cancelled",
+        "TIMED_OUT" => "timed_out",
+        _ => return None,
+    })
+}
+
+fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+fn error_code(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::NotFound => "TASK_NOT_FOUND",
+        ApiError::Forbidden => "FORBIDDEN",
+        ApiError::Unauthorized => "UNAUTHORIZED",
+        ApiError::Invalid(_) => "INVALID_REQUEST",
+        ApiError::Conflict(_) => "CONFLICT",
+        _ => "INTERNAL_ERROR",
+    }
+}
+
+pub async fn handle(state: &AppState, user: &User, frame: ClientFrame) -> ServerFrame {
+    let request_id = match &frame {
+        ClientFrame::TaskCreate { request_id, .. }
+        | ClientFrame::TaskRead { request_id, .. }
+        | ClientFrame::TaskUpdate { request_id, .. }
+        | ClientFrame::TaskDelete { request_id, .. }
+        | ClientFrame::TaskList { request_id, .. } => request_id.clone(),
+        _ => {
+            return ServerFrame::error(
+                None,
+                "NOT_ALLOWED",
+                "a client uses task operations; heartbeats and reports are for runners",
+            )
+        }
+    };
+    match operate(state, user, frame).await {
+        Ok(frame) => frame,
+        Err(e) => ServerFrame::error(Some(request_id), error_code(&e), e.to_string()),
+    }
+}
+
+fn parse_task(id: &str) -> Result<ExecutionId, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound)
+}
+
+async fn row(state: &AppState, id: ExecutionId) -> Result<ExecutionRow, ApiError> {
+    store::find(&state.db, &id.to_string())
+        .await
+        .or_internal("reading a task")?
+        .ok_or(ApiError::NotFound)
+}
+
+fn tags_of(row: &ExecutionRow) -> Vec<String> {
+    serde_json::from_str(&row.tags).unwrap_or_default()
+}
+
+fn name_of(row: &ExecutionRow) -> String {
+    row.task_name
+        .clone()
+        .unwrap_or_else(|| row.agent_name.clone())
+}
+
+async fn operate(
+    state: &AppState,
+    user: &User,
+    frame: ClientFrame,
+) -> Result<ServerFrame, ApiError> {
+    let now = Utc::now();
+    match frame {
+        ClientFrame::TaskCreate {
+            request_id, data, ..
+        } => {
+            authorize(user, Op::StartExecution)?;
+            if data.name.trim().is_empty() || data.name.chars().count() > 200 {
+                return Err(ApiError::Invalid(
+                    "a task name must be 1–200 characters".into(),
+                ));
+            }
+            let agent_id = data.agent_id.parse().map_err(|_| {
+                ApiError::Invalid(format!("{:?} is not an agent id", data.agent_id))
+            })?;
+            let agent = match crate::agents::get(&state.db, agent_id).await {
+                Err(ApiError::NotFound) => {
+                    return Err(ApiError::Invalid("there is no agent with that id".into()))
+                }
+                other => other?,
+            };
+            if let Some(t) = data.timeout {
+                if !(1..=7 * 24 * 3600).contains(&t) {
+                    return Err(ApiError::Invalid(
+                        "the timeout is between 1 second and 7 days".into(),
+                    ));
+                }
+            }
+            let origin = Origin {
+                task: Some(TaskFields {
+                    name: data.name.trim().to_string(),
+                    description: data.description,
+                    tags: data.tags,
+                    metadata: (!data.metadata.is_empty())
+                        .then(|| serde_json::to_value(&data.metadata).unwrap_or_default()),
+                    timeout_secs: data.timeout,
+                }),
+                ..Default::default()
+            };
+            let execution = state
+                .executions
+                .create(&agent, data.prompt, &user.username, &origin)
+                .await?;
+            Ok(ServerFrame::TaskCreateResponse {
+                request_id,
+                task_id: execution.id.to_string(),
+                data: json!({"status": "CREATED", "createdAt": time(execution.created_at)}),
+                timestamp: now,
+            })
+        }
+        ClientFrame::TaskRead {
+            request_id,
+            task_id,
+            data,
+            ..
+        } => {
+            authorize(user, Op::ReadExecutions)?;
+            let id = parse_task(&task_id)?;
+            let row = row(state, id).await?;
+            let mut out = task_json(&row);
+            if data.include_logs {
+                let logs = store::log_messages(&state.db, &row.id, 1000)
+                    .await
+                    .or_internal("reading a task's logs")?;
+                out["logs"] = Value::Array(
+                    logs.into_iter()
+                        .filter_map(|(seq, payload)| {
+                            let body: Value = serde_json::from_str(&payload).ok()?;
+                            Some(json!({"seq": seq, "level": body["level"], "message": body["message"]}))
+                        })
+                        .collect(),
+                );
+            } else {
+                out["logs"] = json!([]);
+            }
+            if data.include_metadata {
+                out["metadata"] = row
+                    .metadata
+                    .as_deref()
+                    .and_then(|m| serde_json::from_str(m).ok())
+                    .unwrap_or(json!({}));
+            }
+            Ok(ServerFrame::TaskReadResponse {
+                request_id,
+                task_id,
+                data: out,
+                timestamp: now,
+            })
+        }
+        ClientFrame::TaskUpdate {
+            request_id,
+            task_id,
+            data,
+            ..
+        } => {
+            authorize(user, Op::ControlExecution)?;
+            let id = parse_task(&task_id)?;
+            let row = row(state, id).await?;
+            let mut changes = serde_json::Map::new();
+            let old_name = name_of(&row);
+            let name = match data.name {
+                Some(n) if n.trim().is_empty() => {
+                    return Err(ApiError::Invalid("a task name must not be empty".into()))
+                }
+                Some(n) => {
+                    let n = n.trim().to_string();
+                    if n != old_name {
+                        changes.insert("name".into(), json!({"old": old_name, "new": n}));
+                    }
+                    n
+                }
+                None => old_name,
+            };
+            let old_description = row.description.clone().unwrap_or_default();
+            let description = match data.description {
+                Some(d) => {
+                    if d != old_description {
+                        changes.insert(
+                            "description".into(),
+                            json!({"old": old_description, "new": d}),
+                        );
+                    }
+                    d
+                }
+                None => old_description,
+            };
+            let old_tags = tags_of(&row);
+            let tags = match data.tags {
+                Some(t) => {
+                    if t != old_tags {
+                        changes.insert("tags".into(), json!({"old": old_tags, "new": t}));
+                    }
+                    t
+                }
+                None => old_tags,
+            };
+            let mut timeout = row.timeout_secs;
+            if let Some(t) = data.timeout {
+                if t as i64 != row.timeout_secs {
+                    if row.status != "queued" {
+                        return Err(ApiError::Conflict(
+                            "the timeout can only change while the task is pending".into(),
+                        ));
+                    }
+                    if !(1..=7 * 24 * 3600).contains(&t) {
+                        return Err(ApiError::Invalid(
+                            "the timeout is between 1 second and 7 days".into(),
+                        ));
+                    }
+                    changes.insert("timeout".into(), json!({"old": row.timeout_secs, "new": t}));
+                    timeout = t as i64;
+                }
+            }
+            store::update_task_fields(
+                &state.db,
+                &row.id,
+                Some(&name),
+                Some(&description),
+                &serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into()),
+                timeout,
+            )
+            .await
+            .or_internal("updating a task")?;
+            Ok(ServerFrame::TaskUpdateResponse {
+                request_id,
+                task_id,
+                data: json!({"status": "UPDATED", "updatedAt": now, "changes": changes}),
+                timestamp: now,
+            })
+        }
+        ClientFrame::TaskDelete {
+            request_id,
+            task_id,
+            data,
+            ..
+        } => {
+            authorize(user, Op::DeleteExecution)?;
+            let id = parse_task(&task_id)?;
+            let mut current = row(state, id).await?;
+            let ended = |r: &ExecutionRow| {
+                r.status
+                    .parse::<ExecutionStatus>()
+                    .map(|s| s.is_terminal())
+                    .unwrap_or(false)
+            };
+            if !ended(&current) {
+                if !data.force {
+                    return Err(ApiError::Conflict(format!(
+                        "the task is {}; cancel it first or delete with force",
+                        task_status(&current.status)
+                    )));
+                }
+                state.executions.cancel(id).await?;
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+                while !ended(&current) {
+                    if tokio::time::Instant::now() > deadline {
+                        return Err(ApiError::Conflict(
+                            "the task is still stopping; try again shortly".into(),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    current = row(state, id).await?;
+                }
+            }
+            if !store::delete_ended(&state.db, &current.id)
+                .await
+                .or_internal("deleting a task")?
+            {
+                return Err(ApiError::NotFound);
+            }
+            tracing::info!(task = %id, reason = ?data.reason, user = %user.username, "task deleted");
+            Ok(ServerFrame::TaskDeleteResponse {
+                request_id,
+                task_id,
+                data: json!({"status": "DELETED", "deletedAt": now, "cleanupStatus": "COMPLETED"}),
+                timestamp: now,
+            })
+        }
+        ClientFrame::TaskList {
+            request_id, data, ..
+        } => {
+            authorize(user, Op::ReadExecutions)?;
+            let mut statuses = Vec::new();
+            for s in &data.status {
+                statuses.push(
+                    store_status(s)
+                        .ok_or_else(|| ApiError::Invalid(format!("unknown status {s:?}")))?
+                        .to_string(),
+                );
+            }
+            let sort_by_name = match data.sort_by.as_deref() {
+                None | Some("createdAt") => false,
+                Some("name") => true,
+                Some(other) => {
+                    return Err(ApiError::Invalid(format!(
+                        "cannot sort by {other:?} (createdAt or name)"
+                    )))
+                }
+            };
+            let ascending = match data
+                .sort_order
+                .as_deref()
+                .map(str::to_ascii_uppercase)
+                .as_deref()
+            {
+                None | Some("DESC") => false,
+                Some("ASC") => true,
+                Some(other) => {
+                    return Err(ApiError::Invalid(format!(
+                        "sortOrder {other:?} is ASC or DESC"
+                    )))
+                }
+            };
+            let filter = TaskFilter {
+                statuses,
+                tags: data.tags,
+                created_by: data.created_by,
+                sort_by_name,
+                ascending,
+            };
+            let limit = i64::from(data.limit.unwrap_or(50).clamp(1, 500));
+            let offset = i64::from(data.offset.unwrap_or(0));
+            let rows = store::list_tasks(&state.db, &filter, limit, offset)
+                .await
+                .or_internal("listing tasks")?;
+            let total = store::count_tasks(&state.db, &filter)
+                .await
+                .or_internal("counting tasks")?;
+            let tasks: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    json!({"taskId": r.id, "name": name_of(r), "status": task_status(&r.status),
+                           "createdAt": time(r.created_at), "tags": tags_of(r)})
+                })
+                .collect();
+            let has_more = offset + (tasks.len() as i64) < total;
+            Ok(ServerFrame::TaskListResponse {
+                request_id,
+                data: json!({"tasks": tasks, "totalCount": total, "hasMore": has_more}),
+                timestamp: now,
+            })
+        }
+        _ => Err(ApiError::Invalid("not a task operation".into())),
+    }
+}
+
+fn task_json(row: &ExecutionRow) -> Value {
+    json!({
+        "name": name_of(row),
+        "description": row.description.clone().unwrap_or_default(),
+        "status": task_status(&row.status),
+        "timeout": row.timeout_secs,
+        "tags": tags_of(row),
+        "createdAt": time(row.created_at),
+        "updatedAt": time(row.finished_at.or(row.started_at).unwrap_or(row.created_at)),
+        "createdBy": row.created_by,
+        "assignedProvider": row.runner_id,
+        "agentId": row.agent_id,
+        "progress": row.progress,
+    })
+}
