@@ -7,23 +7,21 @@ use std::collections::BTreeMap;
 use app::api::ApiError;
 use app::model::{Agent, AgentId, AgentInput, AgentType, DEFAULT_OUTPUT_CAP, PRESETS};
 
+use sqlx::types::Json;
+
 use crate::db::{self, agents as store, Db};
 
 fn to_agent(row: store::AgentRow) -> Result<Agent, ApiError> {
     Ok(Agent {
         id: row.id.parse().or_internal("stored agent id")?,
         name: row.name,
-        agent_type: row.agent_type.parse().or_internal("stored agent type")?,
-        command: serde_json::from_str(&row.command).or_internal("stored command")?,
-        env: serde_json::from_str(&row.env).or_internal("stored env")?,
+        agent_type: row.agent_type,
+        command: row.command.0,
+        env: row.env.0,
         timeout_secs: row.timeout_secs.max(0) as u64,
         output_cap_bytes: row.output_cap_bytes.max(0) as u64,
-        capabilities: serde_json::from_str(&row.capabilities).unwrap_or_default(),
-        on_runner_lost: if row.on_runner_lost == "requeue" {
-            app::model::RunnerLost::Requeue
-        } else {
-            app::model::RunnerLost::Fail
-        },
+        capabilities: row.capabilities.0,
+        on_runner_lost: row.on_runner_lost,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -33,13 +31,13 @@ fn to_row(id: AgentId, input: &AgentInput, created_at: i64) -> store::AgentRow {
     store::AgentRow {
         id: id.to_string(),
         name: input.name.trim().to_string(),
-        agent_type: input.agent_type.as_str().to_string(),
-        command: serde_json::to_string(&input.command).unwrap_or_default(),
-        env: serde_json::to_string(&input.env).unwrap_or_default(),
+        agent_type: input.agent_type,
+        command: Json(input.command.clone()),
+        env: Json(input.env.clone()),
         timeout_secs: input.timeout_secs as i64,
         output_cap_bytes: input.output_cap_bytes as i64,
-        capabilities: serde_json::to_string(&input.capabilities).unwrap_or_else(|_| "[]".into()),
-        on_runner_lost: input.on_runner_lost.as_str().to_string(),
+        capabilities: Json(input.capabilities.clone()),
+        on_runner_lost: input.on_runner_lost,
         created_at,
         updated_at: db::now_ms(),
     }

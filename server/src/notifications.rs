@@ -39,7 +39,7 @@ impl Notifier {
             let row = store::NotificationRow {
                 id: uuid::Uuid::new_v4().to_string(),
                 user_id: user.to_string(),
-                severity: notice.severity.as_str().to_string(),
+                severity: notice.severity,
                 title: notice.title.clone(),
                 message: notice.message.clone(),
                 action_url: notice.action_url.clone(),
@@ -121,7 +121,7 @@ impl Notifier {
 fn to_notification(row: store::NotificationRow) -> Result<Notification, ApiError> {
     Ok(Notification {
         id: row.id.parse().or_internal("stored notification id")?,
-        severity: row.severity.parse().unwrap_or(Severity::Info),
+        severity: row.severity,
         title: row.title,
         message: row.message,
         action_url: row.action_url,

@@ -64,6 +64,17 @@ impl RunnerLost {
     }
 }
 
+impl std::str::FromStr for RunnerLost {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fail" => Ok(RunnerLost::Fail),
+            "requeue" => Ok(RunnerLost::Requeue),
+            _ => Err(format!("unknown runner-lost policy {s:?}")),
+        }
+    }
+}
+
 /// Default cap on the output stored per execution: 16 MiB.
 pub const DEFAULT_OUTPUT_CAP: u64 = 16 << 20;
 /// Default timeout: one hour.

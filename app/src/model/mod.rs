@@ -10,6 +10,8 @@ mod ids;
 mod issue;
 mod notification;
 mod runner;
+#[cfg(feature = "ssr")]
+mod sql;
 mod user;
 mod workflow;
 

@@ -48,6 +48,26 @@ pub enum OnFailure {
     Continue,
 }
 
+impl OnFailure {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OnFailure::Stop => "stop",
+            OnFailure::Continue => "continue",
+        }
+    }
+}
+
+impl std::str::FromStr for OnFailure {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "stop" => Ok(OnFailure::Stop),
+            "continue" => Ok(OnFailure::Continue),
+            _ => Err(format!("unknown failure policy {s:?}")),
+        }
+    }
+}
+
 /// The placeholders a step's prompt template may use.
 pub const PROMPT_PLACEHOLDERS: &[&str] = &[
     "{issue.number}",

@@ -42,7 +42,7 @@ pub fn validate_password(password: &str) -> Result<(), ApiError> {
 
 fn to_user(row: users::UserRow) -> Result<User, ApiError> {
     let id = row.id.parse::<UserId>().or_internal("stored user id")?;
-    let role = row.role.parse::<Role>().or_internal("stored role")?;
+    let role = row.role;
     Ok(User {
         id,
         username: row.username,
@@ -60,7 +60,7 @@ async fn new_row(username: &str, password: &str, role: Role) -> Result<users::Us
         id: uuid::Uuid::new_v4().to_string(),
         username: username.to_owned(),
         password_hash,
-        role: role.as_str().to_owned(),
+        role,
         created_at: db::now_ms(),
     })
 }

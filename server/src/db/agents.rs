@@ -1,3 +1,9 @@
+//! Agent definitions.
+
+use std::collections::BTreeMap;
+
+use app::model::{AgentType, RunnerLost};
+use sqlx::types::Json;
 use sqlx::FromRow;
 
 use super::Db;
@@ -6,17 +12,15 @@ use super::Db;
 pub struct AgentRow {
     pub id: String,
     pub name: String,
-    pub agent_type: String,
-    /// JSON array of strings.
-    pub command: String,
-    /// JSON object.
-    pub env: String,
+    pub agent_type: AgentType,
+    /// The argv template.
+    pub command: Json<Vec<String>>,
+    pub env: Json<BTreeMap<String, String>>,
     pub timeout_secs: i64,
     pub output_cap_bytes: i64,
-    /// JSON array of strings.
-    pub capabilities: String,
-    /// `fail` or `requeue`.
-    pub on_runner_lost: String,
+    /// What a runner must offer to run it.
+    pub capabilities: Json<Vec<String>>,
+    pub on_runner_lost: RunnerLost,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -52,13 +56,13 @@ pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
     ))
     .bind(&row.id)
     .bind(&row.name)
-    .bind(&row.agent_type)
-    .bind(&row.command)
-    .bind(&row.env)
+    .bind(row.agent_type)
+    .bind(row.command.clone())
+    .bind(row.env.clone())
     .bind(row.timeout_secs)
     .bind(row.output_cap_bytes)
-    .bind(&row.capabilities)
-    .bind(&row.on_runner_lost)
+    .bind(row.capabilities.clone())
+    .bind(row.on_runner_lost)
     .bind(row.created_at)
     .bind(row.updated_at)
     .execute(db)
@@ -74,14 +78,14 @@ pub async fn update(db: &Db, row: &AgentRow) -> sqlx::Result<bool> {
     )
     .bind(&row.id)
     .bind(&row.name)
-    .bind(&row.agent_type)
-    .bind(&row.command)
-    .bind(&row.env)
+    .bind(row.agent_type)
+    .bind(row.command.clone())
+    .bind(row.env.clone())
     .bind(row.timeout_secs)
     .bind(row.output_cap_bytes)
     .bind(row.updated_at)
-    .bind(&row.capabilities)
-    .bind(&row.on_runner_lost)
+    .bind(row.capabilities.clone())
+    .bind(row.on_runner_lost)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -1,22 +1,29 @@
+//! Executions and their events: the event store.
+
+use std::collections::BTreeMap;
+
+use app::model::{AgentType, ExecutionStatus, RunnerLost};
+use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 
 use super::Db;
 
-#[derive(Debug, Clone, Default, FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct ExecutionRow {
     pub id: String,
     pub agent_id: Option<String>,
     pub agent_name: String,
-    pub agent_type: String,
+    pub agent_type: AgentType,
     pub prompt: String,
-    pub argv: String,
-    pub env: String,
+    /// The command as it runs (placeholders filled).
+    pub argv: Json<Vec<String>>,
+    pub env: Json<BTreeMap<String, String>>,
     pub timeout_secs: i64,
     pub output_cap_bytes: i64,
-    pub status: String,
+    pub status: ExecutionStatus,
     pub progress: i64,
     pub current_step: Option<String>,
-    pub result: Option<String>,
+    pub result: Option<serde_json::Value>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub exit_code: Option<i64>,
@@ -35,18 +42,16 @@ pub struct ExecutionRow {
     pub issue_number: Option<i64>,
     pub issue_title: Option<String>,
     pub issue_repository_id: Option<String>,
-    /// JSON array: what a runner must offer to run it.
-    pub capabilities: String,
+    /// What a runner must offer to run it.
+    pub capabilities: Json<Vec<String>>,
     pub runner_id: Option<String>,
     /// Seed 000's task fields.
     pub task_name: Option<String>,
     pub description: Option<String>,
-    /// JSON array of strings.
-    pub tags: String,
-    /// JSON object.
-    pub metadata: Option<String>,
-    /// `fail` or `requeue` when its runner is lost.
-    pub on_runner_lost: String,
+    pub tags: Json<Vec<String>>,
+    pub metadata: Option<serde_json::Value>,
+    /// What happens when its runner is lost.
+    pub on_runner_lost: RunnerLost,
 }
 
 const COLUMNS: &str = "e.id, e.agent_id, e.agent_name, e.agent_type, e.prompt, e.argv, e.env, e.timeout_secs, \
@@ -58,34 +63,57 @@ const COLUMNS: &str = "e.id, e.agent_id, e.agent_name, e.agent_type, e.prompt, e
 
 const FROM: &str = "executions e LEFT JOIN issues i ON i.id = e.issue_id";
 
+/// A new execution, as it is queued.
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    pub id: String,
+    pub agent_id: Option<String>,
+    pub agent_name: String,
+    pub agent_type: AgentType,
+    pub prompt: String,
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub timeout_secs: i64,
+    pub output_cap_bytes: i64,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    pub issue_id: Option<String>,
+    pub workflow_run_id: Option<String>,
+    pub capabilities: Vec<String>,
+    pub task_name: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub on_runner_lost: RunnerLost,
+}
+
 /// Inserts a new execution (status `queued`, no events yet).
-pub async fn create(db: &Db, row: &ExecutionRow) -> sqlx::Result<()> {
+pub async fn create(db: &Db, row: &NewExecution) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO executions (id, agent_id, agent_name, agent_type, prompt, argv, env, timeout_secs, \
          output_cap_bytes, status, created_by, created_at, issue_id, workflow_run_id, capabilities, task_name, \
          description, tags, metadata, on_runner_lost) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(&row.id)
     .bind(&row.agent_id)
     .bind(&row.agent_name)
-    .bind(&row.agent_type)
+    .bind(row.agent_type)
     .bind(&row.prompt)
-    .bind(&row.argv)
-    .bind(&row.env)
+    .bind(Json(&row.argv))
+    .bind(Json(&row.env))
     .bind(row.timeout_secs)
     .bind(row.output_cap_bytes)
-    .bind(&row.status)
     .bind(&row.created_by)
     .bind(row.created_at)
     .bind(&row.issue_id)
     .bind(&row.workflow_run_id)
-    .bind(&row.capabilities)
+    .bind(Json(&row.capabilities))
     .bind(&row.task_name)
     .bind(&row.description)
-    .bind(&row.tags)
+    .bind(Json(&row.tags))
     .bind(&row.metadata)
-    .bind(&row.on_runner_lost)
+    .bind(row.on_runner_lost)
     .execute(db)
     .await
     .map(|_| ())
@@ -101,7 +129,7 @@ pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<ExecutionRow>> {
 /// Filters for [`list`]; `None` means any.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
-    pub status: Option<String>,
+    pub status: Option<ExecutionStatus>,
     pub agent_id: Option<String>,
     /// Only executions created at or after this time (ms).
     pub since_ms: Option<i64>,
@@ -110,7 +138,7 @@ pub struct Filter {
 
 fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a Filter) {
     q.push(" WHERE 1 = 1");
-    if let Some(s) = &f.status {
+    if let Some(s) = f.status {
         q.push(" AND e.status = ").push_bind(s);
     }
     if let Some(a) = &f.agent_id {
@@ -147,7 +175,7 @@ pub async fn count(db: &Db, filter: &Filter) -> sqlx::Result<i64> {
 }
 
 /// Counts per status of executions created since `since_ms`.
-pub async fn count_by_status(db: &Db, since_ms: i64) -> sqlx::Result<Vec<(String, i64)>> {
+pub async fn count_by_status(db: &Db, since_ms: i64) -> sqlx::Result<Vec<(ExecutionStatus, i64)>> {
     sqlx::query_as("SELECT status, COUNT(*) FROM executions WHERE created_at >= $1 GROUP BY status")
         .bind(since_ms)
         .fetch_all(db)
@@ -156,7 +184,7 @@ pub async fn count_by_status(db: &Db, since_ms: i64) -> sqlx::Result<Vec<(String
 
 /// Oldest queued executions not yet claimed by a runner first, with the
 /// capabilities each needs (JSON).
-pub async fn queued(db: &Db, limit: i64) -> sqlx::Result<Vec<(String, String)>> {
+pub async fn queued(db: &Db, limit: i64) -> sqlx::Result<Vec<(String, Json<Vec<String>>)>> {
     sqlx::query_as(
         "SELECT id, capabilities FROM executions WHERE status = 'queued' AND runner_id IS NULL \
          ORDER BY created_at, id LIMIT $1",
@@ -222,7 +250,7 @@ pub enum Effect {
         current_step: String,
     },
     Status {
-        status: &'static str,
+        status: ExecutionStatus,
     },
     /// Back to the queue, unclaimed, its runner's report numbers forgotten.
     Requeued,
@@ -231,8 +259,8 @@ pub enum Effect {
 
 #[derive(Debug, Clone)]
 pub struct Finished {
-    pub status: String,
-    pub result: Option<String>,
+    pub status: ExecutionStatus,
+    pub result: Option<serde_json::Value>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub exit_code: Option<i64>,
@@ -323,7 +351,7 @@ pub async fn append(
                      WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled', 'timed_out')",
                 )
                 .bind(&row.execution_id)
-                .bind(&f.status)
+                .bind(f.status)
                 .bind(&f.result)
                 .bind(&f.error_code)
                 .bind(&f.error_message)
@@ -362,7 +390,7 @@ pub async fn update_task_fields(
     id: &str,
     name: Option<&str>,
     description: Option<&str>,
-    tags: &str,
+    tags: &[String],
     timeout_secs: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -371,7 +399,7 @@ pub async fn update_task_fields(
     .bind(id)
     .bind(name)
     .bind(description)
-    .bind(tags)
+    .bind(Json(tags))
     .bind(timeout_secs)
     .execute(db)
     .await
@@ -392,7 +420,7 @@ pub async fn delete_ended(db: &Db, id: &str) -> sqlx::Result<bool> {
 /// Filters of seed 000's `task_list`.
 #[derive(Debug, Default, Clone)]
 pub struct TaskFilter {
-    pub statuses: Vec<String>,
+    pub statuses: Vec<ExecutionStatus>,
     /// Every one of these tags.
     pub tags: Vec<String>,
     pub created_by: Option<String>,
@@ -406,7 +434,7 @@ fn push_task_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a TaskFilter) {
         q.push(" AND e.status IN (");
         let mut list = q.separated(", ");
         for s in &f.statuses {
-            list.push_bind(s);
+            list.push_bind(*s);
         }
         q.push(")");
     }

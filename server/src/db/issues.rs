@@ -1,5 +1,7 @@
 //! Issues: numbered per repository, local or mirrored from GitHub.
 
+use app::model::IssueState;
+use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 
 use super::Db;
@@ -12,8 +14,8 @@ pub struct IssueRow {
     pub number: i64,
     pub title: String,
     pub body: String,
-    pub state: String,
-    pub labels: String,
+    pub state: IssueState,
+    pub labels: Json<Vec<String>>,
     pub assignee: Option<String>,
     pub created_by: Option<String>,
     pub created_at: i64,
@@ -32,7 +34,7 @@ pub struct NewIssue<'a> {
     pub repository_id: &'a str,
     pub title: &'a str,
     pub body: &'a str,
-    pub labels: &'a str,
+    pub labels: &'a [String],
     pub assignee: Option<&'a str>,
     pub created_by: &'a str,
     pub now: i64,
@@ -60,7 +62,7 @@ pub async fn insert_issue(db: &Db, issue: &NewIssue<'_>) -> sqlx::Result<Option<
     .bind(number)
     .bind(issue.title)
     .bind(issue.body)
-    .bind(issue.labels)
+    .bind(Json(issue.labels))
     .bind(issue.assignee)
     .bind(issue.created_by)
     .bind(issue.now)
@@ -88,7 +90,7 @@ pub async fn update_issue(db: &Db, row: &IssueRow) -> sqlx::Result<()> {
     .bind(&row.id)
     .bind(&row.title)
     .bind(&row.body)
-    .bind(&row.state)
+    .bind(row.state)
     .bind(&row.labels)
     .bind(&row.assignee)
     .bind(row.updated_at)
@@ -99,7 +101,7 @@ pub async fn update_issue(db: &Db, row: &IssueRow) -> sqlx::Result<()> {
 
 #[derive(Debug, Default, Clone)]
 pub struct IssueFilter {
-    pub state: Option<String>,
+    pub state: Option<IssueState>,
     pub repository_id: Option<String>,
     /// Exact label, ignoring case.
     pub label: Option<String>,
@@ -109,7 +111,7 @@ pub struct IssueFilter {
 
 fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a IssueFilter) {
     q.push(" WHERE 1 = 1");
-    if let Some(s) = &f.state {
+    if let Some(s) = f.state {
         q.push(" AND i.state = ").push_bind(s);
     }
     if let Some(r) = &f.repository_id {
@@ -187,8 +189,8 @@ pub struct MirroredIssue<'a> {
     pub number: i64,
     pub title: &'a str,
     pub body: &'a str,
-    pub state: &'a str,
-    pub labels: &'a str,
+    pub state: IssueState,
+    pub labels: &'a [String],
     pub assignee: Option<&'a str>,
     pub created_by: &'a str,
     pub html_url: Option<&'a str>,
@@ -214,7 +216,7 @@ pub async fn insert_mirrored(db: &Db, issue: &MirroredIssue<'_>) -> sqlx::Result
     .bind(issue.title)
     .bind(issue.body)
     .bind(issue.state)
-    .bind(issue.labels)
+    .bind(Json(issue.labels))
     .bind(issue.assignee)
     .bind(issue.created_by)
     .bind(issue.now)
@@ -261,7 +263,7 @@ pub async fn update_mirrored(
     .bind(&row.id)
     .bind(&row.title)
     .bind(&row.body)
-    .bind(&row.state)
+    .bind(row.state)
     .bind(&row.labels)
     .bind(&row.assignee)
     .bind(row.updated_at)
@@ -313,4 +315,111 @@ pub async fn set_issue_html_url(db: &Db, id: &str, url: &str) -> sqlx::Result<()
         .execute(db)
         .await
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn setup() -> (tempfile::TempDir, Db) {
+        let (dir, store) = crate::db::test_store().await;
+        crate::db::repositories::insert(&store.db, "r1", "web", Some("acme/web"), None, 1)
+            .await
+            .unwrap();
+        (dir, store.db)
+    }
+
+    fn mirrored<'a>(id: &'a str, number: i64, labels: &'a [String]) -> MirroredIssue<'a> {
+        MirroredIssue {
+            id,
+            repository_id: "r1",
+            number,
+            title: "From GitHub",
+            body: "",
+            state: IssueState::Open,
+            labels,
+            assignee: None,
+            created_by: "github:ada",
+            html_url: Some("https://github.com/acme/web/issues/7"),
+            github_updated_at: Some("2026-01-02T00:00:00Z"),
+            now: 10,
+        }
+    }
+
+    /// Two writers that read the same row: the first write applies, the
+    /// second sees the row moved (and reads again); a payload older than
+    /// the stored one is ignored.
+    #[tokio::test]
+    async fn mirror_updates_are_a_compare_and_swap() {
+        let (_dir, db) = setup().await;
+        assert!(insert_mirrored(&db, &mirrored("i7", 7, &[])).await.unwrap());
+        // The same GitHub number again (a concurrent delivery) inserts nothing.
+        assert!(!insert_mirrored(&db, &mirrored("other", 7, &[]))
+            .await
+            .unwrap());
+        let read = find_issue(&db, "i7").await.unwrap().unwrap();
+        let expected = read.updated_at;
+
+        let mut first = read.clone();
+        first.title = "Renamed".into();
+        first.updated_at = expected + 1;
+        assert_eq!(
+            update_mirrored(&db, &first, expected, Some("2026-01-03T00:00:00Z"))
+                .await
+                .unwrap(),
+            MirrorUpdate::Done
+        );
+        let mut second = read.clone();
+        second.title = "Renamed twice".into();
+        second.updated_at = expected + 1;
+        assert_eq!(
+            update_mirrored(&db, &second, expected, Some("2026-01-03T00:00:00Z"))
+                .await
+                .unwrap(),
+            MirrorUpdate::Raced
+        );
+        let fresh = find_issue(&db, "i7").await.unwrap().unwrap();
+        let mut late = fresh.clone();
+        late.title = "Older payload".into();
+        late.updated_at = fresh.updated_at + 1;
+        assert_eq!(
+            update_mirrored(&db, &late, fresh.updated_at, Some("2026-01-02T12:00:00Z"))
+                .await
+                .unwrap(),
+            MirrorUpdate::Stale
+        );
+        let stored = find_issue(&db, "i7").await.unwrap().unwrap();
+        assert_eq!(stored.title, "Renamed");
+        assert_eq!(stored.state, IssueState::Open);
+    }
+
+    /// Mirrored numbers move the repository's counter past them, so a
+    /// local issue never takes a GitHub number.
+    #[tokio::test]
+    async fn local_numbers_follow_mirrored_ones() {
+        let (_dir, db) = setup().await;
+        let labels = vec!["bug".to_string()];
+        assert!(insert_mirrored(&db, &mirrored("i41", 41, &labels))
+            .await
+            .unwrap());
+        let number = insert_issue(
+            &db,
+            &NewIssue {
+                id: "local",
+                repository_id: "r1",
+                title: "Made here",
+                body: "",
+                labels: &[],
+                assignee: None,
+                created_by: "ada",
+                now: 11,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(number, Some(42));
+        let row = find_issue(&db, "i41").await.unwrap().unwrap();
+        assert_eq!(row.labels.0, labels);
+        assert_eq!(count_local_issues(&db, "r1").await.unwrap(), 1);
+    }
 }

@@ -100,3 +100,16 @@ pub fn now_ms() -> i64 {
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// A migrated store in a temporary directory, for unit tests.
+#[cfg(test)]
+pub(crate) async fn test_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&StoreLocation {
+        data_dir: dir.path().join("data"),
+        database_url: None,
+    })
+    .await
+    .expect("store opens");
+    (dir, store)
+}

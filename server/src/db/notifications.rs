@@ -1,5 +1,6 @@
 //! Notifications, one row per user told.
 
+use app::model::Severity;
 use sqlx::FromRow;
 
 use super::Db;
@@ -8,7 +9,7 @@ use super::Db;
 pub struct NotificationRow {
     pub id: String,
     pub user_id: String,
-    pub severity: String,
+    pub severity: Severity,
     pub title: String,
     pub message: String,
     pub action_url: Option<String>,
@@ -23,7 +24,7 @@ pub async fn insert(db: &Db, row: &NotificationRow) -> sqlx::Result<()> {
     )
     .bind(&row.id)
     .bind(&row.user_id)
-    .bind(&row.severity)
+    .bind(row.severity)
     .bind(&row.title)
     .bind(&row.message)
     .bind(&row.action_url)

@@ -1,6 +1,8 @@
 //! Runner tokens, runners, and the remote side of executions (claims,
 //! leases, applied report numbers).
 
+use app::model::{AgentType, ExecutionStatus, RunnerLost};
+use sqlx::types::Json;
 use sqlx::FromRow;
 
 use super::Db;
@@ -74,7 +76,7 @@ pub struct RunnerRow {
     pub id: String,
     pub token_id: String,
     pub name: String,
-    pub capabilities: String,
+    pub capabilities: Json<Vec<String>>,
     pub version: String,
     pub concurrency: i64,
     pub online: bool,
@@ -183,7 +185,7 @@ pub async fn claim(
 pub async fn expired_leases(
     db: &Db,
     now: i64,
-) -> sqlx::Result<Vec<(String, String, String, String)>> {
+) -> sqlx::Result<Vec<(String, String, AgentType, RunnerLost)>> {
     sqlx::query_as(
         "SELECT id, runner_id, agent_type, on_runner_lost FROM executions WHERE runner_id IS NOT NULL \
          AND status IN ('queued', 'running', 'paused') AND lease_expires_at < $1",
@@ -197,7 +199,7 @@ pub async fn expired_leases(
 pub async fn remote_state(
     db: &Db,
     execution_id: &str,
-) -> sqlx::Result<Option<(Option<String>, i64, String)>> {
+) -> sqlx::Result<Option<(Option<String>, i64, ExecutionStatus)>> {
     sqlx::query_as("SELECT runner_id, remote_seq, status FROM executions WHERE id = $1")
         .bind(execution_id)
         .fetch_optional(db)

@@ -1,3 +1,4 @@
+use app::model::Role;
 use sqlx::FromRow;
 
 use super::Db;
@@ -8,7 +9,7 @@ pub struct UserRow {
     pub id: String,
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: i64,
 }
 
@@ -45,7 +46,7 @@ pub async fn create(db: &Db, row: &UserRow) -> sqlx::Result<()> {
     .bind(&row.id)
     .bind(&row.username)
     .bind(&row.password_hash)
-    .bind(&row.role)
+    .bind(row.role)
     .bind(row.created_at)
     .execute(db)
     .await
@@ -62,7 +63,7 @@ pub async fn create_if_none(db: &Db, row: &UserRow) -> sqlx::Result<bool> {
     .bind(&row.id)
     .bind(&row.username)
     .bind(&row.password_hash)
-    .bind(&row.role)
+    .bind(row.role)
     .bind(row.created_at)
     .execute(db)
     .await?;

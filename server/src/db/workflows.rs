@@ -1,6 +1,8 @@
 //! Workflow definitions, their runs, each run's steps and its event
 //! stream (the run's history).
 
+use app::model::{AgentType, OnFailure, RunStatus, StepStatus, WorkflowDefinition};
+use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 
 use super::Db;
@@ -13,7 +15,7 @@ pub struct WorkflowRow {
     pub trigger_label: Option<String>,
     pub trigger_assignee: Option<String>,
     /// JSON (app::model::WorkflowDefinition).
-    pub definition: String,
+    pub definition: Json<WorkflowDefinition>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -107,9 +109,9 @@ pub struct RunRow {
     pub id: String,
     pub workflow_id: Option<String>,
     pub workflow_name: String,
-    pub definition: String,
+    pub definition: Json<WorkflowDefinition>,
     pub issue_id: Option<String>,
-    pub status: String,
+    pub status: RunStatus,
     pub error: Option<String>,
     pub created_by: Option<String>,
     pub created_at: i64,
@@ -141,13 +143,13 @@ pub struct StepRow {
     pub step_key: String,
     pub agent_id: Option<String>,
     pub agent_name: String,
-    pub agent_type: String,
+    pub agent_type: AgentType,
     pub prompt: String,
-    pub on_failure: String,
+    pub on_failure: OnFailure,
     pub approval: bool,
-    pub status: String,
+    pub status: StepStatus,
     pub execution_id: Option<String>,
-    pub result: Option<String>,
+    pub result: Option<serde_json::Value>,
     pub error: Option<String>,
     pub decided_by: Option<String>,
     pub decided_at: Option<i64>,
@@ -251,7 +253,7 @@ pub async fn insert_run(db: &Db, run: &RunRow, steps: &[StepRow]) -> sqlx::Resul
     .bind(&run.workflow_name)
     .bind(&run.definition)
     .bind(&run.issue_id)
-    .bind(&run.status)
+    .bind(run.status)
     .bind(&run.error)
     .bind(&run.created_by)
     .bind(run.created_at)
@@ -270,11 +272,11 @@ pub async fn insert_run(db: &Db, run: &RunRow, steps: &[StepRow]) -> sqlx::Resul
         .bind(&step.step_key)
         .bind(&step.agent_id)
         .bind(&step.agent_name)
-        .bind(&step.agent_type)
+        .bind(step.agent_type)
         .bind(&step.prompt)
-        .bind(&step.on_failure)
+        .bind(step.on_failure)
         .bind(step.approval)
-        .bind(&step.status)
+        .bind(step.status)
         .bind(&step.execution_id)
         .bind(&step.result)
         .bind(&step.error)
@@ -306,7 +308,7 @@ pub async fn commit(
          WHERE id = $1 RETURNING last_seq",
     )
     .bind(&run.id)
-    .bind(&run.status)
+    .bind(run.status)
     .bind(&run.error)
     .bind(run.finished_at)
     .fetch_one(&mut *tx)
@@ -330,7 +332,7 @@ pub async fn commit(
         .bind(&step.run_id)
         .bind(step.stage)
         .bind(step.step_index)
-        .bind(&step.status)
+        .bind(step.status)
         .bind(&step.execution_id)
         .bind(&step.result)
         .bind(&step.error)

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{EventBody, ExecutionEvent, ExecutionId};
+use app::model::{EventBody, ExecutionEvent, ExecutionId, ExecutionStatus};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{kind, Hub, Published};
@@ -282,8 +282,12 @@ fn effect(event: &ExecutionEvent) -> Effect {
             progress: i64::from(*progress),
             current_step: current_step.clone(),
         },
-        EventBody::Paused => Effect::Status { status: "paused" },
-        EventBody::Resumed => Effect::Status { status: "running" },
+        EventBody::Paused => Effect::Status {
+            status: ExecutionStatus::Paused,
+        },
+        EventBody::Resumed => Effect::Status {
+            status: ExecutionStatus::Running,
+        },
         EventBody::Requeued { .. } => Effect::Requeued,
         EventBody::Finished {
             status,
@@ -295,8 +299,8 @@ fn effect(event: &ExecutionEvent) -> Effect {
             usage,
             ..
         } => Effect::Finished(Box::new(Finished {
-            status: status.as_str().to_string(),
-            result: result.as_ref().map(|r| r.to_string()),
+            status: *status,
+            result: result.clone(),
             error_code: error_code.clone(),
             error_message: error_message.clone(),
             exit_code: exit_code.map(i64::from),

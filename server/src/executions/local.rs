@@ -24,13 +24,13 @@ pub(super) async fn run_one(
     let row = store::find(&inner.db, &id.to_string())
         .await?
         .ok_or_else(|| anyhow::anyhow!("vanished"))?;
-    if row.status != "queued" {
+    if row.status != ExecutionStatus::Queued {
         return Ok(()); // cancelled while waiting for a slot
     }
     let execution = to_execution(row.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let agent_type = execution.agent_type;
     let issue_number = execution.issue.as_ref().map(|i| i.number);
-    let env: BTreeMap<String, String> = serde_json::from_str(&row.env).unwrap_or_default();
+    let env: BTreeMap<String, String> = row.env.0.clone();
     let workdir = inner.work_root.join(id.to_string());
     let writer = &inner.writer;
     let finish =

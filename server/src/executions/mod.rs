@@ -132,10 +132,7 @@ impl Executions {
         let rows = store::unfinished(&self.inner.db).await?;
         for row in &rows {
             let id: ExecutionId = row.id.parse()?;
-            let agent_type = row
-                .agent_type
-                .parse()
-                .unwrap_or(app::model::AgentType::Custom);
+            let agent_type = row.agent_type;
             self.inner
                 .writer
                 .append(
@@ -203,44 +200,34 @@ impl Executions {
                 },
             },
         );
-        let row = store::ExecutionRow {
+        let row = store::NewExecution {
             id: id.to_string(),
             agent_id: Some(agent.id.to_string()),
             agent_name: agent.name.clone(),
-            agent_type: agent.agent_type.as_str().to_string(),
+            agent_type: agent.agent_type,
             prompt,
-            argv: serde_json::to_string(&argv).unwrap_or_default(),
-            env: serde_json::to_string(&agent.env).unwrap_or_default(),
+            argv,
+            env: agent.env.clone(),
             timeout_secs: origin
                 .task
                 .as_ref()
                 .and_then(|t| t.timeout_secs)
                 .unwrap_or(agent.timeout_secs) as i64,
             output_cap_bytes: agent.output_cap_bytes as i64,
-            status: ExecutionStatus::Queued.as_str().into(),
             created_by: Some(created_by.to_string()),
             created_at: db::now_ms(),
-            capabilities: serde_json::to_string(&agent.capabilities)
-                .unwrap_or_else(|_| "[]".into()),
-            on_runner_lost: agent.on_runner_lost.as_str().to_string(),
-            tags: serde_json::to_string(
-                &origin
-                    .task
-                    .as_ref()
-                    .map(|t| t.tags.clone())
-                    .unwrap_or_default(),
-            )
-            .unwrap_or_else(|_| "[]".into()),
-            task_name: origin.task.as_ref().map(|t| t.name.clone()),
-            description: origin.task.as_ref().map(|t| t.description.clone()),
-            metadata: origin
+            capabilities: agent.capabilities.clone(),
+            on_runner_lost: agent.on_runner_lost,
+            tags: origin
                 .task
                 .as_ref()
-                .and_then(|t| t.metadata.as_ref())
-                .map(|m| m.to_string()),
+                .map(|t| t.tags.clone())
+                .unwrap_or_default(),
+            task_name: origin.task.as_ref().map(|t| t.name.clone()),
+            description: origin.task.as_ref().map(|t| t.description.clone()),
+            metadata: origin.task.as_ref().and_then(|t| t.metadata.clone()),
             issue_id: origin.issue.as_ref().map(|i| i.id.to_string()),
             workflow_run_id: origin.workflow_run.map(|r| r.to_string()),
-            ..Default::default()
         };
         store::create(&self.inner.db, &row)
             .await

@@ -18,16 +18,13 @@ pub fn to_execution(row: ExecutionRow) -> Result<Execution, ApiError> {
         id: row.id.parse().or_internal("stored execution id")?,
         agent_id: row.agent_id.as_deref().and_then(|a| a.parse().ok()),
         agent_name: row.agent_name,
-        agent_type: row.agent_type.parse().or_internal("stored agent type")?,
+        agent_type: row.agent_type,
         prompt: row.prompt,
-        argv: serde_json::from_str(&row.argv).unwrap_or_default(),
-        status: row.status.parse().or_internal("stored status")?,
+        argv: row.argv.0,
+        status: row.status,
         progress: row.progress.clamp(0, 100) as u8,
         current_step: row.current_step,
-        result: row
-            .result
-            .as_deref()
-            .and_then(|r| serde_json::from_str(r).ok()),
+        result: row.result,
         error_code: row.error_code,
         error_message: row.error_message,
         exit_code: row.exit_code.map(|c| c as i32),

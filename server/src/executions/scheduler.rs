@@ -58,7 +58,7 @@ async fn schedule(inner: &Arc<Inner>) {
         let Ok(id) = id.parse::<ExecutionId>() else {
             continue;
         };
-        let required: Vec<String> = serde_json::from_str(&capabilities).unwrap_or_default();
+        let required = capabilities.0;
         if runners_only || !required.is_empty() {
             // Without a runner that can take it, it stays queued.
             inner.remote.dispatch(id, &required).await;

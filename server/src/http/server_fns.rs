@@ -144,7 +144,7 @@ impl Backend for AppState {
     ) -> Result<ExecutionPage, ApiError> {
         self.authorise(parts, Op::ReadExecutions).await?;
         let filter = store::Filter {
-            status: query.status.map(|s| s.as_str().to_string()),
+            status: query.status,
             agent_id: query.agent_id.map(|a| a.to_string()),
             since_ms: None,
             issue_id: None,
@@ -191,7 +191,7 @@ impl Backend for AppState {
             ExecutionStatus::Queued,
         ] {
             let filter = store::Filter {
-                status: Some(status.as_str().into()),
+                status: Some(status),
                 ..Default::default()
             };
             active.extend(self.executions.list(&filter, 50, 0).await?.items);
@@ -211,7 +211,7 @@ impl Backend for AppState {
             .await
             .or_internal("counting executions")?
             .into_iter()
-            .filter_map(|(s, n)| Some((s.parse().ok()?, n.max(0) as u64)))
+            .map(|(s, n)| (s, n.max(0) as u64))
             .collect();
         let runs = self
             .workflows

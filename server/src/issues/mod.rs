@@ -17,6 +17,8 @@ use app::model::{
     IssueUpdate, RepositoryId, User, WorkspaceEvent,
 };
 
+use sqlx::types::Json;
+
 use crate::db::{self, executions as exec_store, issues as store, workflows as wf_store, Db};
 use crate::error::OrInternal;
 use crate::events::{Broadcast, Hub};
@@ -117,8 +119,8 @@ pub fn to_issue(row: IssueRow) -> Result<Issue, ApiError> {
         body_html: render_markdown(&row.body),
         title: row.title,
         body: row.body,
-        state: row.state.parse().unwrap_or_default(),
-        labels: serde_json::from_str(&row.labels).unwrap_or_default(),
+        state: row.state,
+        labels: row.labels.0,
         assignee: row.assignee,
         created_by: row.created_by,
         created_at: row.created_at,
@@ -183,7 +185,7 @@ impl Issues {
 
     pub async fn list(&self, query: IssueQuery) -> Result<IssuePage, ApiError> {
         let filter = store::IssueFilter {
-            state: query.state.map(|s| s.as_str().to_string()),
+            state: query.state,
             repository_id: query.repository_id.map(|r| r.to_string()),
             label: clean_optional(query.label),
             text: clean_optional(query.text),
@@ -312,7 +314,6 @@ impl Issues {
         }
         let id = IssueId(uuid::Uuid::new_v4());
         let now = db::now_ms();
-        let labels_json = serde_json::to_string(&fields.labels).unwrap_or_else(|_| "[]".into());
         let number = store::insert_issue(
             &self.inner.db,
             &store::NewIssue {
@@ -320,7 +321,7 @@ impl Issues {
                 repository_id: &repository_id,
                 title: &fields.title,
                 body: &fields.body,
-                labels: &labels_json,
+                labels: &fields.labels,
                 assignee: fields.assignee.as_deref(),
                 created_by: &user.username,
                 now,
@@ -385,7 +386,7 @@ impl Issues {
                 return self.detail(id).await;
             }
         }
-        let before: Vec<String> = serde_json::from_str(&row.labels).unwrap_or_default();
+        let before = row.labels.0.clone();
         if let Some(title) = patch.title {
             row.title = title;
         }
@@ -393,12 +394,12 @@ impl Issues {
             row.body = body;
         }
         if let Some(s) = patch.state {
-            row.state = s.as_str().to_string();
+            row.state = s;
         }
         let mut added = Vec::new();
         if let Some(labels) = &patch.labels {
             added = added_labels(&before, labels);
-            row.labels = serde_json::to_string(labels).unwrap_or_else(|_| "[]".into());
+            row.labels = Json(labels.clone());
         }
         let mut new_assignee = None;
         if let Some(assignee) = patch.assignee {
@@ -465,8 +466,6 @@ impl Issues {
         triggers: bool,
     ) -> Result<Mirrored, ApiError> {
         let db = &self.inner.db;
-        let state = input.state.as_str();
-        let labels_json = serde_json::to_string(&input.labels).unwrap_or_else(|_| "[]".into());
         let now = db::now_ms();
         let number = input.number as i64;
         let existing = store::find_issue_id(db, repository_id, number)
@@ -483,8 +482,8 @@ impl Issues {
                     number,
                     title: &input.title,
                     body: &input.body,
-                    state,
-                    labels: &labels_json,
+                    state: input.state,
+                    labels: &input.labels,
                     assignee: input.assignee.as_deref(),
                     created_by: &author,
                     html_url: input.html_url.as_deref(),
@@ -523,10 +522,10 @@ impl Issues {
         let mut applied = None;
         for _ in 0..5 {
             let mut row = self.find_row(id).await?;
-            let before: Vec<String> = serde_json::from_str(&row.labels).unwrap_or_default();
+            let before = row.labels.0.clone();
             let unchanged = row.title == input.title
                 && row.body == input.body
-                && row.state == state
+                && row.state == input.state
                 && before == input.labels
                 && row.assignee == input.assignee;
             if unchanged {
@@ -549,8 +548,8 @@ impl Issues {
             let expected = row.updated_at;
             row.title = input.title.clone();
             row.body = input.body.clone();
-            row.state = state.to_string();
-            row.labels = labels_json.clone();
+            row.state = input.state;
+            row.labels = Json(input.labels.clone());
             row.assignee = input.assignee.clone();
             row.updated_at = now.max(expected + 1);
             if input.html_url.is_some() {

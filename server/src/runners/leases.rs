@@ -4,7 +4,7 @@
 //! else it fails with `RUNNER_LOST`; a runner that comes back with it is
 //! told to kill it.
 
-use app::model::{AgentType, EventBody, ExecutionId, ExecutionStatus};
+use app::model::{AgentType, EventBody, ExecutionId, ExecutionStatus, RunnerLost};
 
 use super::Runners;
 use crate::db::{self, runners as store};
@@ -37,28 +37,34 @@ impl Runners {
                 "runner {name} stopped sending heartbeats; its lease of {} s ran out",
                 self.inner.config.lease.as_secs_f32()
             );
-            self.lose(execution, &agent_type, &policy, why).await;
+            self.lose(execution, agent_type, policy, why).await;
         }
     }
 
     /// An execution whose runner is gone: back to the queue when its agent
     /// asks for that (at most [`MAX_REQUEUES`] times), else failed with
     /// `RUNNER_LOST`.
-    pub async fn lose(&self, execution: ExecutionId, agent_type: &str, policy: &str, why: String) {
+    pub async fn lose(
+        &self,
+        execution: ExecutionId,
+        agent_type: AgentType,
+        policy: RunnerLost,
+        why: String,
+    ) {
         let requeued =
             db::executions::count_events(&self.inner.db, &execution.to_string(), "requeued")
                 .await
                 .unwrap_or(i64::MAX);
-        let body = if policy == "requeue" && requeued < MAX_REQUEUES {
+        let body = if policy == RunnerLost::Requeue && requeued < MAX_REQUEUES {
             EventBody::Requeued { reason: why }
         } else {
-            let why = if policy == "requeue" {
+            let why = if policy == RunnerLost::Requeue {
                 format!("{why} (already requeued {requeued} times)")
             } else {
                 why
             };
             EventBody::Finished {
-                agent_type: agent_type.parse().unwrap_or(AgentType::Custom),
+                agent_type,
                 status: ExecutionStatus::Failed,
                 result: None,
                 error_code: Some("RUNNER_LOST".into()),

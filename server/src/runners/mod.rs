@@ -218,7 +218,7 @@ impl Runners {
                 id: r.id,
                 name: r.name,
                 online: r.online,
-                capabilities: serde_json::from_str(&r.capabilities).unwrap_or_default(),
+                capabilities: r.capabilities.0,
                 version: r.version,
                 concurrency: r.concurrency.max(0) as u32,
                 connected_at: r.connected_at,
@@ -248,7 +248,7 @@ impl RemoteRunners for Runners {
                 return false;
             }
         };
-        let mut env: BTreeMap<String, String> = serde_json::from_str(&row.env).unwrap_or_default();
+        let mut env: BTreeMap<String, String> = row.env.0.clone();
         env.insert("YAGURA_EXECUTION_ID".into(), id.to_string());
         let frame = ServerFrame::TaskExecute {
             task_id: id.to_string(),
@@ -258,10 +258,10 @@ impl RemoteRunners for Runners {
                     .clone()
                     .unwrap_or_else(|| row.agent_name.clone()),
                 timeout: row.timeout_secs.max(1) as u64,
-                argv: serde_json::from_str(&row.argv).unwrap_or_default(),
+                argv: row.argv.0.clone(),
                 env,
                 output_cap_bytes: row.output_cap_bytes.max(0) as u64,
-                agent_type: row.agent_type.clone(),
+                agent_type: row.agent_type.as_str().to_string(),
             },
             timestamp: chrono::Utc::now(),
         };

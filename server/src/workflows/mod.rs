@@ -18,6 +18,7 @@ use app::model::{
     validate_definition, IssueRef, RunAction, RunStep, Workflow, WorkflowDefinition, WorkflowEvent,
     WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId, WorkflowRunSummary,
 };
+use sqlx::types::Json;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -164,7 +165,7 @@ impl Workflows {
             description: input.description.trim().to_string(),
             trigger_label,
             trigger_assignee,
-            definition: serde_json::to_string(&input.definition).unwrap_or_default(),
+            definition: Json(input.definition.clone()),
             created_at: now,
             updated_at: now,
         };
@@ -277,7 +278,7 @@ impl Workflows {
                     workflow_id: row.workflow_id.as_deref().and_then(|w| w.parse().ok()),
                     issue: issue_ref(&row),
                     workflow_name: row.workflow_name,
-                    status: row.status.parse().or_internal("stored run status")?,
+                    status: row.status,
                     created_by: row.created_by,
                     created_at: row.created_at,
                     finished_at: row.finished_at,
@@ -324,8 +325,7 @@ fn to_workflow(row: store::WorkflowRow) -> Result<Workflow, ApiError> {
         description: row.description,
         trigger_label: row.trigger_label,
         trigger_assignee: row.trigger_assignee,
-        definition: serde_json::from_str(&row.definition)
-            .or_internal("stored workflow definition")?,
+        definition: row.definition.0,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -342,8 +342,6 @@ fn issue_ref(row: &store::RunRow) -> Option<IssueRef> {
 
 fn step_status(step: &store::StepRow) -> app::model::StepStatus {
     step.status
-        .parse()
-        .unwrap_or(app::model::StepStatus::Pending)
 }
 
 fn to_step(row: store::StepRow) -> Result<RunStep, ApiError> {
@@ -354,21 +352,11 @@ fn to_step(row: store::StepRow) -> Result<RunStep, ApiError> {
         key: row.step_key,
         agent_id: row.agent_id.as_deref().and_then(|a| a.parse().ok()),
         agent_name: row.agent_name,
-        agent_type: row
-            .agent_type
-            .parse()
-            .unwrap_or(app::model::AgentType::Custom),
+        agent_type: row.agent_type,
         approval: row.approval,
-        on_failure: if row.on_failure == "continue" {
-            app::model::OnFailure::Continue
-        } else {
-            app::model::OnFailure::Stop
-        },
+        on_failure: row.on_failure,
         execution_id: row.execution_id.as_deref().and_then(|e| e.parse().ok()),
-        result: row
-            .result
-            .as_deref()
-            .and_then(|r| serde_json::from_str(r).ok()),
+        result: row.result,
         error: row.error,
         decided_by: row.decided_by,
         decided_at: row.decided_at,
@@ -379,15 +367,15 @@ fn to_step(row: store::StepRow) -> Result<RunStep, ApiError> {
 }
 
 fn to_run(row: store::RunRow, steps: Vec<store::StepRow>) -> Result<WorkflowRun, ApiError> {
-    let definition: WorkflowDefinition =
-        serde_json::from_str(&row.definition).or_internal("stored run definition")?;
+    let issue = issue_ref(&row);
+    let definition: WorkflowDefinition = row.definition.0;
     Ok(WorkflowRun {
         id: row.id.parse().or_internal("stored run id")?,
         workflow_id: row.workflow_id.as_deref().and_then(|w| w.parse().ok()),
-        issue: issue_ref(&row),
+        issue,
         workflow_name: row.workflow_name,
         definition,
-        status: row.status.parse().or_internal("stored run status")?,
+        status: row.status,
         error: row.error,
         created_by: row.created_by,
         created_at: row.created_at,

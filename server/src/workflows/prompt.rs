@@ -41,11 +41,7 @@ fn value(name: &str, issue: Option<&IssueRow>, steps: &[StepRow]) -> Option<Stri
             "number" => Some(issue.number.to_string()),
             "title" => Some(issue.title.clone()),
             "body" => Some(issue.body.clone()),
-            "labels" => Some(
-                serde_json::from_str::<Vec<String>>(&issue.labels)
-                    .unwrap_or_default()
-                    .join(", "),
-            ),
+            "labels" => Some(issue.labels.0.join(", ")),
             _ => None,
         };
     }
@@ -53,13 +49,9 @@ fn value(name: &str, issue: Option<&IssueRow>, steps: &[StepRow]) -> Option<Stri
     let (key, what) = rest.split_once('.')?;
     let step = steps.iter().find(|s| s.step_key == key)?;
     if what == "status" {
-        return Some(step.status.clone());
+        return Some(step.status.as_str().to_string());
     }
-    let result: serde_json::Value = step
-        .result
-        .as_deref()
-        .and_then(|r| serde_json::from_str(r).ok())
-        .unwrap_or(serde_json::Value::Null);
+    let result = step.result.clone().unwrap_or(serde_json::Value::Null);
     let text = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => String::new(),
@@ -88,13 +80,13 @@ mod tests {
             step_key: key.into(),
             agent_id: None,
             agent_name: "a".into(),
-            agent_type: "Custom".into(),
+            agent_type: app::model::AgentType::Custom,
             prompt: String::new(),
-            on_failure: "stop".into(),
+            on_failure: app::model::OnFailure::Stop,
             approval: false,
-            status: "completed".into(),
+            status: app::model::StepStatus::Completed,
             execution_id: None,
-            result: result.map(str::to_string),
+            result: result.map(|r| serde_json::from_str(r).unwrap()),
             error: None,
             decided_by: None,
             decided_at: None,
@@ -113,8 +105,8 @@ mod tests {
             number: 7,
             title: "Fix {steps.plan.result}".into(),
             body: "body".into(),
-            state: "open".into(),
-            labels: r#"["bug","ui"]"#.into(),
+            state: app::model::IssueState::Open,
+            labels: sqlx::types::Json(vec!["bug".into(), "ui".into()]),
             assignee: None,
             created_by: None,
             created_at: 0,

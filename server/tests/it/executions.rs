@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::common::{
-    create_agent, execution, log_lines, next_frames, start_execution, stored_events, wait_status,
-    Socket, TestServer,
+    create_agent, eventually, execution, log_lines, next_frames, start_execution, stored_events,
+    wait_status, Socket, TestServer,
 };
 use futures::SinkExt;
 use serde_json::{json, Value};
@@ -159,14 +159,17 @@ while true; do sleep 1; done"#;
         m["type"] == "agent.log" && m["message"] == "ready"
     })
     .await;
-    // Let the grandchild print its pid too.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let stored = stored_events(&t, &token, &id).await;
-    let pids: HashSet<u32> = log_lines(&stored)
-        .iter()
-        .chain(log_lines(&events).iter())
-        .filter_map(|l| l.strip_prefix("pid ")?.parse().ok())
-        .collect();
+    // The grandchild prints its pid a moment later.
+    let pids_now = || async {
+        let stored = stored_events(&t, &token, &id).await;
+        log_lines(&stored)
+            .iter()
+            .chain(log_lines(&events).iter())
+            .filter_map(|l| l.strip_prefix("pid ")?.parse().ok())
+            .collect::<HashSet<u32>>()
+    };
+    eventually("four pids", 5, || async { pids_now().await.len() >= 4 }).await;
+    let pids = pids_now().await;
     assert_eq!(
         pids.len(),
         4,
@@ -187,7 +190,10 @@ while true; do sleep 1; done"#;
         e["signal"], 9,
         "SIGTERM was ignored, so SIGKILL ended it: {e}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually("the process group gone", 3, || async {
+        pids.iter().all(|p| !alive(*p))
+    })
+    .await;
     let left: Vec<_> = pids.iter().filter(|p| alive(**p)).collect();
     assert!(left.is_empty(), "still running after the grace: {left:?}");
 

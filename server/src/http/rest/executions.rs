@@ -102,12 +102,15 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<ExecutionPage>, HttpError> {
     user.allow(Op::ReadExecutions)?;
-    if let Some(s) = &q.status {
-        s.parse::<ExecutionStatus>()
-            .map_err(|e| HttpError(ApiError::Invalid(e)))?;
-    }
+    let status = match q.status.as_deref() {
+        Some(s) => Some(
+            s.parse::<ExecutionStatus>()
+                .map_err(|e| HttpError(ApiError::Invalid(e)))?,
+        ),
+        None => None,
+    };
     let filter = store::Filter {
-        status: q.status,
+        status,
         agent_id: q.agent_id,
         since_ms: None,
         issue_id: q.issue_id,

@@ -2,7 +2,10 @@
 //! cancel), re-run from a step. Each writes its change with its event.
 
 use app::api::ApiError;
-use app::model::{RunAction, RunStatus, StepStatus, Workflow, WorkflowEventBody, WorkflowRunId};
+use app::model::{
+    AgentType, RunAction, RunStatus, StepStatus, Workflow, WorkflowEventBody, WorkflowRunId,
+};
+use sqlx::types::Json;
 
 use super::{run_status, set, Engine, Loaded};
 use crate::db::{self, issues as issue_store, workflows as store};
@@ -31,18 +34,11 @@ impl Engine {
                     agent_name: agent
                         .as_ref()
                         .map_or_else(|| "(deleted agent)".to_string(), |a| a.name.clone()),
-                    agent_type: agent
-                        .as_ref()
-                        .map_or("Custom", |a| a.agent_type.as_str())
-                        .to_string(),
+                    agent_type: agent.as_ref().map_or(AgentType::Custom, |a| a.agent_type),
                     prompt: step.prompt.clone(),
-                    on_failure: match step.on_failure {
-                        app::model::OnFailure::Stop => "stop",
-                        app::model::OnFailure::Continue => "continue",
-                    }
-                    .to_string(),
+                    on_failure: step.on_failure,
                     approval: step.approval,
-                    status: StepStatus::Pending.as_str().to_string(),
+                    status: StepStatus::Pending,
                     execution_id: None,
                     result: None,
                     error: None,
@@ -58,9 +54,9 @@ impl Engine {
             id: id.to_string(),
             workflow_id: Some(workflow.id.to_string()),
             workflow_name: workflow.name.clone(),
-            definition: serde_json::to_string(&workflow.definition).unwrap_or_default(),
+            definition: Json(workflow.definition.clone()),
             issue_id: issue.as_ref().map(|i| i.id.clone()),
-            status: RunStatus::Running.as_str().to_string(),
+            status: RunStatus::Running,
             error: None,
             created_by: Some(actor.to_string()),
             created_at: db::now_ms(),
@@ -216,7 +212,7 @@ impl Engine {
             .collect();
         let run = store::RunRow {
             id: id.to_string(),
-            status: RunStatus::Running.as_str().to_string(),
+            status: RunStatus::Running,
             error: None,
             created_by: Some(actor.to_string()),
             created_at: db::now_ms(),

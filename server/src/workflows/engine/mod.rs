@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use app::api::ApiError;
 use app::model::{
-    AgentExecutionRef, ExecutionStatus, OnFailure, RunStatus, StepStatus, WorkflowEvent,
-    WorkflowEventBody, WorkspaceEvent,
+    AgentExecutionRef, ExecutionStatus, RunStatus, StepStatus, WorkflowEvent, WorkflowEventBody,
+    WorkspaceEvent,
 };
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -55,11 +55,11 @@ struct Loaded {
 }
 
 fn run_status(run: &store::RunRow) -> RunStatus {
-    run.status.parse().unwrap_or(RunStatus::Failed)
+    run.status
 }
 
 fn set(step: &mut store::StepRow, status: StepStatus) {
-    step.status = status.as_str().to_string();
+    step.status = status;
 }
 
 impl Engine {
@@ -250,9 +250,7 @@ impl Engine {
             RunStatus::WaitingApproval
         } else {
             RunStatus::Running
-        }
-        .as_str()
-        .to_string();
+        };
     }
 
     /// Starts step `i`'s execution (or fails the step if it cannot start).
@@ -352,11 +350,7 @@ impl Engine {
                 status,
                 approval: step.approval,
                 decided: step.decided_by.is_some(),
-                on_failure: if step.on_failure == "continue" {
-                    OnFailure::Continue
-                } else {
-                    OnFailure::Stop
-                },
+                on_failure: step.on_failure,
                 execution,
             });
         }
@@ -417,7 +411,7 @@ impl Engine {
                     let reason = format!(
                         "step {} {}{}",
                         s.step_key,
-                        s.status,
+                        s.status.as_str(),
                         s.error
                             .as_deref()
                             .map(|e| format!(": {e}"))
@@ -442,7 +436,7 @@ impl Engine {
     ) -> Result<(), ApiError> {
         let step = &mut loaded.steps[i];
         set(step, status);
-        step.result = execution.result.as_ref().map(|r| r.to_string());
+        step.result = execution.result.clone();
         step.error = match execution.status {
             ExecutionStatus::Completed => None,
             _ => Some(
@@ -499,7 +493,7 @@ impl Engine {
                 });
             }
         }
-        loaded.run.status = status.as_str().to_string();
+        loaded.run.status = status;
         loaded.run.error = error.clone();
         loaded.run.finished_at = Some(now);
         let body = WorkflowEventBody::Finished {

@@ -162,7 +162,7 @@ async fn provider(socket: WebSocket, state: AppState, hello: Hello) {
             id: uuid::Uuid::new_v4().to_string(),
             token_id: hello.token_id.clone(),
             name: name.clone(),
-            capabilities: serde_json::to_string(&hello.capabilities).unwrap_or_default(),
+            capabilities: sqlx::types::Json(hello.capabilities.clone()),
             version: hello.version.clone(),
             concurrency: i64::from(hello.concurrency),
             online: true,
@@ -241,7 +241,7 @@ async fn provider_session(
         // come with the task in `runningTasks`, so nothing more will come.
         if let Ok(id) = task.parse::<ExecutionId>() {
             if let Ok(Some((_, applied, status))) = store::remote_state(&state.db, task).await {
-                if status == "queued" && applied == 0 {
+                if status == app::model::ExecutionStatus::Queued && applied == 0 {
                     // Never started there: give it back to the queue.
                     state.runners.unclaim(id).await;
                     continue;
@@ -379,8 +379,8 @@ async fn lose(state: &AppState, id: ExecutionId, runner: &str) {
         .runners
         .lose(
             id,
-            execution.agent_type.as_str(),
-            &policy,
+            execution.agent_type,
+            policy,
             format!("runner {runner} reconnected without this task (it restarted)"),
         )
         .await;

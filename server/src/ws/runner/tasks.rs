@@ -18,30 +18,23 @@ use crate::executions::{Origin, TaskFields};
 use crate::state::AppState;
 
 /// Seed 000's status names.
-fn task_status(status: &str) -> &'static str {
+fn task_status(status: ExecutionStatus) -> &'static str {
     match status {
-        "queued" => "PENDING",
-        "running" => "PROCESSING",
-        "paused" => "PAUSED",
-        "completed" => "COMPLETED",
-        "failed" => "FAILED",
-        "cancelled" => "CANCELLED",
-        "timed_out" => "TIMED_OUT",
-        _ => "UNKNOWN",
+        ExecutionStatus::Queued => "PENDING",
+        ExecutionStatus::Running => "PROCESSING",
+        ExecutionStatus::Paused => "PAUSED",
+        ExecutionStatus::Completed => "COMPLETED",
+        ExecutionStatus::Failed => "FAILED",
+        ExecutionStatus::Cancelled => "CANCELLED",
+        ExecutionStatus::TimedOut => "TIMED_OUT",
     }
 }
 
-fn store_status(task: &str) -> Option<&'static str> {
-    Some(match task.to_ascii_uppercase().as_str() {
-        "PENDING" => "queued",
-        "PROCESSING" => "running",
-        "PAUSED" => "paused",
-        "COMPLETED" => "completed",
-        "FAILED" => "failed",
-        "CANCELLED" => "cancelled",
-        "TIMED_OUT" => "timed_out",
-        _ => return None,
-    })
+/// A seed status name (any case) as an execution status.
+fn store_status(task: &str) -> Option<ExecutionStatus> {
+    ExecutionStatus::ALL
+        .into_iter()
+        .find(|s| task_status(*s).eq_ignore_ascii_case(task))
 }
 
 fn time(ms: i64) -> DateTime<Utc> {
@@ -92,7 +85,7 @@ async fn row(state: &AppState, id: ExecutionId) -> Result<ExecutionRow, ApiError
 }
 
 fn tags_of(row: &ExecutionRow) -> Vec<String> {
-    serde_json::from_str(&row.tags).unwrap_or_default()
+    row.tags.0.clone()
 }
 
 fn name_of(row: &ExecutionRow) -> String {
@@ -112,11 +105,7 @@ async fn operate(
             request_id, data, ..
         } => {
             authorize(user, Op::StartExecution)?;
-            if data.name.trim().is_empty() || data.name.chars().count() > 200 {
-                return Err(ApiError::Invalid(
-                    "a task name must be 1–200 characters".into(),
-                ));
-            }
+            let name = check_name(&data.name)?;
             let agent_id = data.agent_id.parse().map_err(|_| {
                 ApiError::Invalid(format!("{:?} is not an agent id", data.agent_id))
             })?;
@@ -127,15 +116,11 @@ async fn operate(
                 other => other?,
             };
             if let Some(t) = data.timeout {
-                if !(1..=7 * 24 * 3600).contains(&t) {
-                    return Err(ApiError::Invalid(
-                        "the timeout is between 1 second and 7 days".into(),
-                    ));
-                }
+                check_timeout(t)?;
             }
             let origin = Origin {
                 task: Some(TaskFields {
-                    name: data.name.trim().to_string(),
+                    name,
                     description: data.description,
                     tags: data.tags,
                     metadata: (!data.metadata.is_empty())
@@ -181,11 +166,7 @@ async fn operate(
                 out["logs"] = json!([]);
             }
             if data.include_metadata {
-                out["metadata"] = row
-                    .metadata
-                    .as_deref()
-                    .and_then(|m| serde_json::from_str(m).ok())
-                    .unwrap_or(json!({}));
+                out["metadata"] = row.metadata.clone().unwrap_or(json!({}));
             }
             Ok(ServerFrame::TaskReadResponse {
                 request_id,
@@ -203,67 +184,25 @@ async fn operate(
             authorize(user, Op::ControlExecution)?;
             let id = parse_task(&task_id)?;
             let row = row(state, id).await?;
-            let mut changes = serde_json::Map::new();
-            let old_name = name_of(&row);
-            let name = match data.name {
-                Some(n) if n.trim().is_empty() => {
-                    return Err(ApiError::Invalid("a task name must not be empty".into()))
-                }
-                Some(n) => {
-                    let n = n.trim().to_string();
-                    if n != old_name {
-                        changes.insert("name".into(), json!({"old": old_name, "new": n}));
-                    }
-                    n
-                }
-                None => old_name,
+            let current = Editable {
+                name: name_of(&row),
+                description: row.description.clone().unwrap_or_default(),
+                tags: tags_of(&row),
+                timeout: row.timeout_secs,
             };
-            let old_description = row.description.clone().unwrap_or_default();
-            let description = match data.description {
-                Some(d) => {
-                    if d != old_description {
-                        changes.insert(
-                            "description".into(),
-                            json!({"old": old_description, "new": d}),
-                        );
-                    }
-                    d
-                }
-                None => old_description,
-            };
-            let old_tags = tags_of(&row);
-            let tags = match data.tags {
-                Some(t) => {
-                    if t != old_tags {
-                        changes.insert("tags".into(), json!({"old": old_tags, "new": t}));
-                    }
-                    t
-                }
-                None => old_tags,
-            };
-            let mut timeout = row.timeout_secs;
-            if let Some(t) = data.timeout {
-                if t as i64 != row.timeout_secs {
-                    if row.status != "queued" {
-                        return Err(ApiError::Conflict(
-                            "the timeout can only change while the task is pending".into(),
-                        ));
-                    }
-                    if !(1..=7 * 24 * 3600).contains(&t) {
-                        return Err(ApiError::Invalid(
-                            "the timeout is between 1 second and 7 days".into(),
-                        ));
-                    }
-                    changes.insert("timeout".into(), json!({"old": row.timeout_secs, "new": t}));
-                    timeout = t as i64;
-                }
-            }
+            let (next, changes) = edit(&current, row.status == ExecutionStatus::Queued, data)?;
+            let Editable {
+                name,
+                description,
+                tags,
+                timeout,
+            } = next;
             store::update_task_fields(
                 &state.db,
                 &row.id,
                 Some(&name),
                 Some(&description),
-                &serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into()),
+                &tags,
                 timeout,
             )
             .await
@@ -284,17 +223,12 @@ async fn operate(
             authorize(user, Op::DeleteExecution)?;
             let id = parse_task(&task_id)?;
             let mut current = row(state, id).await?;
-            let ended = |r: &ExecutionRow| {
-                r.status
-                    .parse::<ExecutionStatus>()
-                    .map(|s| s.is_terminal())
-                    .unwrap_or(false)
-            };
+            let ended = |r: &ExecutionRow| r.status.is_terminal();
             if !ended(&current) {
                 if !data.force {
                     return Err(ApiError::Conflict(format!(
                         "the task is {}; cancel it first or delete with force",
-                        task_status(&current.status)
+                        task_status(current.status)
                     )));
                 }
                 state.executions.cancel(id).await?;
@@ -331,8 +265,7 @@ async fn operate(
             for s in &data.status {
                 statuses.push(
                     store_status(s)
-                        .ok_or_else(|| ApiError::Invalid(format!("unknown status {s:?}")))?
-                        .to_string(),
+                        .ok_or_else(|| ApiError::Invalid(format!("unknown status {s:?}")))?,
                 );
             }
             let sort_by_name = match data.sort_by.as_deref() {
@@ -376,7 +309,7 @@ async fn operate(
             let tasks: Vec<Value> = rows
                 .iter()
                 .map(|r| {
-                    json!({"taskId": r.id, "name": name_of(r), "status": task_status(&r.status),
+                    json!({"taskId": r.id, "name": name_of(r), "status": task_status(r.status),
                            "createdAt": time(r.created_at), "tags": tags_of(r)})
                 })
                 .collect();
@@ -391,11 +324,94 @@ async fn operate(
     }
 }
 
+/// A task name: 1–200 characters, trimmed.
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::Invalid(
+            "a task name must be 1–200 characters".into(),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// A timeout: one second to seven days.
+fn check_timeout(secs: u64) -> Result<(), ApiError> {
+    if (1..=7 * 24 * 3600).contains(&secs) {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(
+            "the timeout is between 1 second and 7 days".into(),
+        ))
+    }
+}
+
+/// The fields `task_update` may change.
+#[derive(Clone, Debug, PartialEq)]
+struct Editable {
+    name: String,
+    description: String,
+    tags: Vec<String>,
+    timeout: i64,
+}
+
+/// Applies `task_update`'s data to a task: its new fields, and seed 000's
+/// `changes` (old and new value of each field that changed). The timeout
+/// can change only while the task is `pending`.
+fn edit(
+    current: &Editable,
+    pending: bool,
+    data: app::protocol::ktcp::TaskChanges,
+) -> Result<(Editable, serde_json::Map<String, Value>), ApiError> {
+    let mut changes = serde_json::Map::new();
+    let mut next = current.clone();
+    if let Some(n) = data.name {
+        if n.trim().is_empty() {
+            return Err(ApiError::Invalid("a task name must not be empty".into()));
+        }
+        next.name = check_name(&n)?;
+        if next.name != current.name {
+            changes.insert(
+                "name".into(),
+                json!({"old": current.name, "new": next.name}),
+            );
+        }
+    }
+    if let Some(d) = data.description {
+        if d != current.description {
+            changes.insert(
+                "description".into(),
+                json!({"old": current.description, "new": d}),
+            );
+        }
+        next.description = d;
+    }
+    if let Some(t) = data.tags {
+        if t != current.tags {
+            changes.insert("tags".into(), json!({"old": current.tags, "new": t}));
+        }
+        next.tags = t;
+    }
+    if let Some(t) = data.timeout {
+        if t as i64 != current.timeout {
+            if !pending {
+                return Err(ApiError::Conflict(
+                    "the timeout can only change while the task is pending".into(),
+                ));
+            }
+            check_timeout(t)?;
+            changes.insert("timeout".into(), json!({"old": current.timeout, "new": t}));
+            next.timeout = t as i64;
+        }
+    }
+    Ok((next, changes))
+}
+
 fn task_json(row: &ExecutionRow) -> Value {
     json!({
         "name": name_of(row),
         "description": row.description.clone().unwrap_or_default(),
-        "status": task_status(&row.status),
+        "status": task_status(row.status),
         "timeout": row.timeout_secs,
         "tags": tags_of(row),
         "createdAt": time(row.created_at),
@@ -405,4 +421,89 @@ fn task_json(row: &ExecutionRow) -> Value {
         "agentId": row.agent_id,
         "progress": row.progress,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::protocol::ktcp::TaskChanges;
+
+    #[test]
+    fn statuses_map_both_ways() {
+        for status in ExecutionStatus::ALL {
+            assert_eq!(store_status(task_status(status)), Some(status));
+        }
+        assert_eq!(store_status("processing"), Some(ExecutionStatus::Running));
+        assert_eq!(task_status(ExecutionStatus::Queued), "PENDING");
+        assert_eq!(store_status("DONE"), None);
+    }
+
+    #[test]
+    fn errors_have_seed_codes() {
+        assert_eq!(error_code(&ApiError::NotFound), "TASK_NOT_FOUND");
+        assert_eq!(error_code(&ApiError::Forbidden), "FORBIDDEN");
+        assert_eq!(
+            error_code(&ApiError::Invalid("x".into())),
+            "INVALID_REQUEST"
+        );
+        assert_eq!(error_code(&ApiError::Internal), "INTERNAL_ERROR");
+    }
+
+    fn task() -> Editable {
+        Editable {
+            name: "Build".into(),
+            description: "old".into(),
+            tags: vec!["build".into()],
+            timeout: 3600,
+        }
+    }
+
+    #[test]
+    fn updates_report_old_and_new_values() {
+        let (next, changes) = edit(
+            &task(),
+            true,
+            TaskChanges {
+                name: Some("  Build v2 ".into()),
+                description: Some("old".into()),
+                timeout: Some(1800),
+                tags: Some(vec!["build".into(), "urgent".into()]),
+            },
+        )
+        .unwrap();
+        assert_eq!(next.name, "Build v2");
+        assert_eq!(next.timeout, 1800);
+        assert_eq!(
+            serde_json::Value::Object(changes),
+            json!({
+                "name": {"old": "Build", "new": "Build v2"},
+                "timeout": {"old": 3600, "new": 1800},
+                "tags": {"old": ["build"], "new": ["build", "urgent"]},
+            })
+        );
+    }
+
+    #[test]
+    fn bad_updates_are_refused() {
+        let timeout = |t| TaskChanges {
+            timeout: Some(t),
+            ..Default::default()
+        };
+        assert!(matches!(
+            edit(&task(), false, timeout(60)),
+            Err(ApiError::Conflict(_))
+        ));
+        assert!(matches!(
+            edit(&task(), true, timeout(0)),
+            Err(ApiError::Invalid(_))
+        ));
+        // The same timeout on a running task is no change, not a conflict.
+        assert!(edit(&task(), false, timeout(3600)).unwrap().1.is_empty());
+        let rename = |n: &str| TaskChanges {
+            name: Some(n.into()),
+            ..Default::default()
+        };
+        assert!(edit(&task(), true, rename("   ")).is_err());
+        assert!(edit(&task(), true, rename(&"x".repeat(201))).is_err());
+    }
 }

@@ -256,3 +256,20 @@ pub async fn next_frames(ws: &mut Socket) -> Vec<Value> {
         }
     }
 }
+
+/// Polls `check` every 100 ms until it holds, failing the test with
+/// `what` after `secs` seconds.
+pub async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
