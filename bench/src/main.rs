@@ -159,17 +159,27 @@ fn log(i: usize) -> EventBody {
 /// picks it up).
 async fn execution_row(db: &db::Db) -> Result<ExecutionId> {
     let id = ExecutionId(uuid::Uuid::new_v4());
-    let row = db::executions::ExecutionRow {
+    let row = db::executions::NewExecution {
         id: id.to_string(),
+        agent_id: None,
         agent_name: "bench".into(),
-        agent_type: "Custom".into(),
-        argv: "[]".into(),
-        env: "{}".into(),
+        agent_type: app::model::AgentType::Custom,
+        prompt: String::new(),
+        argv: Vec::new(),
+        env: Default::default(),
         timeout_secs: 3600,
         output_cap_bytes: 1 << 30,
-        status: "running".into(),
+        status: app::model::ExecutionStatus::Running,
+        created_by: None,
         created_at: db::now_ms(),
-        ..Default::default()
+        issue_id: None,
+        workflow_run_id: None,
+        capabilities: Vec::new(),
+        task_name: None,
+        description: None,
+        tags: Vec::new(),
+        metadata: None,
+        on_runner_lost: app::model::RunnerLost::Fail,
     };
     db::executions::create(db, &row).await?;
     Ok(id)

@@ -198,6 +198,15 @@ fn lint() -> Result {
     run_cmd(cargo().args([
         "clippy",
         "--package",
+        "bench",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run_cmd(cargo().args([
+        "clippy",
+        "--package",
         "xtask",
         "--all-targets",
         "--",

@@ -75,6 +75,8 @@ pub struct NewExecution {
     pub env: BTreeMap<String, String>,
     pub timeout_secs: i64,
     pub output_cap_bytes: i64,
+    /// `queued` (the scheduler's to start), unless made by other means.
+    pub status: ExecutionStatus,
     pub created_by: Option<String>,
     pub created_at: i64,
     pub issue_id: Option<String>,
@@ -87,13 +89,13 @@ pub struct NewExecution {
     pub on_runner_lost: RunnerLost,
 }
 
-/// Inserts a new execution (status `queued`, no events yet).
+/// Inserts a new execution (no events yet).
 pub async fn create(db: &Db, row: &NewExecution) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO executions (id, agent_id, agent_name, agent_type, prompt, argv, env, timeout_secs, \
          output_cap_bytes, status, created_by, created_at, issue_id, workflow_run_id, capabilities, task_name, \
          description, tags, metadata, on_runner_lost) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
     )
     .bind(&row.id)
     .bind(&row.agent_id)
@@ -104,6 +106,7 @@ pub async fn create(db: &Db, row: &NewExecution) -> sqlx::Result<()> {
     .bind(Json(&row.env))
     .bind(row.timeout_secs)
     .bind(row.output_cap_bytes)
+    .bind(row.status)
     .bind(&row.created_by)
     .bind(row.created_at)
     .bind(&row.issue_id)

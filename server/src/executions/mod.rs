@@ -214,6 +214,7 @@ impl Executions {
                 .and_then(|t| t.timeout_secs)
                 .unwrap_or(agent.timeout_secs) as i64,
             output_cap_bytes: agent.output_cap_bytes as i64,
+            status: ExecutionStatus::Queued,
             created_by: Some(created_by.to_string()),
             created_at: db::now_ms(),
             capabilities: agent.capabilities.clone(),
