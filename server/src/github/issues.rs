@@ -3,9 +3,18 @@
 
 use app::api::ApiError;
 
-use super::{describe, mirror::to_mirror, GhIssue, GitHub};
+use super::{describe, mirror::to_mirror, Connected, GhIssue, GitHub};
 use crate::error::OrInternal;
 use crate::issues::{IssuePatch, MirrorInput, NewIssueFields, Upstream};
+
+impl GitHub {
+    /// The repository's GitHub side, when it is connected.
+    async fn upstream_of(&self, repository_id: &str) -> Result<Option<Connected>, ApiError> {
+        self.connected(repository_id)
+            .await
+            .or_internal("opening a GitHub connection")
+    }
+}
 
 #[async_trait::async_trait]
 impl Upstream for GitHub {
@@ -14,11 +23,7 @@ impl Upstream for GitHub {
         repository_id: &str,
         issue: &NewIssueFields,
     ) -> Result<Option<MirrorInput>, ApiError> {
-        let Some(c) = self
-            .connected(repository_id)
-            .await
-            .or_internal("opening a GitHub connection")?
-        else {
+        let Some(c) = self.upstream_of(repository_id).await? else {
             return Ok(None);
         };
         let mut payload =
@@ -45,11 +50,7 @@ impl Upstream for GitHub {
         number: i64,
         patch: &IssuePatch,
     ) -> Result<Option<MirrorInput>, ApiError> {
-        let Some(c) = self
-            .connected(repository_id)
-            .await
-            .or_internal("opening a GitHub connection")?
-        else {
+        let Some(c) = self.upstream_of(repository_id).await? else {
             return Ok(None);
         };
         let mut body = serde_json::Map::new();
