@@ -118,6 +118,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("issues") view=IssuesPage ssr=SsrMode::Async />
                     <Route path=path!("issues/:id") view=IssuePage ssr=SsrMode::Async />
                     <Route path=path!("runners") view=RunnersPage ssr=SsrMode::Async />
+                    <Route path=path!("api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                     <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>

@@ -180,6 +180,7 @@ async fn execution_row(db: &db::Db) -> Result<ExecutionId> {
         tags: Vec::new(),
         metadata: None,
         on_runner_lost: app::model::RunnerLost::Fail,
+        needs_runner: false,
     };
     db::executions::create(db, &row).await?;
     Ok(id)

@@ -205,6 +205,8 @@ test('a webhook delivery shows up live, and its label starts the workflow', asyn
 });
 
 test('every page hydrates without a console error', async ({ page }) => {
+  // About 25 page loads, each waiting for the network to settle.
+  test.setTimeout(120_000);
   const problems: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`${page.url()}: ${m.text()}`);

@@ -60,6 +60,22 @@ pub async fn get(db: &Db, id: AgentId) -> Result<Agent, ApiError> {
         .unwrap_or(Err(ApiError::NotFound))
 }
 
+/// The agent with this id or, failing that, this name (ignoring case):
+/// how clients of other dialects name an agent.
+pub async fn find(db: &Db, id_or_name: &str) -> Result<Option<Agent>, ApiError> {
+    if let Ok(id) = id_or_name.parse::<AgentId>() {
+        match get(db, id).await {
+            Err(ApiError::NotFound) => {}
+            other => return other.map(Some),
+        }
+    }
+    store::find_by_name(db, id_or_name.trim())
+        .await
+        .or_internal("finding an agent")?
+        .map(to_agent)
+        .transpose()
+}
+
 fn taken(name: &str) -> ApiError {
     ApiError::Conflict(format!("an agent named {:?} exists already", name.trim()))
 }

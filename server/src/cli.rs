@@ -1,5 +1,5 @@
 //! The command line: `yagura serve`, `yagura runner`, `yagura user create`,
-//! `yagura runner-token create`.
+//! `yagura api-key create`, `yagura runner-token create`.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -33,6 +33,9 @@ pub enum Command {
     /// Manage runner tokens.
     #[command(subcommand)]
     RunnerToken(RunnerTokenCommand),
+    /// Manage API keys (for scripts and clients such as CC-Anywhere).
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
     /// The built-in demo agent (what the "Demo agent" preset runs).
     #[command(hide = true)]
     DemoAgent(DemoArgs),
@@ -89,6 +92,10 @@ pub struct ServeArgs {
     /// the OAuth callback (default: the settings page's, else the listening address).
     #[arg(long, env = "YAGURA_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The agent (name or id) that runs nospace's `nospace_run` when the
+    /// request names none (`options.agentId`).
+    #[arg(long, env = "YAGURA_NOSPACE_AGENT")]
+    pub nospace_agent: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +141,24 @@ pub struct RunnerTokenCreateArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for a user and print it (shown only this once).
+    Create(ApiKeyCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApiKeyCreateArgs {
+    /// What the key is for (shown in lists).
+    #[arg(long)]
+    pub name: String,
+    /// The user the key acts as (with their role).
+    #[arg(long)]
+    pub user: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create a user. The password is read from standard input.
     Create(UserCreateArgs),
@@ -143,7 +168,10 @@ pub enum UserCommand {
 pub struct UserCreateArgs {
     #[arg(long)]
     pub username: String,
-    /// Make the user an administrator (default: member).
+    /// The user's role: admin, member or viewer.
+    #[arg(long, default_value = "member", value_parser = parse_role)]
+    pub role: app::model::Role,
+    /// Same as `--role admin`.
     #[arg(long)]
     pub admin: bool,
     /// Read the password from standard input (the only way to give it, so
@@ -188,6 +216,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
                     ..Default::default()
                 },
+                cc_anywhere: crate::config::CcAnywhereConfig::from_env(|k| std::env::var(k).ok())
+                    .map_err(|e| anyhow::anyhow!(e))?,
+                nospace_agent: args.nospace_agent.filter(|a| !a.trim().is_empty()),
                 ..Config::default()
             };
             crate::server::run_until_signal(config).await
@@ -236,6 +267,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Create(args)) => create_user(args).await,
+        Command::ApiKey(ApiKeyCommand::Create(args)) => {
+            let store = crate::db::Store::open(&args.store.location()).await?;
+            let created = crate::auth::api_keys::create_for(&store.db, &args.user, &args.name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!(
+                "created API key {:?} ({}) for {}; it is shown only now:",
+                created.info.name, created.info.id, created.info.username
+            );
+            println!("{}", created.key);
+            Ok(())
+        }
         Command::DemoAgent(args) => {
             let code = crate::executions::demo::run(
                 &args.prompt,
@@ -245,6 +288,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             std::process::exit(code)
         }
     }
+}
+
+fn parse_role(s: &str) -> Result<app::model::Role, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not a role (admin, member or viewer)"))
 }
 
 fn hostname() -> String {
@@ -270,7 +318,7 @@ async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
     let role = if args.admin {
         app::model::Role::Admin
     } else {
-        app::model::Role::Member
+        args.role
     };
     let user = crate::auth::accounts::create_user(&store.db, &args.username, password, role)
         .await

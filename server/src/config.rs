@@ -54,6 +54,10 @@ pub struct Config {
     pub runners: RunnerConfig,
     /// GitHub: webhook secret from the environment, polling, public URL.
     pub github: GithubConfig,
+    /// The CC-Anywhere dialect (seed 001's settings).
+    pub cc_anywhere: CcAnywhereConfig,
+    /// The agent (name or id) nospace runs use unless they name one.
+    pub nospace_agent: Option<String>,
 }
 
 impl Default for Config {
@@ -71,6 +75,8 @@ impl Default for Config {
             exec: ExecConfig::default(),
             runners: RunnerConfig::default(),
             github: GithubConfig::default(),
+            cc_anywhere: CcAnywhereConfig::default(),
+            nospace_agent: None,
         }
     }
 }
@@ -136,5 +142,65 @@ impl Default for GithubConfig {
             public_url: None,
             report_interval: Duration::from_secs(15),
         }
+    }
+}
+
+/// The CC-Anywhere dialect, with seed 001's settings (its environment
+/// variables `WEBSOCKET_ENABLED`, `WEBSOCKET_AUTH_TIMEOUT`,
+/// `WEBSOCKET_HEARTBEAT_INTERVAL`, `WEBSOCKET_HEARTBEAT_TIMEOUT`, in ms).
+#[derive(Clone, Debug)]
+pub struct CcAnywhereConfig {
+    pub enabled: bool,
+    /// The first message (`auth`) must come within this.
+    pub auth_timeout: Duration,
+    /// Between the server's WebSocket pings.
+    pub heartbeat_interval: Duration,
+    /// A socket the server heard nothing from for this long is closed.
+    pub heartbeat_timeout: Duration,
+}
+
+impl Default for CcAnywhereConfig {
+    fn default() -> Self {
+        CcAnywhereConfig {
+            enabled: true,
+            auth_timeout: Duration::from_millis(10_000),
+            heartbeat_interval: Duration::from_millis(30_000),
+            heartbeat_timeout: Duration::from_millis(60_000),
+        }
+    }
+}
+
+impl CcAnywhereConfig {
+    /// The defaults, changed by seed 001's environment variables where set.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let mut c = CcAnywhereConfig::default();
+        let ms = |name: &str, into: &mut Duration| -> Result<(), String> {
+            if let Some(v) = var(name) {
+                let n: u64 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name} must be milliseconds, not {v:?}"))?;
+                if n == 0 {
+                    return Err(format!("{name} must be more than 0"));
+                }
+                *into = Duration::from_millis(n);
+            }
+            Ok(())
+        };
+        ms("WEBSOCKET_AUTH_TIMEOUT", &mut c.auth_timeout)?;
+        ms("WEBSOCKET_HEARTBEAT_INTERVAL", &mut c.heartbeat_interval)?;
+        ms("WEBSOCKET_HEARTBEAT_TIMEOUT", &mut c.heartbeat_timeout)?;
+        if let Some(v) = var("WEBSOCKET_ENABLED") {
+            c.enabled = match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(format!(
+                        "WEBSOCKET_ENABLED must be true or false, not {v:?}"
+                    ))
+                }
+            };
+        }
+        Ok(c)
     }
 }

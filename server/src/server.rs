@@ -154,6 +154,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             keys: Arc::new(TokenKeys::new(&secret, config.token_ttl)),
             throttle: Arc::new(LoginThrottle::default()),
             secure_cookies: config.secure_cookies,
+            connections: Arc::default(),
         },
         config: Arc::new(config),
         leptos_options,

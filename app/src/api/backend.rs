@@ -9,12 +9,12 @@ use leptos::prelude::*;
 
 use super::ApiError;
 use crate::model::{
-    Agent, AgentId, AgentInput, ConnectionCheck, Dashboard, Execution, ExecutionId, ExecutionPage,
-    ExecutionQuery, GithubConnect, GithubOverview, GithubSettings, GithubSettingsInput,
-    IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueUpdate, NewRunnerToken,
-    NotificationId, NotificationList, Repository, RepositoryId, RepositoryInput, RunAction,
-    RunnersOverview, Session, SyncReport, Theme, User, Workflow, WorkflowEvent, WorkflowId,
-    WorkflowInput, WorkflowRun, WorkflowRunId, WorkflowRunSummary,
+    Agent, AgentId, AgentInput, ApiKeysOverview, ConnectionCheck, Dashboard, Execution,
+    ExecutionId, ExecutionPage, ExecutionQuery, GithubConnect, GithubOverview, GithubSettings,
+    GithubSettingsInput, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueUpdate,
+    NewApiKey, NewRunnerToken, NotificationId, NotificationList, Repository, RepositoryId,
+    RepositoryInput, RunAction, RunnersOverview, Session, SyncReport, Theme, User, Workflow,
+    WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId, WorkflowRunSummary,
 };
 
 /// Something a person can do to a running execution.
@@ -160,6 +160,11 @@ pub trait Backend: Send + Sync + 'static {
         name: String,
     ) -> Result<NewRunnerToken, ApiError>;
     async fn revoke_runner_token(&self, parts: &Parts, id: String) -> Result<(), ApiError>;
+
+    // API keys.
+    async fn api_keys_overview(&self, parts: &Parts) -> Result<ApiKeysOverview, ApiError>;
+    async fn create_api_key(&self, parts: &Parts, name: String) -> Result<NewApiKey, ApiError>;
+    async fn revoke_api_key(&self, parts: &Parts, id: String) -> Result<(), ApiError>;
 
     // GitHub.
     async fn github_overview(&self, parts: &Parts) -> Result<GithubOverview, ApiError>;

@@ -3,6 +3,7 @@
 //! [`Backend`] trait, so that SQL stays in `server/src/db/`.
 
 mod agents;
+mod api_keys;
 mod auth;
 mod error;
 mod executions;
@@ -13,6 +14,7 @@ mod runners;
 mod workflows;
 
 pub use agents::*;
+pub use api_keys::*;
 pub use auth::*;
 pub use error::ApiError;
 pub use executions::*;

@@ -21,6 +21,7 @@ const NAV: &[(&str, &str)] = &[
     ("/workflows", "Workflows"),
     ("/issues", "Issues"),
     ("/runners", "Runners"),
+    ("/api-keys", "API keys"),
     ("/settings", "Settings"),
 ];
 

@@ -17,6 +17,22 @@ pub struct LogLine {
     pub stream: LogStream,
     pub level: LogLevel,
     pub text: String,
+    /// The line did not end (a prompt, or a piece of a very long line):
+    /// the stream's next line continues it.
+    pub open: bool,
+}
+
+/// Adds `line` to `lines`, joining it to the last one when that one was
+/// left open by the same stream (so a prompt and the rest of its line
+/// show as one row, as a terminal shows them).
+pub fn push_line(lines: &mut Vec<LogLine>, line: LogLine) {
+    match lines.last_mut() {
+        Some(prev) if prev.open && prev.stream == line.stream => {
+            prev.text.push_str(&line.text);
+            prev.open = line.open;
+        }
+        _ => lines.push(line),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,5 +230,35 @@ fn LogRow(line: LogLine) -> impl IntoView {
                 .map(|s| view! { <span class=s.class>{s.text}</span> })
                 .collect_view()}
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(seq: u64, stream: LogStream, text: &str, open: bool) -> LogLine {
+        LogLine {
+            seq,
+            stream,
+            level: LogLevel::Info,
+            text: text.into(),
+            open,
+        }
+    }
+
+    #[test]
+    fn an_open_line_is_continued_by_its_stream_only() {
+        let mut lines = Vec::new();
+        push_line(&mut lines, line(1, LogStream::Stdout, "Name? ", true));
+        push_line(&mut lines, line(2, LogStream::Stdout, "bob", false));
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].text, "Name? bob");
+        assert!(!lines[0].open);
+        push_line(&mut lines, line(3, LogStream::Stdout, "50%", true));
+        push_line(&mut lines, line(4, LogStream::Stderr, "warn", false));
+        push_line(&mut lines, line(5, LogStream::Stdout, "done", false));
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["Name? bob", "50%", "warn", "done"]);
     }
 }

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AgentType, ExecutionId, ExecutionStatus, IssueId, IssueState, LogLevel, LogStream,
+    AgentType, ExecutionId, ExecutionStatus, IssueId, IssueState, LineEnd, LogLevel, LogStream,
     Notification, RepositoryId, ResourceUsage, UserId, WorkflowEvent,
 };
 
@@ -31,6 +31,9 @@ pub enum EventBody {
         stream: LogStream,
         level: LogLevel,
         message: String,
+        /// What ended the line (stored only when not `\n`).
+        #[serde(default, skip_serializing_if = "LineEnd::is_lf")]
+        end: LineEnd,
     },
     Paused,
     Resumed,

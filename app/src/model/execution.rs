@@ -69,6 +69,36 @@ pub enum LogStream {
     System,
 }
 
+/// How a line of output ended, so that the bytes as written can be given
+/// back exactly (byte-exact dialects, terminals) while the log stays a
+/// list of lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LineEnd {
+    /// `\n`.
+    #[default]
+    Lf,
+    /// `\r\n`.
+    Crlf,
+    /// Nothing: a prompt waiting for input, or a piece of a longer line;
+    /// what follows on the same stream continues it.
+    None,
+}
+
+impl LineEnd {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LineEnd::Lf => "\n",
+            LineEnd::Crlf => "\r\n",
+            LineEnd::None => "",
+        }
+    }
+
+    pub fn is_lf(&self) -> bool {
+        *self == LineEnd::Lf
+    }
+}
+
 /// Seed 002's log levels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -3,6 +3,7 @@
 //! and tokens stay in `server`.
 
 mod agent;
+mod api_key;
 mod event;
 mod execution;
 mod github;
@@ -19,9 +20,10 @@ pub use agent::{
     Agent, AgentInput, AgentType, Preset, RunnerLost, DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_SECS,
     PLACEHOLDERS, PRESETS,
 };
+pub use api_key::{ApiKey, ApiKeysOverview, NewApiKey};
 pub use event::{EventBody, ExecutionEvent, WorkspaceEvent};
 pub use execution::{
-    Dashboard, Execution, ExecutionAction, ExecutionPage, ExecutionQuery, ExecutionStatus,
+    Dashboard, Execution, ExecutionAction, ExecutionPage, ExecutionQuery, ExecutionStatus, LineEnd,
     LogLevel, LogStream, ResourceUsage,
 };
 pub use github::{

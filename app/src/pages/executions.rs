@@ -13,11 +13,12 @@ use crate::api::{
 };
 use crate::components::{
     empty_state::{EmptyState, PageHeader},
-    log_viewer::{LogLine, LogViewer},
+    log_viewer::{push_line, LogLine, LogViewer},
     status::{ProgressBar, StatusBadge},
 };
 use crate::model::{
-    Execution, ExecutionAction, ExecutionId, ExecutionQuery, ExecutionStatus, ResourceUsage,
+    Execution, ExecutionAction, ExecutionId, ExecutionQuery, ExecutionStatus, LineEnd,
+    ResourceUsage,
 };
 use crate::protocol::native::ServerMessage;
 use crate::state::use_live_connection;
@@ -350,6 +351,7 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                 stream,
                 level,
                 message,
+                end,
                 ..
             } = &msg
             {
@@ -358,6 +360,7 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                     stream: *stream,
                     level: *level,
                     text: message.clone(),
+                    open: *end == LineEnd::None,
                 };
                 pending.borrow_mut().push(line);
                 if !scheduled.replace(true) {
@@ -366,7 +369,7 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                         move || {
                             scheduled.set(false);
                             let batch = std::mem::take(&mut *pending.borrow_mut());
-                            lines.update(|ls| ls.extend(batch));
+                            lines.update(|ls| batch.into_iter().for_each(|l| push_line(ls, l)));
                         },
                         Duration::from_millis(16),
                     );

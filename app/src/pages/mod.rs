@@ -1,6 +1,7 @@
 //! One module per route.
 
 mod agents;
+mod api_keys;
 mod auth;
 mod common;
 mod dashboard;
@@ -15,6 +16,7 @@ mod workflow_run;
 mod workflows;
 
 pub use agents::{AgentEditPage, AgentsPage};
+pub use api_keys::ApiKeysPage;
 pub use auth::{LoginPage, SetupPage};
 pub use dashboard::DashboardPage;
 pub use executions::{ExecutionPage, ExecutionsPage};

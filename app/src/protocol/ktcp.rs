@@ -48,25 +48,41 @@ pub enum ClientFrame {
     },
     TaskStatusUpdate {
         task_id: String,
-        seq: u64,
+        /// Extension: the runner's report number for this task (1, 2, 3…).
+        /// Reports without one (as seed 000 has them) are applied in the
+        /// order they arrive, and not acknowledged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         data: StatusData,
         timestamp: DateTime<Utc>,
     },
     TaskLog {
         task_id: String,
-        seq: u64,
+        /// Extension: the runner's report number for this task (1, 2, 3…).
+        /// Reports without one (as seed 000 has them) are applied in the
+        /// order they arrive, and not acknowledged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         data: LogData,
         timestamp: DateTime<Utc>,
     },
     TaskCompleted {
         task_id: String,
-        seq: u64,
+        /// Extension: the runner's report number for this task (1, 2, 3…).
+        /// Reports without one (as seed 000 has them) are applied in the
+        /// order they arrive, and not acknowledged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         data: CompletedData,
         timestamp: DateTime<Utc>,
     },
     TaskError {
         task_id: String,
-        seq: u64,
+        /// Extension: the runner's report number for this task (1, 2, 3…).
+        /// Reports without one (as seed 000 has them) are applied in the
+        /// order they arrive, and not acknowledged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         data: ErrorData,
         timestamp: DateTime<Utc>,
     },
@@ -109,8 +125,8 @@ pub enum ClientFrame {
 }
 
 impl ClientFrame {
-    /// The task report's position, for acknowledgement.
-    pub fn report(&self) -> Option<(&str, u64)> {
+    /// The task a report is about, and its number if it has one.
+    pub fn report(&self) -> Option<(&str, Option<u64>)> {
         match self {
             ClientFrame::TaskStatusUpdate { task_id, seq, .. }
             | ClientFrame::TaskLog { task_id, seq, .. }
@@ -194,8 +210,9 @@ pub struct ErrorData {
     pub resource_usage: Option<ResourceUsageData>,
 }
 
-/// `task_create` data: what to run (an agent, by id) and the task's
-/// descriptive fields.
+/// `task_create` data: the task's fields as seed 000 has them, and (an
+/// extension) the agent that runs it. Without an agent, the task goes to a
+/// connected provider as it is (`task_execute {name, timeout, …}`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskInput {
@@ -207,8 +224,9 @@ pub struct TaskInput {
     pub timeout: Option<u64>,
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Extension: the agent that runs the task.
-    pub agent_id: String,
+    /// Extension: the agent that runs the task (id or name).
+    #[serde(default)]
+    pub agent_id: Option<String>,
     #[serde(default)]
     pub prompt: String,
     #[serde(default)]
@@ -341,16 +359,26 @@ pub struct GenericErrorData {
     pub failed_at: DateTime<Utc>,
 }
 
-/// What a runner needs to run a task: the argv already filled in.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// What a provider gets to run a task: seed 000's `name` and `timeout`
+/// (with the task's description and tags), and, as extensions, the argv
+/// already filled in (empty for a task made without an agent: the
+/// provider decides from its name what to do), the environment, the
+/// output cap and the agent's type.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecuteData {
     pub name: String,
     /// Seconds.
     pub timeout: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default)]
     pub argv: Vec<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    #[serde(default)]
     pub output_cap_bytes: u64,
     #[serde(default)]
     pub agent_type: String,

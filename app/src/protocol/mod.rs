@@ -5,8 +5,10 @@
 //! knows what a frame looks like. `docs/protocol.md` documents every
 //! message defined here, field by field.
 
+pub mod cc_anywhere;
 pub mod ktcp;
 pub mod native;
+pub mod team_dashboard;
 
 /// WebSocket close codes used by every dialect.
 pub mod close {

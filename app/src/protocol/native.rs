@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     AgentExecutionRef, AgentType, EventBody, ExecutionEvent, ExecutionId, ExecutionStatus, IssueId,
-    IssueState, LogLevel, LogStream, Notification, NotificationId, RepositoryId, ResourceUsage,
-    RunStatus, Severity, StepStatus, UserId, WorkflowEvent, WorkflowEventBody, WorkflowId,
-    WorkflowRunId, WorkspaceEvent,
+    IssueState, LineEnd, LogLevel, LogStream, Notification, NotificationId, RepositoryId,
+    ResourceUsage, RunStatus, Severity, StepStatus, UserId, WorkflowEvent, WorkflowEventBody,
+    WorkflowId, WorkflowRunId, WorkspaceEvent,
 };
 
 /// Largest text frame the server accepts (seed 002: "Maximum message size: 1 MB").
@@ -154,6 +154,10 @@ pub enum ServerMessage {
         /// Extension: which pipe the line came from.
         stream: LogStream,
         message: String,
+        /// Extension: how the line ended, when not with `\n` (`crlf`, or
+        /// `none`: the next line of the stream continues this one).
+        #[serde(default, skip_serializing_if = "LineEnd::is_lf")]
+        end: LineEnd,
         seq: u64,
         timestamp: DateTime<Utc>,
     },
@@ -284,6 +288,12 @@ pub enum ServerMessage {
         workflow_execution_id: WorkflowRunId,
         workflow_id: Option<WorkflowId>,
         agent_executions: Vec<AgentExecutionRef>,
+        /// Extension, for clients without Yagura's extensions only: how a
+        /// run that did not complete ended (they get no `workflow.failed`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<RunStatus>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_message: Option<String>,
         seq: u64,
         timestamp: DateTime<Utc>,
     },
@@ -362,6 +372,53 @@ impl ServerMessage {
 }
 
 impl ServerMessage {
+    /// This message as a client that knows only seed 002 gets it: a
+    /// cancelled run ends as `agent.failed` (`errorCode: CANCELLED`), and a
+    /// workflow run that ended otherwise than completed ends as
+    /// `workflow.completed` with its `status` and `errorMessage` (a seed
+    /// client learns the end of every run). Everything else is unchanged.
+    pub fn seed_view(self) -> ServerMessage {
+        match self {
+            ServerMessage::AgentCancelled {
+                execution_id,
+                agent_type,
+                usage,
+                seq,
+                timestamp,
+            } => ServerMessage::AgentFailed {
+                execution_id,
+                agent_type,
+                error_message: "cancelled".into(),
+                error_code: "CANCELLED".into(),
+                status: ExecutionStatus::Cancelled,
+                exit_code: None,
+                signal: None,
+                usage,
+                seq,
+                timestamp,
+            },
+            ServerMessage::WorkflowFailed {
+                workflow_execution_id,
+                workflow_id,
+                status,
+                error_message,
+                agent_executions,
+                seq,
+                timestamp,
+                ..
+            } => ServerMessage::WorkflowCompleted {
+                workflow_execution_id,
+                workflow_id,
+                agent_executions,
+                status: Some(status),
+                error_message: Some(error_message),
+                seq,
+                timestamp,
+            },
+            other => other,
+        }
+    }
+
     /// The stream position of a workflow run event, if this is one.
     pub fn workflow_seq(&self) -> Option<(WorkflowRunId, u64)> {
         match self {
@@ -462,6 +519,8 @@ impl From<&WorkflowEvent> for ServerMessage {
                 workflow_execution_id,
                 workflow_id: *workflow_id,
                 agent_executions: agent_executions.clone(),
+                status: None,
+                error_message: None,
                 seq,
                 timestamp,
             },
@@ -588,11 +647,13 @@ impl From<&ExecutionEvent> for ServerMessage {
                 stream,
                 level,
                 message,
+                end,
             } => ServerMessage::AgentLog {
                 execution_id,
                 level: *level,
                 stream: *stream,
                 message: message.clone(),
+                end: *end,
                 seq,
                 timestamp,
             },
@@ -767,12 +828,21 @@ mod tests {
             stream: LogStream::Stderr,
             level: LogLevel::Warn,
             message: "careful".into(),
+            end: LineEnd::Lf,
         }));
         assert_eq!(
             serde_json::to_value(&log).unwrap(),
             json!({"type":"agent.log","executionId":"00000000-0000-0000-0000-000000000000","level":"warn",
                    "stream":"stderr","message":"careful","seq":3,"timestamp":"2025-10-22T10:00:00Z"})
         );
+        // A line without its end (a prompt) says so; `\n`, the usual, is implied.
+        let prompt = ServerMessage::from(&ev(EventBody::Log {
+            stream: LogStream::Stdout,
+            level: LogLevel::Info,
+            message: "Name? ".into(),
+            end: LineEnd::None,
+        }));
+        assert_eq!(serde_json::to_value(&prompt).unwrap()["end"], "none");
         let failed = ServerMessage::from(&ev(EventBody::Finished {
             agent_type: AgentType::CodeGen,
             status: ExecutionStatus::TimedOut,

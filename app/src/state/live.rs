@@ -253,7 +253,8 @@ mod client {
         } else {
             "ws"
         };
-        Some(format!("{scheme}://{}/ws", location.host().ok()?))
+        // `batch=1`: Yagura's extensions (batches, resync, cancelled runs).
+        Some(format!("{scheme}://{}/ws?batch=1", location.host().ok()?))
     }
 
     /// Closes the current socket (if any) without triggering a reconnect.

@@ -1,7 +1,10 @@
-//! Identity: password hashes, session tokens, sign-in throttling, and
-//! working out who sent a request (bearer token, `?token=` or cookie).
+//! Identity: password hashes, session tokens, API keys, sign-in
+//! throttling, and working out who sent a request (bearer token or API key,
+//! `X-API-Key`, `?token=` or cookie); who may do what is `policy`.
 
 pub mod accounts;
+pub mod api_keys;
+pub mod connections;
 pub mod origin;
 pub mod password;
 pub mod policy;
@@ -25,6 +28,16 @@ pub struct Auth {
     pub keys: Arc<TokenKeys>,
     pub throttle: Arc<throttle::LoginThrottle>,
     pub secure_cookies: bool,
+    /// Open sockets by credential, to close them when it ends.
+    pub connections: Arc<connections::Connections>,
+}
+
+/// Who a credential speaks for.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user: User,
+    /// The API key used, if it was one (its id).
+    pub api_key: Option<String>,
 }
 
 /// Why a request could not be tied to a user.
@@ -34,33 +47,82 @@ pub enum AuthError {
     Missing,
     #[error("invalid or expired token")]
     Invalid,
+    /// A session token that was valid but has expired.
+    #[error("the token has expired")]
+    Expired,
 }
 
 impl Auth {
-    /// The user behind a token, if the token is valid and the user still exists.
-    pub async fn user_for_token(&self, db: &Db, token: &str) -> Result<User, AuthError> {
-        let claims = self.keys.verify(token).map_err(|_| AuthError::Invalid)?;
-        accounts::find_user(db, &claims.sub)
+    /// Who a credential (a session token or an API key) speaks for, if it
+    /// is valid and its user still exists.
+    pub async fn authenticate(&self, db: &Db, token: &str) -> Result<Principal, AuthError> {
+        let token = token.trim();
+        if api_keys::is_api_key(token) {
+            let key = api_keys::check(db, token).await.ok_or(AuthError::Invalid)?;
+            let user = accounts::find_user(db, &key.user_id)
+                .await
+                .ok()
+                .flatten()
+                .ok_or(AuthError::Invalid)?;
+            return Ok(Principal {
+                user,
+                api_key: Some(key.id),
+            });
+        }
+        let claims = self.keys.verify(token).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+            _ => AuthError::Invalid,
+        })?;
+        let user = accounts::find_user(db, &claims.sub)
             .await
             .ok()
             .flatten()
-            .ok_or(AuthError::Invalid)
+            .ok_or(AuthError::Invalid)?;
+        Ok(Principal {
+            user,
+            api_key: None,
+        })
     }
 
-    /// The token a request carries: `Authorization: Bearer` first, then the cookie.
+    /// The user behind a credential, if it is valid.
+    pub async fn user_for_token(&self, db: &Db, token: &str) -> Result<User, AuthError> {
+        self.authenticate(db, token).await.map(|p| p.user)
+    }
+
+    /// The credential a request carries: `Authorization: Bearer` first,
+    /// then `X-API-Key`, then the session cookie.
     pub fn token_from_headers(headers: &HeaderMap) -> Option<&str> {
         headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
+            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
             .map(str::trim)
-            .or_else(|| cookie_value(headers, SESSION_COOKIE))
             .filter(|t| !t.is_empty())
+            .or_else(|| cookie_value(headers, SESSION_COOKIE).filter(|t| !t.is_empty()))
+    }
+
+    /// Whether the request's credential is the browser's session cookie
+    /// (which another site's page could make a browser send).
+    pub fn uses_cookie(headers: &HeaderMap) -> bool {
+        headers.get(http::header::AUTHORIZATION).is_none()
+            && headers.get("x-api-key").is_none()
+            && cookie_value(headers, SESSION_COOKIE).is_some_and(|t| !t.is_empty())
+    }
+
+    pub async fn principal_from_headers(
+        &self,
+        db: &Db,
+        headers: &HeaderMap,
+    ) -> Result<Principal, AuthError> {
+        let token = Self::token_from_headers(headers).ok_or(AuthError::Missing)?;
+        self.authenticate(db, token).await
     }
 
     pub async fn user_from_headers(&self, db: &Db, headers: &HeaderMap) -> Result<User, AuthError> {
-        let token = Self::token_from_headers(headers).ok_or(AuthError::Missing)?;
-        self.user_for_token(db, token).await
+        self.principal_from_headers(db, headers)
+            .await
+            .map(|p| p.user)
     }
 
     pub fn issue(&self, user: &User) -> Result<IssuedToken, ApiError> {

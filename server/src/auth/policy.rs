@@ -5,7 +5,8 @@
 //! - A viewer reads: agents, runs and their logs, issues, workflows,
 //!   runners, the dashboard, and their own notifications.
 //! - A member also runs: starts and controls executions, writes issues,
-//!   starts workflows and decides approval gates, syncs a repository.
+//!   starts workflows and decides approval gates, syncs a repository, and
+//!   keeps API keys of their own.
 //! - An admin also configures: agents, workflows, runner tokens, GitHub.
 //!
 //! Rules that depend on more than the role (an admin-only field of a
@@ -40,6 +41,8 @@ pub enum Op {
     StartWorkflow,
     ActOnRun,
     SyncRepository,
+    /// Make and revoke one's own API keys (an admin: anyone's).
+    ManageApiKeys,
     // Configuring.
     ManageAgents,
     ManageWorkflows,
@@ -55,7 +58,9 @@ impl Op {
             ReadAgents | ReadExecutions | ReadDashboard | ReadIssues | ReadRepositories
             | ReadWorkflows | ReadRunners | ReadGithub | Subscribe | OwnAccount => Role::Viewer,
             StartExecution | ControlExecution | DeleteExecution | WriteIssues
-            | CreateRepository | StartWorkflow | ActOnRun | SyncRepository => Role::Member,
+            | CreateRepository | StartWorkflow | ActOnRun | SyncRepository | ManageApiKeys => {
+                Role::Member
+            }
             ManageAgents | ManageWorkflows | ManageRunnerTokens | ManageGithub => Role::Admin,
         }
     }

@@ -44,6 +44,16 @@ pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<AgentRow>> {
         .await
 }
 
+/// The agent called `name`, ignoring case.
+pub async fn find_by_name(db: &Db, name: &str) -> sqlx::Result<Option<AgentRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM agents WHERE lower(name) = lower($1) LIMIT 1"
+    ))
+    .bind(name)
+    .fetch_optional(db)
+    .await
+}
+
 pub async fn count(db: &Db) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM agents")
         .fetch_one(db)

@@ -87,6 +87,8 @@ pub struct NewExecution {
     pub tags: Vec<String>,
     pub metadata: Option<serde_json::Value>,
     pub on_runner_lost: RunnerLost,
+    /// Only a runner can take it (a task made without an agent).
+    pub needs_runner: bool,
 }
 
 /// Inserts a new execution (no events yet).
@@ -94,8 +96,8 @@ pub async fn create(db: &Db, row: &NewExecution) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO executions (id, agent_id, agent_name, agent_type, prompt, argv, env, timeout_secs, \
          output_cap_bytes, status, created_by, created_at, issue_id, workflow_run_id, capabilities, task_name, \
-         description, tags, metadata, on_runner_lost) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+         description, tags, metadata, on_runner_lost, needs_runner) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
     )
     .bind(&row.id)
     .bind(&row.agent_id)
@@ -117,6 +119,7 @@ pub async fn create(db: &Db, row: &NewExecution) -> sqlx::Result<()> {
     .bind(Json(&row.tags))
     .bind(&row.metadata)
     .bind(row.on_runner_lost)
+    .bind(row.needs_runner)
     .execute(db)
     .await
     .map(|_| ())
@@ -186,11 +189,11 @@ pub async fn count_by_status(db: &Db, since_ms: i64) -> sqlx::Result<Vec<(Execut
 }
 
 /// Oldest queued executions not yet claimed by a runner first, with the
-/// capabilities each needs (JSON).
-pub async fn queued(db: &Db, limit: i64) -> sqlx::Result<Vec<(String, Json<Vec<String>>)>> {
+/// capabilities each needs and whether only a runner can take it.
+pub async fn queued(db: &Db, limit: i64) -> sqlx::Result<Vec<(String, Json<Vec<String>>, bool)>> {
     sqlx::query_as(
-        "SELECT id, capabilities FROM executions WHERE status = 'queued' AND runner_id IS NULL \
-         ORDER BY created_at, id LIMIT $1",
+        "SELECT id, capabilities, needs_runner FROM executions WHERE status = 'queued' \
+         AND runner_id IS NULL ORDER BY created_at, id LIMIT $1",
     )
     .bind(limit)
     .fetch_all(db)
@@ -237,6 +240,21 @@ pub async fn events_after(
     .bind(id)
     .bind(after)
     .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Executions with events at or after `since_ms`, each with the seq just
+/// before its first such event (where a follower that missed them
+/// resumes). Only executions still going or ended since then are looked at.
+pub async fn active_since(db: &Db, since_ms: i64) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT e.id, COALESCE((SELECT MIN(v.seq) FROM execution_events v \
+                                WHERE v.execution_id = e.id AND v.at_ms >= $1), e.last_seq + 1) - 1 \
+         FROM executions e \
+         WHERE e.status IN ('queued', 'running', 'paused') OR e.finished_at >= $1 OR e.created_at >= $1",
+    )
+    .bind(since_ms)
     .fetch_all(db)
     .await
 }

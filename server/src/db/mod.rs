@@ -3,6 +3,7 @@
 //! (`$1` placeholders, text UUIDs, integer timestamps).
 
 pub mod agents;
+pub mod api_keys;
 pub mod deliveries;
 pub mod executions;
 pub mod issues;

@@ -19,12 +19,15 @@ pub const STREAM_CAPACITY: usize = 4096;
 pub const LIFECYCLE_CAPACITY: usize = 1024;
 /// Workspace events (issues, workflow runs, notifications) buffered.
 pub const WORKSPACE_CAPACITY: usize = 1024;
+/// Every event of every execution, for watchers of everything.
+pub const ALL_CAPACITY: usize = 16384;
 
 pub type Receiver = broadcast::Receiver<Arc<Published>>;
 
 pub struct Hub {
     streams: Mutex<HashMap<ExecutionId, broadcast::Sender<Arc<Published>>>>,
     lifecycle: broadcast::Sender<Arc<Published>>,
+    all: broadcast::Sender<Arc<Published>>,
     workspace: broadcast::Sender<Arc<Broadcast>>,
 }
 
@@ -33,6 +36,7 @@ impl Default for Hub {
         Hub {
             streams: Mutex::new(HashMap::new()),
             lifecycle: broadcast::channel(LIFECYCLE_CAPACITY).0,
+            all: broadcast::channel(ALL_CAPACITY).0,
             workspace: broadcast::channel(WORKSPACE_CAPACITY).0,
         }
     }
@@ -57,6 +61,11 @@ impl Hub {
         self.lifecycle.subscribe()
     }
 
+    /// Every event of every execution, log lines included, live only.
+    pub fn subscribe_all(&self) -> Receiver {
+        self.all.subscribe()
+    }
+
     /// Hands a committed event to its watchers. Must only be called after
     /// the event's transaction committed.
     pub fn publish(&self, event: Arc<Published>) {
@@ -70,6 +79,9 @@ impl Hub {
                     streams.remove(&id);
                 }
             }
+        }
+        if self.all.receiver_count() > 0 {
+            let _ = self.all.send(event.clone());
         }
         if !event.is_log() {
             let _ = self.lifecycle.send(event);

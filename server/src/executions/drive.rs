@@ -4,7 +4,7 @@
 //! to the event writer) and tasks on a remote runner (events go to its
 //! outbox): the [`Sink`] says where.
 
-use app::model::{AgentType, EventBody, ExecutionStatus, LogLevel, LogStream};
+use app::model::{AgentType, EventBody, ExecutionStatus, LineEnd, LogLevel, LogStream};
 use tokio::sync::mpsc;
 
 use super::markers::{self, Marker};
@@ -66,6 +66,7 @@ pub async fn drive<S: Sink>(
     let mut stored: u64 = 0;
     let mut truncated = false;
     let mut result: Option<serde_json::Value> = None;
+    let mut last_progress: Option<(u8, String)> = None;
     loop {
         tokio::select! {
             biased;
@@ -76,13 +77,13 @@ pub async fn drive<S: Sink>(
                 None => {
                     // The process has ended; take the lines still queued.
                     while let Some(line) = line_rx.recv().await {
-                        handle_line(sink, line, cap, &mut stored, &mut truncated, &mut result).await?;
+                        handle_line(sink, line, cap, &mut stored, &mut truncated, &mut result, &mut last_progress).await?;
                     }
                     break;
                 }
             },
             line = line_rx.recv() => match line {
-                Some(line) => handle_line(sink, line, cap, &mut stored, &mut truncated, &mut result).await?,
+                Some(line) => handle_line(sink, line, cap, &mut stored, &mut truncated, &mut result, &mut last_progress).await?,
                 None => {
                     // Pipes closed; wait for the end of the process.
                     while let Some(notice) = notice_rx.recv().await {
@@ -101,6 +102,7 @@ pub async fn drive<S: Sink>(
                 stream: LogStream::System,
                 level: LogLevel::Error,
                 message: spawn_error.to_string(),
+                end: LineEnd::Lf,
             })
             .await?;
             EventBody::Finished {
@@ -190,19 +192,28 @@ async fn handle_line<S: Sink>(
     stored: &mut u64,
     truncated: &mut bool,
     result: &mut Option<serde_json::Value>,
+    last_progress: &mut Option<(u8, String)>,
 ) -> anyhow::Result<()> {
     match markers::parse(&line.text) {
+        // Progress counts against the output cap like the line it came in
+        // (it is stored twice: as progress and as the line), and a marker
+        // that repeats the last one adds nothing.
         Some(Marker::Progress { progress, step }) => {
-            sink.enqueue(EventBody::Progress {
-                progress,
-                current_step: step,
-            })
-            .await?;
+            let fresh = last_progress.as_ref() != Some(&(progress, step.clone()));
+            *stored += step.len() as u64 + 16;
+            if fresh && *stored <= cap {
+                *last_progress = Some((progress, step.clone()));
+                sink.enqueue(EventBody::Progress {
+                    progress,
+                    current_step: step,
+                })
+                .await?;
+            }
         }
         Some(Marker::Result(value)) => *result = Some(value),
         None => {}
     }
-    *stored += line.text.len() as u64 + 1;
+    *stored += line.text.len() as u64 + line.end.as_str().len() as u64;
     if *stored <= cap {
         let level = match line.stream {
             LogStream::Stderr => stderr_level(&line.text),
@@ -212,6 +223,7 @@ async fn handle_line<S: Sink>(
             stream: line.stream,
             level,
             message: line.text,
+            end: line.end,
         })
         .await?;
     } else if !*truncated {
@@ -223,6 +235,7 @@ async fn handle_line<S: Sink>(
                 "[yagura] output exceeded the cap of {}; further output is discarded (the process keeps running)",
                 human_bytes(cap)
             ),
+            end: LineEnd::Lf,
         })
         .await?;
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{atomic::Ordering, Arc};
 use std::time::Duration;
 
-use app::model::{EventBody, ExecutionId, ExecutionStatus, LogLevel, LogStream};
+use app::model::{EventBody, ExecutionId, ExecutionStatus, LineEnd, LogLevel, LogStream};
 use tokio::sync::mpsc;
 
 use super::drive::{drive, Job, Sink};
@@ -47,19 +47,26 @@ pub(super) async fn run_one(
 
     // On an issue of a repository agents can work in: a worktree on its
     // own branch. Otherwise a plain empty directory.
+    let settings = super::Settings::from_metadata(row.metadata.as_ref());
+    let place = match (&execution.issue, settings.workspace) {
+        (Some(issue), _) => Some((issue.repository_id, Some(issue.number as i64))),
+        (None, Some(repo)) => Some((repo, None)),
+        (None, None) => None,
+    };
     let mut prepared = None;
-    if let Some(issue) = &execution.issue {
+    if let Some((repository_id, issue_number)) = place {
         let system = |message: String| EventBody::Log {
             stream: LogStream::System,
             level: LogLevel::Info,
             message,
+            end: LineEnd::Lf,
         };
         match inner
             .worktrees
             .prepare(
                 &id.to_string(),
-                &issue.repository_id.to_string(),
-                issue.number as i64,
+                &repository_id.to_string(),
+                issue_number,
                 row.workflow_run_id.as_deref(),
                 &workdir,
             )
@@ -111,6 +118,9 @@ pub(super) async fn run_one(
         workdir: workdir.clone(),
         timeout: Duration::from_secs(row.timeout_secs.max(1) as u64),
         grace: inner.config.kill_grace,
+        memory_limit_mb: settings.memory_limit_mb,
+        stdin: settings.stdin.clone().map(String::into_bytes),
+        close_stdin: settings.close_stdin,
     };
     let job = Job {
         spec,
@@ -119,10 +129,17 @@ pub(super) async fn run_one(
         issue_number,
         timeout_secs: row.timeout_secs.max(1) as u64,
     };
-    let sink = WriterSink { writer, id };
+    let sink = WriterSink {
+        writer,
+        id,
+        pids: &inner.pids,
+    };
     let stopping = || inner.stopping.load(Ordering::SeqCst);
     // The worktree is cleaned up however the run went.
     let body = drive(job, control, &sink, &stopping).await;
+    if let Ok(mut pids) = inner.pids.lock() {
+        pids.remove(&id);
+    }
     match &prepared {
         Some(p) => {
             let done = inner.worktrees.finish(p).await;
@@ -134,6 +151,7 @@ pub(super) async fn run_one(
                             stream: LogStream::System,
                             level: LogLevel::Info,
                             message: note,
+                            end: LineEnd::Lf,
                         },
                     )
                     .await?;
@@ -147,14 +165,21 @@ pub(super) async fn run_one(
     Ok(())
 }
 
+/// Events go to the event writer; the process's pid is noted for metrics.
 struct WriterSink<'a> {
     writer: &'a EventWriter,
     id: ExecutionId,
+    pids: &'a std::sync::Mutex<std::collections::HashMap<ExecutionId, u32>>,
 }
 
 #[async_trait::async_trait]
 impl Sink for WriterSink<'_> {
     async fn append(&self, body: EventBody) -> anyhow::Result<()> {
+        if let EventBody::Started { pid: Some(pid), .. } = &body {
+            if let Ok(mut pids) = self.pids.lock() {
+                pids.insert(self.id, *pid);
+            }
+        }
         self.writer.append(self.id, body).await?;
         Ok(())
     }

@@ -19,7 +19,7 @@ mod record;
 mod scheduler;
 pub mod template;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{
     atomic::{AtomicBool, Ordering},
@@ -28,8 +28,8 @@ use std::sync::{
 
 use app::api::ApiError;
 use app::model::{
-    Agent, EventBody, Execution, ExecutionId, ExecutionPage, ExecutionStatus, IssueId,
-    WorkflowRunId,
+    Agent, AgentType, EventBody, Execution, ExecutionId, ExecutionPage, ExecutionStatus, IssueId,
+    RepositoryId, RunnerLost, WorkflowRunId, DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_SECS,
 };
 use tokio::sync::{mpsc, Notify};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -72,6 +72,8 @@ struct Inner {
     work_root: PathBuf,
     config: ExecConfig,
     running: Mutex<HashMap<ExecutionId, mpsc::Sender<Control>>>,
+    /// The main process of each local execution that has started.
+    pids: Mutex<HashMap<ExecutionId, u32>>,
     wake: Notify,
     shutdown: CancellationToken,
     stopping: AtomicBool,
@@ -102,6 +104,7 @@ impl Executions {
                 work_root: data_dir.join("work"),
                 config,
                 running: Mutex::new(HashMap::new()),
+                pids: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
                 shutdown,
                 stopping: AtomicBool::new(false),
@@ -180,6 +183,9 @@ impl Executions {
                 "the prompt is longer than 256 KiB".into(),
             ));
         }
+        if origin.stdin.as_ref().is_some_and(|s| s.len() > 256 * 1024) {
+            return Err(ApiError::Invalid("the input is longer than 256 KiB".into()));
+        }
         let id = ExecutionId(uuid::Uuid::new_v4());
         let workdir = self.inner.work_root.join(id.to_string());
         // A runner runs it somewhere else: its working directory is the
@@ -192,6 +198,7 @@ impl Executions {
                 prompt: &prompt,
                 issue_title: origin.issue.as_ref().map_or("", |i| i.title.as_str()),
                 issue_body: origin.issue.as_ref().map_or("", |i| i.body.as_str()),
+                model: origin.model.as_deref().unwrap_or(""),
                 workdir: if remote { Path::new(".") } else { &workdir },
                 yagura_bin: if remote {
                     Path::new(REMOTE_YAGURA)
@@ -207,7 +214,14 @@ impl Executions {
             agent_type: agent.agent_type,
             prompt,
             argv,
-            env: agent.env.clone(),
+            env: {
+                let mut env = agent.env.clone();
+                env.extend(origin.env.clone());
+                if let Some(model) = &origin.model {
+                    env.insert("YAGURA_MODEL".into(), model.clone());
+                }
+                env
+            },
             timeout_secs: origin
                 .task
                 .as_ref()
@@ -219,6 +233,7 @@ impl Executions {
             created_at: db::now_ms(),
             capabilities: agent.capabilities.clone(),
             on_runner_lost: agent.on_runner_lost,
+            needs_runner: false,
             tags: origin
                 .task
                 .as_ref()
@@ -226,11 +241,58 @@ impl Executions {
                 .unwrap_or_default(),
             task_name: origin.task.as_ref().map(|t| t.name.clone()),
             description: origin.task.as_ref().map(|t| t.description.clone()),
-            metadata: origin.task.as_ref().and_then(|t| t.metadata.clone()),
+            metadata: Settings::of(origin)
+                .merged_into(origin.task.as_ref().and_then(|t| t.metadata.clone())),
             issue_id: origin.issue.as_ref().map(|i| i.id.to_string()),
             workflow_run_id: origin.workflow_run.map(|r| r.to_string()),
         };
-        store::create(&self.inner.db, &row)
+        self.queue(&row).await?;
+        self.get(id).await
+    }
+
+    /// Queues a task made without an agent (seed 000's `task_create`): no
+    /// command of its own, so only a connected runner can take it, and it
+    /// goes to one as it is (`task_execute {name, timeout, …}`).
+    pub async fn create_task(
+        &self,
+        task: TaskFields,
+        created_by: &str,
+    ) -> Result<Execution, ApiError> {
+        if self.inner.stopping.load(Ordering::SeqCst) {
+            return Err(ApiError::Conflict("the server is shutting down".into()));
+        }
+        let id = ExecutionId(uuid::Uuid::new_v4());
+        let row = store::NewExecution {
+            id: id.to_string(),
+            agent_id: None,
+            agent_name: task.name.clone(),
+            agent_type: AgentType::Custom,
+            prompt: String::new(),
+            argv: Vec::new(),
+            env: Default::default(),
+            timeout_secs: task.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS) as i64,
+            output_cap_bytes: DEFAULT_OUTPUT_CAP as i64,
+            status: ExecutionStatus::Queued,
+            created_by: Some(created_by.to_string()),
+            created_at: db::now_ms(),
+            issue_id: None,
+            workflow_run_id: None,
+            capabilities: Vec::new(),
+            task_name: Some(task.name),
+            description: Some(task.description),
+            tags: task.tags,
+            metadata: task.metadata,
+            on_runner_lost: RunnerLost::Fail,
+            needs_runner: true,
+        };
+        self.queue(&row).await?;
+        self.get(id).await
+    }
+
+    /// Stores a new execution with its first event and wakes the scheduler.
+    async fn queue(&self, row: &store::NewExecution) -> Result<(), ApiError> {
+        let id: ExecutionId = row.id.parse().or_internal("new execution id")?;
+        store::create(&self.inner.db, row)
             .await
             .or_internal("creating an execution")?;
         self.inner
@@ -238,13 +300,13 @@ impl Executions {
             .append(
                 id,
                 EventBody::Queued {
-                    agent_type: agent.agent_type,
+                    agent_type: row.agent_type,
                 },
             )
             .await
             .or_internal("queueing an execution")?;
         self.inner.wake.notify_one();
-        self.get(id).await
+        Ok(())
     }
 
     pub async fn get(&self, id: ExecutionId) -> Result<Execution, ApiError> {
@@ -279,6 +341,12 @@ impl Executions {
 
     /// Cancels a queued or running execution.
     pub async fn cancel(&self, id: ExecutionId) -> Result<(), ApiError> {
+        self.stop(id, false).await
+    }
+
+    /// Stops a queued or running execution: with `force`, SIGKILL at once
+    /// instead of SIGTERM and a grace period.
+    pub async fn stop(&self, id: ExecutionId, force: bool) -> Result<(), ApiError> {
         let execution = self.get(id).await?;
         if execution.status.is_terminal() {
             return Err(ApiError::Conflict(format!(
@@ -287,7 +355,13 @@ impl Executions {
             )));
         }
         if let Some(control) = self.control_of(id) {
-            let _ = control.send(Control::Cancel).await;
+            let _ = control
+                .send(if force {
+                    Control::Kill
+                } else {
+                    Control::Cancel
+                })
+                .await;
             return Ok(());
         }
         if let Some(runner) = self.remote_runner(id).await? {
@@ -325,6 +399,11 @@ impl Executions {
 
     pub async fn resume(&self, id: ExecutionId) -> Result<(), ApiError> {
         self.send_running(id, Control::Resume).await
+    }
+
+    /// Closes the process's standard input (it reads EOF).
+    pub async fn close_stdin(&self, id: ExecutionId) -> Result<(), ApiError> {
+        self.send_running(id, Control::CloseStdin).await
     }
 
     /// Writes to the process's standard input.
@@ -369,6 +448,15 @@ impl Executions {
         self.inner.running.lock().ok()?.get(&id).cloned()
     }
 
+    /// Local executions whose process runs, with its pid.
+    pub fn running_pids(&self) -> Vec<(ExecutionId, u32)> {
+        self.inner
+            .pids
+            .lock()
+            .map(|p| p.iter().map(|(id, pid)| (*id, *pid)).collect())
+            .unwrap_or_default()
+    }
+
     /// Ids of executions running in this process.
     pub fn running(&self) -> Vec<ExecutionId> {
         self.inner
@@ -379,11 +467,75 @@ impl Executions {
     }
 }
 
+/// How the local executor runs an execution beyond its command, kept in
+/// the execution's `metadata` (under `"yagura"`).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    /// Work in a worktree of this repository (no issue needed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<RepositoryId>,
+    /// A cap on the process's memory (its address space), in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_mb: Option<u64>,
+    /// Written to standard input when the process starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
+    /// Standard input closes after `stdin` (batch input).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub close_stdin: bool,
+}
+
+impl Settings {
+    fn of(origin: &Origin) -> Self {
+        Settings {
+            workspace: origin.workspace,
+            memory_limit_mb: origin.memory_limit_mb,
+            stdin: origin.stdin.clone(),
+            close_stdin: origin.close_stdin,
+        }
+    }
+
+    fn merged_into(self, metadata: Option<serde_json::Value>) -> Option<serde_json::Value> {
+        if self == Settings::default() {
+            return metadata;
+        }
+        let mut m = metadata.unwrap_or_else(|| serde_json::json!({}));
+        if let Some(obj) = m.as_object_mut() {
+            obj.insert(
+                "yagura".into(),
+                serde_json::to_value(&self).unwrap_or_default(),
+            );
+        }
+        Some(m)
+    }
+
+    /// The settings stored with an execution.
+    pub fn from_metadata(metadata: Option<&serde_json::Value>) -> Self {
+        metadata
+            .and_then(|m| m.get("yagura"))
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// Where an execution comes from, beyond its agent and prompt.
 #[derive(Clone, Debug, Default)]
 pub struct Origin {
     /// The issue it runs on: fills `{issue_title}` and `{issue_body}`.
     pub issue: Option<IssueFacts>,
+    /// A repository to work in without an issue (a worktree of its own).
+    pub workspace: Option<RepositoryId>,
+    /// Variables added to the agent's own.
+    pub env: BTreeMap<String, String>,
+    /// Fills `{model}` and `YAGURA_MODEL`.
+    pub model: Option<String>,
+    /// A cap on the process's memory, in MiB.
+    pub memory_limit_mb: Option<u64>,
+    /// Written to standard input at the start (at most 256 KiB).
+    pub stdin: Option<String>,
+    /// Close standard input after `stdin` (batch input).
+    pub close_stdin: bool,
     /// The workflow run it is a step of.
     pub workflow_run: Option<WorkflowRunId>,
     /// Seed 000's task fields, for executions made by `task_create`.

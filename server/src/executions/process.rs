@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use app::model::{LogStream, ResourceUsage};
+use app::model::{LineEnd, LogStream, ResourceUsage};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -47,15 +47,26 @@ pub struct Spec {
     pub timeout: Duration,
     /// Time between SIGTERM and SIGKILL when stopping.
     pub grace: Duration,
+    /// A cap on the process's address space (`RLIMIT_AS`), in MiB.
+    pub memory_limit_mb: Option<u64>,
+    /// Written to standard input at the start.
+    pub stdin: Option<Vec<u8>>,
+    /// Close standard input once `stdin` is written (batch input).
+    pub close_stdin: bool,
 }
 
 /// Requests to a running process.
 #[derive(Debug)]
 pub enum Control {
+    /// SIGTERM, then SIGKILL after the grace period.
     Cancel,
+    /// SIGKILL at once.
+    Kill,
     Pause,
     Resume,
     Stdin(Vec<u8>),
+    /// End of input: the process reads EOF once it has read what was written.
+    CloseStdin,
 }
 
 /// One line of output.
@@ -63,6 +74,8 @@ pub enum Control {
 pub struct Line {
     pub stream: LogStream,
     pub text: String,
+    /// How it ended: with the text, the bytes exactly as written.
+    pub end: LineEnd,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,11 +135,22 @@ pub async fn run(
         .process_group(0);
     // If the process that started it dies (a server or runner killed with
     // SIGKILL), the agent is killed too instead of running on unowned.
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    let memory_limit = spec.memory_limit_mb.map(|mb| mb.saturating_mul(1 << 20));
+    // SAFETY: prctl and setrlimit are async-signal-safe and nothing here
+    // allocates; nothing else runs between fork and exec.
     #[cfg(target_os = "linux")]
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if let Some(bytes) = memory_limit {
+                let limit = libc::rlimit {
+                    rlim_cur: bytes as libc::rlim_t,
+                    rlim_max: bytes as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             Ok(())
         });
     }
@@ -150,6 +174,24 @@ pub async fn run(
         .stdin
         .take()
         .and_then(|s| tokio::process::ChildStdin::from_std(s).ok());
+    if let Some(data) = spec.stdin.clone().filter(|d| !d.is_empty()) {
+        if spec.close_stdin {
+            // Batch input: written as fast as the process reads, then EOF.
+            if let Some(mut pipe) = stdin.take() {
+                tokio::spawn(async move {
+                    let _ = pipe.write_all(&data).await;
+                    let _ = pipe.shutdown().await;
+                });
+            }
+        } else if let Some(pipe) = stdin.as_mut() {
+            let write = tokio::time::timeout(Duration::from_secs(5), pipe.write_all(&data));
+            if !matches!(write.await, Ok(Ok(()))) {
+                stdin = None;
+            }
+        }
+    } else if spec.close_stdin {
+        stdin = None;
+    }
     let mut readers = Vec::new();
     if let Some(out) = stdout {
         readers.push(tokio::spawn(read_pipe(
@@ -208,6 +250,14 @@ pub async fn run(
                     reason = Reason::Cancelled;
                     kill_at = Some(terminate(pid, paused, spec.grace));
                 }
+                Some(Control::Kill) => {
+                    reason = Reason::Cancelled;
+                    if paused {
+                        signal_group(pid, libc::SIGCONT);
+                    }
+                    signal_group(pid, libc::SIGKILL);
+                    kill_at = Some(tokio::time::Instant::now() + Duration::from_secs(3600));
+                }
                 Some(Control::Pause) if !paused && kill_at.is_none() => {
                     signal_group(pid, libc::SIGSTOP);
                     paused = true;
@@ -230,6 +280,7 @@ pub async fn run(
                         }
                     }
                 }
+                Some(Control::CloseStdin) => stdin = None,
                 Some(_) => {}
                 None => {
                     // Nobody can control it any more (server stopping): stop it.
@@ -371,7 +422,7 @@ async fn read_pipe<R: AsyncRead + Unpin>(mut pipe: R, stream: LogStream, out: mp
         };
         match read {
             Ok(0) | Err(_) => {
-                if let Some(text) = splitter.take_partial() {
+                if let Some(text) = splitter.finish() {
                     lines.push(text);
                 }
                 send_all(&out, stream, &mut lines, receiver_gone).await;
@@ -390,11 +441,11 @@ async fn read_pipe<R: AsyncRead + Unpin>(mut pipe: R, stream: LogStream, out: mp
 async fn send_all(
     out: &mpsc::Sender<Line>,
     stream: LogStream,
-    lines: &mut Vec<String>,
+    lines: &mut Vec<(String, LineEnd)>,
     gone: bool,
 ) -> bool {
-    for text in lines.drain(..) {
-        if !gone && out.send(Line { stream, text }).await.is_err() {
+    for (text, end) in lines.drain(..) {
+        if !gone && out.send(Line { stream, text, end }).await.is_err() {
             return true;
         }
     }

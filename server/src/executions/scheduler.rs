@@ -54,12 +54,12 @@ async fn schedule(inner: &Arc<Inner>) {
         }
     };
     let runners_only = inner.remote.runners_only();
-    for (id, capabilities) in queued {
+    for (id, capabilities, needs_runner) in queued {
         let Ok(id) = id.parse::<ExecutionId>() else {
             continue;
         };
         let required = capabilities.0;
-        if runners_only || !required.is_empty() {
+        if runners_only || needs_runner || !required.is_empty() {
             // Without a runner that can take it, it stays queued.
             inner.remote.dispatch(id, &required).await;
             continue;

@@ -1,5 +1,5 @@
 //! Agent commands are argv templates: `{prompt}`, `{issue_title}`,
-//! `{issue_body}`, `{workdir}` and `{yagura}` are filled in one pass, each
+//! `{issue_body}`, `{model}`, `{workdir}` and `{yagura}` are filled in one pass, each
 //! element stays one argument, and no shell ever parses them.
 
 use std::path::Path;
@@ -13,6 +13,8 @@ pub struct Fill<'a> {
     pub prompt: &'a str,
     pub issue_title: &'a str,
     pub issue_body: &'a str,
+    /// The model a client asked for (Team Dashboard's `agent:create`).
+    pub model: &'a str,
     pub workdir: &'a Path,
     pub yagura_bin: &'a Path,
 }
@@ -23,10 +25,11 @@ pub struct Fill<'a> {
 pub fn fill_template(template: &[String], fill: &Fill<'_>) -> Vec<String> {
     let workdir = fill.workdir.display().to_string();
     let yagura = fill.yagura_bin.display().to_string();
-    let values: [(&str, &str); 5] = [
+    let values: [(&str, &str); 6] = [
         ("{prompt}", fill.prompt),
         ("{issue_title}", fill.issue_title),
         ("{issue_body}", fill.issue_body),
+        ("{model}", fill.model),
         ("{workdir}", &workdir),
         ("{yagura}", &yagura),
     ];
@@ -68,6 +71,7 @@ mod tests {
             prompt,
             issue_title: "Title {prompt}",
             issue_body: "",
+            model: "",
             workdir: Path::new("/w"),
             yagura_bin: Path::new("/bin/yagura"),
         };

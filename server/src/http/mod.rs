@@ -20,8 +20,11 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
 use crate::state::AppState;
+use crate::ws::team_dashboard::Dashboard;
 
 pub fn router(state: AppState) -> Router {
+    let dashboard = Dashboard::new(state.config.store.data_dir.clone());
+    let (socketio, _io) = crate::ws::socketio::layer(state.clone(), dashboard.clone());
     let (assets_router, site_assets) = assets::site();
     let backend: Arc<dyn Backend> = Arc::new(state.clone());
 
@@ -47,10 +50,18 @@ pub fn router(state: AppState) -> Router {
     let not_found =
         leptos_axum::render_app_async_with_context(context, move || shell(options.clone()));
 
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/ws", get(crate::ws::browser::upgrade))
         .route("/ws/ktcp", get(crate::ws::runner::upgrade))
+        .route(
+            "/ws/team-dashboard",
+            get(crate::ws::team_dashboard::upgrade),
+        );
+    if state.config.cc_anywhere.enabled {
+        router = router.route("/ws/cc-anywhere", get(crate::ws::cc_anywhere::upgrade));
+    }
+    router
         .route(
             "/api/github/webhook",
             axum::routing::post(webhook::receive).layer(axum::extract::DefaultBodyLimit::max(
@@ -66,7 +77,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(guard::same_origin_writes))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+        .layer(axum::Extension(dashboard))
         .with_state(state)
+        // Outermost: Engine.IO's long polls and upgrades bypass the rest.
+        .layer(socketio)
 }
 
 async fn healthz() -> Json<serde_json::Value> {

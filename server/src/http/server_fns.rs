@@ -7,12 +7,13 @@ use std::net::SocketAddr;
 
 use app::api::{ApiError, Backend, ExecutionAction, IssuedToken};
 use app::model::{
-    Agent, AgentId, AgentInput, ConnectionCheck, Dashboard, Execution, ExecutionId, ExecutionPage,
-    ExecutionQuery, ExecutionStatus, GithubConnect, GithubOverview, GithubSettings,
-    GithubSettingsInput, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueUpdate,
-    NewRunnerToken, NotificationId, NotificationList, Repository, RepositoryId, RepositoryInput,
-    Role, RunAction, RunnersOverview, Session, SyncReport, Theme, User, Workflow, WorkflowEvent,
-    WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId, WorkflowRunSummary,
+    Agent, AgentId, AgentInput, ApiKeysOverview, ConnectionCheck, Dashboard, Execution,
+    ExecutionId, ExecutionPage, ExecutionQuery, ExecutionStatus, GithubConnect, GithubOverview,
+    GithubSettings, GithubSettingsInput, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery,
+    IssueUpdate, NewApiKey, NewRunnerToken, NotificationId, NotificationList, Repository,
+    RepositoryId, RepositoryInput, Role, RunAction, RunnersOverview, Session, SyncReport, Theme,
+    User, Workflow, WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId,
+    WorkflowRunSummary,
 };
 use axum::extract::ConnectInfo;
 use http::request::Parts;
@@ -413,6 +414,26 @@ impl Backend for AppState {
     async fn revoke_runner_token(&self, parts: &Parts, id: String) -> Result<(), ApiError> {
         self.authorise(parts, Op::ManageRunnerTokens).await?;
         self.runners.revoke_token(&id).await
+    }
+
+    async fn api_keys_overview(&self, parts: &Parts) -> Result<ApiKeysOverview, ApiError> {
+        let user = self.authorise(parts, Op::ManageApiKeys).await?;
+        Ok(ApiKeysOverview {
+            keys: crate::auth::api_keys::list(&self.db, &user).await?,
+            all_users: user.role.at_least(Role::Admin),
+        })
+    }
+
+    async fn create_api_key(&self, parts: &Parts, name: String) -> Result<NewApiKey, ApiError> {
+        let user = self.authorise(parts, Op::ManageApiKeys).await?;
+        crate::auth::api_keys::create(&self.db, &user, &name).await
+    }
+
+    async fn revoke_api_key(&self, parts: &Parts, id: String) -> Result<(), ApiError> {
+        let user = self.authorise(parts, Op::ManageApiKeys).await?;
+        crate::auth::api_keys::revoke(&self.db, &user, &id).await?;
+        self.auth.connections.end_api_key(&id);
+        Ok(())
     }
 
     async fn github_overview(&self, parts: &Parts) -> Result<GithubOverview, ApiError> {

@@ -271,8 +271,7 @@ impl Issues {
                 title: row.title,
                 body: row.body,
             }),
-            workflow_run: None,
-            task: None,
+            ..Origin::default()
         })
     }
 

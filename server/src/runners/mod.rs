@@ -258,6 +258,8 @@ impl RemoteRunners for Runners {
                     .clone()
                     .unwrap_or_else(|| row.agent_name.clone()),
                 timeout: row.timeout_secs.max(1) as u64,
+                description: row.description.clone().unwrap_or_default(),
+                tags: row.tags.0.clone(),
                 argv: row.argv.0.clone(),
                 env,
                 output_cap_bytes: row.output_cap_bytes.max(0) as u64,

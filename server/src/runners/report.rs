@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use app::model::{AgentType, EventBody, ExecutionStatus, LogLevel, LogStream, ResourceUsage};
+use app::model::{
+    AgentType, EventBody, ExecutionStatus, LineEnd, LogLevel, LogStream, ResourceUsage,
+};
 use app::protocol::ktcp::{
     ClientFrame, CompletedData, ErrorData, LogData, ResourceUsageData, StatusData,
 };
@@ -59,6 +61,7 @@ fn parse_memory_kb(text: &str) -> Option<u64> {
 pub fn report(task_id: &str, seq: u64, body: &EventBody) -> Option<ClientFrame> {
     let now = Utc::now();
     let task_id = task_id.to_string();
+    let seq = Some(seq);
     let status = |data: StatusData| ClientFrame::TaskStatusUpdate {
         task_id: task_id.clone(),
         seq,
@@ -94,6 +97,7 @@ pub fn report(task_id: &str, seq: u64, body: &EventBody) -> Option<ClientFrame> 
             stream,
             level,
             message,
+            end,
         } => ClientFrame::TaskLog {
             task_id,
             seq,
@@ -107,15 +111,28 @@ pub fn report(task_id: &str, seq: u64, body: &EventBody) -> Option<ClientFrame> 
                 .into(),
                 message: message.clone(),
                 timestamp: now,
-                metadata: BTreeMap::from([(
-                    "stream".to_string(),
-                    match stream {
-                        LogStream::Stdout => "stdout",
-                        LogStream::Stderr => "stderr",
-                        LogStream::System => "system",
+                metadata: {
+                    let mut m = BTreeMap::from([(
+                        "stream".to_string(),
+                        match stream {
+                            LogStream::Stdout => "stdout",
+                            LogStream::Stderr => "stderr",
+                            LogStream::System => "system",
+                        }
+                        .to_string(),
+                    )]);
+                    // How the line ended, when not with `\n` (byte-exact output).
+                    match end {
+                        LineEnd::Lf => {}
+                        LineEnd::Crlf => {
+                            m.insert("eol".into(), "crlf".into());
+                        }
+                        LineEnd::None => {
+                            m.insert("eol".into(), "none".into());
+                        }
                     }
-                    .to_string(),
-                )]),
+                    m
+                },
             },
             timestamp: now,
         },
@@ -167,27 +184,48 @@ pub fn report(task_id: &str, seq: u64, body: &EventBody) -> Option<ClientFrame> 
     })
 }
 
-/// The event a runner's report stands for (`None` for a report that
-/// changes nothing, such as a bare status message).
-pub fn event(
+/// The events a provider's report stands for, given whether the task has
+/// started already: a seed provider's `task_status_update` (status
+/// `PROCESSING`, with `startedAt`, `progress` and `message`) starts the
+/// task the first time and reports progress every time; `PAUSED` and
+/// `RESUMED` follow SIGSTOP / SIGCONT. Only `task_completed` and
+/// `task_error` end a task.
+pub fn events(
     frame: &ClientFrame,
     agent_type: AgentType,
     issue_number: Option<u64>,
-) -> Option<EventBody> {
+    started: bool,
+) -> Vec<EventBody> {
     match frame {
-        ClientFrame::TaskStatusUpdate { data, .. } => match data.status.as_str() {
-            "PAUSED" => Some(EventBody::Paused),
-            "RESUMED" => Some(EventBody::Resumed),
-            _ if data.started_at.is_some() => Some(EventBody::Started {
-                agent_type,
-                issue_number,
-                pid: None,
-            }),
-            _ => data.progress.map(|p| EventBody::Progress {
-                progress: p.min(100),
-                current_step: data.message.clone().unwrap_or_default(),
-            }),
-        },
+        ClientFrame::TaskStatusUpdate { data, .. } => {
+            match data.status.to_ascii_uppercase().as_str() {
+                "PAUSED" => return vec![EventBody::Paused],
+                "RESUMED" => return vec![EventBody::Resumed],
+                _ => {}
+            }
+            let mut out = Vec::new();
+            if !started {
+                out.push(EventBody::Started {
+                    agent_type,
+                    issue_number,
+                    pid: None,
+                });
+            }
+            if let Some(p) = data.progress {
+                out.push(EventBody::Progress {
+                    progress: p.min(100),
+                    current_step: data.message.clone().unwrap_or_default(),
+                });
+            }
+            out
+        }
+        other => event(other, agent_type).into_iter().collect(),
+    }
+}
+
+/// The event a log or an ending report stands for.
+fn event(frame: &ClientFrame, agent_type: AgentType) -> Option<EventBody> {
+    match frame {
         ClientFrame::TaskLog { data, .. } => {
             let stream = match data.metadata.get("stream").map(String::as_str) {
                 Some("stderr") => LogStream::Stderr,
@@ -200,10 +238,16 @@ pub fn event(
                 "ERROR" => LogLevel::Error,
                 _ => LogLevel::Info,
             };
+            let end = match data.metadata.get("eol").map(String::as_str) {
+                Some("crlf") => LineEnd::Crlf,
+                Some("none") => LineEnd::None,
+                _ => LineEnd::Lf,
+            };
             Some(EventBody::Log {
                 stream,
                 level,
                 message: data.message.clone(),
+                end,
             })
         }
         ClientFrame::TaskCompleted { data, .. } => Some(EventBody::Finished {
@@ -259,6 +303,19 @@ mod tests {
                 stream: LogStream::Stderr,
                 level: LogLevel::Error,
                 message: "error: \u{1b}[31mboom\u{1b}[0m".into(),
+                end: LineEnd::Lf,
+            },
+            EventBody::Log {
+                stream: LogStream::Stdout,
+                level: LogLevel::Info,
+                message: "Name? ".into(),
+                end: LineEnd::None,
+            },
+            EventBody::Log {
+                stream: LogStream::Stdout,
+                level: LogLevel::Info,
+                message: "dos".into(),
+                end: LineEnd::Crlf,
             },
             EventBody::Paused,
             EventBody::Resumed,
@@ -288,10 +345,11 @@ mod tests {
             // Through JSON, as on the wire.
             let frame: ClientFrame =
                 serde_json::from_str(&serde_json::to_string(&frame).unwrap()).unwrap();
-            assert_eq!(frame.report(), Some(("t", i as u64 + 1)));
+            assert_eq!(frame.report(), Some(("t", Some(i as u64 + 1))));
+            let started = !matches!(body, EventBody::Started { .. });
             assert_eq!(
-                event(&frame, AgentType::Test, Some(4)).as_ref(),
-                Some(body),
+                events(&frame, AgentType::Test, Some(4), started),
+                vec![body.clone()],
                 "{frame:?}"
             );
         }
@@ -302,5 +360,52 @@ mod tests {
         assert_eq!(parse_memory_kb("256MB"), Some(256 * 1024));
         assert_eq!(parse_memory_kb("1.5GB"), Some(1572864));
         assert_eq!(parse_memory_kb("900KB"), Some(900));
+    }
+}
+
+#[cfg(test)]
+mod seed_tests {
+    use super::*;
+
+    /// A provider written from seed 000: no report numbers, and status
+    /// updates that carry `startedAt`, `progress` and `message` together.
+    #[test]
+    fn seed_status_updates_start_once_and_report_progress() {
+        let update: ClientFrame = serde_json::from_value(serde_json::json!({
+            "type": "task_status_update",
+            "taskId": "t",
+            "data": {"status": "PROCESSING", "progress": 50, "message": "ビルド進行中",
+                     "startedAt": "2024-01-01T10:05:00Z"},
+            "timestamp": "2024-01-01T10:05:00Z"
+        }))
+        .unwrap();
+        assert_eq!(update.report(), Some(("t", None)));
+        let first = events(&update, AgentType::Custom, None, false);
+        assert!(matches!(first[0], EventBody::Started { .. }));
+        assert_eq!(
+            first[1],
+            EventBody::Progress {
+                progress: 50,
+                current_step: "ビルド進行中".into()
+            }
+        );
+        let later = events(&update, AgentType::Custom, None, true);
+        assert_eq!(later.len(), 1);
+        let log: ClientFrame = serde_json::from_value(serde_json::json!({
+            "type": "task_log", "taskId": "t",
+            "data": {"level": "INFO", "message": "ビルドを開始します", "timestamp": "2024-01-01T10:05:30Z",
+                     "metadata": {"phase": "build", "step": "npm install"}},
+            "timestamp": "2024-01-01T10:05:30Z"
+        }))
+        .unwrap();
+        assert_eq!(
+            events(&log, AgentType::Custom, None, true),
+            vec![EventBody::Log {
+                stream: LogStream::Stdout,
+                level: LogLevel::Info,
+                message: "ビルドを開始します".into(),
+                end: LineEnd::Lf,
+            }]
+        );
     }
 }

@@ -75,9 +75,12 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(8)]
 }
 
-/// `yagura/<issue>-<short id>`.
-pub fn branch_name(issue_number: i64, id: &str) -> String {
-    format!("yagura/{issue_number}-{}", short(id))
+/// `yagura/<issue>-<short id>`, or `yagura/<short id>` without an issue.
+pub fn branch_name(issue_number: Option<i64>, id: &str) -> String {
+    match issue_number {
+        Some(n) => format!("yagura/{n}-{}", short(id)),
+        None => format!("yagura/{}", short(id)),
+    }
 }
 
 impl Worktrees {
@@ -205,7 +208,7 @@ impl Worktrees {
         &self,
         execution_id: &str,
         repo_id: &str,
-        issue_number: i64,
+        issue_number: Option<i64>,
         run: Option<&str>,
         path: &Path,
     ) -> anyhow::Result<Option<(Prepared, Vec<String>)>> {

@@ -36,8 +36,12 @@ fn commit(p: &Prepared, file: &str, text: &str) {
 
 #[test]
 fn branches_are_named_after_the_issue_and_a_short_id() {
-    assert_eq!(branch_name(12, "0123456789abcdef"), "yagura/12-01234567");
-    assert_eq!(branch_name(3, "abc"), "yagura/3-abc");
+    assert_eq!(
+        branch_name(Some(12), "0123456789abcdef"),
+        "yagura/12-01234567"
+    );
+    assert_eq!(branch_name(Some(3), "abc"), "yagura/3-abc");
+    assert_eq!(branch_name(None, "0123456789abcdef"), "yagura/01234567");
 }
 
 /// Steps of one run work on their own branches; their commits are
@@ -64,7 +68,7 @@ async fn steps_collect_their_commits_on_the_run_branch() {
         let path = work(exec);
         async move {
             trees
-                .prepare(exec, "repo", 12, Some("run00000"), &path)
+                .prepare(exec, "repo", Some(12), Some("run00000"), &path)
                 .await
                 .unwrap()
                 .expect("a worktree")

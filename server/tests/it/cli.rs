@@ -148,3 +148,95 @@ async fn user_create_reads_the_password_from_stdin_and_the_server_accepts_it() {
     assert_eq!(t.login("grace", "hopper-1906\n").await.status(), 401);
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn api_key_create_prints_a_key_that_signs_in_as_its_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let out = yagura(
+        &[
+            "user",
+            "create",
+            "--username",
+            "vera",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            "--data-dir",
+            data_arg,
+        ],
+        "long enough 1\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created viewer user vera"));
+
+    let out = yagura(
+        &[
+            "api-key",
+            "create",
+            "--name",
+            "ci",
+            "--user",
+            "vera",
+            "--data-dir",
+            data_arg,
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(key.starts_with("yak_") && key.len() > 30, "{key}");
+    // An unknown user is a clear error.
+    let out = yagura(
+        &[
+            "api-key",
+            "create",
+            "--name",
+            "ci",
+            "--user",
+            "nobody",
+            "--data-dir",
+            data_arg,
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nobody"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let t = common::start_in(dir, |_| {}).await;
+    let res = t
+        .http
+        .get(t.url("/api/v1/me"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let me: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(me["username"], "vera");
+    assert_eq!(me["role"], "viewer");
+    // A viewer's key cannot start anything.
+    let res = t
+        .http
+        .post(t.url("/api/v1/agents"))
+        .header("x-api-key", &key)
+        .json(&serde_json::json!({"name": "x", "agentType": "Custom", "command": ["true"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    t.shutdown().await;
+}

@@ -17,10 +17,13 @@ async fn fast_server() -> TestServer {
     common::start_with(|c| c.exec.kill_grace = Duration::from_millis(800)).await
 }
 
+/// A browser-dialect socket with Yagura's extensions (batches,
+/// `agent.cancelled`), as Yagura's own UI opens it.
 async fn socket(t: &TestServer, token: &str) -> Socket {
-    let (mut ws, _) = tokio_tungstenite::connect_async(t.ws_url(&format!("?token={token}")))
-        .await
-        .unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(t.ws_url(&format!("?token={token}&batch=1")))
+            .await
+            .unwrap();
     let hello = next_frames(&mut ws).await;
     assert_eq!(hello[0]["type"], "connected");
     ws

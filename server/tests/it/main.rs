@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod dialects;
 mod executions;
 mod fake_github;
 mod github;

@@ -20,6 +20,7 @@ use crate::auth::policy::{authorize, Op};
 use crate::{auth::accounts, state::AppState};
 
 mod agents;
+mod api_keys;
 mod executions;
 mod github;
 mod issues;
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/setup", post(setup))
         .route("/me", get(me))
         .merge(agents::router())
+        .merge(api_keys::router())
         .merge(executions::router())
         .merge(issues::router())
         .merge(workflows::router())

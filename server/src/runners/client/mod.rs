@@ -270,58 +270,78 @@ fn start_task(
             task: task_id.clone(),
         };
         let agent_type: AgentType = data.agent_type.parse().unwrap_or(AgentType::Custom);
-        let body = match std::fs::create_dir_all(&workdir) {
-            Err(e) => EventBody::Finished {
+        let body = if data.argv.is_empty() {
+            // A task made without an agent: nothing here says what to run.
+            EventBody::Finished {
                 agent_type,
                 status: ExecutionStatus::Failed,
                 result: None,
-                error_code: Some("WORKDIR".into()),
-                error_message: Some(format!("cannot create {}: {e}", workdir.display())),
+                error_code: Some("NO_COMMAND".into()),
+                error_message: Some(format!(
+                    "task {:?} names no command; yagura runner runs agents' commands",
+                    data.name
+                )),
                 exit_code: None,
                 signal: None,
                 usage: None,
-            },
-            Ok(()) => {
-                let me = std::env::current_exe()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|_| "yagura".into());
-                let argv = data
-                    .argv
-                    .iter()
-                    .map(|a| {
-                        if a == REMOTE_YAGURA {
-                            me.clone()
-                        } else {
-                            a.clone()
-                        }
-                    })
-                    .collect();
-                let env: BTreeMap<String, String> = data.env.clone();
-                let job = Job {
-                    spec: process::Spec {
-                        argv,
-                        env,
-                        workdir: workdir.clone(),
-                        timeout: Duration::from_secs(data.timeout.max(1)),
-                        grace,
-                    },
-                    cap: data.output_cap_bytes,
+            }
+        } else {
+            match std::fs::create_dir_all(&workdir) {
+                Err(e) => EventBody::Finished {
                     agent_type,
-                    issue_number: None,
-                    timeout_secs: data.timeout.max(1),
-                };
-                match drive(job, rx, &sink, &|| false).await {
-                    Ok(body) => body,
-                    Err(e) => EventBody::Finished {
+                    status: ExecutionStatus::Failed,
+                    result: None,
+                    error_code: Some("WORKDIR".into()),
+                    error_message: Some(format!("cannot create {}: {e}", workdir.display())),
+                    exit_code: None,
+                    signal: None,
+                    usage: None,
+                },
+                Ok(()) => {
+                    let me = std::env::current_exe()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|_| "yagura".into());
+                    let argv = data
+                        .argv
+                        .iter()
+                        .map(|a| {
+                            if a == REMOTE_YAGURA {
+                                me.clone()
+                            } else {
+                                a.clone()
+                            }
+                        })
+                        .collect();
+                    let env: BTreeMap<String, String> = data.env.clone();
+                    let job = Job {
+                        spec: process::Spec {
+                            argv,
+                            env,
+                            workdir: workdir.clone(),
+                            timeout: Duration::from_secs(data.timeout.max(1)),
+                            grace,
+                            memory_limit_mb: None,
+                            stdin: None,
+                            close_stdin: false,
+                        },
+                        cap: data.output_cap_bytes,
                         agent_type,
-                        status: ExecutionStatus::Failed,
-                        result: None,
-                        error_code: Some("RUNNER_ERROR".into()),
-                        error_message: Some(e.to_string()),
-                        exit_code: None,
-                        signal: None,
-                        usage: None,
-                    },
+                        issue_number: None,
+                        timeout_secs: data.timeout.max(1),
+                    };
+                    match drive(job, rx, &sink, &|| false).await {
+                        Ok(body) => body,
+                        Err(e) => EventBody::Finished {
+                            agent_type,
+                            status: ExecutionStatus::Failed,
+                            result: None,
+                            error_code: Some("RUNNER_ERROR".into()),
+                            error_message: Some(e.to_string()),
+                            exit_code: None,
+                            signal: None,
+                            usage: None,
+                        },
+                    }
                 }
             }
         };

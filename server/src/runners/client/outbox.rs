@@ -127,6 +127,7 @@ mod tests {
             stream: app::model::LogStream::Stdout,
             level: app::model::LogLevel::Info,
             message: m.into(),
+            end: Default::default(),
         };
         outbox.push("a", &log("1")).await;
         outbox.push("b", &log("x")).await;

@@ -282,7 +282,7 @@ impl Engine {
                         })
                     }),
                     workflow_run: loaded.run.id.parse().ok(),
-                    task: None,
+                    ..Origin::default()
                 };
                 let by = loaded
                     .run

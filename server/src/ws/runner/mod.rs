@@ -15,7 +15,7 @@ mod tasks;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use app::model::{AgentType, ExecutionId, User};
+use app::model::{AgentType, EventBody, ExecutionId, ExecutionStatus, User};
 use app::protocol::{
     close,
     ktcp::{CancelData, ClientFrame, ServerFrame},
@@ -145,11 +145,16 @@ struct Hello {
 
 /// What the session knows of one task it receives reports for.
 struct TaskState {
+    /// The highest report number applied (reports that carry one).
     applied: u64,
     agent_type: AgentType,
     issue_number: Option<u64>,
     /// Not (or no longer) this runner's: reports are dropped.
     foreign: bool,
+    /// Its execution has started: a status update reports progress only.
+    started: bool,
+    /// It ended: later reports change nothing.
+    ended: bool,
 }
 
 async fn provider(socket: WebSocket, state: AppState, hello: Hello) {
@@ -387,15 +392,17 @@ async fn lose(state: &AppState, id: ExecutionId, runner: &str) {
     state.executions.wake();
 }
 
-/// Applies one task report (once, in order) and notes it for the next ack.
-/// Answers with a frame to send back, if any.
+/// Applies one task report and notes it for the next ack. A report with a
+/// number (`yagura runner`'s) is applied once and in order; one without (a
+/// seed 000 provider's) in the order it arrives. Answers with a frame to
+/// send back, if any.
 async fn report(
     state: &AppState,
     runner_id: &str,
     tasks: &mut HashMap<ExecutionId, TaskState>,
     pending: &mut HashMap<ExecutionId, u64>,
     task: &str,
-    seq: u64,
+    seq: Option<u64>,
     frame: &ClientFrame,
 ) -> Option<ServerFrame> {
     let Ok(id) = task.parse::<ExecutionId>() else {
@@ -412,6 +419,7 @@ async fn report(
             (Some((Some(r), applied, _)), Some(_)) if r == runner_id => (false, *applied as u64),
             _ => (true, 0),
         };
+        let status = execution.as_ref().map(|e| e.status);
         slot.insert(TaskState {
             applied,
             agent_type: execution
@@ -422,6 +430,8 @@ async fn report(
                 .as_ref()
                 .and_then(|e| e.issue.as_ref().map(|i| i.number)),
             foreign,
+            started: status.is_some_and(|s| s != ExecutionStatus::Queued),
+            ended: status.is_some_and(|s| s.is_terminal()),
         });
     }
     let t = tasks.get_mut(&id)?;
@@ -435,39 +445,60 @@ async fn report(
             timestamp: Utc::now(),
         });
     }
-    if seq <= t.applied {
-        // Sent again after a reconnect: already stored; acknowledge again.
-        let entry = pending.entry(id).or_insert(0);
-        *entry = (*entry).max(seq);
-        return None;
-    }
-    if seq != t.applied + 1 {
-        tracing::warn!(
-            task,
-            seq,
-            applied = t.applied,
-            "report out of order; waiting for the missing ones"
-        );
-        return None;
+    if let Some(seq) = seq {
+        if seq <= t.applied {
+            // Sent again after a reconnect: already stored; acknowledge again.
+            let entry = pending.entry(id).or_insert(0);
+            *entry = (*entry).max(seq);
+            return None;
+        }
+        if seq != t.applied + 1 {
+            tracing::warn!(
+                task,
+                seq,
+                applied = t.applied,
+                "report out of order; waiting for the missing ones"
+            );
+            return None;
+        }
     }
     let writer = state.executions.writer();
-    let queued = match remote::event(frame, t.agent_type, t.issue_number) {
-        Some(body) => {
-            let terminal = matches!(body, app::model::EventBody::Finished { .. });
-            let queued = writer.enqueue_remote(id, body, seq).await;
-            if terminal {
-                state.executions.wake();
-            }
-            queued
-        }
-        // A report that changes nothing still has its number stored.
-        None => writer.note_remote(id, seq).await,
+    let bodies = if t.ended {
+        Vec::new()
+    } else {
+        remote::events(frame, t.agent_type, t.issue_number, t.started)
     };
+    let mut queued = Ok(());
+    for body in &bodies {
+        match body {
+            EventBody::Started { .. } => t.started = true,
+            EventBody::Finished { .. } => t.ended = true,
+            _ => {}
+        }
+        queued = match seq {
+            Some(seq) => writer.enqueue_remote(id, body.clone(), seq).await,
+            None => writer.enqueue(id, body.clone()).await,
+        };
+        if queued.is_err() {
+            break;
+        }
+    }
+    if bodies.is_empty() {
+        if let Some(seq) = seq {
+            // A report that changes nothing still has its number stored.
+            queued = writer.note_remote(id, seq).await;
+        }
+    }
+    if t.ended {
+        state.executions.wake();
+    }
     if queued.is_err() {
         return None;
     }
-    t.applied = seq;
-    pending.insert(id, seq);
+    if let Some(seq) = seq {
+        t.applied = seq;
+        pending.insert(id, seq);
+    }
     None
 }
 

@@ -106,33 +106,35 @@ async fn operate(
         } => {
             authorize(user, Op::StartExecution)?;
             let name = check_name(&data.name)?;
-            let agent_id = data.agent_id.parse().map_err(|_| {
-                ApiError::Invalid(format!("{:?} is not an agent id", data.agent_id))
-            })?;
-            let agent = match crate::agents::get(&state.db, agent_id).await {
-                Err(ApiError::NotFound) => {
-                    return Err(ApiError::Invalid("there is no agent with that id".into()))
-                }
-                other => other?,
-            };
             if let Some(t) = data.timeout {
                 check_timeout(t)?;
             }
-            let origin = Origin {
-                task: Some(TaskFields {
-                    name,
-                    description: data.description,
-                    tags: data.tags,
-                    metadata: (!data.metadata.is_empty())
-                        .then(|| serde_json::to_value(&data.metadata).unwrap_or_default()),
-                    timeout_secs: data.timeout,
-                }),
-                ..Default::default()
+            let task = TaskFields {
+                name,
+                description: data.description,
+                tags: data.tags,
+                metadata: (!data.metadata.is_empty())
+                    .then(|| serde_json::to_value(&data.metadata).unwrap_or_default()),
+                timeout_secs: data.timeout,
             };
-            let execution = state
-                .executions
-                .create(&agent, data.prompt, &user.username, &origin)
-                .await?;
+            let execution = match data.agent_id.as_deref().map(str::trim) {
+                // Seed 000's task: for a connected provider to run as it is.
+                None | Some("") => state.executions.create_task(task, &user.username).await?,
+                // Extension: run by one of Yagura's agents (id or name).
+                Some(agent) => {
+                    let agent = crate::agents::find(&state.db, agent)
+                        .await?
+                        .ok_or_else(|| ApiError::Invalid(format!("there is no agent {agent:?}")))?;
+                    let origin = Origin {
+                        task: Some(task),
+                        ..Default::default()
+                    };
+                    state
+                        .executions
+                        .create(&agent, data.prompt, &user.username, &origin)
+                        .await?
+                }
+            };
             Ok(ServerFrame::TaskCreateResponse {
                 request_id,
                 task_id: execution.id.to_string(),

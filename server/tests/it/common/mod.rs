@@ -273,3 +273,99 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+pub mod sio;
+
+/// Connects a WebSocket client.
+pub async fn ws_connect(url: &str) -> Socket {
+    tokio_tungstenite::connect_async(url)
+        .await
+        .unwrap_or_else(|e| panic!("upgrade {url}: {e}"))
+        .0
+}
+
+/// Sends a JSON text frame.
+pub async fn ws_send(ws: &mut Socket, value: &Value) {
+    use futures::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        value.to_string(),
+    ))
+    .await
+    .expect("send");
+}
+
+/// The next text frame as JSON (pings skipped), or `None` when nothing
+/// came within `within` or the socket closed.
+pub async fn ws_recv(ws: &mut Socket, within: Duration) -> Option<Value> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        match msg {
+            Message::Text(t) => return Some(serde_json::from_str(&t).expect("JSON text frame")),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
+/// Reads until the server closes; the close code (panics if none within
+/// `within`).
+pub async fn ws_close_code(ws: &mut Socket, within: Duration) -> u16 {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("closed in time");
+        match msg {
+            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+            Some(Ok(Message::Close(None))) => return 1005,
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("socket error before the close frame: {e}"),
+            None => panic!("stream ended without a close frame"),
+        }
+    }
+}
+
+/// Creates a user with `role` (as `yagura user create` would); returns
+/// their session token.
+pub async fn user_with_role(t: &TestServer, name: &str, role: app::model::Role) -> String {
+    yagura::auth::accounts::create_user(&t.server.state.db, name, PASSWORD, role)
+        .await
+        .expect("create user");
+    let res = t.login(name, PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Makes an API key for the signed-in user of `token`; returns the key.
+pub async fn api_key(t: &TestServer, token: &str, name: &str) -> (String, String) {
+    let res = t
+        .http
+        .post(t.url("/api/v1/api-keys"))
+        .bearer_auth(token)
+        .json(&json!({"name": name}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        201,
+        "create key: {}",
+        res.text().await.unwrap_or_default()
+    );
+    let v: Value = res.json().await.unwrap();
+    (
+        v["id"].as_str().unwrap().into(),
+        v["key"].as_str().unwrap().into(),
+    )
+}

@@ -1,0 +1,126 @@
+//! Every open socket of every dialect, by whose credential opened it, so
+//! that ending a credential ends its sockets at once: a revoked API key,
+//! (later) a deactivated user.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use app::model::UserId;
+use tokio_util::sync::CancellationToken;
+
+use super::Principal;
+
+#[derive(Default)]
+pub struct Connections {
+    next: AtomicU64,
+    open: Mutex<HashMap<u64, Entry>>,
+}
+
+struct Entry {
+    user: UserId,
+    api_key: Option<String>,
+    end: CancellationToken,
+}
+
+/// One socket's registration; dropping it forgets the socket.
+pub struct Registration {
+    id: u64,
+    connections: Arc<Connections>,
+    /// Cancelled when the socket's credential ends: close the socket.
+    pub ended: CancellationToken,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.connections.open.lock() {
+            open.remove(&self.id);
+        }
+    }
+}
+
+impl Connections {
+    /// Records a socket opened by `principal`.
+    pub fn register(self: &Arc<Self>, principal: &Principal) -> Registration {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let ended = CancellationToken::new();
+        if let Ok(mut open) = self.open.lock() {
+            open.insert(
+                id,
+                Entry {
+                    user: principal.user.id,
+                    api_key: principal.api_key.clone(),
+                    end: ended.clone(),
+                },
+            );
+        }
+        Registration {
+            id,
+            connections: self.clone(),
+            ended,
+        }
+    }
+
+    /// Ends every socket opened with API key `id`; answers how many.
+    pub fn end_api_key(&self, id: &str) -> usize {
+        self.end_where(|e| e.api_key.as_deref() == Some(id))
+    }
+
+    /// Ends every socket of `user`; answers how many.
+    pub fn end_user(&self, user: UserId) -> usize {
+        self.end_where(|e| e.user == user)
+    }
+
+    /// Open sockets of `user`.
+    pub fn count_user(&self, user: UserId) -> usize {
+        self.open
+            .lock()
+            .map(|o| o.values().filter(|e| e.user == user).count())
+            .unwrap_or(0)
+    }
+
+    fn end_where(&self, which: impl Fn(&Entry) -> bool) -> usize {
+        let Ok(open) = self.open.lock() else {
+            return 0;
+        };
+        let mut n = 0;
+        for entry in open.values().filter(|e| which(e)) {
+            entry.end.cancel();
+            n += 1;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::{Role, User};
+
+    fn principal(user: u128, key: Option<&str>) -> Principal {
+        Principal {
+            user: User {
+                id: UserId(uuid::Uuid::from_u128(user)),
+                username: "u".into(),
+                role: Role::Member,
+            },
+            api_key: key.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn ending_a_key_ends_only_its_sockets() {
+        let c = Arc::new(Connections::default());
+        let by_key = c.register(&principal(1, Some("k1")));
+        let by_token = c.register(&principal(1, None));
+        let other = c.register(&principal(2, Some("k2")));
+        assert_eq!(c.end_api_key("k1"), 1);
+        assert!(by_key.ended.is_cancelled());
+        assert!(!by_token.ended.is_cancelled() && !other.ended.is_cancelled());
+        assert_eq!(c.count_user(UserId(uuid::Uuid::from_u128(1))), 2);
+        drop(by_key);
+        assert_eq!(c.count_user(UserId(uuid::Uuid::from_u128(1))), 1);
+        assert_eq!(c.end_user(UserId(uuid::Uuid::from_u128(2))), 1);
+        assert!(other.ended.is_cancelled());
+    }
+}
