@@ -24,6 +24,7 @@ const WORKFLOWS_PORT = 3104;
 const WORKFLOWS_SSR_PORT = 3105;
 const RUNNERS_PORT = 3106;
 const GITHUB_PORT = 3107;
+const DIALECTS_PORT = 3108;
 
 export default defineConfig({
   testDir: './tests',
@@ -57,8 +58,10 @@ export default defineConfig({
     // GitHub: a signed webhook shows up live and starts a workflow; every
     // page hydrates without a console error.
     { name: 'github', testMatch: 'github.spec.ts', use: { baseURL: `http://127.0.0.1:${GITHUB_PORT}` } },
+    // API keys, and a seed client (CC-Anywhere over Node's `ws`) using one.
+    { name: 'dialects', testMatch: 'dialects.spec.ts', use: { baseURL: `http://127.0.0.1:${DIALECTS_PORT}` } },
   ],
-  webServer: [SSR_PORT, HYDRATED_PORT, EXECUTIONS_PORT, WORKFLOWS_PORT, WORKFLOWS_SSR_PORT, RUNNERS_PORT, GITHUB_PORT].map((port) => ({
+  webServer: [SSR_PORT, HYDRATED_PORT, EXECUTIONS_PORT, WORKFLOWS_PORT, WORKFLOWS_SSR_PORT, RUNNERS_PORT, GITHUB_PORT, DIALECTS_PORT].map((port) => ({
     command: `sh scripts/serve-copy.sh ${port}`,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,

@@ -54,6 +54,7 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
         data: StatusData,
+        #[serde(default = "Utc::now")]
         timestamp: DateTime<Utc>,
     },
     TaskLog {
@@ -64,6 +65,7 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
         data: LogData,
+        #[serde(default = "Utc::now")]
         timestamp: DateTime<Utc>,
     },
     TaskCompleted {
@@ -74,6 +76,7 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
         data: CompletedData,
+        #[serde(default = "Utc::now")]
         timestamp: DateTime<Utc>,
     },
     TaskError {
@@ -84,6 +87,7 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
         data: ErrorData,
+        #[serde(default = "Utc::now")]
         timestamp: DateTime<Utc>,
     },
     TaskCreate {
@@ -122,6 +126,18 @@ pub enum ClientFrame {
         #[serde(default)]
         timestamp: Option<DateTime<Utc>>,
     },
+    /// A client asks for a task to stop (seed 000's `task_cancel`, which
+    /// the server also sends to providers). No answer when it worked; a
+    /// `generic_error` when it did not.
+    TaskCancel {
+        task_id: String,
+        #[serde(default)]
+        request_id: Option<String>,
+        #[serde(default)]
+        data: DeleteOptions,
+        #[serde(default)]
+        timestamp: Option<DateTime<Utc>>,
+    },
 }
 
 impl ClientFrame {
@@ -143,9 +159,11 @@ impl ClientFrame {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusData {
+    #[serde(default)]
     pub status: String,
+    /// Percent; any number is taken (rounded, clamped to 0–100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress: Option<u8>,
+    pub progress: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,18 +173,33 @@ pub struct StatusData {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogData {
-    /// `DEBUG`, `INFO`, `WARN` or `ERROR`.
+    /// `DEBUG`, `INFO`, `WARN` or `ERROR` (`INFO` when missing).
+    #[serde(default = "info")]
     pub level: String,
     pub message: String,
+    #[serde(default = "Utc::now")]
     pub timestamp: DateTime<Utc>,
-    /// `stream`: `stdout`, `stderr` or `system`.
+    /// Anything the provider likes; Yagura reads `stream` (`stdout`,
+    /// `stderr` or `system`) and `eol` (`crlf`, `none`).
     #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+fn info() -> String {
+    "INFO".into()
+}
+
+fn completed() -> String {
+    "COMPLETED".into()
+}
+
+fn failed() -> String {
+    "FAILED".into()
 }
 
 /// Seed 000's resource usage, with exact extension fields.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ResourceUsageData {
     /// CPU seconds.
     pub cpu_time: f64,
@@ -185,9 +218,13 @@ pub struct ResourceUsageData {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CompletedData {
+    #[serde(default = "completed")]
     pub status: String,
+    #[serde(default)]
     pub exit_code: i32,
+    #[serde(default = "Utc::now")]
     pub completed_at: DateTime<Utc>,
+    #[serde(default)]
     pub resource_usage: ResourceUsageData,
     /// Extension: the `::result` the agent reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,9 +235,13 @@ pub struct CompletedData {
 #[serde(rename_all = "camelCase")]
 pub struct ErrorData {
     /// `FAILED`, `TIMED_OUT` or `CANCELLED`.
+    #[serde(default = "failed")]
     pub status: String,
+    #[serde(default = "failed")]
     pub error_code: String,
+    #[serde(default)]
     pub error_message: String,
+    #[serde(default = "Utc::now")]
     pub failed_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
@@ -303,6 +344,9 @@ pub enum ServerFrame {
     GenericError {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
+        /// The task a refused report was about, when the frame named one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_id: Option<String>,
         data: GenericErrorData,
         timestamp: DateTime<Utc>,
     },
@@ -397,6 +441,7 @@ impl ServerFrame {
     pub fn error(request_id: Option<String>, code: &str, message: impl Into<String>) -> Self {
         ServerFrame::GenericError {
             request_id,
+            task_id: None,
             data: GenericErrorData {
                 error_code: code.to_string(),
                 error_message: message.into(),

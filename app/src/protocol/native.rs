@@ -63,6 +63,10 @@ pub enum Channel {
 pub struct ConnectedUser {
     pub id: UserId,
     pub username: String,
+    /// Seed 002's name for the user: their linked GitHub login, else
+    /// their username.
+    #[serde(default)]
+    pub github_username: String,
 }
 
 /// Machine-readable error codes of the `error` frame (seed 002).
@@ -369,16 +373,14 @@ impl ServerMessage {
             _ => None,
         }
     }
-}
 
-impl ServerMessage {
-    /// This message as a client that knows only seed 002 gets it: a
-    /// cancelled run ends as `agent.failed` (`errorCode: CANCELLED`), and a
-    /// workflow run that ended otherwise than completed ends as
-    /// `workflow.completed` with its `status` and `errorMessage` (a seed
-    /// client learns the end of every run). Everything else is unchanged.
-    pub fn seed_view(self) -> ServerMessage {
-        match self {
+    /// The message as seed 002 has it, for a client that did not ask for
+    /// Yagura's extensions; `None` for a frame type seed 002 does not
+    /// define (a seed client would drop it, or worse, stumble on it). A
+    /// cancelled run is seed 002's `agent.failed` (code `CANCELLED`); a
+    /// failed workflow run is its `workflow.completed` with a status.
+    pub fn seed_view(self) -> Option<ServerMessage> {
+        Some(match self {
             ServerMessage::AgentCancelled {
                 execution_id,
                 agent_type,
@@ -415,8 +417,19 @@ impl ServerMessage {
                 seq,
                 timestamp,
             },
+            // Yagura's own: no seed 002 client knows them.
+            ServerMessage::Resync { .. }
+            | ServerMessage::Batch { .. }
+            | ServerMessage::AgentQueued { .. }
+            | ServerMessage::AgentPaused { .. }
+            | ServerMessage::AgentResumed { .. }
+            | ServerMessage::AgentRequeued { .. }
+            | ServerMessage::IssueUpdated { .. }
+            | ServerMessage::WorkflowStep { .. }
+            | ServerMessage::WorkflowApprovalRequired { .. }
+            | ServerMessage::RunnerUpdated { .. } => return None,
             other => other,
-        }
+        })
     }
 
     /// The stream position of a workflow run event, if this is one.
@@ -870,6 +883,7 @@ mod tests {
             user: ConnectedUser {
                 id,
                 username: "ada".into(),
+                github_username: "ada-lovelace".into(),
             },
             timestamp: ts,
         };
@@ -878,7 +892,8 @@ mod tests {
             json!({
                 "type": "connected",
                 "connectionId": "conn_1",
-                "user": {"id": "550e8400-e29b-41d4-a716-446655440000", "username": "ada"},
+                "user": {"id": "550e8400-e29b-41d4-a716-446655440000", "username": "ada",
+                         "githubUsername": "ada-lovelace"},
                 "timestamp": "2025-10-22T10:00:00Z"
             })
         );

@@ -44,10 +44,31 @@ pub struct Connected {
     pub capabilities: Vec<String>,
     pub concurrency: u32,
     pub tx: mpsc::Sender<ServerFrame>,
-    /// Cancelled to disconnect it (its token was revoked, or it stalled).
-    pub kick: CancellationToken,
+    /// Disconnects it (its token was revoked, it stalled, or it connected
+    /// again), saying why.
+    pub kick: Kick,
     /// This socket (a runner that reconnects gets a new one).
     pub connection: String,
+}
+
+/// Disconnects one runner socket, with the close code and reason it gets.
+#[derive(Clone, Default)]
+pub struct Kick {
+    token: CancellationToken,
+    why: Arc<std::sync::OnceLock<(u16, &'static str)>>,
+}
+
+impl Kick {
+    pub fn kick(&self, code: u16, reason: &'static str) {
+        let _ = self.why.set((code, reason));
+        self.token.cancel();
+    }
+
+    /// Waits for the kick; the close code and reason.
+    pub async fn kicked(&self) -> (u16, &'static str) {
+        self.token.cancelled().await;
+        self.why.get().copied().unwrap_or((1000, "disconnected"))
+    }
 }
 
 #[derive(Clone)]
@@ -91,7 +112,7 @@ impl Runners {
         let id = runner.id.clone();
         if let Ok(mut connected) = self.inner.connected.lock() {
             if let Some(old) = connected.insert(runner.id.clone(), runner) {
-                old.kick.cancel();
+                old.kick.kick(1000, "the runner connected again");
             }
         }
         self.announce(&id, &name, true);
@@ -151,7 +172,7 @@ impl Runners {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!(runner = %runner.name, "runner stopped reading; disconnecting it");
-                runner.kick.cancel();
+                runner.kick.kick(1008, "the runner stopped reading");
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,

@@ -81,7 +81,7 @@ pub fn report(task_id: &str, seq: u64, body: &EventBody) -> Option<ClientFrame> 
             current_step,
         } => status(StatusData {
             status: "PROCESSING".into(),
-            progress: Some(*progress),
+            progress: Some(f64::from(*progress)),
             message: Some(current_step.clone()),
             started_at: None,
         }),
@@ -119,7 +119,7 @@ pub fn report(task_id: &str, seq: u64, body: &EventBody) -> Option<ClientFrame> 
                             LogStream::Stderr => "stderr",
                             LogStream::System => "system",
                         }
-                        .to_string(),
+                        .into(),
                     )]);
                     // How the line ended, when not with `\n` (byte-exact output).
                     match end {
@@ -213,7 +213,11 @@ pub fn events(
             }
             if let Some(p) = data.progress {
                 out.push(EventBody::Progress {
-                    progress: p.min(100),
+                    progress: if p.is_finite() {
+                        p.round().clamp(0.0, 100.0) as u8
+                    } else {
+                        0
+                    },
                     current_step: data.message.clone().unwrap_or_default(),
                 });
             }
@@ -227,7 +231,7 @@ pub fn events(
 fn event(frame: &ClientFrame, agent_type: AgentType) -> Option<EventBody> {
     match frame {
         ClientFrame::TaskLog { data, .. } => {
-            let stream = match data.metadata.get("stream").map(String::as_str) {
+            let stream = match data.metadata.get("stream").and_then(|v| v.as_str()) {
                 Some("stderr") => LogStream::Stderr,
                 Some("system") => LogStream::System,
                 _ => LogStream::Stdout,
@@ -238,7 +242,7 @@ fn event(frame: &ClientFrame, agent_type: AgentType) -> Option<EventBody> {
                 "ERROR" => LogLevel::Error,
                 _ => LogLevel::Info,
             };
-            let end = match data.metadata.get("eol").map(String::as_str) {
+            let end = match data.metadata.get("eol").and_then(|v| v.as_str()) {
                 Some("crlf") => LineEnd::Crlf,
                 Some("none") => LineEnd::None,
                 _ => LineEnd::Lf,
@@ -262,9 +266,13 @@ fn event(frame: &ClientFrame, agent_type: AgentType) -> Option<EventBody> {
         }),
         ClientFrame::TaskError { data, .. } => Some(EventBody::Finished {
             agent_type,
-            status: match data.status.as_str() {
-                "TIMED_OUT" => ExecutionStatus::TimedOut,
-                "CANCELLED" => ExecutionStatus::Cancelled,
+            // A seed provider answers `task_cancel` with `task_error`; its
+            // status or code says it was a cancel.
+            status: match (data.status.as_str(), data.error_code.as_str()) {
+                ("TIMED_OUT", _) | (_, "TIMED_OUT" | "TIMEOUT") => ExecutionStatus::TimedOut,
+                ("CANCELLED" | "CANCELED", _) | (_, "CANCELLED" | "CANCELED") => {
+                    ExecutionStatus::Cancelled
+                }
                 _ => ExecutionStatus::Failed,
             },
             result: None,

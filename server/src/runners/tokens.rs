@@ -104,7 +104,9 @@ impl Runners {
         }
         if let Ok(connected) = self.inner.connected.lock() {
             for runner in connected.values().filter(|r| r.token_id == id) {
-                runner.kick.cancel();
+                runner
+                    .kick
+                    .kick(app::protocol::close::UNAUTHORIZED, "runner token revoked");
             }
         }
         Ok(())

@@ -141,9 +141,22 @@ async fn run(socket: WebSocket, state: AppState, first: Option<serde_json::Value
                     Ok(ClientMessage::Ping) => ServerMessage::Pong {
                         timestamp: chrono::Utc::now().timestamp_millis(),
                     },
-                    Ok(ClientMessage::Auth { .. }) => ServerMessage::AuthSuccess {
-                        message: "Authenticated successfully".into(),
-                    },
+                    // Authenticating again: the key must still be good
+                    // (and the same user's).
+                    Ok(ClientMessage::Auth { api_key }) => {
+                        let again = match api_key {
+                            Some(key) => state.auth.authenticate(&state.db, &key).await.ok(),
+                            None => None,
+                        };
+                        if again.is_some_and(|p| p.user.id == principal.user.id) {
+                            ServerMessage::AuthSuccess {
+                                message: "Authenticated successfully".into(),
+                            }
+                        } else {
+                            send(ServerMessage::error(code::INVALID_API_KEY, "invalid API key")).await;
+                            break Some((POLICY, "invalid API key"));
+                        }
+                    }
                     Ok(ClientMessage::Subscribe { task_id: None })
                     | Ok(ClientMessage::Unsubscribe { task_id: None }) => {
                         ServerMessage::error(code::INVALID_SUBSCRIBE, "taskId is required")
@@ -228,15 +241,13 @@ async fn authenticate(
                 .await;
                 return Err(Some((POLICY, "invalid API key")));
             }
-            Ok(_) => {
+            // Anything else first (even what is not JSON): authenticate.
+            Ok(_) | Err(_) => {
                 send(ServerMessage::error(
                     code::AUTH_REQUIRED,
                     "authenticate first",
                 ))
                 .await;
-            }
-            Err(e) => {
-                send(ServerMessage::error(e.code, e.message)).await;
             }
         }
     }

@@ -181,9 +181,10 @@ async fn a_runner_runs_an_execution_and_its_lines_reach_the_browser_protocol() {
     .await;
 
     // A browser-protocol subscriber, before the execution starts.
-    let (mut ws, _) = tokio_tungstenite::connect_async(t.ws_url(&format!("?token={token}")))
-        .await
-        .unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(t.ws_url(&format!("?token={token}&batch=1")))
+            .await
+            .unwrap();
     let _hello = ws.next().await;
     let id = common::start_execution(&t, &token, &agent, "").await;
     ws.send(Message::text(

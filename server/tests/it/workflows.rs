@@ -677,9 +677,10 @@ async fn every_connection_sees_issues_workflow_events_and_its_notifications() {
         ]),
     )
     .await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(t.ws_url(&format!("?token={token}")))
-        .await
-        .unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(t.ws_url(&format!("?token={token}&batch=1")))
+            .await
+            .unwrap();
     assert_eq!(next_frames(&mut ws).await[0]["type"], "connected");
 
     let (issue_id, number) = issue(&t, &token, "Add dark mode", json!([])).await;

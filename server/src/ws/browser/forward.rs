@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use app::model::UserId;
+use app::model::{ExecutionId, UserId};
 use app::protocol::native::{Channel, ErrorCode, ServerMessage};
 use axum::extract::ws::{Message, WebSocket};
 use futures::SinkExt;
@@ -81,6 +81,7 @@ pub(super) async fn forward_live(
     stop: CancellationToken,
     channel: Channel,
     extensions: bool,
+    followed: Followed,
 ) {
     loop {
         let next = tokio::select! {
@@ -89,6 +90,11 @@ pub(super) async fn forward_live(
         };
         match next {
             Ok(event) => {
+                // A run the socket follows by id comes through its own
+                // subscription, history and live, once.
+                if followed.contains(event.execution_id()) {
+                    continue;
+                }
                 if tx.send(Outbound::Event(event)).await.is_err() {
                     return;
                 }
@@ -108,8 +114,31 @@ pub(super) async fn forward_all(
     tx: mpsc::Sender<Outbound>,
     stop: CancellationToken,
     extensions: bool,
+    followed: Followed,
 ) {
-    forward_live(rx, tx, stop, Channel::Executions, extensions).await
+    forward_live(rx, tx, stop, Channel::Executions, extensions, followed).await
+}
+
+/// The executions one socket follows by id (`agent-execution`
+/// subscriptions, `?execution_id=`), which its live-everything streams skip.
+#[derive(Clone, Default)]
+pub(super) struct Followed(Arc<std::sync::Mutex<std::collections::HashSet<ExecutionId>>>);
+
+impl Followed {
+    pub(super) fn insert(&self, id: ExecutionId) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
+    }
+
+    pub(super) fn remove(&self, id: ExecutionId) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
+
+    fn contains(&self, id: ExecutionId) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&id)
+    }
 }
 
 /// Workspace events for this user, live.
@@ -151,7 +180,10 @@ fn event_json(event: &Published, extensions: bool) -> Arc<str> {
         })
     } else {
         event.encoded(slot::BROWSER_SEED, |e| {
-            serde_json::to_string(&ServerMessage::from(e).seed_view()).unwrap_or_default()
+            ServerMessage::from(e)
+                .seed_view()
+                .and_then(|m| serde_json::to_string(&m).ok())
+                .unwrap_or_default()
         })
     }
 }
@@ -163,7 +195,10 @@ fn workspace_json(event: &Broadcast, extensions: bool) -> Arc<str> {
         })
     } else {
         event.encoded(slot::BROWSER_SEED, |e| {
-            serde_json::to_string(&ServerMessage::from(e).seed_view()).unwrap_or_default()
+            ServerMessage::from(e)
+                .seed_view()
+                .and_then(|m| serde_json::to_string(&m).ok())
+                .unwrap_or_default()
         })
     }
 }
@@ -191,7 +226,11 @@ pub(super) async fn write_loop(
         match item {
             Outbound::Frame(msg) => frames.push(msg),
             Outbound::Workspace(event) => {
-                frames.push(socket::text(workspace_json(&event, extensions).to_string()))
+                let json = workspace_json(&event, extensions);
+                // Empty: a frame this client's dialect does not have.
+                if !json.is_empty() {
+                    frames.push(socket::text(json.to_string()))
+                }
             }
             Outbound::Event(first) if extensions => {
                 let first = event_json(&first, true);
@@ -230,13 +269,17 @@ pub(super) async fn write_loop(
                 let mut size = 0;
                 let json = event_json(&first, false);
                 size += json.len();
-                frames.push(socket::text(json.to_string()));
+                if !json.is_empty() {
+                    frames.push(socket::text(json.to_string()));
+                }
                 while size < MAX_BATCH_BYTES {
                     match rx.try_recv() {
                         Ok(Outbound::Event(next)) => {
                             let json = event_json(&next, false);
                             size += json.len();
-                            frames.push(socket::text(json.to_string()));
+                            if !json.is_empty() {
+                                frames.push(socket::text(json.to_string()));
+                            }
                         }
                         Ok(other) => {
                             carry = Some(other);
@@ -246,6 +289,9 @@ pub(super) async fn write_loop(
                     }
                 }
             }
+        }
+        if frames.is_empty() {
+            continue;
         }
         let closing = frames.iter().any(|f| matches!(f, Message::Close(_)));
         if !socket::write_all(&mut sink, frames).await || closing {

@@ -52,7 +52,9 @@ use tokio::{sync::mpsc, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use self::forward::{forward_all, forward_execution, forward_live, forward_workspace, write_loop};
+use self::forward::{
+    forward_all, forward_execution, forward_live, forward_workspace, write_loop, Followed,
+};
 use super::socket::{self, close_frame, RateLimit};
 use super::team_dashboard::Dashboard;
 use crate::auth::policy::{authorize, Op};
@@ -172,7 +174,7 @@ async fn route_by_first_frame(mut socket: WebSocket, state: AppState, dash: Arc<
     if value["type"] != "auth" {
         return reject(socket).await;
     }
-    if value["payload"]["apiKey"].is_string() {
+    if value["payload"]["apiKey"].is_string() && state.config.cc_anywhere.enabled {
         return super::cc_anywhere::serve(socket, state, Some(value)).await;
     }
     if value["token"].is_string() || value["payload"]["token"].is_string() {
@@ -219,11 +221,16 @@ async fn run_session(
     let (tx, rx) = mpsc::channel::<Outbound>(OUTBOUND_QUEUE);
     let writer = tokio::spawn(write_loop(sink, rx, options.extensions).in_current_span());
 
+    let github_login = crate::db::users::github_login_of(&state.db, &user.id.to_string())
+        .await
+        .ok()
+        .flatten();
     let hello = ServerMessage::Connected {
         connection_id: connection_id.clone(),
         user: ConnectedUser {
             id: user.id,
             username: user.username.clone(),
+            github_username: github_login.unwrap_or_else(|| user.username.clone()),
         },
         timestamp: Utc::now(),
     };
@@ -242,11 +249,18 @@ async fn run_session(
         )
         .in_current_span(),
     );
+    let followed = Followed::default();
     if options.all_events {
         let rx = state.hub.subscribe_all();
         tokio::spawn(
-            forward_all(rx, tx.clone(), subscriptions.clone(), options.extensions)
-                .in_current_span(),
+            forward_all(
+                rx,
+                tx.clone(),
+                subscriptions.clone(),
+                options.extensions,
+                followed.clone(),
+            )
+            .in_current_span(),
         );
     }
     let end = if tx.send(Outbound::Frame(encode(&hello))).await.is_err() {
@@ -258,10 +272,12 @@ async fn run_session(
             subs: HashMap::new(),
             all: subscriptions.clone(),
             options,
+            followed: followed.clone(),
         };
         if let Some(id) = options.execution {
             // The original server's implicit subscription: history, then live.
             if state.executions.get(id).await.is_ok() {
+                followed.insert(id);
                 let stream = ExecutionStream::open(&state.hub, state.db.clone(), id, 0);
                 let token = subscriptions.child_token();
                 tokio::spawn(
@@ -293,6 +309,8 @@ struct Session<'a> {
     subs: HashMap<(Channel, Option<ExecutionId>), CancellationToken>,
     /// Parent of every subscription's token: cancelled when the socket ends.
     all: CancellationToken,
+    /// Executions followed by id (skipped by the live-everything streams).
+    followed: Followed,
     options: Options,
 }
 
@@ -355,6 +373,9 @@ async fn read_loop(
                     Ok(ClientMessage::Unsubscribe { channel, execution_id }) => {
                         if let Some(token) = session.subs.remove(&(channel, execution_id)) {
                             token.cancel();
+                            if let Some(id) = execution_id.filter(|_| channel == Channel::AgentExecution) {
+                                session.followed.remove(id);
+                            }
                         }
                         ServerMessage::Unsubscribed { channel, execution_id }
                     }
@@ -420,6 +441,7 @@ impl Session<'_> {
                     execution_id,
                 };
                 if tx.send(Outbound::Frame(encode(&answer))).await.is_ok() {
+                    self.followed.insert(id);
                     tokio::spawn(forward_execution(stream, tx, token.clone()).in_current_span());
                     self.subs.insert(key, token);
                 }
@@ -430,6 +452,13 @@ impl Session<'_> {
                 channel,
                 execution_id: None,
             }),
+            // `?events=true` streams every event already.
+            (Channel::Executions, _) if self.options.all_events => {
+                Some(ServerMessage::Subscribed {
+                    channel,
+                    execution_id: None,
+                })
+            }
             (Channel::Executions, _) => {
                 let rx = hub.subscribe_lifecycle();
                 let answer = ServerMessage::Subscribed {
@@ -444,6 +473,7 @@ impl Session<'_> {
                             token.clone(),
                             Channel::Executions,
                             self.options.extensions,
+                            self.followed.clone(),
                         )
                         .in_current_span(),
                     );

@@ -15,7 +15,8 @@ mod tasks;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use app::model::{AgentType, EventBody, ExecutionId, ExecutionStatus, User};
+use crate::auth::Principal;
+use app::model::{AgentType, EventBody, ExecutionId, ExecutionStatus};
 use app::protocol::{
     close,
     ktcp::{CancelData, ClientFrame, ServerFrame},
@@ -30,7 +31,6 @@ use axum::{
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::db::{self, runners as store};
@@ -117,11 +117,11 @@ async fn session(mut socket: WebSocket, state: AppState) {
             provider(socket, state, hello).await;
         }
         "client" => {
-            let Ok(user) = state.auth.user_for_token(&state.db, &token).await else {
+            let Ok(principal) = state.auth.authenticate(&state.db, &token).await else {
                 refuse(&mut socket, "AUTH_FAILED", "invalid or expired token").await;
                 return;
             };
-            client(socket, state, user).await;
+            client(socket, state, principal).await;
         }
         other => {
             refuse(
@@ -207,7 +207,7 @@ async fn provider_session(
 ) {
     let now = db::now_ms();
     let connection = uuid::Uuid::new_v4().to_string();
-    let kick = CancellationToken::new();
+    let kick = crate::runners::Kick::default();
     let (tx, mut outbound) = mpsc::channel::<ServerFrame>(crate::runners::RUNNER_QUEUE);
     let (mut sink, mut stream) = socket.split();
 
@@ -275,7 +275,7 @@ async fn provider_session(
     let end: Option<(u16, &str)> = loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => break Some((close::GOING_AWAY, "server shutting down")),
-            _ = kick.cancelled() => break Some((close::UNAUTHORIZED, "runner token revoked")),
+            why = kick.kicked() => break Some(why),
             _ = tokio::time::sleep_until(last_heard + silence) => break Some((1000, "no heartbeat")),
             frame = outbound.recv() => {
                 let Some(frame) = frame else { break None };
@@ -310,7 +310,13 @@ async fn provider_session(
                 let frame = match serde_json::from_str::<ClientFrame>(frame.as_str()) {
                     Ok(f) => f,
                     Err(e) => {
-                        let err = ServerFrame::error(None, "INVALID_MESSAGE", format!("cannot read the message: {e}"));
+                        let mut err = ServerFrame::error(None, "INVALID_MESSAGE", format!("cannot read the message: {e}"));
+                        // Say which task's report it was, so the provider knows.
+                        if let ServerFrame::GenericError { task_id, .. } = &mut err {
+                            *task_id = serde_json::from_str::<serde_json::Value>(frame.as_str())
+                                .ok()
+                                .and_then(|v| v.get("taskId")?.as_str().map(str::to_string));
+                        }
                         if sink.send(text(&err)).await.is_err() {
                             break None;
                         }
@@ -502,39 +508,85 @@ async fn report(
     None
 }
 
-/// A user's socket: the task operations of seed 000.
-async fn client(socket: WebSocket, state: AppState, user: User) {
+/// A user's socket: the task operations of seed 000. Each operation runs
+/// on its own (a slow one holds up no other; answers carry their
+/// `requestId`); the socket closes when the user's credential is revoked.
+async fn client(socket: WebSocket, state: AppState, principal: Principal) {
     let (mut sink, mut stream) = socket.split();
     let welcome = ServerFrame::AuthSuccess {
-        provider_id: format!("client_{}", user.id),
+        provider_id: format!("client_{}", principal.user.id),
         timestamp: Utc::now(),
     };
     if sink.send(text(&welcome)).await.is_err() {
         return;
     }
+    let registration = state.auth.connections.register(&principal);
+    let (tx, mut rx) = mpsc::channel::<ServerFrame>(64);
+    let writer = tokio::spawn(
+        async move {
+            while let Some(frame) = rx.recv().await {
+                let close = matches!(frame, ServerFrame::GenericError { ref data, .. } if data.error_code == "AUTH_REVOKED");
+                if sink.send(text(&frame)).await.is_err() {
+                    return;
+                }
+                if close {
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code: close::UNAUTHORIZED,
+                            reason: Utf8Bytes::from_static("credential revoked"),
+                        })))
+                        .await;
+                    return;
+                }
+            }
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code: close::GOING_AWAY,
+                    reason: Utf8Bytes::from_static("server shutting down"),
+                })))
+                .await;
+        }
+        .in_current_span(),
+    );
+    let user = principal.user;
     loop {
         let frame = tokio::select! {
-            _ = state.shutdown.cancelled() => {
-                let _ = sink.send(Message::Close(Some(CloseFrame { code: close::GOING_AWAY, reason: Utf8Bytes::from_static("server shutting down") }))).await;
-                return;
+            _ = state.shutdown.cancelled() => break,
+            _ = registration.ended.cancelled() => {
+                let _ = tx.send(ServerFrame::error(None, "AUTH_REVOKED", "the credential of this connection was revoked")).await;
+                break;
             }
             frame = stream.next() => frame,
         };
         let text_frame = match frame {
             Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
             Some(Ok(_)) => continue,
         };
-        let reply = match serde_json::from_str::<ClientFrame>(text_frame.as_str()) {
-            Ok(frame) => tasks::handle(&state, &user, frame).await,
-            Err(e) => ServerFrame::error(
-                None,
-                "INVALID_MESSAGE",
-                format!("cannot read the message: {e}"),
-            ),
-        };
-        if sink.send(text(&reply)).await.is_err() {
-            return;
+        match serde_json::from_str::<ClientFrame>(text_frame.as_str()) {
+            Ok(frame) => {
+                let (state, user, tx) = (state.clone(), user.clone(), tx.clone());
+                tokio::spawn(
+                    async move {
+                        if let Some(reply) = tasks::handle(&state, &user, frame).await {
+                            let _ = tx.send(reply).await;
+                        }
+                    }
+                    .in_current_span(),
+                );
+            }
+            Err(e) => {
+                let reply = ServerFrame::error(
+                    None,
+                    "INVALID_MESSAGE",
+                    format!("cannot read the message: {e}"),
+                );
+                if tx.send(reply).await.is_err() {
+                    break;
+                }
+            }
         }
     }
+    drop(tx);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
 }

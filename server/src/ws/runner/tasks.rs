@@ -52,25 +52,48 @@ fn error_code(e: &ApiError) -> &'static str {
     }
 }
 
-pub async fn handle(state: &AppState, user: &User, frame: ClientFrame) -> ServerFrame {
+/// Answers one task operation (`None`: nothing to answer, as for a
+/// `task_cancel` that worked).
+pub async fn handle(state: &AppState, user: &User, frame: ClientFrame) -> Option<ServerFrame> {
     let request_id = match &frame {
         ClientFrame::TaskCreate { request_id, .. }
         | ClientFrame::TaskRead { request_id, .. }
         | ClientFrame::TaskUpdate { request_id, .. }
         | ClientFrame::TaskDelete { request_id, .. }
-        | ClientFrame::TaskList { request_id, .. } => request_id.clone(),
+        | ClientFrame::TaskList { request_id, .. } => Some(request_id.clone()),
+        ClientFrame::TaskCancel { request_id, .. } => request_id.clone(),
         _ => {
-            return ServerFrame::error(
+            return Some(ServerFrame::error(
                 None,
                 "NOT_ALLOWED",
                 "a client uses task operations; heartbeats and reports are for runners",
-            )
+            ))
         }
     };
-    match operate(state, user, frame).await {
-        Ok(frame) => frame,
-        Err(e) => ServerFrame::error(Some(request_id), error_code(&e), e.to_string()),
+    if let ClientFrame::TaskCancel { task_id, data, .. } = frame {
+        return cancel(state, user, &task_id, data.force)
+            .await
+            .err()
+            .map(|e| ServerFrame::error(request_id, error_code(&e), e.to_string()));
     }
+    Some(match operate(state, user, frame).await {
+        Ok(frame) => frame,
+        Err(e) => {
+            let mut frame = ServerFrame::error(request_id, error_code(&e), e.to_string());
+            if let ServerFrame::GenericError { data, .. } = &mut frame {
+                data.retryable =
+                    matches!(e, ApiError::Conflict(ref m) if m.contains("still stopping"));
+            }
+            frame
+        }
+    })
+}
+
+/// `task_cancel` from a client: stops the task (`force`: at once).
+async fn cancel(state: &AppState, user: &User, task_id: &str, force: bool) -> Result<(), ApiError> {
+    authorize(user, Op::ControlExecution)?;
+    let id = parse_task(task_id)?;
+    state.executions.stop(id, force).await
 }
 
 fn parse_task(id: &str) -> Result<ExecutionId, ApiError> {
@@ -233,7 +256,7 @@ async fn operate(
                         task_status(current.status)
                     )));
                 }
-                state.executions.cancel(id).await?;
+                state.executions.stop(id, true).await?;
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
                 while !ended(&current) {
                     if tokio::time::Instant::now() > deadline {

@@ -206,10 +206,26 @@ async fn serve(
         None => Some(start_dashboard(&shared, &socket, None)),
         Some(_) => None,
     };
+    // Revoking the credential (an API key, a user) ends the socket.
+    let registration = who
+        .as_ref()
+        .map(|p| shared.state.auth.connections.register(p));
+    let revoked = async {
+        match &registration {
+            Some(r) => r.ended.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(revoked);
     loop {
         let event = tokio::select! {
             _ = gone.cancelled() => break,
             _ = shared.state.shutdown.cancelled() => break,
+            _ = &mut revoked => {
+                tracing::info!("credential revoked; disconnecting the socket");
+                let _ = socket.clone().disconnect();
+                break;
+            }
             event = events.recv() => match event {
                 Some(e) => e,
                 None => break,

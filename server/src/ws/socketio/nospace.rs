@@ -160,6 +160,8 @@ impl Nospace {
 fn environment(options: &serde_json::Map<String, Value>) -> BTreeMap<String, String> {
     options
         .iter()
+        // Yagura's own option: which agent runs the code.
+        .filter(|(key, _)| key.as_str() != "agentId")
         .map(|(key, value)| {
             let mut name = String::from("NOSPACE_");
             for (i, c) in key.chars().enumerate() {
@@ -337,12 +339,13 @@ mod tests {
 
     #[test]
     fn options_become_nospace_variables() {
-        let options = json!({"language": "ws", "inputMode": "batch", "debug": true, "x-y": 1});
+        let options = json!({"language": "ws", "inputMode": "batch", "debug": true, "x-y": 1, "agentId": "a"});
         let env = environment(options.as_object().unwrap());
         assert_eq!(env["NOSPACE_LANGUAGE"], "ws");
         assert_eq!(env["NOSPACE_INPUT_MODE"], "batch");
         assert_eq!(env["NOSPACE_DEBUG"], "true");
         assert_eq!(env["NOSPACE_X_Y"], "1");
+        assert!(!env.contains_key("NOSPACE_AGENT_ID"));
     }
 
     #[test]

@@ -64,6 +64,10 @@ async fn a_task_is_followed_from_its_history_to_its_end() {
     let e = next(&mut ws).await;
     assert_eq!(e["type"], "error");
     assert_eq!(e["payload"]["code"], "AUTH_REQUIRED");
+    // Whatever comes before auth, even a type nobody knows.
+    ws_send(&mut ws, &json!({"type": "dance", "payload": {}})).await;
+    assert_eq!(next(&mut ws).await["payload"]["code"], "AUTH_REQUIRED");
+
     ws_send(
         &mut ws,
         &json!({"type": "auth", "payload": {"apiKey": key}}),
@@ -269,5 +273,102 @@ async fn a_failed_task_reports_its_error_once_after_its_logs() {
     assert_eq!(statuses.iter().filter(|s| **s == "failed").count(), 1);
     // Nothing after the end.
     assert!(ws_recv(&mut ws, Duration::from_millis(500)).await.is_none());
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn thousands_of_lines_arrive_once_in_order_and_floods_are_refused() {
+    let t = common::start().await;
+    let token = t.setup_admin().await;
+    let (_, key) = api_key(&t, &token, "cli").await;
+    let agent = create_agent(
+        &t,
+        &token,
+        "loud",
+        &["sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo out$i; if [ $((i % 2)) -eq 0 ]; then echo err$i >&2; fi; i=$((i+1)); done"],
+        json!({}),
+    )
+    .await;
+    let mut ws = ws_connect(&format!("ws://{}/ws/cc-anywhere", t.server.addr)).await;
+    ws_send(
+        &mut ws,
+        &json!({"type": "auth", "payload": {"apiKey": key}}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["type"], "auth:success");
+    // Subscribed while it runs: history and live meet without a gap.
+    let task = start_execution(&t, &token, &agent, "go").await;
+    ws_send(
+        &mut ws,
+        &json!({"type": "subscribe", "payload": {"taskId": task}}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["type"], "subscribe:success");
+    let (frames, done) = loop {
+        let (before, update) = until(&mut ws, "task:update").await;
+        if update["payload"]["status"] == "completed" {
+            break (before, update);
+        }
+    };
+    let _ = done;
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    for f in &frames {
+        if f["type"] != "task:log" {
+            continue;
+        }
+        let log = f["payload"]["log"].as_str().unwrap().to_string();
+        if f["payload"]["level"] == "warning" {
+            err.push(log);
+        } else {
+            out.push(log);
+        }
+    }
+    let want_out: Vec<String> = (0..2000).map(|i| format!("out{i}")).collect();
+    let want_err: Vec<String> = (0..2000).step_by(2).map(|i| format!("err{i}")).collect();
+    assert_eq!(out, want_out);
+    assert_eq!(err, want_err);
+
+    // And again once it has ended: the whole history.
+    ws_send(
+        &mut ws,
+        &json!({"type": "unsubscribe", "payload": {"taskId": task}}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["type"], "unsubscribe:success");
+    ws_send(
+        &mut ws,
+        &json!({"type": "subscribe", "payload": {"taskId": task}}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["type"], "subscribe:success");
+    let mut logs = 0;
+    loop {
+        let m = next(&mut ws).await;
+        if m["type"] == "task:log" {
+            logs += 1;
+        }
+        if m["type"] == "task:update" && m["payload"]["status"] == "completed" {
+            break;
+        }
+    }
+    assert_eq!(logs, 3000);
+
+    // More than 100 messages a second: refused, and the socket stays open.
+    for _ in 0..150 {
+        ws_send(&mut ws, &json!({"type": "ping", "payload": {}})).await;
+    }
+    let mut limited = 0;
+    for _ in 0..150 {
+        let m = next(&mut ws).await;
+        if m["type"] == "error" {
+            assert_eq!(m["payload"]["code"], "RATE_LIMIT_EXCEEDED");
+            limited += 1;
+        }
+    }
+    assert!(limited >= 30, "{limited}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ws_send(&mut ws, &json!({"type": "ping", "payload": {}})).await;
+    assert_eq!(next(&mut ws).await["type"], "pong");
     t.shutdown().await;
 }

@@ -36,14 +36,34 @@ async fn a_seed_dashboard_gets_one_message_per_frame_and_every_line() {
     let mut ws = ws_connect(&t.ws_url(&format!("?token={token}&events=true&theme=dark"))).await;
     let hello = ws_recv(&mut ws, WAIT).await.unwrap();
     assert_eq!(hello["type"], "connected");
+    assert_eq!(hello["user"]["githubUsername"], "admin", "{hello}");
     let id = start_execution(&t, &token, &agent, "go").await;
     let mut lines = Vec::new();
     let mut kinds = std::collections::BTreeSet::new();
     loop {
         let m = ws_recv(&mut ws, WAIT).await.expect("a frame");
         let kind = m["type"].as_str().unwrap().to_string();
-        assert_ne!(kind, "batch", "no extension frames unasked");
-        assert_ne!(kind, "resync");
+        // Only seed 002's own frame types, unless the client asks for more.
+        assert!(
+            [
+                "connected",
+                "pong",
+                "subscribed",
+                "unsubscribed",
+                "error",
+                "agent.started",
+                "agent.progress",
+                "agent.completed",
+                "agent.failed",
+                "agent.log",
+                "issue.created",
+                "workflow.started",
+                "workflow.completed",
+                "notification"
+            ]
+            .contains(&kind.as_str()),
+            "{m}"
+        );
         if m["executionId"] == id.as_str()
             || m["execution_id"] == id.as_str()
             || m.to_string().contains(&id)
@@ -62,20 +82,23 @@ async fn a_seed_dashboard_gets_one_message_per_frame_and_every_line() {
     assert!(lines == expected, "every line, in order");
     assert!(kinds.contains("agent.started"), "{kinds:?}");
 
-    // `?execution_id=`: that run's history, then live.
-    let mut ws = ws_connect(&t.ws_url(&format!("?token={token}&execution_id={id}"))).await;
-    let mut count = 0;
+    // `?execution_id=` (with `?events=true` too): that run's history, then
+    // live, each event once.
+    let mut ws =
+        ws_connect(&t.ws_url(&format!("?token={token}&execution_id={id}&events=true"))).await;
+    let mut seqs = Vec::new();
     loop {
         let m = ws_recv(&mut ws, WAIT).await.expect("a frame");
         assert_ne!(m["type"], "batch");
         if m["type"] == "agent.log" {
-            count += 1;
+            seqs.push(m["seq"].as_u64().unwrap());
         }
         if m["type"] == "agent.completed" {
             break;
         }
     }
-    assert_eq!(count, 3000);
+    assert_eq!(seqs.len(), 3000);
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "once each, in order");
     t.shutdown().await;
 }
 
@@ -186,20 +209,30 @@ async fn a_seed_provider_runs_a_seed_task_without_numbering_its_reports() {
     ws_send(&mut provider, &json!({"type": "task_status_update", "taskId": task,
         "data": {"status": "PROCESSING", "progress": 10, "message": "starting", "startedAt": now()}, "timestamp": now()})).await;
     for i in 0..200 {
-        ws_send(&mut provider, &json!({"type": "task_log", "taskId": task,
-            "data": {"level": "INFO", "message": format!("step {i}"), "timestamp": now(), "metadata": {"phase": "build"}},
-            "timestamp": now()})).await;
+        // Only what a provider must say: the fields it leaves out (level,
+        // timestamps) and metadata of any kind are fine.
+        let log = if i % 2 == 0 {
+            json!({"type": "task_log", "taskId": task,
+                   "data": {"level": "INFO", "message": format!("step {i}"), "timestamp": now(),
+                            "metadata": {"phase": "build", "attempt": 1, "flags": ["a"]}},
+                   "timestamp": now()})
+        } else {
+            json!({"type": "task_log", "taskId": task, "data": {"message": format!("step {i}")}})
+        };
+        ws_send(&mut provider, &log).await;
         if i == 100 {
-            ws_send(&mut provider, &json!({"type": "task_status_update", "taskId": task,
-                "data": {"status": "PROCESSING", "progress": 50, "message": "half way"}, "timestamp": now()})).await;
+            ws_send(
+                &mut provider,
+                &json!({"type": "task_status_update", "taskId": task,
+                "data": {"status": "PROCESSING", "progress": 49.6, "message": "half way"}}),
+            )
+            .await;
         }
     }
     ws_send(
         &mut provider,
         &json!({"type": "task_completed", "taskId": task,
-        "data": {"status": "COMPLETED", "exitCode": 0, "completedAt": now(),
-                 "resourceUsage": {"cpuTime": 1.5, "memoryPeak": "256MB", "executionTime": 3}},
-        "timestamp": now()}),
+        "data": {"status": "COMPLETED", "exitCode": 0}}),
     )
     .await;
 
@@ -351,5 +384,137 @@ async fn api_keys_act_as_their_user_and_members_see_only_their_own() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    t.shutdown().await;
+}
+
+/// Seed 000 leaves cancelling open: a client may ask (`task_cancel`), a
+/// provider answers with `task_error` and the task ends cancelled; a forced
+/// delete does not hold up the client's other requests; revoking the
+/// client's key closes its socket.
+#[tokio::test]
+async fn seed_cancels_and_deletes_and_a_revoked_client() {
+    let t = common::start().await;
+    let token = t.setup_admin().await;
+    let res = t
+        .http
+        .post(t.url("/api/v1/runner-tokens"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "seed"}))
+        .send()
+        .await
+        .unwrap();
+    let secret = res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ktcp = format!("ws://{}/ws/ktcp", t.server.addr);
+    let mut provider = ws_connect(&ktcp).await;
+    ws_send(
+        &mut provider,
+        &json!({"type": "authenticate", "token": secret, "clientType": "provider", "capabilities": ["local"]}),
+    )
+    .await;
+    assert_eq!(
+        ws_recv(&mut provider, WAIT).await.unwrap()["type"],
+        "auth_success"
+    );
+
+    let (key_id, key) = api_key(&t, &token, "ktcp-client").await;
+    let mut client = ws_connect(&ktcp).await;
+    ws_send(
+        &mut client,
+        &json!({"type": "authenticate", "token": key, "clientType": "client"}),
+    )
+    .await;
+    assert_eq!(
+        ws_recv(&mut client, WAIT).await.unwrap()["type"],
+        "auth_success"
+    );
+
+    async fn create(client: &mut common::Socket, name: &str) -> String {
+        ws_send(
+            client,
+            &json!({"type": "task_create", "requestId": name, "data": {"name": name}}),
+        )
+        .await;
+        let created = ws_recv(client, WAIT).await.unwrap();
+        assert_eq!(created["type"], "task_create_response", "{created}");
+        created["taskId"].as_str().unwrap().to_string()
+    }
+    async fn next_of(provider: &mut common::Socket, kind: &str) -> Value {
+        loop {
+            let m = ws_recv(provider, WAIT).await.expect("a frame");
+            if m["type"] == kind {
+                return m;
+            }
+        }
+    }
+
+    // The client cancels; the provider hears it and answers with task_error.
+    let task = create(&mut client, "one").await;
+    assert_eq!(next_of(&mut provider, "task_execute").await["taskId"], task);
+    ws_send(
+        &mut provider,
+        &json!({"type": "task_status_update", "taskId": task, "data": {"status": "PROCESSING"}}),
+    )
+    .await;
+    wait_status(&t, &token, &task, &["running"], WAIT).await;
+    ws_send(
+        &mut client,
+        &json!({"type": "task_cancel", "taskId": task, "data": {"reason": "no longer needed"}}),
+    )
+    .await;
+    assert_eq!(next_of(&mut provider, "task_cancel").await["taskId"], task);
+    ws_send(
+        &mut provider,
+        &json!({"type": "task_error", "taskId": task,
+        "data": {"status": "FAILED", "errorCode": "CANCELLED", "errorMessage": "stopped"}}),
+    )
+    .await;
+    wait_status(&t, &token, &task, &["cancelled"], WAIT).await;
+
+    // A report the server cannot read says which task it was about.
+    ws_send(
+        &mut provider,
+        &json!({"type": "task_log", "taskId": task, "data": {"level": "INFO"}}),
+    )
+    .await;
+    let refusal = next_of(&mut provider, "generic_error").await;
+    assert_eq!(refusal["taskId"], task, "{refusal}");
+
+    // A forced delete of a task whose provider does not answer: other
+    // requests are answered meanwhile, and a refusal says to retry.
+    let stuck = create(&mut client, "two").await;
+    assert_eq!(
+        next_of(&mut provider, "task_execute").await["taskId"],
+        stuck
+    );
+    ws_send(&mut client, &json!({"type": "task_delete", "requestId": "del", "taskId": stuck, "data": {"force": true}})).await;
+    ws_send(
+        &mut client,
+        &json!({"type": "task_list", "requestId": "list", "data": {}}),
+    )
+    .await;
+    let first = ws_recv(&mut client, WAIT).await.unwrap();
+    assert_eq!(
+        first["requestId"], "list",
+        "the list does not wait for the delete: {first}"
+    );
+    let del = ws_recv(&mut client, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(del["requestId"], "del");
+    if del["type"] == "generic_error" {
+        assert_eq!(del["data"]["retryable"], true, "{del}");
+    }
+
+    // Revoking the client's key closes its socket.
+    let res = t
+        .http
+        .delete(t.url(&format!("/api/v1/api-keys/{key_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(common::ws_close_code(&mut client, WAIT).await, 4001);
     t.shutdown().await;
 }
