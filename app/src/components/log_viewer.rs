@@ -30,6 +30,8 @@ pub fn push_line(lines: &mut Vec<LogLine>, line: LogLine) {
         Some(prev) if prev.open && prev.stream == line.stream => {
             prev.text.push_str(&line.text);
             prev.open = line.open;
+            // Rows are keyed by seq: the grown row must render anew.
+            prev.seq = line.seq;
         }
         _ => lines.push(line),
     }
@@ -254,6 +256,7 @@ mod tests {
         push_line(&mut lines, line(2, LogStream::Stdout, "bob", false));
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].text, "Name? bob");
+        assert_eq!(lines[0].seq, 2, "a new key, so the row renders again");
         assert!(!lines[0].open);
         push_line(&mut lines, line(3, LogStream::Stdout, "50%", true));
         push_line(&mut lines, line(4, LogStream::Stderr, "warn", false));

@@ -53,9 +53,9 @@ pub trait RemoteRunners: Send + Sync + 'static {
     /// capabilities and a free slot: claims it in the store and sends it.
     /// False when no runner can take it now (it stays queued).
     async fn dispatch(&self, id: ExecutionId, required: &[String]) -> bool;
-    /// Asks the runner holding `id` to stop it; false when that runner is
-    /// not connected.
-    async fn cancel(&self, runner_id: &str, id: ExecutionId) -> bool;
+    /// Asks the runner holding `id` to stop it (`force`: SIGKILL at once);
+    /// false when that runner is not connected.
+    async fn cancel(&self, runner_id: &str, id: ExecutionId, force: bool) -> bool;
     /// Ends (or requeues) the executions whose runner's lease ran out.
     async fn expire_leases(&self);
 }
@@ -365,7 +365,7 @@ impl Executions {
             return Ok(());
         }
         if let Some(runner) = self.remote_runner(id).await? {
-            if self.inner.remote.cancel(&runner, id).await {
+            if self.inner.remote.cancel(&runner, id, force).await {
                 // The runner stops the process and reports the end.
                 return Ok(());
             }

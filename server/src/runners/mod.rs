@@ -297,14 +297,14 @@ impl RemoteRunners for Runners {
         }
     }
 
-    async fn cancel(&self, runner_id: &str, id: ExecutionId) -> bool {
+    async fn cancel(&self, runner_id: &str, id: ExecutionId, force: bool) -> bool {
         self.send(
             runner_id,
             ServerFrame::TaskCancel {
                 task_id: id.to_string(),
                 data: CancelData {
                     reason: "cancelled by a user".into(),
-                    force: false,
+                    force,
                 },
                 timestamp: chrono::Utc::now(),
             },

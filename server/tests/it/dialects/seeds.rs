@@ -505,6 +505,10 @@ async fn seed_cancels_and_deletes_and_a_revoked_client() {
     if del["type"] == "generic_error" {
         assert_eq!(del["data"]["retryable"], true, "{del}");
     }
+    // The provider was told to kill it at once.
+    let cancel = next_of(&mut provider, "task_cancel").await;
+    assert_eq!(cancel["taskId"], stuck);
+    assert_eq!(cancel["data"]["force"], true, "{cancel}");
 
     // Revoking the client's key closes its socket.
     let res = t
