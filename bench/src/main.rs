@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use app::model::{EventBody, ExecutionId, LogLevel, LogStream, Role};
+use app::model::{EventBody, ExecutionId, LineEnd, LogLevel, LogStream, Role};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc, Barrier};
 use tokio_tungstenite::tungstenite::Message;
@@ -152,6 +152,7 @@ fn log(i: usize) -> EventBody {
         stream: LogStream::Stdout,
         level: LogLevel::Info,
         message: format!("compiling crate {i} of the workspace: src/lib.rs ok"),
+        end: LineEnd::Lf,
     }
 }
 
@@ -320,6 +321,7 @@ impl Target for YaguraTarget {
             stream: LogStream::Stdout,
             level: LogLevel::Info,
             message: stamp.to_string(),
+            end: LineEnd::Lf,
         };
         self.server
             .state
