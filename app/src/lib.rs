@@ -66,8 +66,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="stylesheet" href=assets.stylesheet.clone() />
                 <link rel="modulepreload" href=assets.script.clone() />
                 <link rel="preload" href=assets.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin="" />
-                <script>{THEME_SCRIPT}</script>
-                <script type="module">{hydrate}</script>
+                <script nonce=leptos::nonce::use_nonce()>{THEME_SCRIPT}</script>
+                <script type="module" nonce=leptos::nonce::use_nonce()>{hydrate}</script>
                 <MetaTags />
             </head>
             <body class="bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">

@@ -5,7 +5,7 @@ use crate::error::{internal, OrInternal};
 use std::collections::BTreeMap;
 
 use app::api::ApiError;
-use app::model::{Agent, AgentId, AgentInput, AgentType, DEFAULT_OUTPUT_CAP, PRESETS};
+use app::model::{Agent, AgentId, AgentInput, AgentType, DEFAULT_OUTPUT_CAP, MASKED, PRESETS};
 
 use sqlx::types::Json;
 
@@ -22,6 +22,7 @@ fn to_agent(row: store::AgentRow) -> Result<Agent, ApiError> {
         output_cap_bytes: row.output_cap_bytes.max(0) as u64,
         capabilities: row.capabilities.0,
         on_runner_lost: row.on_runner_lost,
+        sandbox_paths: row.sandbox_paths.0,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -38,18 +39,33 @@ fn to_row(id: AgentId, input: &AgentInput, created_at: i64) -> store::AgentRow {
         output_cap_bytes: input.output_cap_bytes as i64,
         capabilities: Json(input.capabilities.clone()),
         on_runner_lost: input.on_runner_lost,
+        sandbox_paths: Json(
+            input
+                .sandbox_paths
+                .iter()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        ),
         created_at,
         updated_at: db::now_ms(),
     }
 }
 
+/// Every agent, environment values masked: what clients see.
 pub async fn list(db: &Db) -> Result<Vec<Agent>, ApiError> {
     store::list(db)
         .await
         .or_internal("listing agents")?
         .into_iter()
-        .map(to_agent)
+        .map(|row| to_agent(row).map(Agent::masked))
         .collect()
+}
+
+/// One agent as clients see it (environment values masked); [`get`] is
+/// for the server's own use (starting executions).
+pub async fn view(db: &Db, id: AgentId) -> Result<Agent, ApiError> {
+    get(db, id).await.map(Agent::masked)
 }
 
 pub async fn get(db: &Db, id: AgentId) -> Result<Agent, ApiError> {
@@ -82,9 +98,12 @@ fn taken(name: &str) -> ApiError {
 
 pub async fn create(db: &Db, input: &AgentInput) -> Result<Agent, ApiError> {
     input.validate().map_err(ApiError::Invalid)?;
+    if let Some((key, _)) = input.env.iter().find(|(_, v)| *v == MASKED) {
+        return Err(ApiError::Invalid(format!("give {key} a value")));
+    }
     let row = to_row(AgentId(uuid::Uuid::new_v4()), input, db::now_ms());
     match store::create(db, &row).await {
-        Ok(()) => to_agent(row),
+        Ok(()) => to_agent(row).map(Agent::masked),
         Err(e) if db::is_unique_violation(&e) => Err(taken(&input.name)),
         Err(e) => Err(internal("creating an agent", e)),
     }
@@ -93,9 +112,20 @@ pub async fn create(db: &Db, input: &AgentInput) -> Result<Agent, ApiError> {
 pub async fn update(db: &Db, id: AgentId, input: &AgentInput) -> Result<Agent, ApiError> {
     input.validate().map_err(ApiError::Invalid)?;
     let existing = get(db, id).await?;
-    let row = to_row(id, input, existing.created_at);
+    // A masked value (the form shows values so) keeps the stored one.
+    let mut input = input.clone();
+    for (key, value) in input.env.iter_mut() {
+        if value == MASKED {
+            *value = existing
+                .env
+                .get(key)
+                .cloned()
+                .ok_or_else(|| ApiError::Invalid(format!("give {key} a value")))?;
+        }
+    }
+    let row = to_row(id, &input, existing.created_at);
     match store::update(db, &row).await {
-        Ok(true) => get(db, id).await,
+        Ok(true) => view(db, id).await,
         Ok(false) => Err(ApiError::NotFound),
         Err(e) if db::is_unique_violation(&e) => Err(taken(&input.name)),
         Err(e) => Err(internal("updating an agent", e)),
@@ -130,6 +160,7 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
         output_cap_bytes: DEFAULT_OUTPUT_CAP,
         capabilities: Vec::new(),
         on_runner_lost: Default::default(),
+        sandbox_paths: Vec::new(),
     };
     create(db, &input)
         .await

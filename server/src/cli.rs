@@ -36,9 +36,29 @@ pub enum Command {
     /// Manage API keys (for scripts and clients such as CC-Anywhere).
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Check this machine: is the agent sandbox active, are the data dir's
+    /// secrets private.
+    Doctor(DoctorArgs),
     /// The built-in demo agent (what the "Demo agent" preset runs).
     #[command(hide = true)]
     DemoAgent(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArg,
+}
+
+/// `--sandbox`, shared by `serve`, `runner` and `doctor`.
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArg {
+    /// Run agents in a Landlock sandbox: `auto` (when the kernel has
+    /// Landlock), `on` (fail executions when it has not) or `off`.
+    #[arg(long = "sandbox", env = "YAGURA_SANDBOX", default_value = "auto")]
+    pub mode: crate::config::SandboxMode,
 }
 
 #[derive(Debug, Args)]
@@ -96,11 +116,22 @@ pub struct ServeArgs {
     /// request names none (`options.agentId`).
     #[arg(long, env = "YAGURA_NOSPACE_AGENT")]
     pub nospace_agent: Option<String>,
+    /// A host name browsers may use to reach this server, besides IP
+    /// addresses, localhost and --public-url's host (repeat, or separate
+    /// with commas). Requests naming another host are refused.
+    #[arg(long = "allowed-host", env = "YAGURA_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// WebSockets one user may hold open at once; more are refused (429).
+    #[arg(long, env = "YAGURA_MAX_SOCKETS_PER_USER", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sockets_per_user: u32,
+    #[command(flatten)]
+    pub sandbox: SandboxArg,
 }
 
 #[derive(Debug, Args)]
 pub struct RunnerArgs {
-    /// The server, e.g. ws://yagura.example:3000 (http:// works too).
+    /// The server, e.g. wss://yagura.example (https:// works too; ws:// only
+    /// to this machine, or with --insecure).
     #[arg(long, env = "YAGURA_SERVER")]
     pub server: String,
     /// A runner token (`yagura runner-token create`, or the Runners page).
@@ -124,6 +155,14 @@ pub struct RunnerArgs {
     /// Seconds between SIGTERM and SIGKILL when a task is cancelled.
     #[arg(long, default_value_t = 5.0)]
     pub kill_grace_secs: f64,
+    #[command(flatten)]
+    pub sandbox: SandboxArg,
+    /// Trust this CA (a PEM file) for a wss:// server, besides the system's roots.
+    #[arg(long, env = "YAGURA_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Allow a ws:// (unencrypted) server on another machine.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,6 +239,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 secure_cookies: args.secure_cookies,
                 exec: crate::config::ExecConfig {
                     concurrency: usize::from(args.concurrency),
+                    sandbox: args.sandbox.mode,
                     ..Default::default()
                 },
                 runners: crate::config::RunnerConfig {
@@ -219,6 +259,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 cc_anywhere: crate::config::CcAnywhereConfig::from_env(|k| std::env::var(k).ok())
                     .map_err(|e| anyhow::anyhow!(e))?,
                 nospace_agent: args.nospace_agent.filter(|a| !a.trim().is_empty()),
+                ws: crate::config::WsConfig {
+                    max_sockets_per_user: args.max_sockets_per_user as usize,
+                    ..Default::default()
+                },
+                allowed_hosts: args
+                    .allowed_hosts
+                    .iter()
+                    .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect(),
                 ..Config::default()
             };
             crate::server::run_until_signal(config).await
@@ -251,6 +301,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 work_dir: args.work_dir,
                 heartbeat: seconds(args.heartbeat_secs, "--heartbeat-secs")?,
                 kill_grace: seconds(args.kill_grace_secs, "--kill-grace-secs")?,
+                sandbox: args.sandbox.mode,
+                ca_cert: args.ca_cert,
+                insecure: args.insecure,
             })
             .await
         }
@@ -279,6 +332,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", created.key);
             Ok(())
         }
+        Command::Doctor(args) => crate::doctor::run(&args.store.data_dir, args.sandbox.mode),
         Command::DemoAgent(args) => {
             let code = crate::executions::demo::run(
                 &args.prompt,

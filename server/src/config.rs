@@ -26,6 +26,9 @@ pub struct WsConfig {
     /// Invalid messages tolerated (each answered with an `error` frame)
     /// before the socket is closed with 4003.
     pub invalid_message_limit: u32,
+    /// Sockets one user may hold open at once (`/ws`); more are refused
+    /// with 429.
+    pub max_sockets_per_user: usize,
 }
 
 impl Default for WsConfig {
@@ -35,6 +38,7 @@ impl Default for WsConfig {
             ping_interval: Duration::from_secs(30),
             messages_per_minute: 100,
             invalid_message_limit: 3,
+            max_sockets_per_user: 500,
         }
     }
 }
@@ -58,6 +62,40 @@ pub struct Config {
     pub cc_anywhere: CcAnywhereConfig,
     /// The agent (name or id) nospace runs use unless they name one.
     pub nospace_agent: Option<String>,
+    /// Host names requests may name besides IP addresses, `localhost` and
+    /// the public URL's host (a DNS-rebinding page names its own).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Config {
+    /// Whether a request's `Host` (without its port) is one of ours.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if bare.parse::<std::net::IpAddr>().is_ok()
+            || host == "localhost"
+            || host.ends_with(".localhost")
+        {
+            return true;
+        }
+        let public = self
+            .github
+            .public_url
+            .as_deref()
+            .and_then(|u| u.split_once("://").map(|(_, rest)| rest))
+            .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""))
+            .map(|authority| strip_port(authority).to_ascii_lowercase());
+        public.as_deref() == Some(host.as_str())
+            || self.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host))
+    }
+}
+
+/// `host:port` → `host` (IPv6 literals keep their brackets).
+pub fn strip_port(authority: &str) -> &str {
+    match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => &authority[..i],
+        _ => authority,
+    }
 }
 
 impl Default for Config {
@@ -77,6 +115,32 @@ impl Default for Config {
             github: GithubConfig::default(),
             cc_anywhere: CcAnywhereConfig::default(),
             nospace_agent: None,
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
+
+/// Whether agents are sandboxed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SandboxMode {
+    /// Sandboxed when the kernel offers Landlock; otherwise unsandboxed,
+    /// with a warning at start-up and in `yagura doctor`.
+    #[default]
+    Auto,
+    /// Always sandboxed: an execution fails if the kernel cannot.
+    On,
+    /// Never sandboxed.
+    Off,
+}
+
+impl std::str::FromStr for SandboxMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "on" | "true" | "1" => Ok(Self::On),
+            "off" | "false" | "0" => Ok(Self::Off),
+            _ => Err(format!("--sandbox is auto, on or off, not {s:?}")),
         }
     }
 }
@@ -90,6 +154,8 @@ pub struct ExecConfig {
     pub kill_grace: Duration,
     /// What `{yagura}` in a command stands for: this binary.
     pub yagura_bin: PathBuf,
+    /// Whether agents run sandboxed.
+    pub sandbox: SandboxMode,
 }
 
 impl Default for ExecConfig {
@@ -98,6 +164,7 @@ impl Default for ExecConfig {
             concurrency: 4,
             kill_grace: Duration::from_secs(5),
             yagura_bin: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("yagura")),
+            sandbox: Default::default(),
         }
     }
 }
@@ -202,5 +269,29 @@ impl CcAnywhereConfig {
             };
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// H3: a DNS-rebinding page names its own host; ours are IPs,
+    /// localhost, the public URL's host and the allowed ones.
+    #[test]
+    fn hosts_are_checked() {
+        let mut c = Config::default();
+        c.github.public_url = Some("https://yagura.example.com:8443/base".into());
+        c.allowed_hosts = vec!["ci.internal".into()];
+        for ok in ["127.0.0.1", "[::1]", "10.0.0.7", "localhost", "app.localhost",
+                   "YAGURA.example.com", "ci.internal", "ci.internal."] {
+            assert!(c.host_allowed(ok), "{ok}");
+        }
+        for bad in ["evil.example", "example.com", "localhost.evil.example", "127.0.0.1.evil.example"] {
+            assert!(!c.host_allowed(bad), "{bad}");
+        }
+        assert_eq!(strip_port("a.b:3000"), "a.b");
+        assert_eq!(strip_port("[::1]:3000"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
     }
 }

@@ -148,6 +148,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     .start(&hub, shutdown.clone(), tasks.clone());
     let repositories =
         Repositories::new(db.clone(), github.clone(), worktrees.clone(), sync.clone());
+    let setup_code = crate::auth::accounts::prepare_setup_code(&db, &store.data_dir).await?;
     let state = AppState {
         db,
         auth: Auth {
@@ -155,6 +156,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             throttle: Arc::new(LoginThrottle::default()),
             secure_cookies: config.secure_cookies,
             connections: Arc::default(),
+            setup_code: setup_code.into(),
         },
         config: Arc::new(config),
         leptos_options,
@@ -182,6 +184,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .await
     });
     tracing::info!(%addr, data_dir = %store.data_dir.display(), "Yagura is listening on http://{addr}");
+    match crate::executions::sandbox::describe(config.exec.sandbox) {
+        (true, words) => tracing::info!("agent sandbox: {words}"),
+        (false, words) => tracing::warn!("agent sandbox: {words}"),
+    }
     Ok(RunningServer {
         addr,
         state,

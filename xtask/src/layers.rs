@@ -24,7 +24,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["repositories"],
     &["state"],
     &["http", "ws"],
-    &["server"],
+    &["server", "doctor"],
     &["cli"],
 ];
 

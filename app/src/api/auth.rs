@@ -20,14 +20,21 @@ pub async fn get_session() -> Result<Session, ApiError> {
 /// Creates the first admin and signs them in. Public, but only while no
 /// user exists: the backend refuses it afterwards.
 #[server(endpoint = "setup")]
-pub async fn setup(username: String, password: String, confirm: String) -> Result<(), ApiError> {
+pub async fn setup(
+    username: String,
+    password: String,
+    confirm: String,
+    setup_code: Option<String>,
+) -> Result<(), ApiError> {
     let parts = super::request_parts()?;
     let backend = super::backend()?;
     let result = async {
         if password != confirm {
             return Err(ApiError::Invalid("the two passwords differ".into()));
         }
-        let user = backend.setup_admin(&username, &password).await?;
+        let user = backend
+            .setup_admin(&parts, &username, &password, setup_code.as_deref())
+            .await?;
         backend.issue_token(&user)
     }
     .await;
@@ -60,8 +67,9 @@ pub async fn login(
 pub async fn logout() -> Result<(), ApiError> {
     let parts = super::request_parts()?;
     let backend = super::backend()?;
+    let ended = backend.end_session(&parts).await;
     let cookie = backend.clear_session_cookie();
-    server::finish(&parts, Ok(()), Some(cookie), "/login", "/login")
+    server::finish(&parts, ended, Some(cookie), "/login", "/login")
 }
 
 /// Remembers the colour theme in a cookie, so the server renders the page
@@ -78,9 +86,14 @@ pub async fn set_theme(theme: Theme) -> Result<Theme, ApiError> {
 }
 
 /// Only same-site paths may be redirected to after sign-in, never
-/// `//evil.example` or `https://…`.
+/// `//evil.example`, `https://…`, or anything a browser would first clean
+/// up into one (`/\t/evil.example`, `/\\evil.example`): a path is `/`
+/// and visible ASCII without backslashes, and not `//`.
 pub fn is_local_path(path: &str) -> bool {
-    path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\")
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && path.len() <= 2048
+        && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
 }
 
 /// Percent-encodes a value for a query string (keeping `/` readable).
@@ -150,12 +163,17 @@ mod tests {
         );
     }
 
+    /// M3: nothing a browser could turn into another site's address.
     #[test]
-    fn only_local_paths_are_followed_after_login() {
-        assert!(is_local_path("/executions"));
-        assert!(!is_local_path("//evil.example"));
-        assert!(!is_local_path("/\\evil.example"));
-        assert!(!is_local_path("https://evil.example"));
-        assert!(!is_local_path(""));
+    fn local_paths_only() {
+        for ok in ["/", "/executions/1?tab=log", "/a%20b#x"] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in [
+            "", "//evil.example", "/\\evil.example", "/\t/evil.example", "/\n/evil.example",
+            "https://evil.example", "/ /evil.example", "/\u{7f}x", "/caf\u{e9}", "/\r\nSet-Cookie: x",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
     }
 }

@@ -33,7 +33,15 @@ pub trait Backend: Send + Sync + 'static {
     /// setup is pending, and the chosen theme.
     async fn session(&self, parts: &Parts) -> Result<Session, ApiError>;
     /// Creates the first admin; fails with `Conflict` once any user exists.
-    async fn setup_admin(&self, username: &str, password: &str) -> Result<User, ApiError>;
+    /// Creates the first admin; from another machine only with the
+    /// one-time setup code.
+    async fn setup_admin(
+        &self,
+        parts: &Parts,
+        username: &str,
+        password: &str,
+        setup_code: Option<&str>,
+    ) -> Result<User, ApiError>;
     /// Checks a password (throttled per client and per username) and signs a token.
     async fn login(
         &self,
@@ -47,6 +55,9 @@ pub trait Backend: Send + Sync + 'static {
     fn session_cookie(&self, token: &IssuedToken) -> String;
     /// `Set-Cookie` value that removes the session cookie.
     fn clear_session_cookie(&self) -> String;
+    /// Ends the session token the request carries (signing out), on the
+    /// server too: it is refused from now on, its sockets close.
+    async fn end_session(&self, parts: &Parts) -> Result<(), ApiError>;
     /// `Set-Cookie` value remembering the theme.
     fn theme_cookie(&self, theme: Theme) -> String;
 

@@ -22,18 +22,28 @@ pub struct LogLine {
     pub open: bool,
 }
 
-/// Adds `line` to `lines`, joining it to the last one when that one was
-/// left open by the same stream (so a prompt and the rest of its line
-/// show as one row, as a terminal shows them).
+/// How far back a line looks for its stream's open row (other streams'
+/// lines may have come in between: stdout and stderr are read apart).
+const CONTINUE_WITHIN: usize = 64;
+
+/// Adds `line` to `lines`, joining it to its stream's last row when that
+/// row was left open (so a prompt and the rest of its line show as one
+/// row, whatever the other stream printed meanwhile).
 pub fn push_line(lines: &mut Vec<LogLine>, line: LogLine) {
-    match lines.last_mut() {
-        Some(prev) if prev.open && prev.stream == line.stream => {
+    let open = lines
+        .iter_mut()
+        .rev()
+        .take(CONTINUE_WITHIN)
+        .find(|prev| prev.stream == line.stream)
+        .filter(|prev| prev.open);
+    match open {
+        Some(prev) => {
             prev.text.push_str(&line.text);
             prev.open = line.open;
             // Rows are keyed by seq: the grown row must render anew.
             prev.seq = line.seq;
         }
-        _ => lines.push(line),
+        None => lines.push(line),
     }
 }
 
@@ -259,9 +269,12 @@ mod tests {
         assert_eq!(lines[0].seq, 2, "a new key, so the row renders again");
         assert!(!lines[0].open);
         push_line(&mut lines, line(3, LogStream::Stdout, "50%", true));
+        // The other stream's line, read first, stands alone ...
         push_line(&mut lines, line(4, LogStream::Stderr, "warn", false));
+        // ... and the prompt's stream still continues its own row.
         push_line(&mut lines, line(5, LogStream::Stdout, "done", false));
+        push_line(&mut lines, line(6, LogStream::Stdout, "next", false));
         let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
-        assert_eq!(texts, ["Name? bob", "50%", "warn", "done"]);
+        assert_eq!(texts, ["Name? bob", "50%done", "warn", "next"]);
     }
 }

@@ -90,6 +90,24 @@ pub const PLACEHOLDERS: &[&str] = &[
     "{yagura}",
 ];
 
+/// Warnings about a command template: a user-written value (a prompt, an
+/// issue's title or body) standing alone as an argument before any `--`
+/// becomes an option of the CLI when it starts with `-`.
+pub fn option_warnings(command: &[String]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for arg in command.iter().skip(1) {
+        if arg == "--" {
+            break;
+        }
+        if matches!(arg.as_str(), "{prompt}" | "{issue_title}" | "{issue_body}") {
+            warnings.push(format!(
+                "{arg} stands alone before any \"--\": text starting with \"-\" would be read as an option. Put a line \"--\" before it, or write it as --flag={arg}."
+            ));
+        }
+    }
+    warnings
+}
+
 /// An agent definition: a command Yagura can run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -110,6 +128,10 @@ pub struct Agent {
     /// Fail or requeue when its runner is lost.
     #[serde(default)]
     pub on_runner_lost: RunnerLost,
+    /// Extra paths its sandbox may read and write (`~/` is the home of
+    /// whoever runs it), for CLIs that keep their sign-in in `$HOME`.
+    #[serde(default)]
+    pub sandbox_paths: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -131,6 +153,22 @@ pub struct AgentInput {
     pub capabilities: Vec<String>,
     #[serde(default)]
     pub on_runner_lost: RunnerLost,
+    #[serde(default)]
+    pub sandbox_paths: Vec<String>,
+}
+
+/// What an environment value looks like outside the server. Saving an
+/// agent with this value keeps the stored one.
+pub const MASKED: &str = "********";
+
+impl Agent {
+    /// The agent as browsers and clients see it: environment values masked.
+    pub fn masked(mut self) -> Agent {
+        for v in self.env.values_mut() {
+            *v = MASKED.to_string();
+        }
+        self
+    }
 }
 
 fn default_timeout() -> u64 {
@@ -168,6 +206,16 @@ impl AgentInput {
         if self.env.values().any(|v| v.contains('\0')) {
             return Err("an environment value contains a NUL byte".into());
         }
+        if self.sandbox_paths.len() > 32
+            || self.sandbox_paths.iter().any(|p| {
+                let p = p.trim();
+                !(p.starts_with('/') || p.starts_with("~/")) || p.contains('\0') || p.len() > 4096
+            })
+        {
+            return Err(
+                "sandbox paths are up to 32 absolute paths (or ~/…), one per line".into(),
+            );
+        }
         if !(1..=7 * 24 * 3600).contains(&self.timeout_secs) {
             return Err("the timeout is between 1 second and 7 days".into());
         }
@@ -199,6 +247,9 @@ pub struct Preset {
     pub label: &'static str,
     pub agent_type: AgentType,
     pub command: &'static [&'static str],
+    /// Where the CLI keeps its sign-in and settings: the sandbox lets it
+    /// read and write these.
+    pub sandbox_paths: &'static [&'static str],
     pub note: &'static str,
 }
 
@@ -209,7 +260,8 @@ pub const PRESETS: &[Preset] = &[
         key: "demo",
         label: "Demo agent (built in)",
         agent_type: AgentType::CodeGen,
-        command: &["{yagura}", "demo-agent", "{prompt}"],
+        command: &["{yagura}", "demo-agent", "--", "{prompt}"],
+        sandbox_paths: &[],
         note: "Prints realistic output with progress markers; works on any machine.",
     },
     Preset {
@@ -218,25 +270,29 @@ pub const PRESETS: &[Preset] = &[
         agent_type: AgentType::CodeGen,
         command: &[
             "claude",
-            "-p",
-            "{prompt}",
             "--permission-mode",
             "acceptEdits",
+            "-p",
+            "--",
+            "{prompt}",
         ],
+        sandbox_paths: &["~/.claude", "~/.claude.json", "~/.config/claude"],
         note: "Needs the `claude` CLI on PATH and signed in.",
     },
     Preset {
         key: "codex",
         label: "Codex CLI",
         agent_type: AgentType::CodeGen,
-        command: &["codex", "exec", "--full-auto", "{prompt}"],
+        command: &["codex", "exec", "--full-auto", "--", "{prompt}"],
+        sandbox_paths: &["~/.codex"],
         note: "Needs the `codex` CLI on PATH and signed in.",
     },
     Preset {
         key: "gemini",
         label: "Gemini CLI",
         agent_type: AgentType::CodeGen,
-        command: &["gemini", "--yolo", "-p", "{prompt}"],
+        command: &["gemini", "--yolo", "--prompt={prompt}"],
+        sandbox_paths: &["~/.gemini"],
         note: "Needs the `gemini` CLI on PATH and signed in.",
     },
     Preset {
@@ -247,9 +303,9 @@ pub const PRESETS: &[Preset] = &[
             "aider",
             "--yes-always",
             "--no-pretty",
-            "--message",
-            "{prompt}",
+            "--message={prompt}",
         ],
+        sandbox_paths: &["~/.aider", "~/.aider.conf.yml", "~/.cache/aider"],
         note: "Needs `aider` on PATH and a model API key in the agent's environment.",
     },
 ];
@@ -268,6 +324,7 @@ mod tests {
             output_cap_bytes: DEFAULT_OUTPUT_CAP,
             capabilities: Vec::new(),
             on_runner_lost: RunnerLost::Fail,
+            sandbox_paths: Vec::new(),
         }
     }
 
@@ -286,6 +343,20 @@ mod tests {
         let mut i = input();
         i.name = " ".into();
         assert!(i.validate().is_err());
+    }
+
+    /// M7: user values standing alone before `--` are flagged; the
+    /// presets put `--` first or use `--flag={prompt}`.
+    #[test]
+    fn user_values_cannot_become_options_in_presets() {
+        let cmd = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(option_warnings(&cmd(&["x", "{prompt}"])).len(), 1);
+        assert!(option_warnings(&cmd(&["x", "--", "{prompt}"])).is_empty());
+        assert!(option_warnings(&cmd(&["x", "--message={prompt}"])).is_empty());
+        assert!(option_warnings(&cmd(&["{prompt}"])).is_empty(), "the program itself is not an argument");
+        for p in PRESETS {
+            assert!(option_warnings(&cmd(p.command)).is_empty(), "{}", p.key);
+        }
     }
 
     #[test]

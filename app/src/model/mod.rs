@@ -18,7 +18,7 @@ mod workflow;
 
 pub use agent::{
     Agent, AgentInput, AgentType, Preset, RunnerLost, DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_SECS,
-    PLACEHOLDERS, PRESETS,
+    option_warnings, MASKED, PLACEHOLDERS, PRESETS,
 };
 pub use api_key::{ApiKey, ApiKeysOverview, NewApiKey};
 pub use event::{EventBody, ExecutionEvent, WorkspaceEvent};

@@ -166,6 +166,7 @@ pub fn parse_form(
             .saturating_mul(1 << 20),
         capabilities: Vec::new(),
         on_runner_lost: Default::default(),
+        sandbox_paths: Vec::new(),
     };
     input.validate()?;
     Ok(input)
@@ -223,6 +224,12 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
             .map(|a| a.capabilities.join(", "))
             .unwrap_or_default(),
     );
+    let sandbox_paths = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|a| a.sandbox_paths.join("\n"))
+            .unwrap_or_default(),
+    );
     let requeue = RwSignal::new(
         existing
             .as_ref()
@@ -271,6 +278,7 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
     let apply_preset = move |key: String| {
         if let Some(p) = PRESETS.iter().find(|p| p.key == key) {
             command.set(p.command.join("\n"));
+            sandbox_paths.set(p.sandbox_paths.join("\n"));
             agent_type.set(p.agent_type.as_str().to_string());
             if name.get_untracked().trim().is_empty() {
                 name.set(p.label.trim_end_matches(" (built in)").to_string());
@@ -293,6 +301,13 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
                 let parsed = parse_form(&name.get_untracked(), &agent_type.get_untracked(), &command.get_untracked(), &env.get_untracked(), &timeout.get_untracked(), &cap.get_untracked())
                     .and_then(|mut input| {
                         input.capabilities = crate::model::split_labels(&capabilities.get_untracked());
+                        input.sandbox_paths = sandbox_paths
+                            .get_untracked()
+                            .lines()
+                            .map(str::trim)
+                            .filter(|l| !l.is_empty())
+                            .map(str::to_string)
+                            .collect();
                         input.on_runner_lost = if requeue.get_untracked() {
                             crate::model::RunnerLost::Requeue
                         } else {
@@ -337,11 +352,23 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
                 <span class="mt-1 block text-xs font-normal text-slate-500">
                     "Placeholders: "{PLACEHOLDERS.join(", ")}". Lines like "<code>"::progress 40 Step"</code>" and "<code>"::result {…}"</code>" in its output report progress and a result."
                 </span>
+                {move || {
+                    let lines: Vec<String> = command.get().lines().map(|l| l.trim_end_matches('\r').to_string()).filter(|l| !l.is_empty()).collect();
+                    crate::model::option_warnings(&lines)
+                        .into_iter()
+                        .map(|w| view! { <span data-testid="command-warning" class="mt-1 block text-xs font-normal text-amber-700 dark:text-amber-300">{w}</span> })
+                        .collect_view()
+                }}
             </label>
             <label class="block text-sm font-medium">
                 "Environment, KEY=VALUE per line"
                 <textarea class=format!("{INPUT} font-mono") rows="3" bind:value=env></textarea>
-                <span class="mt-1 block text-xs font-normal text-slate-500">"Agents see only these and a few basics (PATH, HOME, LANG…), never the server's own variables."</span>
+                <span class="mt-1 block text-xs font-normal text-slate-500">"Agents see only these and a few basics (PATH, HOME, LANG…), never the server's own variables. Saved values are never shown again: keep "<code>"KEY=********"</code>" to keep a value."</span>
+            </label>
+            <label class="block text-sm font-medium">
+                "Sandbox paths, one per line"
+                <textarea class=format!("{INPUT} font-mono") rows="2" placeholder="~/.claude" bind:value=sandbox_paths></textarea>
+                <span class="mt-1 block text-xs font-normal text-slate-500">"The agent reads the system and writes only its work directory; list here what else it may read and write, such as where its CLI keeps its sign-in ("<code>"~/"</code>" is the home directory)."</span>
             </label>
             <div class="grid gap-4 sm:grid-cols-2">
                 <label class="block text-sm font-medium">

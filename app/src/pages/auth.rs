@@ -142,6 +142,11 @@ pub fn SetupPage() -> impl IntoView {
                     "Repeat password"
                     <input class=INPUT type="password" name="confirm" autocomplete="new-password" required minlength="8" />
                 </label>
+                <label class="mt-4 block text-sm font-medium">
+                    "Setup code"
+                    <input class=format!("{INPUT} font-mono") name="setup_code" autocomplete="off" spellcheck="false" placeholder="only from another machine" />
+                    <span class="mt-1 block text-xs font-normal text-slate-500">"From another machine, enter the code the server printed when it started (also in its data directory's "<code>"setup-code"</code>" file)."</span>
+                </label>
                 <button type="submit" class=format!("mt-6 {BUTTON}") disabled=pending>
                     {move || if pending.get() { "Creating…" } else { "Create admin account" }}
                 </button>

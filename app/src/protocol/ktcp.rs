@@ -426,6 +426,9 @@ pub struct ExecuteData {
     pub output_cap_bytes: u64,
     #[serde(default)]
     pub agent_type: String,
+    /// Extra paths the agent's sandbox may read and write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sandbox_paths: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -82,6 +82,53 @@ pub async fn create_user(
 }
 
 /// Creates the first admin, only while there is no user at all.
+/// What first-run setup needs besides a name and password: nothing from
+/// this machine (whoever can reach the loopback can read the data dir);
+/// from anywhere else, the one-time code printed at start-up and written
+/// to `<data dir>/setup-code`, so nobody on the network can race the
+/// owner to the first admin.
+pub fn check_setup_code(from_loopback: bool, given: Option<&str>, expected: &str) -> Result<(), ApiError> {
+    use subtle::ConstantTimeEq;
+    if from_loopback {
+        return Ok(());
+    }
+    let given = given.map(str::trim).unwrap_or("");
+    if !given.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(
+            "setting up from another machine needs the setup code printed in the server's log \
+             (also in the data dir's setup-code file)"
+                .into(),
+        ))
+    }
+}
+
+/// A fresh installation's setup code: `YAGURA_SETUP_CODE`, else random.
+/// While setup is pending it is written to `<data dir>/setup-code` (0600)
+/// and logged; once an admin exists the file is removed.
+pub async fn prepare_setup_code(db: &Db, data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let code = std::env::var("YAGURA_SETUP_CODE")
+        .ok()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| {
+            let raw = uuid::Uuid::new_v4().simple().to_string();
+            format!("{}-{}-{}", &raw[..4], &raw[4..8], &raw[8..12])
+        });
+    let file = data_dir.join("setup-code");
+    if needs_setup(db).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        crate::auth::secret::write_private(&file, code.as_bytes())?;
+        tracing::warn!(
+            "first-run setup is open: from this machine at /setup, or from elsewhere with the setup code {code} (also in {})",
+            file.display()
+        );
+    } else {
+        let _ = std::fs::remove_file(&file);
+    }
+    Ok(code)
+}
+
 pub async fn setup_admin(db: &Db, username: &str, password: &str) -> Result<User, ApiError> {
     if needs_setup(db).await? {
         let row = new_row(username, password, Role::Admin).await?;
@@ -119,7 +166,9 @@ pub async fn login(
     username: &str,
     password: &str,
 ) -> Result<User, ApiError> {
-    if let Err(wait) = throttle.check(client, username, Instant::now()) {
+    // Counted before the password is hashed: a parallel burst is counted
+    // whole, and a locked key costs no hash.
+    if let Err(wait) = throttle.attempt(client, username, Instant::now()) {
         return Err(ApiError::TooManyAttempts {
             retry_after_secs: wait.as_secs().max(1),
         });
@@ -132,13 +181,17 @@ pub async fn login(
         None
     };
     let stored = row.as_ref().map(|r| r.password_hash.clone());
-    if password::verify(stored, password.to_owned()).await {
+    let verified = password::verify(stored, password.to_owned())
+        .await
+        .map_err(|password::Busy| ApiError::TooManyAttempts {
+            retry_after_secs: 2,
+        })?;
+    if verified {
         throttle.record_success(client, username);
         // `verify` is true only with a stored hash, so the row exists.
         row.map(to_user)
             .unwrap_or(Err(ApiError::InvalidCredentials))
     } else {
-        throttle.record_failure(client, username, Instant::now());
         tracing::info!(client, "failed sign-in");
         Err(ApiError::InvalidCredentials)
     }

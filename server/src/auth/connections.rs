@@ -1,6 +1,6 @@
 //! Every open socket of every dialect, by whose credential opened it, so
 //! that ending a credential ends its sockets at once: a revoked API key,
-//! (later) a deactivated user.
+//! a signed-out session, an expired token.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +20,7 @@ pub struct Connections {
 struct Entry {
     user: UserId,
     api_key: Option<String>,
+    session: Option<String>,
     end: CancellationToken,
 }
 
@@ -27,12 +28,17 @@ struct Entry {
 pub struct Registration {
     id: u64,
     connections: Arc<Connections>,
-    /// Cancelled when the socket's credential ends: close the socket.
+    /// Cancelled when the socket's credential ends (revoked, signed out,
+    /// or expired): close the socket.
     pub ended: CancellationToken,
+    expiry: Option<tokio::task::AbortHandle>,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        if let Some(expiry) = &self.expiry {
+            expiry.abort();
+        }
         if let Ok(mut open) = self.connections.open.lock() {
             open.remove(&self.id);
         }
@@ -50,15 +56,36 @@ impl Connections {
                 Entry {
                     user: principal.user.id,
                     api_key: principal.api_key.clone(),
+                    session: principal.session.as_ref().map(|(jti, _)| jti.clone()),
                     end: ended.clone(),
                 },
             );
         }
+        // A session token expires: so does the socket it opened.
+        let expiry = principal.session.as_ref().and_then(|(_, exp)| {
+            let runtime = tokio::runtime::Handle::try_current().ok()?;
+            let left = (*exp - chrono::Utc::now().timestamp()).max(0) as u64;
+            let ended = ended.clone();
+            Some(
+                runtime
+                    .spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_secs(left)).await;
+                        ended.cancel();
+                    })
+                    .abort_handle(),
+            )
+        });
         Registration {
             id,
             connections: self.clone(),
             ended,
+            expiry,
         }
+    }
+
+    /// Ends every socket opened with session token `jti` (signed out).
+    pub fn end_session(&self, jti: &str) -> usize {
+        self.end_where(|e| e.session.as_deref() == Some(jti))
     }
 
     /// Ends every socket opened with API key `id`; answers how many.
@@ -105,6 +132,7 @@ mod tests {
                 role: Role::Member,
             },
             api_key: key.map(str::to_string),
+            session: None,
         }
     }
 
@@ -122,5 +150,21 @@ mod tests {
         assert_eq!(c.count_user(UserId(uuid::Uuid::from_u128(1))), 1);
         assert_eq!(c.end_user(UserId(uuid::Uuid::from_u128(2))), 1);
         assert!(other.ended.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn sessions_end_their_sockets_when_signed_out_or_expired() {
+        let c = Arc::new(Connections::default());
+        let mut p = principal(3, None);
+        p.session = Some(("jti-a".into(), chrono::Utc::now().timestamp() + 3600));
+        let a = c.register(&p);
+        p.session = Some(("jti-b".into(), chrono::Utc::now().timestamp()));
+        let b = c.register(&p);
+        tokio::time::timeout(std::time::Duration::from_secs(2), b.ended.cancelled())
+            .await
+            .expect("an expired token's socket ends");
+        assert!(!a.ended.is_cancelled());
+        assert_eq!(c.end_session("jti-a"), 1);
+        assert!(a.ended.is_cancelled());
     }
 }

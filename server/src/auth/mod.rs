@@ -30,6 +30,8 @@ pub struct Auth {
     pub secure_cookies: bool,
     /// Open sockets by credential, to close them when it ends.
     pub connections: Arc<connections::Connections>,
+    /// The one-time code first-run setup asks for from another machine.
+    pub setup_code: Arc<str>,
 }
 
 /// Who a credential speaks for.
@@ -38,6 +40,8 @@ pub struct Principal {
     pub user: User,
     /// The API key used, if it was one (its id).
     pub api_key: Option<String>,
+    /// The session token used, if it was one: its id and expiry (seconds).
+    pub session: Option<(String, i64)>,
 }
 
 /// Why a request could not be tied to a user.
@@ -67,12 +71,20 @@ impl Auth {
             return Ok(Principal {
                 user,
                 api_key: Some(key.id),
+                session: None,
             });
         }
         let claims = self.keys.verify(token).map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
             _ => AuthError::Invalid,
         })?;
+        if !claims.jti.is_empty()
+            && crate::db::users::token_revoked(db, &claims.jti)
+                .await
+                .unwrap_or(true)
+        {
+            return Err(AuthError::Invalid);
+        }
         let user = accounts::find_user(db, &claims.sub)
             .await
             .ok()
@@ -81,7 +93,27 @@ impl Auth {
         Ok(Principal {
             user,
             api_key: None,
+            session: (!claims.jti.is_empty()).then(|| (claims.jti, claims.exp)),
         })
+    }
+
+    /// Signs out: the session token in `headers` stops working, here and
+    /// on every socket it opened. Answers whether there was one to end.
+    pub async fn end_session(&self, db: &Db, headers: &HeaderMap) -> Result<bool, ApiError> {
+        let Some(token) = Self::token_from_headers(headers) else {
+            return Ok(false);
+        };
+        let Ok(claims) = self.keys.verify(token.trim()) else {
+            return Ok(false);
+        };
+        if claims.jti.is_empty() {
+            return Ok(false);
+        }
+        crate::db::users::revoke_token(db, &claims.jti, claims.exp)
+            .await
+            .or_internal("ending a session")?;
+        self.connections.end_session(&claims.jti);
+        Ok(true)
     }
 
     /// The user behind a credential, if it is valid.

@@ -75,10 +75,32 @@ pub fn authorize(user: &User, op: Op) -> Result<(), ApiError> {
     }
 }
 
+/// Deleting a run (and its log) is for whoever started it, or an admin:
+/// a member cannot erase a colleague's record.
+pub fn authorize_delete(user: &User, created_by: Option<&str>) -> Result<(), ApiError> {
+    authorize(user, Op::DeleteExecution)?;
+    if user.role == Role::Admin || created_by == Some(user.username.as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use app::model::UserId;
+
+    /// L6: members delete only their own runs; admins any.
+    #[test]
+    fn only_the_starter_or_an_admin_deletes_a_run() {
+        let member = user(Role::Member);
+        assert!(authorize_delete(&member, Some("u")).is_ok());
+        assert_eq!(authorize_delete(&member, Some("other")), Err(ApiError::Forbidden));
+        assert_eq!(authorize_delete(&member, None), Err(ApiError::Forbidden));
+        assert!(authorize_delete(&user(Role::Admin), Some("other")).is_ok());
+        assert!(authorize_delete(&user(Role::Viewer), Some("u")).is_err());
+    }
 
     fn user(role: Role) -> User {
         User {

@@ -54,6 +54,20 @@ fn create(path: &Path, len: usize) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Writes a small secret file readable by its owner only (replacing one).
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)?;
+    Ok(())
+}
+
 /// A secret readable by others is fixed to 0600, with a warning.
 fn tighten_permissions(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]

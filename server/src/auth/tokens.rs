@@ -21,6 +21,10 @@ pub struct Claims {
     pub iss: String,
     pub iat: i64,
     pub exp: i64,
+    /// The token's id, by which signing out ends it (tokens signed before
+    /// ids existed have none, and live out their 12 hours).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub jti: String,
 }
 
 pub struct TokenKeys {
@@ -54,6 +58,7 @@ impl TokenKeys {
             iss: ISSUER.into(),
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok(IssuedToken { token, expires_at })

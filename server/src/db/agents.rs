@@ -21,13 +21,15 @@ pub struct AgentRow {
     /// What a runner must offer to run it.
     pub capabilities: Json<Vec<String>>,
     pub on_runner_lost: RunnerLost,
+    /// Extra paths its sandbox may read and write.
+    pub sandbox_paths: Json<Vec<String>>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const COLUMNS: &str =
     "id, name, agent_type, command, env, timeout_secs, output_cap_bytes, capabilities, \
-    on_runner_lost, created_at, updated_at";
+    on_runner_lost, created_at, updated_at, sandbox_paths";
 
 pub async fn list(db: &Db) -> sqlx::Result<Vec<AgentRow>> {
     sqlx::query_as(&format!(
@@ -62,7 +64,7 @@ pub async fn count(db: &Db) -> sqlx::Result<i64> {
 
 pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     ))
     .bind(&row.id)
     .bind(&row.name)
@@ -75,6 +77,7 @@ pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
     .bind(row.on_runner_lost)
     .bind(row.created_at)
     .bind(row.updated_at)
+    .bind(row.sandbox_paths.clone())
     .execute(db)
     .await
     .map(|_| ())
@@ -84,7 +87,8 @@ pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
 pub async fn update(db: &Db, row: &AgentRow) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE agents SET name = $2, agent_type = $3, command = $4, env = $5, timeout_secs = $6, \
-         output_cap_bytes = $7, updated_at = $8, capabilities = $9, on_runner_lost = $10 WHERE id = $1",
+         output_cap_bytes = $7, updated_at = $8, capabilities = $9, on_runner_lost = $10, \
+         sandbox_paths = $11 WHERE id = $1",
     )
     .bind(&row.id)
     .bind(&row.name)
@@ -96,6 +100,7 @@ pub async fn update(db: &Db, row: &AgentRow) -> sqlx::Result<bool> {
     .bind(row.updated_at)
     .bind(row.capabilities.clone())
     .bind(row.on_runner_lost)
+    .bind(row.sandbox_paths.clone())
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

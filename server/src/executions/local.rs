@@ -4,6 +4,7 @@
 //! terminal state written once.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::{atomic::Ordering, Arc};
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::drive::{drive, Job, Sink};
 use super::process::{self, Control};
+use super::sandbox;
 use super::{to_execution, Inner};
 use crate::db::executions as store;
 use crate::events::EventWriter;
@@ -110,8 +112,27 @@ pub(super) async fn run_one(
         return Ok(());
     }
 
+    // A private tmp beside the work dir (never inside a worktree).
+    let tmp = inner.work_root.join(format!("{id}.tmp"));
+    let sandbox = match sandbox_for(inner, &workdir, &tmp, &settings.sandbox_paths) {
+        Ok(sandbox) => sandbox,
+        Err(message) => {
+            if let Some(p) = &prepared {
+                inner.worktrees.finish(p).await;
+            }
+            let _ = std::fs::remove_dir_all(&tmp);
+            writer
+                .append(
+                    id,
+                    finish(ExecutionStatus::Failed, Some("SANDBOX"), Some(message)),
+                )
+                .await?;
+            return Ok(());
+        }
+    };
     let mut env = env;
     env.insert("YAGURA_EXECUTION_ID".into(), id.to_string());
+    env.insert("TMPDIR".into(), tmp.display().to_string());
     let spec = process::Spec {
         argv: execution.argv.clone(),
         env,
@@ -121,6 +142,7 @@ pub(super) async fn run_one(
         memory_limit_mb: settings.memory_limit_mb,
         stdin: settings.stdin.clone().map(String::into_bytes),
         close_stdin: settings.close_stdin,
+        sandbox,
     };
     let job = Job {
         spec,
@@ -161,8 +183,26 @@ pub(super) async fn run_one(
             let _ = std::fs::remove_dir_all(&workdir);
         }
     }
+    let _ = std::fs::remove_dir_all(&tmp);
     writer.append(id, body?).await?;
     Ok(())
+}
+
+/// The run's sandbox per `--sandbox`, with its private tmp created; the
+/// error is the message the execution fails with.
+fn sandbox_for(
+    inner: &Inner,
+    workdir: &Path,
+    tmp: &Path,
+    extra: &[String],
+) -> Result<Option<Arc<sandbox::Prepared>>, String> {
+    std::fs::create_dir_all(tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+    let private = inner.work_root.parent().unwrap_or(&inner.work_root);
+    let extra = sandbox::expand_home(extra);
+    let paths = sandbox::Paths::for_run(workdir, tmp, &inner.config.yagura_bin, private, &extra);
+    sandbox::for_mode(inner.config.sandbox, &paths)
+        .map(|p| p.map(Arc::new))
+        .map_err(|e| e.to_string())
 }
 
 /// Events go to the event writer; the process's pid is noted for metrics.

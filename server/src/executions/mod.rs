@@ -16,6 +16,7 @@ mod local;
 pub mod markers;
 pub mod process;
 mod record;
+pub mod sandbox;
 mod scheduler;
 pub mod template;
 
@@ -241,8 +242,11 @@ impl Executions {
                 .unwrap_or_default(),
             task_name: origin.task.as_ref().map(|t| t.name.clone()),
             description: origin.task.as_ref().map(|t| t.description.clone()),
-            metadata: Settings::of(origin)
-                .merged_into(origin.task.as_ref().and_then(|t| t.metadata.clone())),
+            metadata: Settings {
+                sandbox_paths: agent.sandbox_paths.clone(),
+                ..Settings::of(origin)
+            }
+            .merged_into(origin.task.as_ref().and_then(|t| t.metadata.clone())),
             issue_id: origin.issue.as_ref().map(|i| i.id.to_string()),
             workflow_run_id: origin.workflow_run.map(|r| r.to_string()),
         };
@@ -484,6 +488,9 @@ pub struct Settings {
     /// Standard input closes after `stdin` (batch input).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub close_stdin: bool,
+    /// The agent's extra sandbox paths, as it was when the run was made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sandbox_paths: Vec<String>,
 }
 
 impl Settings {
@@ -493,6 +500,7 @@ impl Settings {
             memory_limit_mb: origin.memory_limit_mb,
             stdin: origin.stdin.clone(),
             close_stdin: origin.close_stdin,
+            sandbox_paths: Vec::new(),
         }
     }
 

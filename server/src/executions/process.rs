@@ -53,6 +53,8 @@ pub struct Spec {
     pub stdin: Option<Vec<u8>>,
     /// Close standard input once `stdin` is written (batch input).
     pub close_stdin: bool,
+    /// The sandbox applied between fork and exec (see `sandbox`).
+    pub sandbox: Option<std::sync::Arc<super::sandbox::Prepared>>,
 }
 
 /// Requests to a running process.
@@ -136,12 +138,16 @@ pub async fn run(
     // If the process that started it dies (a server or runner killed with
     // SIGKILL), the agent is killed too instead of running on unowned.
     let memory_limit = spec.memory_limit_mb.map(|mb| mb.saturating_mul(1 << 20));
-    // SAFETY: prctl and setrlimit are async-signal-safe and nothing here
-    // allocates; nothing else runs between fork and exec.
+    let sandbox = spec.sandbox.clone();
+    // SAFETY: prctl, setrlimit and the Landlock calls are async-signal-safe
+    // and nothing here allocates; nothing else runs between fork and exec.
     #[cfg(target_os = "linux")]
     unsafe {
         cmd.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if let Some(sandbox) = &sandbox {
+                sandbox.apply_in_child()?;
+            }
             if let Some(bytes) = memory_limit {
                 let limit = libc::rlimit {
                     rlim_cur: bytes as libc::rlim_t,

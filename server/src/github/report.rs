@@ -150,7 +150,7 @@ impl Reporter {
         let number = row.issue_number.unwrap_or_default();
         let labels = self.github.labels().await;
         let link = format!(
-            "{}/workflows/runs/{}",
+            "{}/workflow-runs/{}",
             self.github.public_url().await,
             run.id
         );

@@ -43,8 +43,11 @@ fn refuse(status: u16, code: &'static str, message: impl Into<String>) -> Answer
     }
 }
 
-/// GitHub caps payloads at 25 MB.
-pub const BODY_LIMIT: usize = 26 * 1024 * 1024;
+/// The largest delivery read (before its signature is checked, so anyone
+/// can send one). The events used (`issues`, `issue_comment`) stay far
+/// below: an issue body is at most 65,536 characters. A larger delivery
+/// gets 413, and polling still brings its change in.
+pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// True when `header` is `sha256=<hex>` and the HMAC of `body` under
 /// `secret` matches it (compared in constant time). SHA-1 signatures
@@ -84,6 +87,10 @@ struct PayloadRepo {
 
 #[derive(Deserialize)]
 struct PayloadComment {
+    /// GitHub's id of the comment: a command runs once per comment, even
+    /// when the same payload comes again under a new delivery id.
+    #[serde(default)]
+    id: i64,
     #[serde(default)]
     body: String,
 }
@@ -256,8 +263,27 @@ impl IssueSync {
         else {
             return Ok(None);
         };
-        let run = self.workflows.start_run(workflow, Some(row), actor).await?;
-        Ok(Some(format!("started run {}", run.id)))
+        let once = format!("comment:{repo_id}:{}", comment.id);
+        match store::claim_delivery(&self.db, &once, "yagura_run", db::now_ms()).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Ok(Some(format!(
+                    "/yagura run: comment {} already started a run",
+                    comment.id
+                )))
+            }
+            Err(e) => return Err(crate::error::internal("claiming a comment command", e)),
+        }
+        let run = match self.workflows.start_run(workflow, Some(row), actor).await {
+            Ok(run) => run,
+            Err(e) => {
+                let _ = store::release_delivery(&self.db, &once).await;
+                return Err(e);
+            }
+        };
+        let outcome = format!("started run {}", run.id);
+        let _ = store::set_delivery_outcome(&self.db, &once, &outcome).await;
+        Ok(Some(outcome))
     }
 }
 

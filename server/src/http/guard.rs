@@ -28,6 +28,37 @@ pub async fn same_origin_writes(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// Refuses requests for a host that is not ours: a page that rebinds its
+/// own name to this machine's address cannot reach Yagura (before setup,
+/// it could otherwise create the first admin).
+///
+/// GitHub's webhook (signed) and runners (token, `yagura runner --server`
+/// names any host) are not browsers' business and pass.
+pub async fn known_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if matches!(req.uri().path(), "/api/github/webhook" | "/ws/ktcp") {
+        return next.run(req).await;
+    }
+    let host = req.uri().host().map(str::to_string).or_else(|| {
+        req.headers()
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|h| crate::config::strip_port(h).to_string())
+    });
+    match host {
+        Some(host) if !state.config.host_allowed(&host) => (
+            StatusCode::MISDIRECTED_REQUEST,
+            Json(serde_json::json!({
+                "error": "unknown_host",
+                "message": format!(
+                    "this server does not answer for {host:?}; start it with --allowed-host {host} (or --public-url) to allow it"
+                ),
+            })),
+        )
+            .into_response(),
+        _ => next.run(req).await,
+    }
+}
+
 /// Sends a visitor where they belong before a page renders: to first-run
 /// setup while no user exists, to the login page when not signed in, and
 /// away from login/setup when there is nothing to do there.

@@ -6,6 +6,7 @@
 pub mod assets;
 pub mod error;
 pub mod guard;
+pub mod headers;
 pub mod oauth;
 pub mod rest;
 pub mod server_fns;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use app::{api::Backend, shell, App};
 use axum::{middleware, routing::get, Json, Router};
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
@@ -33,6 +34,13 @@ pub fn router(state: AppState) -> Router {
         move || {
             provide_context(backend.clone());
             provide_context(site_assets.clone());
+            // The response's CSP nonce (see `headers`), for the shell's scripts
+            // and the ones Leptos streams.
+            if let Some(nonce) = use_context::<axum::http::request::Parts>()
+                .and_then(|p| p.extensions.get::<headers::CspNonce>().cloned())
+            {
+                provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+            }
         }
     };
     let options = state.leptos_options.clone();
@@ -75,8 +83,16 @@ pub fn router(state: AppState) -> Router {
         .merge(assets_router)
         .fallback(not_found)
         .layer(middleware::from_fn(guard::same_origin_writes))
+        .layer(middleware::from_fn(headers::security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::known_host))
         .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        // The span names the path, never the query: `?token=` carries
+        // credentials (WebSocket clients that cannot set headers).
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |req: &axum::http::Request<axum::body::Body>| {
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+            },
+        ))
         .layer(axum::Extension(dashboard))
         .with_state(state)
         // Outermost: Engine.IO's long polls and upgrades bypass the rest.

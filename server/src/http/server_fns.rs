@@ -62,7 +62,18 @@ impl Backend for AppState {
         })
     }
 
-    async fn setup_admin(&self, username: &str, password: &str) -> Result<User, ApiError> {
+    async fn setup_admin(
+        &self,
+        parts: &Parts,
+        username: &str,
+        password: &str,
+        setup_code: Option<&str>,
+    ) -> Result<User, ApiError> {
+        let loopback = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_some_and(|ConnectInfo(a)| a.ip().is_loopback());
+        accounts::check_setup_code(loopback, setup_code, &self.auth.setup_code)?;
         accounts::setup_admin(&self.db, username, password).await
     }
 
@@ -91,6 +102,10 @@ impl Backend for AppState {
         self.auth.clear_session_cookie()
     }
 
+    async fn end_session(&self, parts: &Parts) -> Result<(), ApiError> {
+        self.auth.end_session(&self.db, &parts.headers).await.map(|_| ())
+    }
+
     fn theme_cookie(&self, theme: Theme) -> String {
         self.auth.theme_cookie(theme)
     }
@@ -102,7 +117,7 @@ impl Backend for AppState {
 
     async fn get_agent(&self, parts: &Parts, id: AgentId) -> Result<Agent, ApiError> {
         self.authorise(parts, Op::ReadAgents).await?;
-        agents::get(&self.db, id).await
+        agents::view(&self.db, id).await
     }
 
     async fn save_agent(

@@ -113,8 +113,9 @@ async fn wrong_credentials_give_no_hint_and_are_throttled() {
     let b: Value = unknown_user.json().await.unwrap();
     assert_eq!(a, b, "the answer must not tell which part was wrong");
 
-    // Five failures from one address (two above, three here) lock it.
-    for _ in 0..3 {
+    // Five failures for one account from one address (one above, four
+    // here) lock that pair.
+    for _ in 0..4 {
         assert_eq!(t.login(ADMIN, "wrong password!").await.status(), 401);
     }
     // Locked now: even the right password is refused until the lock ends.
@@ -126,6 +127,25 @@ async fn wrong_credentials_give_no_hint_and_are_throttled() {
         .parse()
         .unwrap();
     assert!((1..=30).contains(&retry), "retry-after {retry}");
+    t.shutdown().await;
+}
+
+/// M2: a parallel burst is counted whole (each attempt before its hash),
+/// so 40 guesses at once get at most five hashes; the rest wait 429.
+#[tokio::test]
+async fn a_parallel_burst_cannot_outrun_the_throttle() {
+    let t = common::start().await;
+    t.setup_admin().await;
+    let burst = (0..40).map(|_| t.login(ADMIN, "wrong password!"));
+    let statuses: Vec<u16> = futures::future::join_all(burst)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + refused, 40, "{statuses:?}");
+    assert!(checked <= 5, "{checked} passwords checked: {statuses:?}");
     t.shutdown().await;
 }
 

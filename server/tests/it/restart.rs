@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-struct Yagura {
-    child: Child,
-    base: String,
+/// A `yagura serve` process (the real binary, its own process).
+pub(crate) struct Yagura {
+    pub child: Child,
+    pub base: String,
 }
 
 /// A failed assertion must not leave a server running.
@@ -22,10 +23,16 @@ impl Drop for Yagura {
     }
 }
 
-fn spawn(data: &std::path::Path) -> Yagura {
+pub(crate) fn spawn(data: &std::path::Path) -> Yagura {
+    spawn_with(data, &[])
+}
+
+/// `yagura serve` with extra environment variables.
+pub(crate) fn spawn_with(data: &std::path::Path, env: &[(&str, &str)]) -> Yagura {
     let mut child = Command::new(env!("CARGO_BIN_EXE_yagura"))
         .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
         .arg(data)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .env_remove("DATABASE_URL")
         .stderr(Stdio::piped())

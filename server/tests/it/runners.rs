@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
-struct RunnerProcess {
-    child: Child,
+pub(crate) struct RunnerProcess {
+    pub child: Child,
 }
 
 impl Drop for RunnerProcess {
@@ -53,7 +53,7 @@ async fn server(lease: Duration) -> TestServer {
     .await
 }
 
-async fn runner_token(t: &TestServer, token: &str, name: &str) -> (String, String) {
+pub(crate) async fn runner_token(t: &TestServer, token: &str, name: &str) -> (String, String) {
     let res = t
         .http
         .post(t.url("/api/v1/runner-tokens"))
@@ -100,7 +100,7 @@ fn spawn_runner(addr: &str, token: &str, name: &str, work: &std::path::Path) -> 
     RunnerProcess { child }
 }
 
-async fn runners(t: &TestServer, token: &str) -> Vec<Value> {
+pub(crate) async fn runners(t: &TestServer, token: &str) -> Vec<Value> {
     t.http
         .get(t.url("/api/v1/runners"))
         .bearer_auth(token)
@@ -115,7 +115,7 @@ async fn runners(t: &TestServer, token: &str) -> Vec<Value> {
         .clone()
 }
 
-async fn wait_online(t: &TestServer, token: &str, name: &str, online: bool) {
+pub(crate) async fn wait_online(t: &TestServer, token: &str, name: &str, online: bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let list = runners(t, token).await;

@@ -38,7 +38,7 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<Agent>, HttpError> {
     user.allow(Op::ReadAgents)?;
-    Ok(Json(agents::get(&state.db, parse_id(&id)?).await?))
+    Ok(Json(agents::view(&state.db, parse_id(&id)?).await?))
 }
 
 async fn create(

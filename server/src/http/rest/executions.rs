@@ -174,7 +174,9 @@ fn stored_message(id: ExecutionId, row: &store::EventRow) -> Option<ServerMessag
     Some(ServerMessage::from(&event))
 }
 
-/// The whole output as plain text (ANSI kept), for download.
+/// The whole output as plain text (ANSI kept, line ends as written), for
+/// download: streamed a page of events at a time, never built whole in
+/// memory.
 async fn log(
     State(state): State<AppState>,
     user: AuthUser,
@@ -183,24 +185,29 @@ async fn log(
     user.allow(Op::ReadExecutions)?;
     let id = parse_id(&id)?;
     state.executions.get(id).await?;
-    let mut text = String::new();
-    let mut after = 0i64;
-    loop {
-        let rows = store::events_after(&state.db, &id.to_string(), after, 5000)
-            .await
-            .or_internal("reading the log")
-            .map_err(HttpError)?;
-        let Some(last) = rows.last() else { break };
-        after = last.seq;
-        for row in rows.iter().filter(|r| r.kind == "log") {
-            if let Ok(app::model::EventBody::Log { message, .. }) =
-                serde_json::from_str(&row.payload)
-            {
-                text.push_str(&message);
-                text.push('\n');
+    let db = state.db.clone();
+    let pages = futures::stream::unfold(Some(0i64), move |after| {
+        let db = db.clone();
+        async move {
+            let after = after?;
+            match store::events_after(&db, &id.to_string(), after, 2000).await {
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+                Ok(rows) => {
+                    let last = rows.last()?.seq;
+                    let mut chunk = String::new();
+                    for row in rows.iter().filter(|r| r.kind == "log") {
+                        if let Ok(app::model::EventBody::Log { message, end, .. }) =
+                            serde_json::from_str(&row.payload)
+                        {
+                            chunk.push_str(&message);
+                            chunk.push_str(end.as_str());
+                        }
+                    }
+                    Some((Ok(axum::body::Bytes::from(chunk)), Some(last)))
+                }
             }
         }
-    }
+    });
     Ok((
         [
             (
@@ -212,7 +219,7 @@ async fn log(
                 format!("attachment; filename=\"execution-{id}.log\""),
             ),
         ],
-        Body::from(text),
+        Body::from_stream(pages),
     )
         .into_response())
 }

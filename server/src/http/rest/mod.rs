@@ -31,6 +31,7 @@ mod workflows;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
         .route("/setup", post(setup))
         .route("/me", get(me))
         .merge(agents::router())
@@ -81,6 +82,9 @@ pub(crate) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, Http
 pub struct Credentials {
     pub username: String,
     pub password: String,
+    /// First-run setup from another machine: the one-time setup code.
+    #[serde(default, alias = "setupCode")]
+    pub setup_code: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -114,13 +118,26 @@ async fn login(
     }))
 }
 
+/// Ends the session token the request carries (bearer or cookie): it is
+/// refused from now on, and its sockets close. 204 either way.
+async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<StatusCode, HttpError> {
+    state.auth.end_session(&state.db, &headers).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// First-run setup over the API (the same rule as the setup page: only
 /// while no user exists). Answers with a token for the new admin.
 async fn setup(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     payload: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<(StatusCode, Json<TokenResponse>), HttpError> {
     let c = body(payload)?;
+    accounts::check_setup_code(
+        peer.ip().is_loopback(),
+        c.setup_code.as_deref(),
+        &state.auth.setup_code,
+    )?;
     let user = accounts::setup_admin(&state.db, &c.username, &c.password).await?;
     let issued = state.auth.issue(&user)?;
     Ok((

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::executions::{
     drive::{drive, Job, Sink},
     process::{self, Control},
-    REMOTE_YAGURA,
+    sandbox, REMOTE_YAGURA,
 };
 
 mod outbox;
@@ -41,6 +41,12 @@ pub struct RunnerOptions {
     pub heartbeat: Duration,
     /// SIGTERM → SIGKILL grace when a task is cancelled.
     pub kill_grace: Duration,
+    /// Whether tasks run sandboxed.
+    pub sandbox: sandbox::Mode,
+    /// Extra trusted roots for wss:// (PEM), besides the system's.
+    pub ca_cert: Option<PathBuf>,
+    /// Allow ws:// (clear text) to a host that is not this machine.
+    pub insecure: bool,
 }
 
 type Running = Arc<Mutex<HashMap<String, mpsc::Sender<Control>>>>;
@@ -62,13 +68,14 @@ pub async fn run(options: RunnerOptions) -> anyhow::Result<()> {
         )
     })?;
     let url = ktcp_url(&options.server)?;
+    let tls = tls_for(&url, options)?;
     let outbox = Arc::new(Outbox::default());
     let running: Running = Arc::new(Mutex::new(HashMap::new()));
     let stop = shutdown_signal();
     tokio::pin!(stop);
     let mut attempt = 0u32;
     loop {
-        let session = connect(&url, &options, &outbox, &running, &mut attempt);
+        let session = connect(&url, tls.clone(), &options, &outbox, &running, &mut attempt);
         let ended = tokio::select! {
             _ = &mut stop => break,
             ended = session => ended,
@@ -133,14 +140,72 @@ fn ktcp_url(server: &str) -> anyhow::Result<String> {
     })
 }
 
+/// The TLS setup for a wss:// server (the system's roots, plus
+/// `--ca-cert`); refuses ws:// to another machine unless `--insecure`,
+/// since the token, prompts and environments would cross in clear.
+fn tls_for(
+    url: &str,
+    options: &RunnerOptions,
+) -> anyhow::Result<Option<tokio_tungstenite::Connector>> {
+    if let Some(rest) = url.strip_prefix("ws://") {
+        let host = crate::config::strip_port(rest.split('/').next().unwrap_or(""));
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let local = host.eq_ignore_ascii_case("localhost")
+            || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if !local && !options.insecure {
+            bail!(
+                "{url} is not encrypted: the runner token, prompts and environments would cross \
+                 the network in clear. Use wss:// (a TLS endpoint, e.g. a reverse proxy), or \
+                 --insecure on a network you trust"
+            );
+        }
+        if options.ca_cert.is_some() {
+            bail!("--ca-cert is for wss:// servers");
+        }
+        return Ok(None);
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = &options.ca_cert {
+        use rustls_pki_types::pem::PemObject;
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("cannot read --ca-cert {}", path.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("--ca-cert {} is not PEM certificates", path.display()))?;
+        if certs.is_empty() {
+            bail!("--ca-cert {} holds no certificate", path.display());
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .with_context(|| format!("--ca-cert {}: unusable certificate", path.display()))?;
+        }
+    }
+    if roots.is_empty() {
+        bail!("no trusted root certificates: install the system's CA bundle or pass --ca-cert");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS setup")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Some(tokio_tungstenite::Connector::Rustls(Arc::new(config))))
+}
+
 async fn connect(
     url: &str,
+    tls: Option<tokio_tungstenite::Connector>,
     options: &RunnerOptions,
     outbox: &Arc<Outbox>,
     running: &Running,
     attempt: &mut u32,
 ) -> Ended {
-    let ws = match tokio_tungstenite::connect_async(url).await {
+    let ws = match tokio_tungstenite::connect_async_tls_with_config(url, None, false, tls).await {
         Ok((ws, _)) => ws,
         Err(e) => return Ended::Dropped(format!("cannot connect to {url}: {e}")),
     };
@@ -245,6 +310,16 @@ async fn connect(
     }
 }
 
+/// A task id names a directory here: only a plain name may (no `/`,
+/// no `..`).
+fn plain_task_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 fn start_task(
     options: &RunnerOptions,
     outbox: &Arc<Outbox>,
@@ -252,6 +327,10 @@ fn start_task(
     task_id: String,
     data: ExecuteData,
 ) {
+    if !plain_task_id(&task_id) {
+        tracing::warn!(task = task_id, "refused a task whose id is not a plain name");
+        return;
+    }
     let (tx, rx) = mpsc::channel(64);
     {
         let Ok(mut r) = running.lock() else { return };
@@ -261,6 +340,9 @@ fn start_task(
         r.insert(task_id.clone(), tx);
     }
     let workdir = options.work_dir.join(&task_id);
+    let tmp = options.work_dir.join(format!("{task_id}.tmp"));
+    let work_root = options.work_dir.clone();
+    let sandbox_mode = options.sandbox;
     let grace = options.kill_grace;
     let outbox = outbox.clone();
     let running = running.clone();
@@ -286,18 +368,29 @@ fn start_task(
                 usage: None,
             }
         } else {
-            match std::fs::create_dir_all(&workdir) {
-                Err(e) => EventBody::Finished {
+            let prepared = std::fs::create_dir_all(&workdir)
+                .and_then(|()| std::fs::create_dir_all(&tmp))
+                .map_err(|e| ("WORKDIR", format!("cannot create {}: {e}", workdir.display())))
+                .and_then(|()| {
+                    let me = std::env::current_exe().unwrap_or_default();
+                    let extra = sandbox::expand_home(&data.sandbox_paths);
+                    let paths = sandbox::Paths::for_run(&workdir, &tmp, &me, &work_root, &extra);
+                    sandbox::for_mode(sandbox_mode, &paths)
+                        .map(|p| p.map(Arc::new))
+                        .map_err(|e| ("SANDBOX", e.to_string()))
+                });
+            match prepared {
+                Err((code, message)) => EventBody::Finished {
                     agent_type,
                     status: ExecutionStatus::Failed,
                     result: None,
-                    error_code: Some("WORKDIR".into()),
-                    error_message: Some(format!("cannot create {}: {e}", workdir.display())),
+                    error_code: Some(code.into()),
+                    error_message: Some(message),
                     exit_code: None,
                     signal: None,
                     usage: None,
                 },
-                Ok(()) => {
+                Ok(sandbox) => {
                     let me = std::env::current_exe()
                         .map(|p| p.display().to_string())
                         .unwrap_or_else(|_| "yagura".into());
@@ -312,7 +405,8 @@ fn start_task(
                             }
                         })
                         .collect();
-                    let env: BTreeMap<String, String> = data.env.clone();
+                    let mut env: BTreeMap<String, String> = data.env.clone();
+                    env.insert("TMPDIR".into(), tmp.display().to_string());
                     let job = Job {
                         spec: process::Spec {
                             argv,
@@ -323,6 +417,7 @@ fn start_task(
                             memory_limit_mb: None,
                             stdin: None,
                             close_stdin: false,
+                            sandbox,
                         },
                         cap: data.output_cap_bytes,
                         agent_type,
@@ -347,6 +442,7 @@ fn start_task(
         };
         let _ = sink.append(body).await;
         let _ = std::fs::remove_dir_all(&workdir);
+        let _ = std::fs::remove_dir_all(&tmp);
         if let Ok(mut r) = running.lock() {
             r.remove(&task_id);
         }
@@ -358,6 +454,15 @@ fn start_task(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// L8: a server cannot make the runner write outside its work dir.
+    #[test]
+    fn task_ids_are_plain_names() {
+        assert!(plain_task_id("0b9d3c2e-5f7a-4c1e-9a3b-2d4e6f8a0b1c"));
+        for bad in ["", "..", "../etc", "a/b", "/abs", "a b", &"x".repeat(129)] {
+            assert!(!plain_task_id(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn server_urls_become_ktcp_urls() {

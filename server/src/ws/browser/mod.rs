@@ -137,6 +137,17 @@ pub async fn upgrade(
             None => (None, true),
         },
     };
+    // A bound on one user's sockets (each holds buffers and a writer).
+    if let Some(p) = &principal {
+        let open = state.auth.connections.count_user(p.user.id);
+        if open >= state.config.ws.max_sockets_per_user {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("{open} sockets are open for this user already; close some first"),
+            )
+                .into_response();
+        }
+    }
     let guard = state.tasks.token();
     socket::configure(ws, MAX_MESSAGE_BYTES).on_upgrade(move |socket| async move {
         let _guard = guard;

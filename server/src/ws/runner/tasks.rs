@@ -12,7 +12,7 @@ use app::protocol::ktcp::{ClientFrame, ServerFrame};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::auth::policy::{authorize, Op};
+use crate::auth::policy::{authorize, authorize_delete, Op};
 use crate::db::executions::{self as store, ExecutionRow, TaskFilter};
 use crate::executions::{Origin, TaskFields};
 use crate::state::AppState;
@@ -245,9 +245,9 @@ async fn operate(
             data,
             ..
         } => {
-            authorize(user, Op::DeleteExecution)?;
             let id = parse_task(&task_id)?;
             let mut current = row(state, id).await?;
+            authorize_delete(user, current.created_by.as_deref())?;
             let ended = |r: &ExecutionRow| r.status.is_terminal();
             if !ended(&current) {
                 if !data.force {

@@ -25,7 +25,7 @@ async fn a_label_runs_the_workflow_in_a_worktree_and_results_go_back_to_github()
         &[
             "sh",
             "-c",
-            "echo \"$1\" > change.txt && git add change.txt && git -c user.name=Agent -c user.email=agent@example.com commit -qm 'agent change' && git branch --show-current && printf '::result {\"summary\":\"wrote change.txt\"}\\n'",
+            "echo \"$1\" > change.txt && git add change.txt && git -c user.name=Agent -c user.email=agent@example.com commit -qm 'agent change' && git branch --show-current && printf '::result {\"summary\":\"wrote change.txt\"}\\n'; c=\"$(git rev-parse --git-common-dir)\"; if echo '[core]' >> \"$c/config\" 2>/dev/null || echo x > \"$c/hooks/post-merge\" 2>/dev/null; then echo 'shared git WRITTEN'; else echo 'shared git read-only'; fi",
             "sh",
             "{prompt}",
         ],
@@ -108,7 +108,7 @@ async fn a_label_runs_the_workflow_in_a_worktree_and_results_go_back_to_github()
         assert!(w.comments[0].1.contains("started"));
         assert!(w.comments[0]
             .1
-            .contains(&format!("/workflows/runs/{run_id}")));
+            .contains(&format!("/workflow-runs/{run_id}")));
         assert!(w.comments[1].1.contains("completed"));
         assert!(w.comments[1].1.contains("wrote change.txt"));
         assert!(w.comments[1]
@@ -144,6 +144,9 @@ async fn a_label_runs_the_workflow_in_a_worktree_and_results_go_back_to_github()
             .any(|l| l == &format!("yagura/7-{}", &step_exec[..8])),
         "{lines:?}"
     );
+    // M8: the sandboxed agent committed, but could not touch the shared
+    // repository's config or hooks, which the server's git reads.
+    assert!(lines.iter().any(|l| l == "shared git read-only"), "{lines:?}");
     let clone = t.data_dir().join("repos").join(&repo);
     let worktrees = git(&clone, &["worktree", "list", "--porcelain"]);
     assert_eq!(

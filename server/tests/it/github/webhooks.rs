@@ -220,4 +220,23 @@ async fn webhooks_are_verified_first_and_each_delivery_is_applied_once() {
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
+
+    // L3: `/yagura run` starts one run per comment, even when the same
+    // payload is sent again under a new delivery id (a replay).
+    let runs_of_41 = || async {
+        let (_, detail) = send(&t, &token, "GET", &format!("/api/v1/issues/{issue_id}"), None).await;
+        detail["runs"].as_array().map_or(0, |r| r.len())
+    };
+    let before = runs_of_41().await;
+    let mut comment = issue_event(&gh, "created", 41, "Renamed on GitHub", &[]);
+    comment["comment"] = json!({"id": 9001, "body": "/yagura run codegen"});
+    let cb = serde_json::to_vec(&comment).unwrap();
+    for delivery in ["comment-1", "comment-1-replayed"] {
+        assert_eq!(
+            deliver(&t, "issue_comment", delivery, &comment, Some(sign(&cb))).await,
+            200
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(runs_of_41().await, before + 1);
 }
