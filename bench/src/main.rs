@@ -275,6 +275,8 @@ impl YaguraTarget {
         };
         // Every client sends one frame; the defaults are meant for browsers.
         config.ws.messages_per_minute = 1000;
+        // One user holds every benchmark socket.
+        config.ws.max_sockets_per_user = 100_000;
         let server = yagura::start(config).await?;
         let user = yagura::auth::accounts::create_user(
             &server.state.db,

@@ -119,7 +119,11 @@ pub struct ServeArgs {
     /// A host name browsers may use to reach this server, besides IP
     /// addresses, localhost and --public-url's host (repeat, or separate
     /// with commas). Requests naming another host are refused.
-    #[arg(long = "allowed-host", env = "YAGURA_ALLOWED_HOSTS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-host",
+        env = "YAGURA_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
     pub allowed_hosts: Vec<String>,
     /// WebSockets one user may hold open at once; more are refused (429).
     #[arg(long, env = "YAGURA_MAX_SOCKETS_PER_USER", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]

@@ -86,7 +86,10 @@ impl Config {
             .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""))
             .map(|authority| strip_port(authority).to_ascii_lowercase());
         public.as_deref() == Some(host.as_str())
-            || self.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host))
+            || self
+                .allowed_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(&host))
     }
 }
 
@@ -283,11 +286,24 @@ mod tests {
         let mut c = Config::default();
         c.github.public_url = Some("https://yagura.example.com:8443/base".into());
         c.allowed_hosts = vec!["ci.internal".into()];
-        for ok in ["127.0.0.1", "[::1]", "10.0.0.7", "localhost", "app.localhost",
-                   "YAGURA.example.com", "ci.internal", "ci.internal."] {
+        for ok in [
+            "127.0.0.1",
+            "[::1]",
+            "10.0.0.7",
+            "localhost",
+            "app.localhost",
+            "YAGURA.example.com",
+            "ci.internal",
+            "ci.internal.",
+        ] {
             assert!(c.host_allowed(ok), "{ok}");
         }
-        for bad in ["evil.example", "example.com", "localhost.evil.example", "127.0.0.1.evil.example"] {
+        for bad in [
+            "evil.example",
+            "example.com",
+            "localhost.evil.example",
+            "127.0.0.1.evil.example",
+        ] {
             assert!(!c.host_allowed(bad), "{bad}");
         }
         assert_eq!(strip_port("a.b:3000"), "a.b");

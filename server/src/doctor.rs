@@ -65,6 +65,7 @@ pub fn run(data_dir: &Path, mode: SandboxMode) -> anyhow::Result<()> {
 /// Runs `ls <data dir>` and a write into a scratch work dir, both in the
 /// sandbox an agent would get.
 fn prove(data_dir: &Path, mode: SandboxMode) -> anyhow::Result<()> {
+    let data_dir = &std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
     let scratch = std::env::temp_dir().join(format!("yagura-doctor-{}", std::process::id()));
     let result = prove_in(&scratch, data_dir, mode);
     let _ = std::fs::remove_dir_all(&scratch);
@@ -82,7 +83,7 @@ fn prove_in(scratch: &Path, data_dir: &Path, mode: SandboxMode) -> anyhow::Resul
     } else {
         scratch.to_path_buf()
     };
-    let paths = sandbox::Paths::for_run(&work, &tmp, &me, &private, &[]);
+    let paths = sandbox::Paths::for_run(&work, &tmp, &me, &private, &[], None);
     let Some(prepared) = sandbox::for_mode(mode, &paths)? else {
         anyhow::bail!("no sandbox was built");
     };
@@ -98,8 +99,13 @@ fn prove_in(scratch: &Path, data_dir: &Path, mode: SandboxMode) -> anyhow::Resul
         cmd.output()
     };
     let listed = sandboxed("ls", &[&private.display().to_string()])?;
-    if listed.status.success() {
-        anyhow::bail!("a sandboxed ls of {} succeeded", private.display());
+    let refused = String::from_utf8_lossy(&listed.stderr).contains("Permission denied");
+    if listed.status.success() || !refused {
+        anyhow::bail!(
+            "a sandboxed ls of {} was not refused: {}",
+            private.display(),
+            String::from_utf8_lossy(&listed.stderr).trim()
+        );
     }
     let wrote = sandboxed("sh", &["-c", "echo ok > proof && cat proof"])?;
     if !wrote.status.success() || wrote.stdout != b"ok\n" {

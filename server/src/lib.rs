@@ -7,7 +7,7 @@
 //! `config`, `error` → `db` → `events`, `auth`, `secrets` → `agents`,
 //! `notifications`, `worktrees` → `executions` → `runners` → `workflows` →
 //! `issues` → `github` → `repositories` → `state` → `http`, `ws` →
-//! `server` → `cli`. `cargo test -p xtask` checks it.
+//! `server`, `doctor` → `cli`. `cargo test -p xtask` checks it.
 
 pub mod agents;
 pub mod auth;

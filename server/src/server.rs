@@ -184,7 +184,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .await
     });
     tracing::info!(%addr, data_dir = %store.data_dir.display(), "Yagura is listening on http://{addr}");
-    match crate::executions::sandbox::describe(config.exec.sandbox) {
+    match crate::executions::sandbox::describe(state.config.exec.sandbox) {
         (true, words) => tracing::info!("agent sandbox: {words}"),
         (false, words) => tracing::warn!("agent sandbox: {words}"),
     }

@@ -170,8 +170,16 @@ mod tests {
             assert!(is_local_path(ok), "{ok}");
         }
         for bad in [
-            "", "//evil.example", "/\\evil.example", "/\t/evil.example", "/\n/evil.example",
-            "https://evil.example", "/ /evil.example", "/\u{7f}x", "/caf\u{e9}", "/\r\nSet-Cookie: x",
+            "",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "https://evil.example",
+            "/ /evil.example",
+            "/\u{7f}x",
+            "/caf\u{e9}",
+            "/\r\nSet-Cookie: x",
         ] {
             assert!(!is_local_path(bad), "{bad:?}");
         }

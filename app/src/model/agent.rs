@@ -212,9 +212,7 @@ impl AgentInput {
                 !(p.starts_with('/') || p.starts_with("~/")) || p.contains('\0') || p.len() > 4096
             })
         {
-            return Err(
-                "sandbox paths are up to 32 absolute paths (or ~/…), one per line".into(),
-            );
+            return Err("sandbox paths are up to 32 absolute paths (or ~/…), one per line".into());
         }
         if !(1..=7 * 24 * 3600).contains(&self.timeout_secs) {
             return Err("the timeout is between 1 second and 7 days".into());
@@ -299,12 +297,7 @@ pub const PRESETS: &[Preset] = &[
         key: "aider",
         label: "aider",
         agent_type: AgentType::CodeGen,
-        command: &[
-            "aider",
-            "--yes-always",
-            "--no-pretty",
-            "--message={prompt}",
-        ],
+        command: &["aider", "--yes-always", "--no-pretty", "--message={prompt}"],
         sandbox_paths: &["~/.aider", "~/.aider.conf.yml", "~/.cache/aider"],
         note: "Needs `aider` on PATH and a model API key in the agent's environment.",
     },
@@ -353,7 +346,10 @@ mod tests {
         assert_eq!(option_warnings(&cmd(&["x", "{prompt}"])).len(), 1);
         assert!(option_warnings(&cmd(&["x", "--", "{prompt}"])).is_empty());
         assert!(option_warnings(&cmd(&["x", "--message={prompt}"])).is_empty());
-        assert!(option_warnings(&cmd(&["{prompt}"])).is_empty(), "the program itself is not an argument");
+        assert!(
+            option_warnings(&cmd(&["{prompt}"])).is_empty(),
+            "the program itself is not an argument"
+        );
         for p in PRESETS {
             assert!(option_warnings(&cmd(p.command)).is_empty(), "{}", p.key);
         }

@@ -17,8 +17,8 @@ mod user;
 mod workflow;
 
 pub use agent::{
-    Agent, AgentInput, AgentType, Preset, RunnerLost, DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_SECS,
-    option_warnings, MASKED, PLACEHOLDERS, PRESETS,
+    option_warnings, Agent, AgentInput, AgentType, Preset, RunnerLost, DEFAULT_OUTPUT_CAP,
+    DEFAULT_TIMEOUT_SECS, MASKED, PLACEHOLDERS, PRESETS,
 };
 pub use api_key::{ApiKey, ApiKeysOverview, NewApiKey};
 pub use event::{EventBody, ExecutionEvent, WorkspaceEvent};

@@ -87,7 +87,11 @@ pub async fn create_user(
 /// from anywhere else, the one-time code printed at start-up and written
 /// to `<data dir>/setup-code`, so nobody on the network can race the
 /// owner to the first admin.
-pub fn check_setup_code(from_loopback: bool, given: Option<&str>, expected: &str) -> Result<(), ApiError> {
+pub fn check_setup_code(
+    from_loopback: bool,
+    given: Option<&str>,
+    expected: &str,
+) -> Result<(), ApiError> {
     use subtle::ConstantTimeEq;
     if from_loopback {
         return Ok(());

@@ -84,9 +84,13 @@ mod tests {
     async fn verifies_only_the_right_password() {
         let h = hash("correct horse".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify(Some(h.clone()), "correct horse".into()).await.unwrap());
+        assert!(verify(Some(h.clone()), "correct horse".into())
+            .await
+            .unwrap());
         assert!(!verify(Some(h), "correct horse ".into()).await.unwrap());
-        assert!(!verify(None, "yagura-dummy-password-for-timing".into()).await.unwrap());
+        assert!(!verify(None, "yagura-dummy-password-for-timing".into())
+            .await
+            .unwrap());
         assert!(!verify(Some("not a hash".into()), "x".into()).await.unwrap());
     }
 }

@@ -96,7 +96,10 @@ mod tests {
     fn only_the_starter_or_an_admin_deletes_a_run() {
         let member = user(Role::Member);
         assert!(authorize_delete(&member, Some("u")).is_ok());
-        assert_eq!(authorize_delete(&member, Some("other")), Err(ApiError::Forbidden));
+        assert_eq!(
+            authorize_delete(&member, Some("other")),
+            Err(ApiError::Forbidden)
+        );
         assert_eq!(authorize_delete(&member, None), Err(ApiError::Forbidden));
         assert!(authorize_delete(&user(Role::Admin), Some("other")).is_ok());
         assert!(authorize_delete(&user(Role::Viewer), Some("u")).is_err());

@@ -10,7 +10,8 @@
 //! - the username, from anywhere: 100 (a distributed guess at one account).
 //!   Another client's five wrong guesses do not lock its owner out.
 //!
-//! A success clears the pair and the address. Usernames are kept as
+//! A success clears the pair and takes itself back from the address and
+//! username counts. Usernames are kept as
 //! hashes (a key is 32 bytes however long the name sent), entries expire
 //! after quiet periods, and the map is bounded.
 
@@ -108,15 +109,23 @@ impl LoginThrottle {
         Ok(())
     }
 
-    /// The attempt was right: its address and pair start afresh, and it no
-    /// longer counts against the username (others' guesses still do).
+    /// The attempt was right: it no longer counts against its address or
+    /// username, and the pair starts afresh. The address keeps its other
+    /// failures: signing in to one's own account does not buy guesses at
+    /// others'.
     pub fn record_success(&self, ip: &str, username: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let [(pair, _), (address, _), (user, _)] = Self::keys(ip, username);
+        let [(pair, _), address, user] = Self::keys(ip, username);
         entries.remove(&pair);
-        entries.remove(&address);
-        if let Some(e) = entries.get_mut(&user) {
-            e.failures = e.failures.saturating_sub(1);
+        for (key, free) in [address, user] {
+            if let Some(e) = entries.get_mut(&key) {
+                e.failures = e.failures.saturating_sub(1);
+                // Only this attempt can have locked it (a locked key lets
+                // no attempt through): undone with it.
+                if e.failures < free {
+                    e.locked_until = None;
+                }
+            }
         }
     }
 }
@@ -151,6 +160,20 @@ mod tests {
         }
         assert!(t.attempt("9.9.9.9", "someone-else", now).is_err());
         assert!(t.attempt("8.8.8.8", "someone-else", now).is_ok());
+    }
+
+    /// An attacker's own successful sign-ins do not reset the address.
+    #[test]
+    fn own_successes_do_not_buy_guesses_at_others() {
+        let t = LoginThrottle::default();
+        let now = Instant::now();
+        for i in 0..ADDRESS_FREE - 1 {
+            t.attempt("6.6.6.6", &format!("victim{i}"), now).unwrap();
+        }
+        t.attempt("6.6.6.6", "me", now).unwrap();
+        t.record_success("6.6.6.6", "me");
+        t.attempt("6.6.6.6", "victim0", now).unwrap();
+        assert!(t.attempt("6.6.6.6", "victim1", now).is_err());
     }
 
     #[test]

@@ -111,11 +111,13 @@ pub async fn github_login_of(db: &Db, user_id: &str) -> sqlx::Result<Option<Stri
 
 /// Ends a session token (by its id) before its expiry (seconds).
 pub async fn revoke_token(db: &Db, jti: &str, expires_at: i64) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(jti)
-        .bind(expires_at)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(jti)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
     // Tokens past their expiry are refused anyway.
     sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
         .bind(chrono::Utc::now().timestamp())

@@ -114,7 +114,8 @@ pub(super) async fn run_one(
 
     // A private tmp beside the work dir (never inside a worktree).
     let tmp = inner.work_root.join(format!("{id}.tmp"));
-    let sandbox = match sandbox_for(inner, &workdir, &tmp, &settings.sandbox_paths) {
+    let path_var = env.get("PATH").map(String::as_str);
+    let sandbox = match sandbox_for(inner, &workdir, &tmp, &settings.sandbox_paths, path_var) {
         Ok(sandbox) => sandbox,
         Err(message) => {
             if let Some(p) = &prepared {
@@ -195,11 +196,19 @@ fn sandbox_for(
     workdir: &Path,
     tmp: &Path,
     extra: &[String],
+    path: Option<&str>,
 ) -> Result<Option<Arc<sandbox::Prepared>>, String> {
     std::fs::create_dir_all(tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
     let private = inner.work_root.parent().unwrap_or(&inner.work_root);
     let extra = sandbox::expand_home(extra);
-    let paths = sandbox::Paths::for_run(workdir, tmp, &inner.config.yagura_bin, private, &extra);
+    let paths = sandbox::Paths::for_run(
+        workdir,
+        tmp,
+        &inner.config.yagura_bin,
+        private,
+        &extra,
+        path.map(std::ffi::OsStr::new),
+    );
     sandbox::for_mode(inner.config.sandbox, &paths)
         .map(|p| p.map(Arc::new))
         .map_err(|e| e.to_string())

@@ -17,6 +17,8 @@ pub mod markers;
 pub mod process;
 mod record;
 pub mod sandbox;
+mod settings;
+pub use settings::Settings;
 mod scheduler;
 pub mod template;
 
@@ -285,7 +287,7 @@ impl Executions {
             task_name: Some(task.name),
             description: Some(task.description),
             tags: task.tags,
-            metadata: task.metadata,
+            metadata: Settings::default().merged_into(task.metadata),
             on_runner_lost: RunnerLost::Fail,
             needs_runner: true,
         };
@@ -467,62 +469,6 @@ impl Executions {
             .running
             .lock()
             .map(|r| r.keys().copied().collect())
-            .unwrap_or_default()
-    }
-}
-
-/// How the local executor runs an execution beyond its command, kept in
-/// the execution's `metadata` (under `"yagura"`).
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Settings {
-    /// Work in a worktree of this repository (no issue needed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workspace: Option<RepositoryId>,
-    /// A cap on the process's memory (its address space), in MiB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_limit_mb: Option<u64>,
-    /// Written to standard input when the process starts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stdin: Option<String>,
-    /// Standard input closes after `stdin` (batch input).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub close_stdin: bool,
-    /// The agent's extra sandbox paths, as it was when the run was made.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sandbox_paths: Vec<String>,
-}
-
-impl Settings {
-    fn of(origin: &Origin) -> Self {
-        Settings {
-            workspace: origin.workspace,
-            memory_limit_mb: origin.memory_limit_mb,
-            stdin: origin.stdin.clone(),
-            close_stdin: origin.close_stdin,
-            sandbox_paths: Vec::new(),
-        }
-    }
-
-    fn merged_into(self, metadata: Option<serde_json::Value>) -> Option<serde_json::Value> {
-        if self == Settings::default() {
-            return metadata;
-        }
-        let mut m = metadata.unwrap_or_else(|| serde_json::json!({}));
-        if let Some(obj) = m.as_object_mut() {
-            obj.insert(
-                "yagura".into(),
-                serde_json::to_value(&self).unwrap_or_default(),
-            );
-        }
-        Some(m)
-    }
-
-    /// The settings stored with an execution.
-    pub fn from_metadata(metadata: Option<&serde_json::Value>) -> Self {
-        metadata
-            .and_then(|m| m.get("yagura"))
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or_default()
     }
 }

@@ -49,9 +49,10 @@ pub fn describe(mode: Mode) -> (bool, String) {
             true,
             format!("Landlock ABI {abi}: agents read the system and write only their own work dir"),
         ),
-        (Mode::Auto, Support::Unavailable(why)) => {
-            (false, format!("unavailable ({why}): agents run unsandboxed"))
-        }
+        (Mode::Auto, Support::Unavailable(why)) => (
+            false,
+            format!("unavailable ({why}): agents run unsandboxed"),
+        ),
         (Mode::On, Support::Unavailable(why)) => (
             false,
             format!("unavailable ({why}): executions fail while --sandbox on"),
@@ -97,24 +98,38 @@ pub struct Paths {
 }
 
 impl Paths {
-    /// The paths of one run: `workdir` and `tmp` writable, the system, the
-    /// `PATH` directories and `yagura_bin` readable, and `extra` (the
-    /// agent's own) writable. A readable or extra path that holds or lies
-    /// in `private` (Yagura's data dir) is left out: Landlock grants whole
-    /// trees, so granting it would grant the secrets.
+    /// The paths of one run: `workdir` and `tmp` writable; readable: the
+    /// system, the directories on `path` (the agent's `PATH`, else the
+    /// server's) with what they link to and their toolchain roots, the
+    /// user's git config (`~/.gitconfig`, `~/.config/git`: identity for
+    /// commits), and `yagura_bin`; `extra` (the agent's own) writable. A
+    /// readable or extra path that holds or lies in `private` (Yagura's
+    /// data dir) is left out: Landlock grants whole trees, so granting it
+    /// would grant the secrets.
     pub fn for_run(
         workdir: &Path,
         tmp: &Path,
         yagura_bin: &Path,
         private: &Path,
         extra: &[PathBuf],
+        path: Option<&std::ffi::OsStr>,
     ) -> Self {
         let mut read: Vec<PathBuf> = SYSTEM_READ.iter().map(PathBuf::from).collect();
-        if let Some(path) = std::env::var_os("PATH") {
-            read.extend(std::env::split_paths(&path).filter(|d| d.is_absolute()));
+        let path = path
+            .map(std::ffi::OsStr::to_os_string)
+            .or_else(|| std::env::var_os("PATH"))
+            .unwrap_or_default();
+        for dir in std::env::split_paths(&path).filter(|d| d.is_absolute()) {
+            read.extend(toolchain_paths(&dir));
+        }
+        if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+            read.push(home.join(".gitconfig"));
+            read.push(home.join(".config/git"));
         }
         read.push(yagura_bin.to_path_buf());
         read.retain(|p| !overlaps(p, private));
+        read.sort();
+        read.dedup();
         let mut write = vec![workdir.to_path_buf(), tmp.to_path_buf()];
         write.extend(extra.iter().filter(|p| !overlaps(p, private)).cloned());
         if let Some(git) = worktree_git(workdir) {
@@ -126,6 +141,45 @@ impl Paths {
         }
         Self { write, read }
     }
+}
+
+/// What running the programs in one `PATH` directory needs: the directory,
+/// where it really is, the parent of a `bin` or `shims` directory (a
+/// toolchain's root: `~/.cargo`, `~/.pyenv`, an nvm node version), rustup's
+/// toolchains beside `~/.cargo`, and the directories its symlinks point
+/// into (`~/.local/bin/claude` → `~/.local/share/claude/…`). System
+/// directories are covered already and not walked.
+fn toolchain_paths(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    let Ok(real) = std::fs::canonicalize(dir) else {
+        return out;
+    };
+    if SYSTEM_READ.iter().any(|s| real.starts_with(s)) {
+        return out;
+    }
+    out.push(real.clone());
+    let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if let Some(root) = real.parent().filter(|_| matches!(name, "bin" | "shims")) {
+        out.push(root.to_path_buf());
+        if root.file_name().is_some_and(|n| n == ".cargo") {
+            if let Some(home) = root.parent() {
+                out.push(home.join(".rustup"));
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(&real) {
+        for entry in entries.flatten().take(512) {
+            let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+            if let (true, Ok(target)) = (is_link, std::fs::canonicalize(entry.path())) {
+                if let Some(parent) = target.parent() {
+                    if !out.iter().any(|p| parent.starts_with(p)) {
+                        out.push(parent.to_path_buf());
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// An agent's extra paths with `~/` read as the home directory of whoever
@@ -159,7 +213,11 @@ struct WorktreeGit {
 fn worktree_git(workdir: &Path) -> Option<WorktreeGit> {
     let text = std::fs::read_to_string(workdir.join(".git")).ok()?;
     let own = PathBuf::from(text.strip_prefix("gitdir:")?.trim());
-    let own = if own.is_absolute() { own } else { workdir.join(own) };
+    let own = if own.is_absolute() {
+        own
+    } else {
+        workdir.join(own)
+    };
     let common = own.parent()?.parent()?.to_path_buf();
     Some(WorktreeGit { common, own })
 }
@@ -374,6 +432,26 @@ mod tests {
     }
 
     #[test]
+    fn a_path_directory_brings_its_toolchain_and_link_targets() {
+        let home = tempfile::tempdir().unwrap();
+        let bin = home.path().join(".cargo/bin");
+        let share = home.path().join(".local/share/tool/v1");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&share).unwrap();
+        std::fs::write(share.join("tool"), "").unwrap();
+        std::os::unix::fs::symlink(share.join("tool"), bin.join("tool")).unwrap();
+        let got = toolchain_paths(&bin);
+        let real = |p: &Path| std::fs::canonicalize(p).unwrap();
+        assert!(got.contains(&real(&home.path().join(".cargo"))), "{got:?}");
+        assert!(got.contains(&real(home.path()).join(".rustup")), "{got:?}");
+        assert!(got.contains(&real(&share)), "{got:?}");
+        assert_eq!(
+            toolchain_paths(Path::new("/usr/bin")),
+            vec![PathBuf::from("/usr/bin")]
+        );
+    }
+
+    #[test]
     fn a_linked_worktree_names_its_repository() {
         let dir = tempfile::tempdir().unwrap();
         let wt = dir.path().join("wt");
@@ -395,12 +473,17 @@ mod tests {
             &data.path().join("bin/yagura"),
             data.path(),
             &[data.path().parent().unwrap().to_path_buf(), "/srv/x".into()],
+            Some(std::ffi::OsStr::new("/usr/bin:/tmp")),
         );
         assert!(paths.read.iter().all(|p| !overlaps(p, data.path())));
         // /tmp (the data dir's parent) would grant the data dir: left out.
         assert_eq!(
             paths.write,
-            vec![data.path().join("work/1"), data.path().join("work/1.tmp"), "/srv/x".into()]
+            vec![
+                data.path().join("work/1"),
+                data.path().join("work/1.tmp"),
+                "/srv/x".into()
+            ]
         );
     }
 }

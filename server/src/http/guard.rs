@@ -35,7 +35,10 @@ pub async fn same_origin_writes(req: Request, next: Next) -> Response {
 /// GitHub's webhook (signed) and runners (token, `yagura runner --server`
 /// names any host) are not browsers' business and pass.
 pub async fn known_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if matches!(req.uri().path(), "/api/github/webhook" | "/ws/ktcp") {
+    if matches!(
+        req.uri().path(),
+        "/api/github/webhook" | "/ws/ktcp" | "/healthz"
+    ) {
         return next.run(req).await;
     }
     let host = req.uri().host().map(str::to_string).or_else(|| {
@@ -44,8 +47,19 @@ pub async fn known_host(State(state): State<AppState>, req: Request, next: Next)
             .and_then(|h| h.to_str().ok())
             .map(|h| crate::config::strip_port(h).to_string())
     });
+    let known = match &host {
+        None => true,
+        Some(h) if state.config.host_allowed(h) => true,
+        // The settings page's public URL (read only on this rare path).
+        Some(h) => {
+            let public = state.github.public_url().await;
+            let authority = public.split_once("://").map_or("", |(_, r)| r);
+            let name = crate::config::strip_port(authority.split('/').next().unwrap_or(""));
+            name.eq_ignore_ascii_case(h.trim_end_matches('.'))
+        }
+    };
     match host {
-        Some(host) if !state.config.host_allowed(&host) => (
+        Some(host) if !known => (
             StatusCode::MISDIRECTED_REQUEST,
             Json(serde_json::json!({
                 "error": "unknown_host",
@@ -57,6 +71,16 @@ pub async fn known_host(State(state): State<AppState>, req: Request, next: Next)
             .into_response(),
         _ => next.run(req).await,
     }
+}
+
+/// Whether a request comes straight from this machine: a loopback peer
+/// and no proxy header (behind a reverse proxy on this machine, every
+/// peer is loopback, so forwarded requests count as remote).
+pub fn from_this_machine(peer: std::net::IpAddr, headers: &axum::http::HeaderMap) -> bool {
+    peer.is_loopback()
+        && !["forwarded", "x-forwarded-for", "x-real-ip"]
+            .iter()
+            .any(|h| headers.contains_key(*h))
 }
 
 /// Sends a visitor where they belong before a page renders: to first-run

@@ -69,11 +69,15 @@ impl Backend for AppState {
         password: &str,
         setup_code: Option<&str>,
     ) -> Result<User, ApiError> {
-        let loopback = parts
+        let local = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .is_some_and(|ConnectInfo(a)| a.ip().is_loopback());
-        accounts::check_setup_code(loopback, setup_code, &self.auth.setup_code)?;
+            .is_some_and(|ConnectInfo(a)| {
+                crate::http::guard::from_this_machine(a.ip(), &parts.headers)
+            });
+        if accounts::needs_setup(&self.db).await? {
+            accounts::check_setup_code(local, setup_code, &self.auth.setup_code)?;
+        }
         accounts::setup_admin(&self.db, username, password).await
     }
 
@@ -103,7 +107,10 @@ impl Backend for AppState {
     }
 
     async fn end_session(&self, parts: &Parts) -> Result<(), ApiError> {
-        self.auth.end_session(&self.db, &parts.headers).await.map(|_| ())
+        self.auth
+            .end_session(&self.db, &parts.headers)
+            .await
+            .map(|_| ())
     }
 
     fn theme_cookie(&self, theme: Theme) -> String {

@@ -4,7 +4,6 @@
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
@@ -57,9 +56,17 @@ async fn tls_proxy(upstream: std::net::SocketAddr) -> (u16, String) {
     (port, ca.pem())
 }
 
-fn runner(server: &str, token: &str, name: &str, extra: &[&str], work: &std::path::Path) -> RunnerProcess {
+fn runner(
+    server: &str,
+    token: &str,
+    name: &str,
+    extra: &[&str],
+    work: &std::path::Path,
+) -> RunnerProcess {
     let child = Command::new(env!("CARGO_BIN_EXE_yagura"))
-        .args(["runner", "--server", server, "--token", token, "--name", name])
+        .args([
+            "runner", "--server", server, "--token", token, "--name", name,
+        ])
         .args(["--heartbeat-secs", "0.3", "--work-dir"])
         .arg(work)
         .args(extra)
@@ -83,14 +90,28 @@ async fn a_runner_connects_over_wss_with_a_given_ca() {
 
     // Without the CA the certificate is not trusted: never online.
     let (_, untrusting) = runner_token(&t, &token, "untrusting").await;
-    let _refused = runner(&server, &untrusting, "untrusting", &[], &work.path().join("a"));
+    let _refused = runner(
+        &server,
+        &untrusting,
+        "untrusting",
+        &[],
+        &work.path().join("a"),
+    );
     let (_, trusting) = runner_token(&t, &token, "trusting").await;
     let ca_arg = ca.display().to_string();
-    let _ok = runner(&server, &trusting, "trusting", &["--ca-cert", &ca_arg], &work.path().join("b"));
+    let _ok = runner(
+        &server,
+        &trusting,
+        "trusting",
+        &["--ca-cert", &ca_arg],
+        &work.path().join("b"),
+    );
     wait_online(&t, &token, "trusting", true).await;
     let list = runners(&t, &token).await;
     assert!(
-        !list.iter().any(|r| r["name"] == "untrusting" && r["online"] == true),
+        !list
+            .iter()
+            .any(|r| r["name"] == "untrusting" && r["online"] == true),
         "{list:?}"
     );
     t.shutdown().await;
@@ -100,11 +121,21 @@ async fn a_runner_connects_over_wss_with_a_given_ca() {
 fn clear_text_to_another_machine_is_refused() {
     let work = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_yagura"))
-        .args(["runner", "--server", "ws://yagura.example:3000", "--token", "yrt_x", "--work-dir"])
+        .args([
+            "runner",
+            "--server",
+            "ws://yagura.example:3000",
+            "--token",
+            "yrt_x",
+            "--work-dir",
+        ])
         .arg(work.path())
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("not encrypted") && stderr.contains("wss://"), "{stderr}");
+    assert!(
+        stderr.contains("not encrypted") && stderr.contains("wss://"),
+        "{stderr}"
+    );
 }

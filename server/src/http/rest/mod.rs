@@ -120,7 +120,10 @@ async fn login(
 
 /// Ends the session token the request carries (bearer or cookie): it is
 /// refused from now on, and its sockets close. 204 either way.
-async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<StatusCode, HttpError> {
+async fn logout(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode, HttpError> {
     state.auth.end_session(&state.db, &headers).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -130,14 +133,17 @@ async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -
 async fn setup(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     payload: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<(StatusCode, Json<TokenResponse>), HttpError> {
     let c = body(payload)?;
-    accounts::check_setup_code(
-        peer.ip().is_loopback(),
-        c.setup_code.as_deref(),
-        &state.auth.setup_code,
-    )?;
+    if accounts::needs_setup(&state.db).await? {
+        accounts::check_setup_code(
+            crate::http::guard::from_this_machine(peer.ip(), &headers),
+            c.setup_code.as_deref(),
+            &state.auth.setup_code,
+        )?;
+    }
     let user = accounts::setup_admin(&state.db, &c.username, &c.password).await?;
     let issued = state.auth.issue(&user)?;
     Ok((

@@ -68,7 +68,7 @@ pub async fn run(options: RunnerOptions) -> anyhow::Result<()> {
         )
     })?;
     let url = ktcp_url(&options.server)?;
-    let tls = tls_for(&url, options)?;
+    let tls = tls_for(&url, &options)?;
     let outbox = Arc::new(Outbox::default());
     let running: Running = Arc::new(Mutex::new(HashMap::new()));
     let stop = shutdown_signal();
@@ -151,7 +151,9 @@ fn tls_for(
         let host = crate::config::strip_port(rest.split('/').next().unwrap_or(""));
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let local = host.eq_ignore_ascii_case("localhost")
-            || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            || bare
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
         if !local && !options.insecure {
             bail!(
                 "{url} is not encrypted: the runner token, prompts and environments would cross \
@@ -328,7 +330,10 @@ fn start_task(
     data: ExecuteData,
 ) {
     if !plain_task_id(&task_id) {
-        tracing::warn!(task = task_id, "refused a task whose id is not a plain name");
+        tracing::warn!(
+            task = task_id,
+            "refused a task whose id is not a plain name"
+        );
         return;
     }
     let (tx, rx) = mpsc::channel(64);
@@ -370,11 +375,23 @@ fn start_task(
         } else {
             let prepared = std::fs::create_dir_all(&workdir)
                 .and_then(|()| std::fs::create_dir_all(&tmp))
-                .map_err(|e| ("WORKDIR", format!("cannot create {}: {e}", workdir.display())))
+                .map_err(|e| {
+                    (
+                        "WORKDIR",
+                        format!("cannot create {}: {e}", workdir.display()),
+                    )
+                })
                 .and_then(|()| {
                     let me = std::env::current_exe().unwrap_or_default();
                     let extra = sandbox::expand_home(&data.sandbox_paths);
-                    let paths = sandbox::Paths::for_run(&workdir, &tmp, &me, &work_root, &extra);
+                    let paths = sandbox::Paths::for_run(
+                        &workdir,
+                        &tmp,
+                        &me,
+                        &work_root,
+                        &extra,
+                        data.env.get("PATH").map(std::ffi::OsStr::new),
+                    );
                     sandbox::for_mode(sandbox_mode, &paths)
                         .map(|p| p.map(Arc::new))
                         .map_err(|e| ("SANDBOX", e.to_string()))

@@ -146,7 +146,10 @@ async fn a_label_runs_the_workflow_in_a_worktree_and_results_go_back_to_github()
     );
     // M8: the sandboxed agent committed, but could not touch the shared
     // repository's config or hooks, which the server's git reads.
-    assert!(lines.iter().any(|l| l == "shared git read-only"), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l == "shared git read-only"),
+        "{lines:?}"
+    );
     let clone = t.data_dir().join("repos").join(&repo);
     let worktrees = git(&clone, &["worktree", "list", "--porcelain"]);
     assert_eq!(
@@ -240,8 +243,8 @@ async fn concurrent_runs_each_work_in_their_own_worktree_and_cleanup_leaves_only
             Duration::from_secs(30),
         )
         .await;
-        assert_eq!(done["status"], "completed", "{done}");
         let lines = common::log_lines(&common::stored_events(&t, &token, id).await);
+        assert_eq!(done["status"], "completed", "{done} {lines:#?}");
         let sees = lines.iter().find(|l| l.starts_with("sees:")).unwrap();
         assert_eq!(
             sees.trim(),

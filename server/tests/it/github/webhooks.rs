@@ -224,7 +224,14 @@ async fn webhooks_are_verified_first_and_each_delivery_is_applied_once() {
     // L3: `/yagura run` starts one run per comment, even when the same
     // payload is sent again under a new delivery id (a replay).
     let runs_of_41 = || async {
-        let (_, detail) = send(&t, &token, "GET", &format!("/api/v1/issues/{issue_id}"), None).await;
+        let (_, detail) = send(
+            &t,
+            &token,
+            "GET",
+            &format!("/api/v1/issues/{issue_id}"),
+            None,
+        )
+        .await;
         detail["runs"].as_array().map_or(0, |r| r.len())
     };
     let before = runs_of_41().await;
