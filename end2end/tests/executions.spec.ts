@@ -143,3 +143,40 @@ test('100,000 lines: all arrive, only the visible ones are in the page', async (
   await expect(page.getByTestId('log-count')).toHaveText('1 line');
   await shot(page, 'hundred-thousand');
 });
+
+test('the agent form keeps secrets back and shows what the sandbox allows', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/agents/new');
+  await page.waitForLoadState('networkidle');
+  await page.getByLabel('Preset').selectOption('claude');
+  // The preset fills in where its CLI keeps its sign-in, and puts `--` before the prompt.
+  await expect(page.getByLabel('Sandbox paths, one per line')).toHaveValue(/~\/\.claude/);
+  await expect(page.getByTestId('command-warning')).toHaveCount(0);
+  await page.getByLabel('Name').fill('Claude reviewer');
+  await page.getByLabel('Environment, KEY=VALUE per line').fill('ANTHROPIC_API_KEY=sk-ant-e2e-secret');
+  await page.getByRole('button', { name: 'Save agent' }).click();
+  await expect(page).toHaveURL(/\/agents$/);
+  const card = page.getByTestId('agent-card').filter({ hasText: 'Claude reviewer' });
+  await card.getByRole('link', { name: 'Edit' }).click();
+  await expect(page).toHaveURL(/\/agents\/[0-9a-f-]{36}$/);
+  await page.waitForLoadState('networkidle');
+  // The value never comes back to the browser.
+  await expect(page.getByLabel('Environment, KEY=VALUE per line')).toHaveValue('ANTHROPIC_API_KEY=********');
+  expect(await page.content()).not.toContain('sk-ant-e2e-secret');
+  // A prompt standing alone before `--` is flagged.
+  await page.getByLabel('Command, one argument per line').fill(['mycli', '{prompt}'].join('\n'));
+  await expect(page.getByTestId('command-warning')).toContainText('{prompt}');
+  await shot(page, 'agent-form');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.reload();
+  await page.waitForLoadState('networkidle');
+  await shot(page, 'agent-form-dark');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, 'agent-form-phone-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.reload();
+  await shot(page, 'agent-form-phone');
+  // Saved as shown, the key is kept (the next run still gets it).
+  await page.getByRole('button', { name: 'Save agent' }).click();
+  await expect(page).toHaveURL(/\/agents$/);
+});

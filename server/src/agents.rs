@@ -10,6 +10,7 @@ use app::model::{Agent, AgentId, AgentInput, AgentType, DEFAULT_OUTPUT_CAP, MASK
 use sqlx::types::Json;
 
 use crate::db::{self, agents as store, Db};
+use crate::secrets::Sealer;
 
 fn to_agent(row: store::AgentRow) -> Result<Agent, ApiError> {
     Ok(Agent {
@@ -96,12 +97,14 @@ fn taken(name: &str) -> ApiError {
     ApiError::Conflict(format!("an agent named {:?} exists already", name.trim()))
 }
 
-pub async fn create(db: &Db, input: &AgentInput) -> Result<Agent, ApiError> {
+/// Creates an agent; its environment values are sealed before they are stored.
+pub async fn create(db: &Db, sealer: &Sealer, input: &AgentInput) -> Result<Agent, ApiError> {
     input.validate().map_err(ApiError::Invalid)?;
     if let Some((key, _)) = input.env.iter().find(|(_, v)| *v == MASKED) {
         return Err(ApiError::Invalid(format!("give {key} a value")));
     }
-    let row = to_row(AgentId(uuid::Uuid::new_v4()), input, db::now_ms());
+    let mut row = to_row(AgentId(uuid::Uuid::new_v4()), input, db::now_ms());
+    row.env = Json(sealer.seal_env(&row.env.0));
     match store::create(db, &row).await {
         Ok(()) => to_agent(row).map(Agent::masked),
         Err(e) if db::is_unique_violation(&e) => Err(taken(&input.name)),
@@ -109,7 +112,12 @@ pub async fn create(db: &Db, input: &AgentInput) -> Result<Agent, ApiError> {
     }
 }
 
-pub async fn update(db: &Db, id: AgentId, input: &AgentInput) -> Result<Agent, ApiError> {
+pub async fn update(
+    db: &Db,
+    sealer: &Sealer,
+    id: AgentId,
+    input: &AgentInput,
+) -> Result<Agent, ApiError> {
     input.validate().map_err(ApiError::Invalid)?;
     let existing = get(db, id).await?;
     // A masked value (the form shows values so) keeps the stored one.
@@ -123,7 +131,8 @@ pub async fn update(db: &Db, id: AgentId, input: &AgentInput) -> Result<Agent, A
                 .ok_or_else(|| ApiError::Invalid(format!("give {key} a value")))?;
         }
     }
-    let row = to_row(id, &input, existing.created_at);
+    let mut row = to_row(id, &input, existing.created_at);
+    row.env = Json(sealer.seal_env(&row.env.0));
     match store::update(db, &row).await {
         Ok(true) => view(db, id).await,
         Ok(false) => Err(ApiError::NotFound),
@@ -142,7 +151,7 @@ pub async fn delete(db: &Db, id: AgentId) -> Result<(), ApiError> {
 
 /// A fresh installation gets the built-in demo agent, so there is
 /// something to run at once.
-pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
+pub async fn seed_demo(db: &Db, sealer: &Sealer) -> anyhow::Result<()> {
     let runs = db::executions::count(db, &Default::default()).await?;
     if store::count(db).await? > 0 || runs > 0 {
         return Ok(());
@@ -162,8 +171,38 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
         on_runner_lost: Default::default(),
         sandbox_paths: Vec::new(),
     };
-    create(db, &input)
+    create(db, sealer, &input)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// Seals environment values stored before sealing existed (agents and
+/// executions), once per database.
+pub async fn seal_stored_environments(db: &Db, sealer: &Sealer) -> anyhow::Result<()> {
+    const DONE: &str = "secrets.env_sealed_v1";
+    if db::settings::get(db, DONE).await?.is_some() {
+        return Ok(());
+    }
+    let mut sealed = 0;
+    for row in store::list(db).await? {
+        if !Sealer::env_sealed(&row.env.0) {
+            store::set_env(db, &row.id, &sealer.seal_env(&row.env.0)).await?;
+            sealed += 1;
+        }
+    }
+    for (id, env) in db::executions::environments(db).await? {
+        if !Sealer::env_sealed(&env.0) {
+            db::executions::set_env(db, &id, &sealer.seal_env(&env.0)).await?;
+            sealed += 1;
+        }
+    }
+    db::settings::set(db, DONE, Some("1"), db::now_ms()).await?;
+    if sealed > 0 {
+        tracing::info!(
+            rows = sealed,
+            "sealed environment values stored in the clear"
+        );
+    }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Secrets at rest: GitHub tokens, App keys, the webhook and OAuth secrets
-//! are sealed with XChaCha20-Poly1305 under a key kept in
+//! Secrets at rest: GitHub tokens, App keys, the webhook and OAuth secrets,
+//! and agents' environment values are sealed with XChaCha20-Poly1305 under a key kept in
 //! `<data dir>/secrets-key` (mode 0600) before they reach the database, so
 //! a copied database alone does not give them away. They are opened only
 //! where they are used and never sent to a client or written to a log.
@@ -76,9 +76,75 @@ impl Sealer {
     }
 }
 
+/// How an agent's environment value looks at rest: this marker, then a
+/// sealed value. Anything else is a value from before sealing (read as it
+/// is, and sealed at the next start).
+const ENV_MARK: &str = "yagura-sealed:";
+
+impl Sealer {
+    /// An environment with every value sealed (sealed ones are kept).
+    pub fn seal_env(
+        &self,
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> std::collections::BTreeMap<String, String> {
+        env.iter()
+            .map(|(k, v)| {
+                let v = if v.starts_with(ENV_MARK) {
+                    v.clone()
+                } else {
+                    format!("{ENV_MARK}{}", self.seal(v))
+                };
+                (k.clone(), v)
+            })
+            .collect()
+    }
+
+    /// An environment as the process gets it: sealed values opened.
+    pub fn open_env(
+        &self,
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+        env.iter()
+            .map(|(k, v)| {
+                let plain = match v.strip_prefix(ENV_MARK) {
+                    Some(sealed) => self
+                        .open(sealed)
+                        .with_context(|| format!("the environment variable {k}"))?,
+                    None => v.clone(),
+                };
+                Ok((k.clone(), plain))
+            })
+            .collect()
+    }
+
+    /// Whether every value is sealed already.
+    pub fn env_sealed(env: &std::collections::BTreeMap<String, String>) -> bool {
+        env.values().all(|v| v.starts_with(ENV_MARK))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environments_seal_once_and_open_back() {
+        let sealer = Sealer::from_key(&[9; 32]).unwrap();
+        let plain: std::collections::BTreeMap<String, String> = [
+            ("API_KEY".to_string(), "sk-1".to_string()),
+            ("EMPTY".into(), String::new()),
+        ]
+        .into();
+        let sealed = sealer.seal_env(&plain);
+        assert!(Sealer::env_sealed(&sealed) && !Sealer::env_sealed(&plain));
+        assert!(!format!("{sealed:?}").contains("sk-1"));
+        assert_eq!(sealer.seal_env(&sealed), sealed, "sealed values are kept");
+        assert_eq!(sealer.open_env(&sealed).unwrap(), plain);
+        // A value from before sealing reads as it is.
+        assert_eq!(sealer.open_env(&plain).unwrap(), plain);
+        let other = Sealer::from_key(&[8; 32]).unwrap();
+        assert!(other.open_env(&sealed).is_err());
+    }
 
     #[test]
     fn round_trip_and_tamper() {

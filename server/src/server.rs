@@ -75,12 +75,13 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let sealer = Sealer::load_or_create(&store.data_dir)?;
     let github = GitHub::new(
         db.clone(),
-        sealer,
+        sealer.clone(),
         config.github.clone(),
         format!("http://{addr}"),
     );
     let worktrees = Worktrees::new(db.clone(), Arc::new(github.clone()), &store.data_dir);
     let runners = Runners::new(
+        sealer.clone(),
         db.clone(),
         hub.clone(),
         writer.clone(),
@@ -88,6 +89,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     );
     runners.reset().await?;
     let executions = Executions::new(
+        sealer.clone(),
         db.clone(),
         writer,
         hub.clone(),
@@ -110,7 +112,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             "executions left running by a previous process were marked failed"
         );
     }
-    crate::agents::seed_demo(&db).await?;
+    crate::agents::seal_stored_environments(&db, &sealer).await?;
+    crate::agents::seed_demo(&db, &sealer).await?;
     executions.start();
     let notifier = Notifier::new(db.clone(), hub.clone());
     let workflows = Workflows::new(
@@ -168,6 +171,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         issues,
         repositories,
         github,
+        sealer,
         sync,
         worktrees,
         shutdown,

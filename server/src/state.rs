@@ -40,6 +40,8 @@ pub struct AppState {
     pub repositories: Repositories,
     /// GitHub connections, settings and clients.
     pub github: GitHub,
+    /// Seals and opens secrets at rest (agents' environment values).
+    pub sealer: crate::secrets::Sealer,
     /// Issues flowing in from GitHub (import, polling, webhooks).
     pub sync: IssueSync,
     /// Clones and per-execution worktrees.

@@ -93,7 +93,7 @@ impl Auth {
         Ok(Principal {
             user,
             api_key: None,
-            session: (!claims.jti.is_empty()).then(|| (claims.jti, claims.exp)),
+            session: (!claims.jti.is_empty()).then_some((claims.jti, claims.exp)),
         })
     }
 

@@ -113,3 +113,13 @@ pub async fn delete(db: &Db, id: &str) -> sqlx::Result<bool> {
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Replaces an agent's environment (sealing values stored in the clear).
+pub async fn set_env(db: &Db, id: &str, env: &BTreeMap<String, String>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE agents SET env = $2 WHERE id = $1")
+        .bind(id)
+        .bind(Json(env))
+        .execute(db)
+        .await
+        .map(|_| ())
+}

@@ -542,3 +542,20 @@ pub async fn set_execution_worktree(
     .await
     .map(|_| ())
 }
+
+/// Every execution's environment that is not empty, by id.
+pub async fn environments(db: &Db) -> sqlx::Result<Vec<(String, Json<BTreeMap<String, String>>)>> {
+    sqlx::query_as("SELECT id, env FROM executions WHERE env <> '{}'")
+        .fetch_all(db)
+        .await
+}
+
+/// Replaces an execution's environment (sealing values stored in the clear).
+pub async fn set_env(db: &Db, id: &str, env: &BTreeMap<String, String>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE executions SET env = $2 WHERE id = $1")
+        .bind(id)
+        .bind(Json(env))
+        .execute(db)
+        .await
+        .map(|_| ())
+}

@@ -32,7 +32,23 @@ pub(super) async fn run_one(
     let execution = to_execution(row.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let agent_type = execution.agent_type;
     let issue_number = execution.issue.as_ref().map(|i| i.number);
-    let env: BTreeMap<String, String> = row.env.0.clone();
+    let env: BTreeMap<String, String> = match inner.sealer.open_env(&row.env.0) {
+        Ok(env) => env,
+        Err(e) => {
+            let finished = EventBody::Finished {
+                agent_type: execution.agent_type,
+                status: ExecutionStatus::Failed,
+                result: None,
+                error_code: Some("SECRETS".into()),
+                error_message: Some(format!("cannot open the agent's environment: {e:#}")),
+                exit_code: None,
+                signal: None,
+                usage: None,
+            };
+            inner.writer.append(id, finished).await?;
+            return Ok(());
+        }
+    };
     let workdir = inner.work_root.join(id.to_string());
     let writer = &inner.writer;
     let finish =

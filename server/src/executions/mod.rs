@@ -69,6 +69,8 @@ pub struct Executions {
 }
 
 struct Inner {
+    /// Seals the environment at rest; the process gets it opened.
+    sealer: crate::secrets::Sealer,
     db: Db,
     writer: EventWriter,
     hub: Arc<Hub>,
@@ -89,6 +91,7 @@ impl Executions {
     // Each is a separate service the executor is handed at start-up.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
+        sealer: crate::secrets::Sealer,
         db: Db,
         writer: EventWriter,
         hub: Arc<Hub>,
@@ -101,6 +104,7 @@ impl Executions {
     ) -> Self {
         Executions {
             inner: Arc::new(Inner {
+                sealer,
                 db,
                 writer,
                 hub,
@@ -223,7 +227,7 @@ impl Executions {
                 if let Some(model) = &origin.model {
                     env.insert("YAGURA_MODEL".into(), model.clone());
                 }
-                env
+                self.inner.sealer.seal_env(&env)
             },
             timeout_secs: origin
                 .task

@@ -135,8 +135,8 @@ impl Backend for AppState {
     ) -> Result<Agent, ApiError> {
         self.authorise(parts, Op::ManageAgents).await?;
         match id {
-            Some(id) => agents::update(&self.db, id, &input).await,
-            None => agents::create(&self.db, &input).await,
+            Some(id) => agents::update(&self.db, &self.sealer, id, &input).await,
+            None => agents::create(&self.db, &self.sealer, &input).await,
         }
     }
 

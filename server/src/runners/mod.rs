@@ -77,6 +77,8 @@ pub struct Runners {
 }
 
 struct Inner {
+    /// Opens agents' environment values for the runner (sent over its socket).
+    sealer: crate::secrets::Sealer,
     db: Db,
     hub: Arc<Hub>,
     writer: EventWriter,
@@ -85,9 +87,16 @@ struct Inner {
 }
 
 impl Runners {
-    pub fn new(db: Db, hub: Arc<Hub>, writer: EventWriter, config: RunnerConfig) -> Self {
+    pub fn new(
+        sealer: crate::secrets::Sealer,
+        db: Db,
+        hub: Arc<Hub>,
+        writer: EventWriter,
+        config: RunnerConfig,
+    ) -> Self {
         Runners {
             inner: Arc::new(Inner {
+                sealer,
                 db,
                 hub,
                 writer,
@@ -269,7 +278,14 @@ impl RemoteRunners for Runners {
                 return false;
             }
         };
-        let mut env: BTreeMap<String, String> = row.env.0.clone();
+        let mut env: BTreeMap<String, String> = match self.inner.sealer.open_env(&row.env.0) {
+            Ok(env) => env,
+            Err(e) => {
+                tracing::error!(execution = %id, error = %e, "cannot open the environment; not dispatched");
+                self.unclaim(id).await;
+                return false;
+            }
+        };
         env.insert("YAGURA_EXECUTION_ID".into(), id.to_string());
         let frame = ServerFrame::TaskExecute {
             task_id: id.to_string(),

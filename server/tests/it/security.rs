@@ -138,6 +138,22 @@ async fn agent_environment_values_never_leave_the_server() {
         log_lines(&stored_events(&t, &token, &run).await),
         vec!["key=sk-very-secret".to_string()]
     );
+    // At rest the values are sealed, in the agent and in the run.
+    let db = &t.server.state.db;
+    for table in ["agents", "executions"] {
+        let envs: Vec<String> = sqlx::query_scalar(&format!("SELECT env FROM {table}"))
+            .fetch_all(db)
+            .await
+            .unwrap();
+        assert!(
+            envs.iter().any(|e| e.contains("API_KEY")),
+            "{table}: {envs:?}"
+        );
+        assert!(
+            !envs.iter().any(|e| e.contains("sk-very-secret")),
+            "{table}: {envs:?}"
+        );
+    }
     // A new variable cannot be "saved" masked.
     let res = t
         .http
@@ -419,5 +435,54 @@ async fn the_log_download_streams_the_output_as_written() {
     let body = res.text().await.unwrap();
     let numbers: String = (1..=12000).map(|n| format!("{n}\n")).collect();
     assert_eq!(body, format!("one\ntwo\r\n{numbers}last"));
+    t.shutdown().await;
+}
+
+/// H1: environment values stored in the clear by an earlier version are
+/// sealed at the next start, and still reach the process.
+#[tokio::test]
+async fn environments_stored_in_the_clear_are_sealed_at_start() {
+    let t = common::start().await;
+    let token = t.setup_admin().await;
+    let id = create_agent(
+        &t,
+        &token,
+        "legacy",
+        &["sh", "-c", "echo \"$OLD\""],
+        json!({}),
+    )
+    .await;
+    let plain =
+        std::collections::BTreeMap::from([("OLD".to_string(), "plain-old-value".to_string())]);
+    yagura::db::agents::set_env(&t.server.state.db, &id, &plain)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM settings WHERE key = 'secrets.env_sealed_v1'")
+        .execute(&t.server.state.db)
+        .await
+        .unwrap();
+    let dir = t.shutdown().await;
+    let t = common::start_in(dir, |_| {}).await;
+    let env: String = sqlx::query_scalar("SELECT env FROM agents WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&t.server.state.db)
+        .await
+        .unwrap();
+    assert!(!env.contains("plain-old-value"), "{env}");
+    let token = t
+        .login(common::ADMIN, common::PASSWORD)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = start_execution(&t, &token, &id, "").await;
+    wait_status(&t, &token, &run, &["completed"], Duration::from_secs(30)).await;
+    assert_eq!(
+        log_lines(&stored_events(&t, &token, &run).await),
+        vec!["plain-old-value".to_string()]
+    );
     t.shutdown().await;
 }

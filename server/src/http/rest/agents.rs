@@ -50,7 +50,7 @@ async fn create(
     let input = body(payload)?;
     Ok((
         StatusCode::CREATED,
-        Json(agents::create(&state.db, &input).await?),
+        Json(agents::create(&state.db, &state.sealer, &input).await?),
     ))
 }
 
@@ -63,7 +63,7 @@ async fn update(
     user.allow(Op::ManageAgents)?;
     let input = body(payload)?;
     Ok(Json(
-        agents::update(&state.db, parse_id(&id)?, &input).await?,
+        agents::update(&state.db, &state.sealer, parse_id(&id)?, &input).await?,
     ))
 }
 
