@@ -201,7 +201,7 @@ async fn persist_yagura(lines: usize) -> Result<f64> {
     let (_dir, store) = store().await?;
     let id = execution_row(&store.db).await?;
     let (writer, _task) =
-        yagura::events::EventWriter::start(store.db.clone(), Arc::new(Hub::default()));
+        yagura::events::EventWriter::start(store.db.clone(), Arc::new(Hub::default()), None);
     let bodies: Vec<EventBody> = (0..lines).map(log).collect();
     let t0 = Instant::now();
     for body in bodies {

@@ -39,9 +39,20 @@ pub enum Command {
     /// Check this machine: is the agent sandbox active, are the data dir's
     /// secrets private.
     Doctor(DoctorArgs),
+    /// Write a consistent copy of the database (works while the server runs).
+    Backup(BackupArgs),
     /// The built-in demo agent (what the "Demo agent" preset runs).
     #[command(hide = true)]
     DemoAgent(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The file to write (must not exist).
+    #[arg(long)]
+    pub to: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -334,6 +345,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 created.info.name, created.info.id, created.info.username
             );
             println!("{}", created.key);
+            Ok(())
+        }
+        Command::Backup(args) => {
+            let store = crate::db::Store::open(&args.store.location()).await?;
+            crate::db::backup_into(&store.db, &args.to).await?;
+            eprintln!(
+                "wrote {}; to restore, put it as yagura.db in an empty data dir together with \
+                 this data dir's secrets-key and jwt-secret (sealed secrets and sessions need them)",
+                args.to.display()
+            );
             Ok(())
         }
         Command::Doctor(args) => crate::doctor::run(&args.store.data_dir, args.sandbox.mode),

@@ -71,7 +71,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let tasks = TaskTracker::new();
     let db = store.db.clone();
     let hub = Arc::new(Hub::default());
-    let (writer, _writer_task) = EventWriter::start(db.clone(), hub.clone());
+    let reserve = store.data_dir.join("reserve");
+    crate::events::writer::ensure_reserve(&reserve);
+    let (writer, _writer_task) = EventWriter::start(db.clone(), hub.clone(), Some(reserve));
     let sealer = Sealer::load_or_create(&store.data_dir)?;
     let github = GitHub::new(
         db.clone(),

@@ -367,7 +367,7 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
             </label>
             <label class="block text-sm font-medium">
                 "Sandbox paths, one per line"
-                <textarea class=format!("{INPUT} font-mono") rows="2" placeholder="~/.claude" bind:value=sandbox_paths></textarea>
+                <textarea class=format!("{INPUT} font-mono") rows="3" placeholder="~/.claude" bind:value=sandbox_paths></textarea>
                 <span class="mt-1 block text-xs font-normal text-slate-500">"The agent reads the system and writes only its work directory; list here what else it may read and write, such as where its CLI keeps its sign-in ("<code>"~/"</code>" is the home directory)."</span>
             </label>
             <div class="grid gap-4 sm:grid-cols-2">

@@ -41,22 +41,13 @@ pub fn load_or_create_named(data_dir: &Path, name: &str, len: usize) -> anyhow::
 fn create(path: &Path, len: usize) -> anyhow::Result<Vec<u8>> {
     let mut bytes = vec![0u8; len];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(hex::encode(&bytes).as_bytes())?;
-    file.sync_all()?;
+    create_private(path, hex::encode(&bytes).as_bytes())?;
     tracing::info!(path = %path.display(), "created a new secret key");
     Ok(bytes)
 }
 
-/// Writes a small secret file readable by its owner only (replacing one).
-pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let _ = std::fs::remove_file(path);
+/// Creates a file readable by its owner only; fails if it exists.
+fn create_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -65,7 +56,14 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(bytes)?;
+    file.sync_all()?;
     Ok(())
+}
+
+/// Writes a small secret file readable by its owner only (replacing one).
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let _ = std::fs::remove_file(path);
+    create_private(path, bytes)
 }
 
 /// A secret readable by others is fixed to 0600, with a warning.

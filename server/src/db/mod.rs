@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::ConnectOptions;
 
 use crate::config::StoreLocation;
 
@@ -54,7 +55,10 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // A batch INSERT is thousands of characters; a slow one (a
+            // full disk retrying) must not print it on every attempt.
+            .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
         private_file(options.get_filename())?;
         let db = SqlitePoolOptions::new()
             .max_connections(8)
@@ -128,6 +132,29 @@ fn private_file(path: &Path) -> anyhow::Result<()> {
                     .with_context(|| format!("cannot create {}", path.display()))?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Writes a consistent copy of the database to `to` (SQLite's `VACUUM
+/// INTO`: one read transaction, so a running server keeps writing), mode
+/// 0600. Refuses to overwrite.
+pub async fn backup_into(db: &Db, to: &Path) -> anyhow::Result<()> {
+    if to.exists() {
+        bail!("{} exists already; choose a new file", to.display());
+    }
+    let target = to
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("{} is not a UTF-8 path", to.display()))?;
+    sqlx::query("VACUUM INTO $1")
+        .bind(target)
+        .execute(db)
+        .await
+        .with_context(|| format!("cannot write the backup to {}", to.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(())
 }

@@ -28,6 +28,55 @@ const MAX_BATCH: usize = 4096;
 #[error("the event store is unavailable: {0}")]
 pub struct WriteError(String);
 
+impl WriteError {
+    /// The error code a run ends with when its events cannot be stored.
+    pub fn code(&self) -> &'static str {
+        let m = self.0.to_ascii_lowercase();
+        if m.contains("full") || m.contains("no space") {
+            "STORAGE_FULL"
+        } else if m.contains("readonly") || m.contains("read-only") {
+            "STORAGE_READ_ONLY"
+        } else {
+            "STORAGE"
+        }
+    }
+}
+
+/// Executions whose events could not be stored (a full disk, a read-only
+/// database): their further events are refused at once, so that the
+/// executor stops the process and ends the run, instead of the writer
+/// retrying a full disk without end. A terminal event is still taken,
+/// and clears the mark once stored.
+#[derive(Debug, Default)]
+struct Broken(std::sync::Mutex<HashMap<ExecutionId, WriteError>>);
+
+impl Broken {
+    fn check(&self, id: ExecutionId, body: Option<&EventBody>) -> Result<(), WriteError> {
+        if matches!(body, Some(EventBody::Finished { .. })) {
+            return Ok(());
+        }
+        match self.0.lock().ok().and_then(|b| b.get(&id).cloned()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Space kept free in the data dir: a file deleted when the disk fills,
+/// so that the runs it stops can still write how they ended.
+const RESERVE_BYTES: usize = 2 << 20;
+
+/// Makes the reserve file if it is missing (and there is room for it).
+pub fn ensure_reserve(path: &std::path::Path) {
+    if path.exists() {
+        return;
+    }
+    if let Err(e) = std::fs::write(path, vec![0u8; RESERVE_BYTES]) {
+        let _ = std::fs::remove_file(path);
+        tracing::warn!(error = %e, "cannot keep {} bytes in reserve for a full disk", RESERVE_BYTES);
+    }
+}
+
 struct Append {
     execution_id: ExecutionId,
     /// `None`: a barrier, answered once everything queued before it is committed.
@@ -40,14 +89,22 @@ struct Append {
 #[derive(Clone)]
 pub struct EventWriter {
     tx: mpsc::Sender<Append>,
+    broken: Arc<Broken>,
 }
 
 impl EventWriter {
-    /// Starts the writer task. It ends when every `EventWriter` clone is dropped.
-    pub fn start(db: Db, hub: Arc<Hub>) -> (EventWriter, tokio::task::JoinHandle<()>) {
+    /// Starts the writer task. It ends when every `EventWriter` clone is
+    /// dropped. `reserve`: the file freed when the disk fills (see
+    /// [`ensure_reserve`]).
+    pub fn start(
+        db: Db,
+        hub: Arc<Hub>,
+        reserve: Option<std::path::PathBuf>,
+    ) -> (EventWriter, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let handle = tokio::spawn(run(db, hub, rx));
-        (EventWriter { tx }, handle)
+        let broken = Arc::new(Broken::default());
+        let handle = tokio::spawn(run(db, hub, rx, broken.clone(), reserve));
+        (EventWriter { tx, broken }, handle)
     }
 
     /// Appends an event and waits until it is committed; returns its `seq`.
@@ -56,6 +113,7 @@ impl EventWriter {
         execution_id: ExecutionId,
         body: EventBody,
     ) -> Result<u64, WriteError> {
+        self.broken.check(execution_id, Some(&body))?;
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Append {
@@ -79,6 +137,7 @@ impl EventWriter {
         body: EventBody,
         remote_seq: u64,
     ) -> Result<(), WriteError> {
+        self.broken.check(execution_id, Some(&body))?;
         self.tx
             .send(Append {
                 execution_id,
@@ -133,6 +192,7 @@ impl EventWriter {
         execution_id: ExecutionId,
         body: EventBody,
     ) -> Result<(), WriteError> {
+        self.broken.check(execution_id, Some(&body))?;
         self.tx
             .send(Append {
                 execution_id,
@@ -145,9 +205,16 @@ impl EventWriter {
     }
 }
 
-async fn run(db: Db, hub: Arc<Hub>, mut rx: mpsc::Receiver<Append>) {
+async fn run(
+    db: Db,
+    hub: Arc<Hub>,
+    mut rx: mpsc::Receiver<Append>,
+    broken: Arc<Broken>,
+    reserve: Option<std::path::PathBuf>,
+) {
     let mut last_seq: HashMap<ExecutionId, u64> = HashMap::new();
     let mut batch: Vec<Append> = Vec::with_capacity(MAX_BATCH);
+    let mut reserve_used_at: Option<std::time::Instant> = None;
     while let Some(first) = rx.recv().await {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -156,16 +223,62 @@ async fn run(db: Db, hub: Arc<Hub>, mut rx: mpsc::Receiver<Append>) {
                 Err(_) => break,
             }
         }
-        write_batch(&db, &hub, &mut last_seq, &mut batch).await;
+        let ids: Vec<(ExecutionId, bool)> = batch
+            .iter()
+            .filter(|a| a.body.is_some())
+            .map(|a| {
+                (
+                    a.execution_id,
+                    matches!(a.body, Some(EventBody::Finished { .. })),
+                )
+            })
+            .collect();
+        match write_batch(&db, &hub, &mut last_seq, &mut batch).await {
+            Some(err) => {
+                if let Ok(mut b) = broken.0.lock() {
+                    for (id, _) in &ids {
+                        b.insert(*id, err.clone());
+                    }
+                }
+                // Room for the stopped runs to say how they ended.
+                if let Some(path) = reserve.as_ref().filter(|p| p.exists()) {
+                    if std::fs::remove_file(path).is_ok() {
+                        tracing::warn!(error = %err, "storage failing: released the reserve file so runs can end");
+                        reserve_used_at = Some(std::time::Instant::now());
+                    }
+                }
+            }
+            None => {
+                if let Ok(mut b) = broken.0.lock() {
+                    for (id, terminal) in &ids {
+                        if *terminal {
+                            b.remove(id);
+                        }
+                    }
+                }
+                // Space came back: keep a reserve again (at most once a minute).
+                if let (Some(path), Some(at)) = (&reserve, reserve_used_at) {
+                    if at.elapsed() > Duration::from_secs(60) {
+                        ensure_reserve(path);
+                        reserve_used_at = if path.exists() {
+                            None
+                        } else {
+                            Some(std::time::Instant::now())
+                        };
+                    }
+                }
+            }
+        }
     }
 }
 
+/// Writes one batch; answers the error when it could not be stored.
 async fn write_batch(
     db: &Db,
     hub: &Hub,
     last_seq: &mut HashMap<ExecutionId, u64>,
     batch: &mut Vec<Append>,
-) {
+) -> Option<WriteError> {
     let now = db::now_ms();
     let mut rows = Vec::with_capacity(batch.len());
     let mut events = Vec::with_capacity(batch.len());
@@ -230,7 +343,7 @@ async fn write_batch(
                 let _ = done.send(Err(err.clone()));
             }
         }
-        return;
+        return Some(err);
     }
 
     let mut events = events.into_iter();
@@ -252,6 +365,7 @@ async fn write_batch(
             let _ = done.send(Ok(seq));
         }
     }
+    None
 }
 
 async fn next_seq(

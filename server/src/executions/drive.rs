@@ -67,32 +67,54 @@ pub async fn drive<S: Sink>(
     let mut truncated = false;
     let mut result: Option<serde_json::Value> = None;
     let mut last_progress: Option<(u8, String)> = None;
-    loop {
-        tokio::select! {
-            biased;
-            notice = notice_rx.recv() => match notice {
-                Some(notice) => {
-                    sink.append(notice_event(notice, agent_type, issue_number)).await?;
-                }
-                None => {
-                    // The process has ended; take the lines still queued.
-                    while let Some(line) = line_rx.recv().await {
-                        handle_line(sink, line, cap, &mut stored, &mut truncated, &mut result, &mut last_progress).await?;
-                    }
-                    break;
-                }
-            },
-            line = line_rx.recv() => match line {
-                Some(line) => handle_line(sink, line, cap, &mut stored, &mut truncated, &mut result, &mut last_progress).await?,
-                None => {
-                    // Pipes closed; wait for the end of the process.
-                    while let Some(notice) = notice_rx.recv().await {
+    let mut pid: Option<u32> = None;
+    let streamed: anyhow::Result<()> = async {
+        loop {
+            tokio::select! {
+                biased;
+                notice = notice_rx.recv() => match notice {
+                    Some(notice) => {
+                        if let Notice::Started { pid: p } = &notice {
+                            pid = Some(*p);
+                        }
                         sink.append(notice_event(notice, agent_type, issue_number)).await?;
                     }
-                    break;
-                }
-            },
+                    None => {
+                        // The process has ended; take the lines still queued.
+                        while let Some(line) = line_rx.recv().await {
+                            handle_line(sink, line, cap, &mut stored, &mut truncated, &mut result, &mut last_progress).await?;
+                        }
+                        break;
+                    }
+                },
+                line = line_rx.recv() => match line {
+                    Some(line) => handle_line(sink, line, cap, &mut stored, &mut truncated, &mut result, &mut last_progress).await?,
+                    None => {
+                        // Pipes closed; wait for the end of the process.
+                        while let Some(notice) = notice_rx.recv().await {
+                            sink.append(notice_event(notice, agent_type, issue_number)).await?;
+                        }
+                        break;
+                    }
+                },
+            }
         }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = streamed {
+        // Nothing more can be recorded (the store is failing): stop the
+        // process and its children rather than leave them running unheard.
+        if let Some(pid) = pid {
+            // SAFETY: a signal to the process group this run started.
+            unsafe {
+                libc::killpg(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+        while line_rx.recv().await.is_some() {}
+        while notice_rx.recv().await.is_some() {}
+        let _ = proc.await;
+        return Err(e);
     }
 
     let outcome = proc.await?;

@@ -183,7 +183,8 @@ pub(super) async fn run_one(
         Some(p) => {
             let done = inner.worktrees.finish(p).await;
             for note in done.notes {
-                writer
+                // A note that cannot be stored must not keep the run from ending.
+                let _ = writer
                     .append(
                         id,
                         EventBody::Log {
@@ -193,7 +194,7 @@ pub(super) async fn run_one(
                             end: LineEnd::Lf,
                         },
                     )
-                    .await?;
+                    .await;
             }
         }
         None => {
@@ -201,7 +202,28 @@ pub(super) async fn run_one(
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);
-    writer.append(id, body?).await?;
+    let body = match body {
+        Ok(body) => body,
+        // Its output could not be stored (the process was stopped): the run
+        // ends with the reason rather than staying "running".
+        Err(e) => EventBody::Finished {
+            agent_type,
+            status: ExecutionStatus::Failed,
+            result: None,
+            error_code: Some(
+                e.downcast_ref::<crate::events::writer::WriteError>()
+                    .map_or("INTERNAL", |w| w.code())
+                    .into(),
+            ),
+            error_message: Some(format!(
+                "the run was stopped: its output could not be stored ({e})"
+            )),
+            exit_code: None,
+            signal: None,
+            usage: None,
+        },
+    };
+    writer.append(id, body).await?;
     Ok(())
 }
 

@@ -16,5 +16,6 @@ mod runners;
 mod sandbox;
 mod security;
 mod site;
+mod storage;
 mod workflows;
 mod ws;

@@ -65,10 +65,8 @@ echo t > "$TMPDIR/t" && echo "tmp ok"
 ls /usr/bin >/dev/null && echo "system ok"
 "#
     );
-    let probe = create_agent(&t, &token, "probe", &["sh", "-c", &script], json!({})).await;
-    let run = start_execution(&t, &token, &probe, "").await;
-    wait_status(&t, &token, &run, &["completed"], Duration::from_secs(30)).await;
-    let lines = log_lines(&stored_events(&t, &token, &run).await);
+    let (_, lines) =
+        common::run_to_completion(&t, &token, "probe", &["sh", "-c", &script], json!({})).await;
     let denied = lines.iter().filter(|l| l.starts_with("DENIED")).count();
     // Signals are scoped to the sandbox since ABI 6 (Linux 6.12).
     let expected = if abi >= 6 { 10 } else { 9 };
@@ -125,21 +123,16 @@ async fn presets_and_extra_paths_work_sandboxed() {
     let extra = tempfile::tempdir().unwrap();
     std::fs::write(extra.path().join("config"), "signed in\n").unwrap();
     let e = extra.path().display();
-    let agent = create_agent(
+    let script = format!("cat {e}/config && echo more >> {e}/config");
+    let (_, lines) = common::run_to_completion(
         &t,
         &token,
         "cli",
-        &[
-            "sh",
-            "-c",
-            &format!("cat {e}/config && echo more >> {e}/config"),
-        ],
+        &["sh", "-c", &script],
         json!({"sandboxPaths": [e.to_string()]}),
     )
     .await;
-    let run = start_execution(&t, &token, &agent, "").await;
-    wait_status(&t, &token, &run, &["completed"], Duration::from_secs(30)).await;
-    assert!(log_lines(&stored_events(&t, &token, &run).await).contains(&"signed in".to_string()));
+    assert!(lines.contains(&"signed in".to_string()), "{lines:?}");
     assert_eq!(
         std::fs::read_to_string(extra.path().join("config")).unwrap(),
         "signed in\nmore\n"
@@ -153,17 +146,9 @@ async fn sandbox_off_is_unsandboxed() {
     let t = common::start_with(|c| c.exec.sandbox = yagura::config::SandboxMode::Off).await;
     let token = t.setup_admin().await;
     let d = t.data_dir();
-    let agent = create_agent(
-        &t,
-        &token,
-        "reader",
-        &["sh", "-c", &format!("ls {}", d.display())],
-        json!({}),
-    )
-    .await;
-    let run = start_execution(&t, &token, &agent, "").await;
-    wait_status(&t, &token, &run, &["completed"], Duration::from_secs(30)).await;
-    let lines = log_lines(&stored_events(&t, &token, &run).await);
+    let script = format!("ls {}", d.display());
+    let (_, lines) =
+        common::run_to_completion(&t, &token, "reader", &["sh", "-c", &script], json!({})).await;
     assert!(lines.iter().any(|l| l == "jwt-secret"), "{lines:#?}");
     t.shutdown().await;
 }

@@ -274,15 +274,8 @@ async fn data_files_are_private_and_webhook_bodies_bounded() {
 async fn signing_out_ends_the_token_and_its_sockets() {
     let t = common::start().await;
     t.setup_admin().await;
-    async fn login(t: &common::TestServer) -> String {
-        let res = t.login(common::ADMIN, common::PASSWORD).await;
-        res.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-    let token = login(&t).await;
-    let other = login(&t).await;
+    let token = common::login_token(&t, common::ADMIN, common::PASSWORD).await;
+    let other = common::login_token(&t, common::ADMIN, common::PASSWORD).await;
     let mut ws = common::ws_connect(&t.ws_url(&format!("?token={token}"))).await;
     assert!(common::ws_recv(&mut ws, Duration::from_secs(5))
         .await
@@ -469,15 +462,7 @@ async fn environments_stored_in_the_clear_are_sealed_at_start() {
         .await
         .unwrap();
     assert!(!env.contains("plain-old-value"), "{env}");
-    let token = t
-        .login(common::ADMIN, common::PASSWORD)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = common::login_token(&t, common::ADMIN, common::PASSWORD).await;
     let run = start_execution(&t, &token, &id, "").await;
     wait_status(&t, &token, &run, &["completed"], Duration::from_secs(30)).await;
     assert_eq!(

@@ -179,6 +179,32 @@ pub async fn execution(t: &TestServer, token: &str, id: &str) -> Value {
         .unwrap()
 }
 
+/// Defines an agent running `command`, runs it once and waits for it to
+/// end `completed`; returns the run's id and its log lines.
+pub async fn run_to_completion(
+    t: &TestServer,
+    token: &str,
+    name: &str,
+    command: &[&str],
+    extra: Value,
+) -> (String, Vec<String>) {
+    let agent = create_agent(t, token, name, command, extra).await;
+    let run = start_execution(t, token, &agent, "").await;
+    wait_status(t, token, &run, &["completed"], Duration::from_secs(60)).await;
+    let lines = log_lines(&stored_events(t, token, &run).await);
+    (run, lines)
+}
+
+/// Signs in through the API; returns the session token.
+pub async fn login_token(t: &TestServer, username: &str, password: &str) -> String {
+    let res = t.login(username, password).await;
+    assert_eq!(res.status(), 200, "sign-in as {username}");
+    res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// Polls until the execution's status is one of `wanted`.
 pub async fn wait_status(
     t: &TestServer,
