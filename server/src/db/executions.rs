@@ -301,11 +301,27 @@ pub async fn append(
     remote_seqs: &[(String, i64)],
 ) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
+    match append_in(&mut tx, events, remote_seqs).await {
+        Ok(()) => tx.commit().await,
+        Err(e) => {
+            // Rolled back now, not whenever the pool reuses the connection:
+            // a full disk must not leave the write lock held.
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+async fn append_in(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    events: &[(EventRow, Effect)],
+    remote_seqs: &[(String, i64)],
+) -> sqlx::Result<()> {
     for (id, seq) in remote_seqs {
         sqlx::query("UPDATE executions SET remote_seq = $2 WHERE id = $1 AND remote_seq < $2")
             .bind(id)
             .bind(seq)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
     for chunk in events.chunks(1000).filter(|c| !c.is_empty()) {
@@ -319,7 +335,7 @@ pub async fn append(
                 .push_bind(&row.payload)
                 .push_bind(row.at_ms);
         });
-        q.build().execute(&mut *tx).await?;
+        q.build().execute(&mut **tx).await?;
     }
     for (row, effect) in events {
         match effect {
@@ -330,7 +346,7 @@ pub async fn append(
                 )
                 .bind(&row.execution_id)
                 .bind(at_ms)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
             Effect::Progress {
@@ -341,7 +357,7 @@ pub async fn append(
                     .bind(&row.execution_id)
                     .bind(progress)
                     .bind(current_step)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
             Effect::Status { status } => {
@@ -351,7 +367,7 @@ pub async fn append(
                 )
                 .bind(&row.execution_id)
                 .bind(*status)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
             Effect::Requeued => {
@@ -361,7 +377,7 @@ pub async fn append(
                      WHERE id = $1 AND status IN ('queued', 'running', 'paused')",
                 )
                 .bind(&row.execution_id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
             Effect::Finished(f) => {
@@ -382,7 +398,7 @@ pub async fn append(
                 .bind(f.peak_memory_kb)
                 .bind(f.wall_ms)
                 .bind(f.at_ms)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
         }
@@ -399,10 +415,10 @@ pub async fn append(
         sqlx::query("UPDATE executions SET last_seq = $2 WHERE id = $1")
             .bind(id)
             .bind(seq)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// Seed 000's task fields of an execution.

@@ -223,6 +223,21 @@ async fn run(
                 Err(_) => break,
             }
         }
+        // Events of runs whose storage failed are refused before writing:
+        // what was queued before the failure must not eat the space freed
+        // for their end.
+        batch.retain_mut(|a| match broken.check(a.execution_id, a.body.as_ref()) {
+            Ok(()) => true,
+            Err(e) => {
+                if let Some(done) = a.done.take() {
+                    let _ = done.send(Err(e));
+                }
+                false
+            }
+        });
+        if batch.is_empty() {
+            continue;
+        }
         let ids: Vec<(ExecutionId, bool)> = batch
             .iter()
             .filter(|a| a.body.is_some())
@@ -322,6 +337,13 @@ async fn write_batch(
         for attempt in 1..=6 {
             match executions::append(db, &rows, &remote).await {
                 Ok(()) => break,
+                // A full disk or a read-only database does not pass in
+                // milliseconds: fail the batch now, so its runs end.
+                Err(e) if WriteError(e.to_string()).code() != "STORAGE" => {
+                    tracing::error!(error = %e, events = rows.len(), "event batch not written: storage failing");
+                    failed = Some(WriteError(e.to_string()));
+                    break;
+                }
                 Err(e) if attempt < 6 => {
                     tracing::warn!(error = %e, attempt, "event batch not written; retrying");
                     tokio::time::sleep(delay).await;
