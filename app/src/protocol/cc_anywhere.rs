@@ -294,3 +294,162 @@ mod tests {
         );
     }
 }
+
+/// Hostile input, generated: every text is a message or an error with a
+/// seed code, never a panic; what the server sends reads back unchanged.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::protocol::arb;
+
+    const TYPES: &[&str] = &["auth", "subscribe", "unsubscribe", "ping"];
+    const FIELDS: &[&str] = &["payload", "apiKey", "taskId", "timestamp"];
+    const HINTS: &[&str] = &["yak_1", "  padded  ", "\t", ""];
+
+    /// The `payload` member a frame's field is read from, when it is text
+    /// with more than blanks: trimmed.
+    fn expected_text(value: &Value, field: &str) -> Option<String> {
+        let raw = value.get("payload")?.get(field)?.as_str()?;
+        let trimmed = raw.trim();
+        (!trimmed.is_empty()).then(|| trimmed.to_string())
+    }
+
+    fn check_value(value: &Value) -> Result<(), TestCaseError> {
+        let read = ClientMessage::from_value(value);
+        match value.get("type").and_then(Value::as_str) {
+            None => prop_assert_eq!(read.map_err(|e| e.code), Err(code::INVALID_MESSAGE)),
+            Some("auth") => prop_assert_eq!(
+                read,
+                Ok(ClientMessage::Auth {
+                    api_key: expected_text(value, "apiKey")
+                })
+            ),
+            Some("subscribe") => prop_assert_eq!(
+                read,
+                Ok(ClientMessage::Subscribe {
+                    task_id: expected_text(value, "taskId")
+                })
+            ),
+            Some("unsubscribe") => prop_assert_eq!(
+                read,
+                Ok(ClientMessage::Unsubscribe {
+                    task_id: expected_text(value, "taskId")
+                })
+            ),
+            Some("ping") => prop_assert_eq!(read, Ok(ClientMessage::Ping)),
+            Some(_) => prop_assert_eq!(read.map_err(|e| e.code), Err(code::UNKNOWN_MESSAGE)),
+        }
+        Ok(())
+    }
+
+    fn check_text(text: &str) -> Result<(), TestCaseError> {
+        let read = ClientMessage::decode(text);
+        match serde_json::from_str::<Value>(text) {
+            Ok(value) => {
+                prop_assert_eq!(&read, &ClientMessage::from_value(&value));
+                check_value(&value)?;
+            }
+            Err(_) => prop_assert_eq!(read.map_err(|e| e.code), Err(code::INVALID_MESSAGE)),
+        }
+        Ok(())
+    }
+
+    fn server_message() -> impl Strategy<Value = ServerMessage> {
+        prop_oneof![
+            arb::text().prop_map(|message| ServerMessage::AuthSuccess { message }),
+            arb::text().prop_map(|task_id| ServerMessage::SubscribeSuccess { task_id }),
+            arb::text().prop_map(|task_id| ServerMessage::UnsubscribeSuccess { task_id }),
+            (arb::text(), arb::text(), arb::timestamp(), arb::json()).prop_map(
+                |(task_id, status, timestamp, metadata)| ServerMessage::TaskUpdate {
+                    task_id,
+                    status,
+                    timestamp,
+                    metadata,
+                }
+            ),
+            (arb::text(), arb::text(), arb::timestamp(), arb::text()).prop_map(
+                |(task_id, log, timestamp, level)| ServerMessage::TaskLog {
+                    task_id,
+                    log,
+                    timestamp,
+                    level,
+                }
+            ),
+            (arb::text(), arb::text())
+                .prop_map(|(message, code)| ServerMessage::Error { message, code }),
+            any::<i64>().prop_map(|timestamp| ServerMessage::Pong { timestamp }),
+        ]
+    }
+
+    /// Blanks a client may put around a key or an id.
+    fn padding() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop::sample::select(vec![' ', '\t', '\n', '\u{3000}']),
+            0..3,
+        )
+        .prop_map(|blanks| blanks.into_iter().collect::<String>())
+    }
+
+    proptest! {
+        #[test]
+        fn prop_decode_survives_hostile_text(text in arb::hostile_text()) {
+            check_text(&text)?;
+        }
+
+        #[test]
+        fn prop_decode_survives_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            check_text(&String::from_utf8_lossy(&bytes))?;
+        }
+
+        #[test]
+        fn prop_decode_survives_truncated_json(text in arb::truncated_json()) {
+            check_text(&text)?;
+        }
+
+        #[test]
+        fn prop_from_value_classifies_any_json(value in arb::json()) {
+            check_value(&value)?;
+        }
+
+        #[test]
+        fn prop_from_value_classifies_frame_like_json(
+            value in arb::frame_like(TYPES, FIELDS, HINTS),
+            payload in prop::option::of(arb::frame_like(TYPES, FIELDS, HINTS)),
+        ) {
+            let mut value = value;
+            if let Some(payload) = payload {
+                value["payload"] = payload;
+            }
+            check_value(&value)?;
+        }
+
+        #[test]
+        fn prop_keys_and_ids_read_trimmed(
+            key in arb::text(),
+            before in padding(),
+            after in padding(),
+            kind in prop::sample::select(vec!["auth", "subscribe", "unsubscribe"]),
+        ) {
+            let field = if kind == "auth" { "apiKey" } else { "taskId" };
+            let frame = json!({"type": kind, "payload": {field: format!("{before}{key}{after}")}});
+            let want = (!key.trim().is_empty()).then(|| key.trim().to_string());
+            let read = ClientMessage::decode(&frame.to_string());
+            let expected = match kind {
+                "auth" => ClientMessage::Auth { api_key: want },
+                "subscribe" => ClientMessage::Subscribe { task_id: want },
+                _ => ClientMessage::Unsubscribe { task_id: want },
+            };
+            prop_assert_eq!(read, Ok(expected));
+        }
+
+        #[test]
+        fn prop_server_messages_round_trip(message in server_message()) {
+            let text = serde_json::to_string(&message).expect("a message serialises");
+            let back: ServerMessage = serde_json::from_str(&text)
+                .map_err(|e| TestCaseError::fail(format!("{text} does not read back: {e}")))?;
+            prop_assert_eq!(back, message);
+        }
+    }
+}

@@ -512,3 +512,7 @@ mod tests {
         assert_eq!(v["data"]["force"], false);
     }
 }
+
+#[cfg(test)]
+#[path = "ktcp_props.rs"]
+mod props;

@@ -10,6 +10,10 @@ pub mod ktcp;
 pub mod native;
 pub mod team_dashboard;
 
+/// Generators for the dialects' property tests.
+#[cfg(test)]
+mod arb;
+
 /// WebSocket close codes used by every dialect.
 pub mod close {
     /// The server is shutting down (RFC 6455).

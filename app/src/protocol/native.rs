@@ -913,3 +913,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "native_props.rs"]
+mod props;

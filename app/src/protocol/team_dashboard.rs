@@ -167,3 +167,132 @@ mod tests {
         assert_eq!(ErrorCode::RateLimitExceeded.name(), "RATE_LIMIT_EXCEEDED");
     }
 }
+
+/// Hostile input, generated: any text is an envelope or an error, never a
+/// panic, and an envelope reads back as it was written.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::protocol::arb;
+
+    const FIELDS: &[&str] = &["id", "timestamp", "payload", "metadata"];
+    const HINTS: &[&str] = &["6f9619ff-8b86-4011-b42d-00c04fc964ff", "agent-1", ""];
+
+    fn metadata() -> impl Strategy<Value = Metadata> {
+        (
+            prop::option::of(arb::text()),
+            prop::option::of(arb::text()),
+            prop::option::of(arb::text()),
+        )
+            .prop_map(|(correlation_id, agent_id, priority)| Metadata {
+                correlation_id,
+                agent_id,
+                priority,
+            })
+    }
+
+    fn envelope() -> impl Strategy<Value = Envelope> {
+        (
+            arb::text(),
+            arb::text(),
+            any::<i64>(),
+            arb::json(),
+            prop::option::of(metadata()),
+        )
+            .prop_map(|(id, kind, timestamp, payload, metadata)| Envelope {
+                id,
+                kind,
+                timestamp,
+                payload,
+                metadata,
+            })
+    }
+
+    /// An envelope read from `value` holds what `value` says. (serde
+    /// reads a struct from an array too, its fields in order.)
+    fn check_value(value: &Value) -> Result<(), TestCaseError> {
+        let Ok(envelope) = serde_json::from_value::<Envelope>(value.clone()) else {
+            return Ok(());
+        };
+        let field = |name: &str, index: usize| match value {
+            Value::Array(items) => items.get(index).cloned(),
+            other => other.get(name).cloned(),
+        };
+        prop_assert_eq!(field("id", 0), Some(Value::String(envelope.id.clone())));
+        prop_assert_eq!(field("type", 1), Some(Value::String(envelope.kind.clone())));
+        prop_assert_eq!(
+            field("timestamp", 2).as_ref().and_then(Value::as_i64),
+            Some(envelope.timestamp)
+        );
+        prop_assert_eq!(
+            field("payload", 3).unwrap_or_default(),
+            envelope.payload.clone()
+        );
+        prop_assert_eq!(
+            field("metadata", 4).is_some_and(|m| !m.is_null()),
+            envelope.metadata.is_some()
+        );
+        Ok(())
+    }
+
+    /// Any text: an envelope only from JSON (members it ignores are only
+    /// skipped, so they need not be valid JSON strings, only JSON-shaped).
+    fn check_text(text: &str) -> Result<(), TestCaseError> {
+        if let Ok(envelope) = serde_json::from_str::<Envelope>(text) {
+            let json = serde_json::from_str::<serde::de::IgnoredAny>(text);
+            prop_assert!(
+                json.is_ok(),
+                "{text:?} is not JSON, yet read as {envelope:?}"
+            );
+        }
+        if let Ok(value) = serde_json::from_str::<Value>(text) {
+            check_value(&value)?;
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn prop_envelopes_survive_hostile_text(text in arb::hostile_text()) {
+            check_text(&text)?;
+        }
+
+        #[test]
+        fn prop_envelopes_survive_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            check_text(&String::from_utf8_lossy(&bytes))?;
+        }
+
+        #[test]
+        fn prop_envelopes_survive_truncated_json(text in arb::truncated_json()) {
+            check_text(&text)?;
+        }
+
+        #[test]
+        fn prop_envelopes_hold_what_any_json_says(value in arb::json()) {
+            check_value(&value)?;
+        }
+
+        #[test]
+        fn prop_envelopes_hold_what_frame_like_json_says(
+            value in arb::frame_like(CLIENT_TYPES, FIELDS, HINTS),
+            timestamp in prop::option::of(any::<i64>()),
+        ) {
+            let mut value = value;
+            if let Some(timestamp) = timestamp {
+                value["timestamp"] = timestamp.into();
+            }
+            check_value(&value)?;
+        }
+
+        #[test]
+        fn prop_envelopes_round_trip(envelope in envelope()) {
+            let text = serde_json::to_string(&envelope).expect("an envelope serialises");
+            let back: Envelope = serde_json::from_str(&text)
+                .map_err(|e| TestCaseError::fail(format!("{text} does not read back: {e}")))?;
+            prop_assert_eq!(&back, &envelope);
+            check_text(&text)?;
+        }
+    }
+}

@@ -146,3 +146,120 @@ mod tests {
         assert_eq!(long.title.chars().count(), 200);
     }
 }
+
+/// Hostile input, generated: whatever GitHub sends, the mirrored issue
+/// stays within Yagura's limits and keeps what fits.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::executions::markers::props::text;
+    use crate::github::{GhLabel, GhUser};
+
+    /// Characters of every UTF-8 width.
+    const WIDE: &[&str] = &["a", "é", "€", "😀"];
+
+    /// Text around a limit: short, blank, or a run just under to just
+    /// over `limit` bytes.
+    fn around(limit: usize) -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => text(),
+            1 => prop::sample::select(vec![" ", "\t", "\n", "\u{3000}"])
+                .prop_map(|blank| blank.repeat(3)),
+            1 => (prop::sample::select(WIDE), 0usize..16, text())
+                .prop_map(move |(c, extra, tail)| c.repeat((limit - 8 + extra) / c.len()) + &tail),
+        ]
+    }
+
+    fn user() -> impl Strategy<Value = Option<GhUser>> {
+        prop::option::of(text().prop_map(|login| GhUser { login }))
+    }
+
+    fn gh_issue() -> impl Strategy<Value = GhIssue> {
+        let label = prop_oneof![
+            text(),
+            around(200),
+            prop::sample::select(vec!["bug", "Bug", " BUG ", "", "x"]).prop_map(str::to_string),
+        ];
+        (
+            (
+                any::<u64>(),
+                around(800),
+                prop::option::of(around(MAX_BODY)),
+            ),
+            (
+                prop::sample::select(vec!["open", "closed", "CLOSED", "Closed ", "x"]),
+                prop::collection::vec(label, 0..8),
+                user(),
+                user(),
+            ),
+        )
+            .prop_map(
+                |((number, title, body), (state, labels, assignee, author))| GhIssue {
+                    number,
+                    title,
+                    body,
+                    state: state.to_string(),
+                    labels: labels.into_iter().map(|name| GhLabel { name }).collect(),
+                    assignee,
+                    html_url: None,
+                    user: author,
+                    updated_at: None,
+                    pull_request: None,
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn prop_mirrored_issues_stay_within_limits(gh in gh_issue()) {
+            let m = to_mirror(&gh);
+            prop_assert_eq!(m.number, gh.number);
+            // The title: trimmed, at most 200 characters, never empty.
+            let trimmed = gh.title.trim();
+            if trimmed.is_empty() {
+                prop_assert_eq!(m.title.as_str(), "(no title)");
+            } else {
+                prop_assert!(trimmed.starts_with(&m.title), "{:?} from {trimmed:?}", m.title);
+                prop_assert_eq!(m.title.chars().count(), trimmed.chars().count().min(200));
+            }
+            // The body: a prefix, cut on a character boundary, only when too long.
+            let body = gh.body.as_deref().unwrap_or_default();
+            prop_assert!(m.body.len() <= MAX_BODY);
+            prop_assert!(body.starts_with(&m.body));
+            if body.len() <= MAX_BODY {
+                prop_assert_eq!(m.body.as_str(), body);
+            } else {
+                prop_assert!(m.body.len() > MAX_BODY - 4, "cut to {} bytes", m.body.len());
+            }
+            // Labels: trimmed, at most 50 characters, none empty, no two
+            // alike but for case; every label given is there in some case.
+            for (i, l) in m.labels.iter().enumerate() {
+                prop_assert!(!l.is_empty() && l.chars().count() <= 50, "label {l:?}");
+                prop_assert!(l.trim() == l.as_str() || l.chars().count() == 50, "label {l:?}");
+                for other in &m.labels[i + 1..] {
+                    prop_assert!(!l.eq_ignore_ascii_case(other), "{l:?} and {other:?}");
+                }
+            }
+            for given in &gh.labels {
+                let kept: String = given.name.trim().chars().take(50).collect();
+                prop_assert!(
+                    kept.is_empty() || m.labels.iter().any(|l| l.eq_ignore_ascii_case(&kept)),
+                    "label {kept:?} lost"
+                );
+            }
+            prop_assert_eq!(
+                m.state == IssueState::Closed,
+                gh.state.eq_ignore_ascii_case("closed")
+            );
+            prop_assert_eq!(m.assignee, gh.assignee.map(|a| a.login));
+            prop_assert_eq!(m.author, gh.user.map(|u| format!("github:{}", u.login)));
+        }
+    }
+}

@@ -315,3 +315,220 @@ mod tests {
         ));
     }
 }
+
+/// Hostile input, generated: any signature header and any body are
+/// checked without a panic, a right signature is accepted and a wrong one
+/// refused; any body reads as a payload or an error.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::executions::markers::props::{json_value, text};
+
+    /// The header GitHub would send for `body` under `secret`.
+    fn sign(secret: &[u8], body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key");
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    fn header() -> impl Strategy<Value = String> {
+        const PIECES: &[&str] = &["sha256=", "sha1=", " ", "0", "f", "F", "zz", "=", "\t"];
+        let piece = prop_oneof![
+            3 => prop::sample::select(PIECES).prop_map(str::to_string),
+            2 => "[0-9a-f]{0,64}",
+            1 => any::<String>(),
+        ];
+        prop::collection::vec(piece, 0..6).prop_map(|pieces| pieces.concat())
+    }
+
+    fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(any::<u8>(), 0..max)
+    }
+
+    static NULL: Value = Value::Null;
+
+    /// A member of what serde reads a struct from: an object by name, or
+    /// an array by field order; null when absent.
+    fn member<'a>(value: &'a Value, name: &str, index: usize) -> &'a Value {
+        let found = match value {
+            Value::Array(items) => items.get(index),
+            other => other.get(name),
+        };
+        found.unwrap_or(&NULL)
+    }
+
+    /// A payload read from `value` holds what `value` says.
+    fn check_payload(value: &Value) -> Result<(), TestCaseError> {
+        let Ok(payload) = serde_json::from_value::<Payload>(value.clone()) else {
+            return Ok(());
+        };
+        prop_assert!(
+            value.is_object() || value.is_array(),
+            "a payload from {value}"
+        );
+        prop_assert_eq!(
+            payload.action.as_deref(),
+            member(value, "action", 0).as_str()
+        );
+        let repository = member(value, "repository", 1);
+        prop_assert_eq!(
+            payload.repository.as_ref().map(|r| r.full_name.as_str()),
+            member(repository, "full_name", 0).as_str()
+        );
+        let issue = member(value, "issue", 2);
+        match &payload.issue {
+            Some(gh) => {
+                prop_assert_eq!(Some(gh.number), member(issue, "number", 0).as_u64());
+                prop_assert_eq!(Some(gh.title.as_str()), member(issue, "title", 1).as_str());
+                prop_assert_eq!(gh.body.as_deref(), member(issue, "body", 2).as_str());
+                prop_assert_eq!(Some(gh.state.as_str()), member(issue, "state", 3).as_str());
+            }
+            None => prop_assert!(issue.is_null(), "issue {issue} not read"),
+        }
+        let comment = member(value, "comment", 3);
+        match &payload.comment {
+            Some(c) => prop_assert_eq!(
+                c.body.as_str(),
+                member(comment, "body", 1).as_str().unwrap_or_default()
+            ),
+            None => prop_assert!(comment.is_null(), "comment {comment} not read"),
+        }
+        let sender = member(value, "sender", 4);
+        prop_assert_eq!(
+            payload.sender.as_ref().map(|s| s.login.as_str()),
+            member(sender, "login", 0).as_str()
+        );
+        Ok(())
+    }
+
+    /// A payload as GitHub sends it for `issues` and `issue_comment`.
+    fn payload() -> impl Strategy<Value = Value> {
+        (
+            (prop::option::of(text()), text(), any::<u64>(), text()),
+            (
+                prop::option::of(text()),
+                text(),
+                prop::collection::vec(text(), 0..4),
+                any::<bool>(),
+            ),
+            (any::<i64>(), text(), text()),
+        )
+            .prop_map(|(head, issue, comment)| {
+                let (action, repo, number, title) = head;
+                let (body, state, labels, pull) = issue;
+                let (comment_id, comment, login) = comment;
+                let labels: Vec<Value> = labels.iter().map(|l| json!({"name": l})).collect();
+                let mut issue = json!({
+                    "number": number, "title": title, "body": body, "state": state,
+                    "labels": labels, "user": {"login": login}, "assignee": null,
+                    "html_url": "https://github.com/o/r/issues/1",
+                    "updated_at": "2024-01-01T10:00:00Z",
+                });
+                if pull {
+                    issue["pull_request"] = json!({"url": "https://api.github.com/x"});
+                }
+                json!({
+                    "action": action, "repository": {"full_name": repo, "id": 1},
+                    "issue": issue, "comment": {"id": comment_id, "body": comment},
+                    "sender": {"login": login}, "installation": {"id": 7},
+                })
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn prop_signature_check_survives_any_input(
+            secret in bytes(80),
+            body in bytes(256),
+            header in prop::option::of(header()),
+        ) {
+            let accepted = verify_signature(&secret, &body, header.as_deref());
+            // Accepted exactly when the header is `sha256=` and the MAC in
+            // hex (of either case), blanks around it allowed.
+            let good = sign(&secret, &body);
+            let expected = header
+                .as_deref()
+                .and_then(|h| h.trim().strip_prefix("sha256="))
+                .is_some_and(|sig| sig.eq_ignore_ascii_case(&good[7..]));
+            prop_assert!(accepted == expected, "accepted: {accepted} for {header:?}");
+        }
+
+        #[test]
+        fn prop_right_signatures_pass_and_wrong_ones_fail(
+            secret in bytes(80),
+            body in bytes(256),
+            upper in any::<bool>(),
+            at in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let good = sign(&secret, &body);
+            let sent = if upper {
+                format!("sha256={}", good[7..].to_uppercase())
+            } else {
+                good.clone()
+            };
+            prop_assert!(verify_signature(&secret, &body, Some(sent.as_str())));
+            prop_assert!(verify_signature(&secret, &body, Some(format!(" {sent}\n").as_str())));
+            // Another body, a signature cut short or one bit off: refused.
+            let mut changed = body.clone();
+            if changed.is_empty() {
+                changed.push(0);
+            } else {
+                changed[at.index(body.len())] ^= 1 << bit;
+            }
+            prop_assert!(!verify_signature(&secret, &changed, Some(good.as_str())));
+            prop_assert!(!verify_signature(&secret, &body, Some(&good[..good.len() - 2])));
+            let mut raw = hex::decode(&good[7..]).expect("our own hex");
+            let i = at.index(raw.len());
+            raw[i] ^= 1 << bit;
+            let flipped = format!("sha256={}", hex::encode(raw));
+            prop_assert!(!verify_signature(&secret, &body, Some(flipped.as_str())));
+        }
+
+        #[test]
+        fn prop_any_bytes_read_as_a_payload_or_an_error(body in bytes(512)) {
+            if serde_json::from_slice::<Payload>(&body).is_ok() {
+                // JSON, if perhaps only leniently: members a payload
+                // ignores are skipped, not checked for valid UTF-8.
+                prop_assert!(serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok());
+                if let Ok(value) = serde_json::from_slice::<Value>(&body) {
+                    check_payload(&value)?;
+                }
+            }
+        }
+
+        #[test]
+        fn prop_any_json_reads_as_a_payload_or_an_error(value in json_value()) {
+            check_payload(&value)?;
+            let from_text = serde_json::from_slice::<Payload>(value.to_string().as_bytes());
+            prop_assert_eq!(
+                from_text.is_ok(),
+                serde_json::from_value::<Payload>(value).is_ok()
+            );
+        }
+
+        #[test]
+        fn prop_github_payloads_read_back(value in payload()) {
+            let text = value.to_string();
+            let payload: Payload = serde_json::from_slice(text.as_bytes())
+                .map_err(|e| TestCaseError::fail(format!("{text} not read: {e}")))?;
+            check_payload(&value)?;
+            let issue = payload.issue.as_ref().expect("an issue");
+            let labels: Vec<&str> = issue.labels.iter().map(|l| l.name.as_str()).collect();
+            let sent: Vec<&str> = value["issue"]["labels"]
+                .as_array()
+                .map(|ls| ls.iter().filter_map(|l| l["name"].as_str()).collect())
+                .unwrap_or_default();
+            prop_assert_eq!(labels, sent);
+            prop_assert_eq!(
+                issue.pull_request.is_some(),
+                !value["issue"]["pull_request"].is_null()
+            );
+            let comment = payload.comment.as_ref().expect("a comment");
+            prop_assert_eq!(Some(comment.id), value["comment"]["id"].as_i64());
+        }
+    }
+}

@@ -357,3 +357,121 @@ mod tests {
         assert!(chunks("", 10).is_empty());
     }
 }
+
+/// Hostile input, generated: whatever a client puts in `options` and
+/// `sessionId`, the run's variables are well-formed names and only its
+/// own session is touched; output chunks give the text back.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+    use serde_json::Map;
+
+    use super::*;
+    use crate::executions::markers::props::{json_value, text};
+
+    fn options() -> impl Strategy<Value = Map<String, Value>> {
+        let key = prop_oneof![
+            text(),
+            "[a-zA-Z0-9_-]{0,12}",
+            prop::sample::select(vec!["agentId", "inputMode", "language", "debug"])
+                .prop_map(str::to_string),
+        ];
+        prop::collection::vec((key, json_value()), 0..8)
+            .prop_map(|members| members.into_iter().collect::<Map<_, _>>())
+    }
+
+    /// A key's variable, as the seed spells it: camelCase to SNAKE_CASE.
+    fn name_of(key: &str) -> String {
+        let mut name = String::from("NOSPACE_");
+        let mut first = true;
+        for c in key.chars() {
+            if c.is_ascii_uppercase() && !first {
+                name.push('_');
+            }
+            name.push(if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            });
+            first = false;
+        }
+        name
+    }
+
+    /// An option's value as a variable holds it.
+    fn rendered(option: &Value) -> String {
+        match option {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn prop_options_become_wellformed_variables(options in options()) {
+            let env = environment(&options);
+            let given = options.keys().filter(|k| k.as_str() != "agentId").count();
+            prop_assert!(env.len() <= given, "{} variables from {given} options", env.len());
+            for (name, value) in &env {
+                prop_assert!(name.starts_with("NOSPACE_"), "{name:?}");
+                prop_assert!(
+                    name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+                    "{name:?}"
+                );
+                // The value is one of the options', as text.
+                let from_some = options.iter().any(|(key, option)| {
+                    key != "agentId" && name_of(key) == *name && rendered(option) == *value
+                });
+                prop_assert!(from_some, "{name}={value:?} from no option");
+            }
+            // A lowercase key no other key collides with: its value, as
+            // NOSPACE_<KEY>.
+            for (key, option) in &options {
+                let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase());
+                let alone = options.keys().filter(|k| name_of(k) == name_of(key)).count() == 1;
+                if plain && alone {
+                    let name = format!("NOSPACE_{}", key.to_ascii_uppercase());
+                    let want = rendered(option);
+                    prop_assert_eq!(env.get(&name), Some(&want));
+                }
+            }
+        }
+
+        #[test]
+        fn prop_only_the_current_session_is_ours(
+            current in prop::option::of(any::<u128>()),
+            request in prop_oneof![
+                json_value(),
+                any::<u128>().prop_map(|n| json!({"sessionId": uuid::Uuid::from_u128(n).to_string()})),
+                json_value().prop_map(|id| json!({"sessionId": id})),
+            ],
+        ) {
+            let current = current.map(|n| ExecutionId(uuid::Uuid::from_u128(n)));
+            let nospace = Nospace { current };
+            let named = request
+                .get("sessionId")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<ExecutionId>().ok());
+            let ours = nospace.ours(&request);
+            prop_assert_eq!(ours, named.filter(|id| Some(*id) == current));
+            if let Some(id) = current {
+                let upper = id.to_string().to_uppercase();
+                prop_assert_eq!(nospace.ours(&json!({"sessionId": id.to_string()})), Some(id));
+                prop_assert_eq!(nospace.ours(&json!({"sessionId": upper})), Some(id));
+            }
+        }
+
+        #[test]
+        fn prop_chunks_give_the_text_back(
+            text in prop::collection::vec(any::<char>(), 0..400)
+                .prop_map(|chars| chars.into_iter().collect::<String>()),
+            max in 4usize..64,
+        ) {
+            for limit in [max, BATCH_BYTES] {
+                let parts = chunks(&text, limit);
+                prop_assert_eq!(parts.concat(), text.as_str());
+                prop_assert!(parts.iter().all(|p| !p.is_empty() && p.len() <= limit));
+            }
+        }
+    }
+}

@@ -159,3 +159,140 @@ pub fn stopping(agent: &str, correlation: Option<&str>) -> Envelope {
         Some(agent.to_string()),
     )
 }
+
+/// Hostile input, generated: any text is a request or a refusal (with the
+/// id, when one could be read), never a panic; a field comes from
+/// `payload` first, the top level second, and is never null.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+    use serde_json::Map;
+
+    use super::*;
+    use crate::executions::markers::props::{json_value, text};
+
+    /// Text that is nearly JSON.
+    fn hostile_text() -> impl Strategy<Value = String> {
+        const PIECES: &[&str] = &[
+            "{",
+            "}",
+            "[",
+            "]",
+            ":",
+            ",",
+            "\"",
+            "\\",
+            "\\ud800",
+            "null",
+            "1",
+            "\"id\"",
+            "\"type\"",
+            "\"payload\"",
+            "\"auth\"",
+            " ",
+        ];
+        let piece = prop_oneof![
+            3 => prop::sample::select(PIECES).prop_map(str::to_string),
+            1 => any::<char>().prop_map(String::from),
+            1 => any::<String>(),
+        ];
+        prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+    }
+
+    /// A message as a client might put it: an id and a type perhaps,
+    /// fields at the top level and in `payload`.
+    fn request_like() -> impl Strategy<Value = Value> {
+        (
+            prop::option::of(prop_oneof![text().prop_map(Value::String), json_value()]),
+            prop::option::of(prop_oneof![
+                prop::sample::select(TYPES).prop_map(|t| Value::String(t.into())),
+                json_value(),
+            ]),
+            fields(),
+            prop::option::of(prop_oneof![
+                fields().prop_map(|f| Value::Object(f.into_iter().collect::<Map<_, _>>())),
+                json_value(),
+            ]),
+        )
+            .prop_map(|(id, kind, top, payload)| {
+                let mut map: Map<String, Value> = top.into_iter().collect();
+                for (key, value) in [("id", id), ("type", kind), ("payload", payload)] {
+                    if let Some(value) = value {
+                        map.insert(key.into(), value);
+                    }
+                }
+                Value::Object(map)
+            })
+    }
+
+    const TYPES: &[&str] = &["auth", "ping", "agent:command", "subscribe:logs"];
+
+    /// Some of the fields a request may carry.
+    fn fields() -> impl Strategy<Value = Vec<(String, Value)>> {
+        let name = prop::sample::select(vec!["agentId", "command", "token", "since", "x"]);
+        prop::collection::vec((name.prop_map(str::to_string), json_value()), 0..4)
+    }
+
+    fn check_text(text: &str) -> Result<(), TestCaseError> {
+        let parsed = Request::parse(text);
+        let Ok(value) = serde_json::from_str::<Value>(text) else {
+            prop_assert!(matches!(parsed, Err(None)), "not JSON, yet read");
+            return Ok(());
+        };
+        let id = value.get("id").and_then(Value::as_str);
+        match (parsed, value.get("type").and_then(Value::as_str)) {
+            (Ok(request), Some(kind)) => {
+                prop_assert_eq!(request.kind.as_str(), kind);
+                prop_assert_eq!(request.id(), id);
+                for name in ["agentId", "command", "token", "since", "x", "id", "type"] {
+                    check_field(&request, &value, name)?;
+                }
+            }
+            (Err(refused), None) => prop_assert_eq!(refused.as_deref(), id),
+            (Ok(request), None) => {
+                let kind = &request.kind;
+                return Err(TestCaseError::fail(format!(
+                    "read a {kind:?} without a type"
+                )));
+            }
+            (Err(_), Some(kind)) => {
+                return Err(TestCaseError::fail(format!("a {kind:?} message refused")));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_field(request: &Request, value: &Value, name: &str) -> Result<(), TestCaseError> {
+        let got = request.field(name);
+        prop_assert!(got.is_none_or(|v| !v.is_null()), "{name} is null");
+        prop_assert_eq!(request.str(name), got.and_then(Value::as_str));
+        match value.get("payload").and_then(|p| p.get(name)) {
+            // What `payload` holds wins, even a null (which reads as absent).
+            Some(inner) => prop_assert_eq!(got, (!inner.is_null()).then_some(inner)),
+            None => prop_assert_eq!(got, value.get(name).filter(|v| !v.is_null())),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn prop_parse_survives_hostile_text(text in hostile_text()) {
+            check_text(&text)?;
+        }
+
+        #[test]
+        fn prop_parse_survives_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            check_text(&String::from_utf8_lossy(&bytes))?;
+        }
+
+        #[test]
+        fn prop_parse_reads_any_json(value in json_value()) {
+            check_text(&value.to_string())?;
+        }
+
+        #[test]
+        fn prop_parse_reads_requests(value in request_like()) {
+            check_text(&value.to_string())?;
+        }
+    }
+}
