@@ -120,19 +120,25 @@ pub async fn update(
 ) -> Result<Agent, ApiError> {
     input.validate().map_err(ApiError::Invalid)?;
     let existing = get(db, id).await?;
-    // A masked value (the form shows values so) keeps the stored one.
-    let mut input = input.clone();
-    for (key, value) in input.env.iter_mut() {
-        if value == MASKED {
-            *value = existing
-                .env
-                .get(key)
-                .cloned()
-                .ok_or_else(|| ApiError::Invalid(format!("give {key} a value")))?;
-        }
+    // New values are sealed; a masked one (the form shows values so) keeps
+    // the stored, sealed value as it is.
+    let typed: BTreeMap<String, String> = input
+        .env
+        .iter()
+        .filter(|(_, v)| *v != MASKED)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut env = sealer.seal_env(&typed);
+    for key in input.env.keys().filter(|k| input.env[*k] == MASKED) {
+        let stored = existing
+            .env
+            .get(key)
+            .cloned()
+            .ok_or_else(|| ApiError::Invalid(format!("give {key} a value")))?;
+        env.insert(key.clone(), stored);
     }
-    let mut row = to_row(id, &input, existing.created_at);
-    row.env = Json(sealer.seal_env(&row.env.0));
+    let mut row = to_row(id, input, existing.created_at);
+    row.env = Json(env);
     match store::update(db, &row).await {
         Ok(true) => view(db, id).await,
         Ok(false) => Err(ApiError::NotFound),
@@ -199,6 +205,8 @@ pub async fn seal_stored_environments(db: &Db, sealer: &Sealer) -> anyhow::Resul
     }
     db::settings::set(db, DONE, Some("1"), db::now_ms()).await?;
     if sealed > 0 {
+        // The values in the clear must not linger in freed pages.
+        db::vacuum(db).await?;
         tracing::info!(
             rows = sealed,
             "sealed environment values stored in the clear"

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context};
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 pub const KEY_FILE: &str = "secrets-key";
@@ -40,11 +40,24 @@ impl Sealer {
     }
 
     pub fn seal(&self, plain: &str) -> String {
+        self.seal_for(plain, b"")
+    }
+
+    /// Seals `plain` bound to `context` (associated data): it opens only
+    /// for that context, so one kind of secret can never be opened as
+    /// another.
+    fn seal_for(&self, plain: &str, context: &[u8]) -> String {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         // Encryption with a valid key and nonce cannot fail.
         let sealed = self
             .cipher
-            .encrypt(&nonce, plain.as_bytes())
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plain.as_bytes(),
+                    aad: context,
+                },
+            )
             .unwrap_or_default();
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&sealed);
@@ -55,6 +68,10 @@ impl Sealer {
     }
 
     pub fn open(&self, sealed: &str) -> anyhow::Result<String> {
+        self.open_for(sealed, b"")
+    }
+
+    fn open_for(&self, sealed: &str, context: &[u8]) -> anyhow::Result<String> {
         let body = sealed
             .strip_prefix(PREFIX)
             .ok_or_else(|| anyhow!("not a sealed value"))?;
@@ -68,7 +85,7 @@ impl Sealer {
         let nonce: [u8; 24] = nonce.try_into().map_err(|_| anyhow!("bad nonce"))?;
         let plain = self
             .cipher
-            .decrypt(&XNonce::from(nonce), data)
+            .decrypt(&XNonce::from(nonce), Payload { msg: data, aad: context })
             .map_err(|_| {
                 anyhow!("cannot open a sealed secret: the data dir's {KEY_FILE} is not the one it was sealed with")
             })?;
@@ -77,24 +94,27 @@ impl Sealer {
 }
 
 /// How an agent's environment value looks at rest: this marker, then a
-/// sealed value. Anything else is a value from before sealing (read as it
-/// is, and sealed at the next start).
+/// value sealed for [`ENV_CONTEXT`]. Anything else is a value from before
+/// sealing (read as it is, and sealed at the next start).
 const ENV_MARK: &str = "yagura-sealed:";
+/// The associated data of environment values: a GitHub token sealed by
+/// [`Sealer::seal`] never opens as one (and so never reaches a process).
+const ENV_CONTEXT: &[u8] = b"yagura agent environment";
 
 impl Sealer {
-    /// An environment with every value sealed (sealed ones are kept).
+    /// Seals every value of an environment given by a person or client.
+    /// Values already sealed are never passed here: a typed value that
+    /// looks sealed is sealed again, like any other.
     pub fn seal_env(
         &self,
         env: &std::collections::BTreeMap<String, String>,
     ) -> std::collections::BTreeMap<String, String> {
         env.iter()
             .map(|(k, v)| {
-                let v = if v.starts_with(ENV_MARK) {
-                    v.clone()
-                } else {
-                    format!("{ENV_MARK}{}", self.seal(v))
-                };
-                (k.clone(), v)
+                (
+                    k.clone(),
+                    format!("{ENV_MARK}{}", self.seal_for(v, ENV_CONTEXT)),
+                )
             })
             .collect()
     }
@@ -108,7 +128,7 @@ impl Sealer {
             .map(|(k, v)| {
                 let plain = match v.strip_prefix(ENV_MARK) {
                     Some(sealed) => self
-                        .open(sealed)
+                        .open_for(sealed, ENV_CONTEXT)
                         .with_context(|| format!("the environment variable {k}"))?,
                     None => v.clone(),
                 };
@@ -128,22 +148,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn environments_seal_once_and_open_back() {
+    fn environments_seal_and_open_back_and_nothing_else_opens_as_one() {
         let sealer = Sealer::from_key(&[9; 32]).unwrap();
         let plain: std::collections::BTreeMap<String, String> = [
             ("API_KEY".to_string(), "sk-1".to_string()),
             ("EMPTY".into(), String::new()),
+            // Typed to look sealed: sealed like any other value.
+            ("LOOKS".into(), "yagura-sealed:v1:AAAA".into()),
         ]
         .into();
         let sealed = sealer.seal_env(&plain);
         assert!(Sealer::env_sealed(&sealed) && !Sealer::env_sealed(&plain));
         assert!(!format!("{sealed:?}").contains("sk-1"));
-        assert_eq!(sealer.seal_env(&sealed), sealed, "sealed values are kept");
         assert_eq!(sealer.open_env(&sealed).unwrap(), plain);
         // A value from before sealing reads as it is.
-        assert_eq!(sealer.open_env(&plain).unwrap(), plain);
+        let legacy = [("OLD".to_string(), "v".to_string())].into();
+        assert_eq!(sealer.open_env(&legacy).unwrap(), legacy);
+        // Another key, or another kind of secret put in its place: refused.
         let other = Sealer::from_key(&[8; 32]).unwrap();
         assert!(other.open_env(&sealed).is_err());
+        let github_token = sealer.seal("ghp_secret");
+        let smuggled = [("T".to_string(), format!("yagura-sealed:{github_token}"))].into();
+        assert!(sealer.open_env(&smuggled).is_err());
     }
 
     #[test]

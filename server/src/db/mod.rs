@@ -136,25 +136,34 @@ fn private_file(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Rewrites the database file (drops freed pages, which may still hold
+/// values since overwritten).
+pub async fn vacuum(db: &Db) -> sqlx::Result<()> {
+    sqlx::query("VACUUM").execute(db).await.map(|_| ())
+}
+
 /// Writes a consistent copy of the database to `to` (SQLite's `VACUUM
 /// INTO`: one read transaction, so a running server keeps writing), mode
 /// 0600. Refuses to overwrite.
 pub async fn backup_into(db: &Db, to: &Path) -> anyhow::Result<()> {
-    if to.exists() {
-        bail!("{} exists already; choose a new file", to.display());
-    }
     let target = to
         .to_str()
         .ok_or_else(|| anyhow::anyhow!("{} is not a UTF-8 path", to.display()))?;
-    sqlx::query("VACUUM INTO $1")
-        .bind(target)
-        .execute(db)
-        .await
-        .with_context(|| format!("cannot write the backup to {}", to.display()))?;
+    // Made empty and private first (SQLite fills an empty file): never
+    // readable by others, and an existing file is never overwritten.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600))?;
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(to).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            anyhow::anyhow!("{} exists already; choose a new file", to.display())
+        }
+        _ => anyhow::anyhow!("cannot create {}: {e}", to.display()),
+    })?;
+    if let Err(e) = sqlx::query("VACUUM INTO $1").bind(target).execute(db).await {
+        let _ = std::fs::remove_file(to);
+        return Err(e).with_context(|| format!("cannot write the backup to {}", to.display()));
     }
     Ok(())
 }

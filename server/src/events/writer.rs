@@ -51,8 +51,17 @@ impl WriteError {
 struct Broken(std::sync::Mutex<HashMap<ExecutionId, WriteError>>);
 
 impl Broken {
-    fn check(&self, id: ExecutionId, body: Option<&EventBody>) -> Result<(), WriteError> {
-        if matches!(body, Some(EventBody::Finished { .. })) {
+    /// Refuses a non-terminal event of a broken run. A runner's report is
+    /// always taken: refusing it would leave the runner resending it (and
+    /// its later reports unapplied); a failed write is not acknowledged,
+    /// so the runner keeps it and sends it again.
+    fn check(
+        &self,
+        id: ExecutionId,
+        body: Option<&EventBody>,
+        remote: bool,
+    ) -> Result<(), WriteError> {
+        if remote || matches!(body, Some(EventBody::Finished { .. })) {
             return Ok(());
         }
         match self.0.lock().ok().and_then(|b| b.get(&id).cloned()) {
@@ -113,7 +122,7 @@ impl EventWriter {
         execution_id: ExecutionId,
         body: EventBody,
     ) -> Result<u64, WriteError> {
-        self.broken.check(execution_id, Some(&body))?;
+        self.broken.check(execution_id, Some(&body), false)?;
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Append {
@@ -137,7 +146,6 @@ impl EventWriter {
         body: EventBody,
         remote_seq: u64,
     ) -> Result<(), WriteError> {
-        self.broken.check(execution_id, Some(&body))?;
         self.tx
             .send(Append {
                 execution_id,
@@ -192,7 +200,7 @@ impl EventWriter {
         execution_id: ExecutionId,
         body: EventBody,
     ) -> Result<(), WriteError> {
-        self.broken.check(execution_id, Some(&body))?;
+        self.broken.check(execution_id, Some(&body), false)?;
         self.tx
             .send(Append {
                 execution_id,
@@ -226,13 +234,15 @@ async fn run(
         // Events of runs whose storage failed are refused before writing:
         // what was queued before the failure must not eat the space freed
         // for their end.
-        batch.retain_mut(|a| match broken.check(a.execution_id, a.body.as_ref()) {
-            Ok(()) => true,
-            Err(e) => {
-                if let Some(done) = a.done.take() {
-                    let _ = done.send(Err(e));
+        batch.retain_mut(|a| {
+            match broken.check(a.execution_id, a.body.as_ref(), a.remote_seq.is_some()) {
+                Ok(()) => true,
+                Err(e) => {
+                    if let Some(done) = a.done.take() {
+                        let _ = done.send(Err(e));
+                    }
+                    false
                 }
-                false
             }
         });
         if batch.is_empty() {
@@ -249,6 +259,9 @@ async fn run(
             })
             .collect();
         match write_batch(&db, &hub, &mut last_seq, &mut batch).await {
+            // Only the store itself failing (full, read-only) stops runs;
+            // anything else fails just this batch's waiters.
+            Some(err) if err.code() == "STORAGE" => {}
             Some(err) => {
                 if let Ok(mut b) = broken.0.lock() {
                     for (id, _) in &ids {

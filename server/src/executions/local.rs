@@ -206,24 +206,38 @@ pub(super) async fn run_one(
         Ok(body) => body,
         // Its output could not be stored (the process was stopped): the run
         // ends with the reason rather than staying "running".
-        Err(e) => EventBody::Finished {
-            agent_type,
-            status: ExecutionStatus::Failed,
-            result: None,
-            error_code: Some(
-                e.downcast_ref::<crate::events::writer::WriteError>()
-                    .map_or("INTERNAL", |w| w.code())
-                    .into(),
-            ),
-            error_message: Some(format!(
-                "the run was stopped: its output could not be stored ({e})"
-            )),
-            exit_code: None,
-            signal: None,
-            usage: None,
-        },
+        Err(e) => {
+            let storage = e.downcast_ref::<crate::events::writer::WriteError>();
+            EventBody::Finished {
+                agent_type,
+                status: ExecutionStatus::Failed,
+                result: None,
+                error_code: Some(storage.map_or("INTERNAL", |w| w.code()).into()),
+                error_message: Some(match storage {
+                    Some(_) => format!("the run was stopped: its output could not be stored ({e})"),
+                    None => format!("the run failed inside Yagura: {e:#}"),
+                }),
+                exit_code: None,
+                signal: None,
+                usage: None,
+            }
+        }
     };
-    writer.append(id, body).await?;
+    // How the run ended is written however long the store needs (a full
+    // disk frees its reserve after the failing batch): a run never stays
+    // "running" because its last event met the failure.
+    let mut wait = Duration::from_millis(200);
+    for attempt in 1.. {
+        match writer.append(id, body.clone()).await {
+            Ok(_) => break,
+            Err(e) if attempt < 8 => {
+                tracing::warn!(execution = %id, error = %e, "the end of a run not written yet; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(())
 }
 

@@ -222,12 +222,15 @@ impl Executions {
             prompt,
             argv,
             env: {
-                let mut env = agent.env.clone();
-                env.extend(origin.env.clone());
+                // The agent's values are sealed in its row already; what
+                // the request adds is sealed here.
+                let mut added = origin.env.clone();
                 if let Some(model) = &origin.model {
-                    env.insert("YAGURA_MODEL".into(), model.clone());
+                    added.insert("YAGURA_MODEL".into(), model.clone());
                 }
-                self.inner.sealer.seal_env(&env)
+                let mut env = agent.env.clone();
+                env.extend(self.inner.sealer.seal_env(&added));
+                env
             },
             timeout_secs: origin
                 .task

@@ -281,9 +281,28 @@ impl RemoteRunners for Runners {
         let mut env: BTreeMap<String, String> = match self.inner.sealer.open_env(&row.env.0) {
             Ok(env) => env,
             Err(e) => {
-                tracing::error!(execution = %id, error = %e, "cannot open the environment; not dispatched");
-                self.unclaim(id).await;
-                return false;
+                // Not sent anywhere: the run ends, saying why.
+                tracing::error!(execution = %id, error = %e, "cannot open the environment");
+                let _ = self
+                    .inner
+                    .writer
+                    .append(
+                        id,
+                        app::model::EventBody::Finished {
+                            agent_type: row.agent_type,
+                            status: app::model::ExecutionStatus::Failed,
+                            result: None,
+                            error_code: Some("SECRETS".into()),
+                            error_message: Some(format!(
+                                "cannot open the agent's environment: {e:#}"
+                            )),
+                            exit_code: None,
+                            signal: None,
+                            usage: None,
+                        },
+                    )
+                    .await;
+                return true;
             }
         };
         env.insert("YAGURA_EXECUTION_ID".into(), id.to_string());

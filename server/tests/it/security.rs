@@ -471,3 +471,22 @@ async fn environments_stored_in_the_clear_are_sealed_at_start() {
     );
     t.shutdown().await;
 }
+
+/// H1: a value typed to look sealed is sealed like any other: it reaches
+/// the process as typed, and no stored secret can be smuggled in as one.
+#[tokio::test]
+async fn a_value_that_looks_sealed_is_still_just_a_value() {
+    let t = common::start().await;
+    let token = t.setup_admin().await;
+    let looks = "yagura-sealed:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let (_, lines) = common::run_to_completion(
+        &t,
+        &token,
+        "looks-sealed",
+        &["sh", "-c", "echo \"$X\""],
+        json!({"env": {"X": looks}}),
+    )
+    .await;
+    assert_eq!(lines, vec![looks.to_string()]);
+    t.shutdown().await;
+}
