@@ -76,7 +76,11 @@ pub fn spans(line: &str) -> Vec<Span> {
             }
             rest = params.get(end + 1..).unwrap_or("");
         } else {
-            rest = after.get(1..).unwrap_or("");
+            // A two-character escape: drop the character after ESC, whatever
+            // its width (slicing at byte 1 would drop the rest of the line).
+            let mut chars = after.chars();
+            chars.next();
+            rest = chars.as_str();
         }
     }
     push(rest, style, &mut out);
@@ -131,6 +135,17 @@ mod tests {
         );
         assert_eq!(spans("<b>not html</b>")[0].text, "<b>not html</b>");
         assert_eq!(spans(""), vec![]);
+    }
+
+    /// Found by the property tests: ESC before a multi-byte character
+    /// dropped the rest of the line.
+    #[test]
+    fn an_escape_before_a_wide_character_keeps_the_rest() {
+        let text: String = spans("a\u{1b}é rest of the line")
+            .into_iter()
+            .map(|s| s.text)
+            .collect();
+        assert_eq!(text, "a rest of the line");
     }
 }
 

@@ -403,20 +403,9 @@ async fn setup_from_another_machine_needs_the_code() {
 async fn the_log_download_streams_the_output_as_written() {
     let t = common::start().await;
     let token = t.setup_admin().await;
-    let agent = create_agent(
-        &t,
-        &token,
-        "writer",
-        &[
-            "sh",
-            "-c",
-            "printf 'one\\ntwo\\r\\n'; seq 1 12000; printf 'last'",
-        ],
-        json!({}),
-    )
-    .await;
-    let run = start_execution(&t, &token, &agent, "").await;
-    wait_status(&t, &token, &run, &["completed"], Duration::from_secs(60)).await;
+    let script = "printf 'one\\ntwo\\r\\n'; seq 1 12000; printf 'last'";
+    let (run, _) =
+        common::run_to_completion(&t, &token, "writer", &["sh", "-c", script], json!({})).await;
     let res = t
         .http
         .get(t.url(&format!("/api/v1/executions/{run}/log")))

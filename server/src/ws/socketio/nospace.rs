@@ -225,6 +225,10 @@ fn chunks(text: &str, max: usize) -> Vec<&str> {
         while !rest.is_char_boundary(cut) {
             cut -= 1;
         }
+        if cut == 0 {
+            // One character wider than the limit goes whole (never a loop).
+            cut = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
         let (head, tail) = rest.split_at(cut);
         out.push(head);
         rest = tail;
@@ -355,6 +359,8 @@ mod tests {
         assert!(parts.iter().all(|p| p.len() <= BATCH_BYTES));
         assert_eq!(parts.concat(), text);
         assert!(chunks("", 10).is_empty());
+        // A limit below one character's width still ends.
+        assert_eq!(chunks("éé", 1), vec!["é", "é"]);
     }
 }
 
