@@ -174,32 +174,34 @@ pub(super) async fn forward_workspace(
 /// An execution event in this dialect, serialised once for every socket of
 /// the same kind (with or without the extensions).
 fn event_json(event: &Published, extensions: bool) -> Arc<str> {
-    if extensions {
-        event.encoded(slot::BROWSER, |e| {
-            serde_json::to_string(&ServerMessage::from(e)).unwrap_or_default()
-        })
-    } else {
-        event.encoded(slot::BROWSER_SEED, |e| {
-            ServerMessage::from(e)
-                .seed_view()
-                .and_then(|m| serde_json::to_string(&m).ok())
-                .unwrap_or_default()
-        })
-    }
+    event.encoded(slot_of(extensions), |e| {
+        to_json(ServerMessage::from(e), extensions)
+    })
 }
 
 fn workspace_json(event: &Broadcast, extensions: bool) -> Arc<str> {
+    event.encoded(slot_of(extensions), |e| {
+        to_json(ServerMessage::from(e), extensions)
+    })
+}
+
+fn slot_of(extensions: bool) -> usize {
     if extensions {
-        event.encoded(slot::BROWSER, |e| {
-            serde_json::to_string(&ServerMessage::from(e)).unwrap_or_default()
-        })
+        slot::BROWSER
     } else {
-        event.encoded(slot::BROWSER_SEED, |e| {
-            ServerMessage::from(e)
-                .seed_view()
-                .and_then(|m| serde_json::to_string(&m).ok())
-                .unwrap_or_default()
-        })
+        slot::BROWSER_SEED
+    }
+}
+
+/// A message as this socket gets it: whole, or as seed 002 has it (a
+/// message the seed does not know becomes nothing).
+fn to_json(msg: ServerMessage, extensions: bool) -> String {
+    if extensions {
+        serde_json::to_string(&msg).unwrap_or_default()
+    } else {
+        msg.seed_view()
+            .and_then(|m| serde_json::to_string(&m).ok())
+            .unwrap_or_default()
     }
 }
 
