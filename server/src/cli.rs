@@ -357,7 +357,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Doctor(args) => crate::doctor::run(&args.store.data_dir, args.sandbox.mode),
+        Command::Doctor(args) => {
+            // The database, checked by SQLite itself (also while the server runs).
+            let database = if args.store.data_dir.join("yagura.db").exists() {
+                let store = crate::db::Store::open(&args.store.location()).await?;
+                Some(crate::db::integrity_check(&store.db).await)
+            } else {
+                None
+            };
+            crate::doctor::run(&args.store.data_dir, args.sandbox.mode, database)
+        }
         Command::DemoAgent(args) => {
             let code = crate::executions::demo::run(
                 &args.prompt,

@@ -1,7 +1,8 @@
 //! `yagura doctor`: what protects this installation, checked on the
 //! machine itself. It says whether agents run sandboxed (and proves it by
 //! running a sandboxed `ls` of the data dir) and whether the data dir's
-//! secrets are private to the user running Yagura.
+//! secrets are private to the user running Yagura, and has SQLite check
+//! the database file.
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -12,8 +13,27 @@ use crate::config::SandboxMode;
 use crate::executions::sandbox;
 
 /// Prints the report; fails when something is unsafe, so scripts can check.
-pub fn run(data_dir: &Path, mode: SandboxMode) -> anyhow::Result<()> {
+pub fn run(
+    data_dir: &Path,
+    mode: SandboxMode,
+    database: Option<anyhow::Result<Vec<String>>>,
+) -> anyhow::Result<()> {
     let mut problems = 0;
+    match database {
+        None => {}
+        Some(Ok(found)) if found == ["ok"] => println!("database integrity: ok"),
+        Some(Ok(found)) => {
+            problems += 1;
+            println!("database integrity: PROBLEM");
+            for line in found.iter().take(20) {
+                println!("  {line}");
+            }
+        }
+        Some(Err(e)) => {
+            problems += 1;
+            println!("database integrity: PROBLEM: cannot check: {e:#}");
+        }
+    }
     let (active, words) = sandbox::describe(mode);
     println!("agent sandbox: {words}");
     if active {

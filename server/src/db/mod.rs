@@ -168,6 +168,14 @@ pub async fn backup_into(db: &Db, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// SQLite's own check of the database file (`PRAGMA integrity_check`):
+/// `["ok"]` when sound, else what it found.
+pub async fn integrity_check(db: &Db) -> anyhow::Result<Vec<String>> {
+    Ok(sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_all(db)
+        .await?)
+}
+
 /// Milliseconds since the Unix epoch, the store's timestamp format.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

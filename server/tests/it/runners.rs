@@ -408,6 +408,87 @@ async fn a_link_cut_mid_run_loses_and_repeats_no_line() {
     t.shutdown().await;
 }
 
+/// The runner's outbox is a journal in its work dir: a runner killed while
+/// its link is down comes back with every line it had read, and ends the
+/// task its death interrupted with `RUNNER_RESTARTED`.
+#[tokio::test]
+async fn a_restarted_runner_delivers_what_its_outbox_held_and_ends_the_lost_task() {
+    let t = server(Duration::from_secs(20)).await;
+    let token = t.setup_admin().await;
+    let (_, secret) = runner_token(&t, &token, "ci").await;
+    let proxy = proxy(t.server.addr.to_string()).await;
+    let work = tempfile::tempdir().unwrap();
+    let mut runner = spawn_runner(&proxy.addr, &secret, "phoenix", work.path());
+    wait_online(&t, &token, "phoenix", true).await;
+    // A second runner on the same work dir is refused.
+    let mut twin = spawn_runner(&proxy.addr, &secret, "twin", work.path());
+    let status = twin
+        .exited_within(Duration::from_secs(10))
+        .expect("a second runner on one work dir stops");
+    assert!(!status.success());
+
+    let agent = remote_agent(
+        &t,
+        &token,
+        "late-talker",
+        "echo started; sleep 3; i=1; while [ $i -le 50 ]; do echo \"line $i\"; i=$((i+1)); done; exec sleep 60",
+    )
+    .await;
+    let id = common::start_execution(&t, &token, &agent, "").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !log_messages(&stored_events(&t, &token, &id).await).contains(&"started".to_string()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agent never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The link goes down; the agent prints its 50 lines into the outbox.
+    proxy.cut();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    unsafe {
+        libc::kill(runner.pid() as i32, libc::SIGKILL);
+    }
+    let _ = runner.exited_within(Duration::from_secs(5));
+    assert_eq!(
+        log_messages(&stored_events(&t, &token, &id).await),
+        vec!["started".to_string()],
+        "nothing more arrived before the restart"
+    );
+    assert!(work.path().join("outbox.log").exists());
+
+    proxy.restore();
+    let _runner = spawn_runner(&proxy.addr, &secret, "phoenix", work.path());
+    let done = wait_status(
+        &t,
+        &token,
+        &id,
+        &["failed", "completed"],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["errorCode"], "RUNNER_RESTARTED", "{done}");
+    let events = stored_events(&t, &token, &id).await;
+    assert_gap_free(&events);
+    let mut expected = vec!["started".to_string()];
+    expected.extend((1..=50).map(|i| format!("line {i}")));
+    assert_eq!(log_messages(&events), expected, "every line once, in order");
+    // The runner takes new work afterwards.
+    let quick = remote_agent(&t, &token, "quick", "echo after").await;
+    let next = common::start_execution(&t, &token, &quick, "").await;
+    let after = wait_status(
+        &t,
+        &token,
+        &next,
+        &["completed", "failed"],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(after["status"], "completed", "{after}");
+    t.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_revoked_token_disconnects_its_runner_and_a_bad_token_is_refused() {
     let t = server(Duration::from_secs(5)).await;

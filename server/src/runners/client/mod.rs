@@ -69,7 +69,17 @@ pub async fn run(options: RunnerOptions) -> anyhow::Result<()> {
     })?;
     let url = ktcp_url(&options.server)?;
     let tls = tls_for(&url, &options)?;
-    let outbox = Arc::new(Outbox::default());
+    let _lock = lock_work_dir(&options.work_dir)?;
+    let (outbox, interrupted) = Outbox::open(&options.work_dir)?;
+    for task in &interrupted {
+        tracing::warn!(
+            task,
+            "this task was running when the runner stopped; reporting it failed"
+        );
+        let _ = std::fs::remove_dir_all(options.work_dir.join(task));
+        let _ = std::fs::remove_dir_all(options.work_dir.join(format!("{task}.tmp")));
+    }
+    let outbox = Arc::new(outbox);
     let running: Running = Arc::new(Mutex::new(HashMap::new()));
     let stop = shutdown_signal();
     tokio::pin!(stop);
@@ -103,6 +113,28 @@ pub async fn run(options: RunnerOptions) -> anyhow::Result<()> {
     }
     tracing::info!("runner stopped");
     Ok(())
+}
+
+/// One runner per work directory: its outbox journal and task directories
+/// are its own. The lock is held as long as the returned file is open.
+fn lock_work_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join("runner.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: flock on a descriptor this function owns.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if locked != 0 {
+        bail!(
+            "another yagura runner uses the work directory {}; give each runner its own --work-dir",
+            dir.display()
+        );
+    }
+    Ok(file)
 }
 
 async fn shutdown_signal() {
@@ -212,10 +244,17 @@ async fn connect(
         Err(e) => return Ended::Dropped(format!("cannot connect to {url}: {e}")),
     };
     let (mut sink, mut stream) = ws.split();
-    let running_tasks: Vec<String> = running
+    // Tasks running here, and those whose reports are not all acknowledged
+    // yet (their last report may be among them): the server keeps both.
+    let mut running_tasks: Vec<String> = running
         .lock()
         .map(|r| r.keys().cloned().collect())
         .unwrap_or_default();
+    for task in outbox.pending_tasks() {
+        if !running_tasks.contains(&task) {
+            running_tasks.push(task);
+        }
+    }
     let hello = ClientFrame::Authenticate {
         token: options.token.clone(),
         client_type: "provider".into(),
@@ -298,7 +337,12 @@ async fn connect(
                                 tracing::info!(task = task_id, reason = data.reason, "cancelling");
                                 let _ = control.send(Control::Cancel).await;
                             }
-                            None => tracing::debug!(task = task_id, "cancel for a task not running here"),
+                            None => {
+                                // Not ours any more: reports still kept for it
+                                // (from before a restart) go.
+                                tracing::debug!(task = task_id, "cancel for a task not running here");
+                                outbox.discard(&task_id);
+                            }
                         }
                     }
                     Ok(ServerFrame::GenericError { data, .. }) => {
@@ -344,6 +388,9 @@ fn start_task(
         }
         r.insert(task_id.clone(), tx);
     }
+    // A task given (again) to this runner starts afresh: what the outbox
+    // still held about an earlier attempt of it is void.
+    outbox.discard(&task_id);
     let workdir = options.work_dir.join(&task_id);
     let tmp = options.work_dir.join(format!("{task_id}.tmp"));
     let work_root = options.work_dir.clone();
@@ -463,7 +510,6 @@ fn start_task(
         if let Ok(mut r) = running.lock() {
             r.remove(&task_id);
         }
-        outbox.forget_task(&task_id);
         tracing::info!(task = task_id, "task ended");
     });
 }
