@@ -8,6 +8,10 @@
 //!   test        setup, then fmt and clippy, then every test: Rust unit +
 //!               integration, Playwright (SSR and hydrated)
 //!   layers      the server's module graph, checked against its layering
+//!   soak [ARGS] build, then the soak and the kill -9 loop against the
+//!               release binary (default 10 minutes and 20 kills), tables
+//!               written into docs/reliability.md; ARGS go to `soak`
+//!               (`--minutes N`, `--secs N`, `--crash-loops N`, …)
 //!
 //! Why not cargo-leptos: it takes ~16 minutes to install on this class of
 //! machine, it would fetch tools from GitHub without `no_downloads`, and the
@@ -36,8 +40,13 @@ fn main() -> ExitCode {
             .and_then(|_| run(&args[1..])),
         Some("test") => setup::all().and_then(|_| test()),
         Some("layers") => layers::report(),
+        Some("soak") => setup::build_tools()
+            .and_then(|_| build())
+            .and_then(|_| soak(&args[1..])),
         _ => {
-            eprintln!("usage: cargo xtask <setup|css|build-site|build|run [ARGS]|test|layers>");
+            eprintln!(
+                "usage: cargo xtask <setup|css|build-site|build|run [ARGS]|test|layers|soak [ARGS]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -161,6 +170,30 @@ fn run(args: &[String]) -> Result {
     run_cmd(&mut cmd)
 }
 
+/// The soak harness (its own small crate, built in release: it must keep
+/// up with the server) against the release binary.
+fn soak(args: &[String]) -> Result {
+    run_cmd(cargo().args(["build", "--release", "--package", "soak"]))?;
+    let mut cmd = Command::new(root().join("target/release/soak"));
+    cmd.arg("--yagura")
+        .arg(root().join("target/release/yagura"));
+    let mut rest: Vec<String> = args.to_vec();
+    if !rest.iter().any(|a| a == "--minutes" || a == "--secs") {
+        rest.extend(["--minutes".into(), "10".into()]);
+    }
+    if !rest.iter().any(|a| a == "--crash-loops") {
+        rest.extend(["--crash-loops".into(), "20".into()]);
+    }
+    if !rest.iter().any(|a| a == "--write") {
+        rest.extend([
+            "--write".into(),
+            root().join("docs/reliability.md").display().to_string(),
+        ]);
+    }
+    cmd.args(rest).current_dir(root());
+    run_cmd(&mut cmd)
+}
+
 fn test() -> Result {
     run_cmd(cargo().args(["fmt", "--all", "--", "--check"]))?;
     build_site()?;
@@ -168,6 +201,7 @@ fn test() -> Result {
     run_cmd(cargo().args(["test", "--package", "app", "--features", "ssr"]))?;
     run_cmd(cargo().args(["test", "--package", "server"]))?;
     run_cmd(cargo().args(["test", "--package", "xtask"]))?;
+    run_cmd(cargo().args(["test", "--package", "soak"]))?;
     run_cmd(cargo().args([
         "build",
         "--release",
@@ -176,6 +210,15 @@ fn test() -> Result {
         "--bin",
         "yagura",
     ]))?;
+    // A one-minute soak and five kill -9s (the full ones: `cargo xtask soak`).
+    run_cmd(cargo().args(["build", "--release", "--package", "soak"]))?;
+    run_cmd(
+        Command::new(root().join("target/release/soak"))
+            .arg("--yagura")
+            .arg(root().join("target/release/yagura"))
+            .args(["--secs", "60", "--crash-loops", "5"])
+            .current_dir(root()),
+    )?;
     run_cmd(
         Command::new("npm")
             .args(["test"])
@@ -199,6 +242,15 @@ fn lint() -> Result {
         "clippy",
         "--package",
         "bench",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run_cmd(cargo().args([
+        "clippy",
+        "--package",
+        "soak",
         "--all-targets",
         "--",
         "-D",
