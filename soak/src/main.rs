@@ -9,6 +9,9 @@
 //! - **crash**: `kill -9` of the server at random moments while runs
 //!   stream on a runner; after each: SQLite's integrity check, the time to
 //!   serve again, and at the end every line stored and seen exactly once.
+//! - **storms**: thousands of sockets opened and dropped at once, round
+//!   after round; then subscribers of a long finished run all coming back
+//!   at once with random `since`, while another run streams live.
 //!
 //! Exits non-zero when a line is lost, repeated or out of order, or a
 //! check fails; `--write FILE` puts the tables into that Markdown file.
@@ -16,6 +19,7 @@
 mod http;
 mod procs;
 mod scenarios;
+mod storm;
 mod viewers;
 
 use std::path::PathBuf;
@@ -28,12 +32,17 @@ pub struct Options {
     pub agents: usize,
     pub viewers: usize,
     pub crash_loops: usize,
+    pub storm_sockets: usize,
+    pub storm_rounds: usize,
+    pub storm_subscribers: usize,
+    pub storm_lines: u64,
     pub write: Option<PathBuf>,
 }
 
 fn usage() -> &'static str {
     "usage: soak --yagura PATH [--secs N (60)] [--rate LINES_PER_S (200)] [--agents N (10)] \
-     [--viewers N (200)] [--crash-loops N (5; 0 skips)] [--write FILE.md]"
+     [--viewers N (200)] [--crash-loops N (5; 0 skips)] [--storm-sockets N (15000)] \
+     [--storm-rounds N (2; 0 skips)] [--storm-subscribers N (200)] [--storm-lines N (20000)] [--write FILE.md]"
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -44,6 +53,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
         agents: 10,
         viewers: 200,
         crash_loops: 5,
+        storm_sockets: 15_000,
+        storm_rounds: 2,
+        storm_subscribers: 200,
+        storm_lines: 20_000,
         write: None,
     };
     let mut it = args.iter();
@@ -59,12 +72,18 @@ fn parse(args: &[String]) -> Result<Options, String> {
         };
         match flag.as_str() {
             "--yagura" => o.yagura = PathBuf::from(value()?),
-            "--secs" => o.secs = number(value()?)?.max(10),
+            "--secs" => o.secs = number(value()?).map(|s| if s == 0 { 0 } else { s.max(10) })?,
             "--minutes" => o.secs = number(value()?)?.max(1) * 60,
             "--rate" => o.rate = number(value()?)?.clamp(1, 10_000),
             "--agents" => o.agents = number(value()?)?.clamp(2, 100) as usize,
             "--viewers" => o.viewers = number(value()?)?.min(5_000) as usize,
             "--crash-loops" => o.crash_loops = number(value()?)? as usize,
+            "--storm-sockets" => o.storm_sockets = number(value()?)?.clamp(1, 18_000) as usize,
+            "--storm-rounds" => o.storm_rounds = number(value()?)? as usize,
+            "--storm-subscribers" => {
+                o.storm_subscribers = number(value()?)?.clamp(1, 5_000) as usize
+            }
+            "--storm-lines" => o.storm_lines = number(value()?)?.clamp(100, 1_000_000),
             "--write" => o.write = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(usage().into()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),

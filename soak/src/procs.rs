@@ -56,7 +56,8 @@ impl Server {
             .with_context(|| format!("cannot start {}", yagura.display()))?;
         let mut server = Server { child, addr, log };
         loop {
-            if let Ok((200, _)) = http::call(&server.addr, "GET", "/login", None, None).await {
+            if let Ok((200..=399, _)) = http::call(&server.addr, "GET", "/login", None, None).await
+            {
                 return Ok((server, began.elapsed()));
             }
             if let Ok(Some(status)) = server.child.try_wait() {

@@ -33,16 +33,20 @@ fn printer(lines: u64, rate: u64) -> Value {
 const PASSWORD: &str = "soak-password-1234";
 
 /// A fresh server with an admin, an API key, a runner token and a runner.
-struct World {
-    root: PathBuf,
-    data: PathBuf,
-    port: u16,
-    access: Access,
-    runner_token: String,
+pub struct World {
+    pub root: PathBuf,
+    pub data: PathBuf,
+    pub port: u16,
+    pub access: Access,
+    pub runner_token: String,
 }
 
 impl World {
-    async fn new(o: &Options, name: &str, serve_args: &[&str]) -> anyhow::Result<(World, Server)> {
+    pub async fn new(
+        o: &Options,
+        name: &str,
+        serve_args: &[&str],
+    ) -> anyhow::Result<(World, Server)> {
         let root = std::env::temp_dir().join(format!("yagura-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root)?;
@@ -101,23 +105,30 @@ impl World {
         ))
     }
 
-    fn addr(&self) -> &str {
+    pub fn addr(&self) -> &str {
         &self.access.addr
     }
 
-    fn token(&self) -> &str {
+    pub fn token(&self) -> &str {
         &self.access.token
     }
 
-    async fn agent(
+    pub async fn agent(
         &self,
         name: &str,
         lines: u64,
         rate: u64,
         remote: bool,
     ) -> anyhow::Result<String> {
-        let mut body =
-            json!({"name": name, "agentType": "Custom", "command": printer(lines, rate)});
+        // Room for every line (the default cap is 16 MiB) and time for a
+        // long soak.
+        let mut body = json!({
+            "name": name,
+            "agentType": "Custom",
+            "command": printer(lines, rate),
+            "timeoutSecs": 7 * 24 * 3600,
+            "outputCapBytes": 1u64 << 30,
+        });
         if remote {
             body["capabilities"] = json!(["soak"]);
         }
@@ -133,7 +144,7 @@ impl World {
         Ok(a["id"].as_str().context("agent id")?.to_string())
     }
 
-    async fn start(&self, agent: &str) -> anyhow::Result<String> {
+    pub async fn start(&self, agent: &str) -> anyhow::Result<String> {
         let e = http::expect(
             self.addr(),
             "POST",
@@ -146,7 +157,7 @@ impl World {
         Ok(e["id"].as_str().context("execution id")?.to_string())
     }
 
-    async fn status(&self, id: &str) -> anyhow::Result<Value> {
+    pub async fn status(&self, id: &str) -> anyhow::Result<Value> {
         http::expect(
             self.addr(),
             "GET",
@@ -159,7 +170,7 @@ impl World {
     }
 
     /// Waits until every run has one of `states`.
-    async fn wait_all(
+    pub async fn wait_all(
         &self,
         ids: &[String],
         states: &[&str],
@@ -184,7 +195,7 @@ impl World {
 
     /// What the store holds for a run: (log lines, lost, duplicated,
     /// reordered, seq gaps).
-    async fn stored(&self, id: &str, lines: usize) -> anyhow::Result<Stored> {
+    pub async fn stored(&self, id: &str, lines: usize) -> anyhow::Result<Stored> {
         let events = http::events(self.addr(), self.token(), id).await?;
         let mut tracker = viewers::Tracker::new(lines);
         let mut gaps = 0;
@@ -210,7 +221,7 @@ impl World {
     }
 }
 
-struct Stored {
+pub struct Stored {
     lines: u64,
     lost: u64,
     duplicated: u64,
@@ -218,7 +229,7 @@ struct Stored {
     gaps: u64,
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
+pub fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -255,8 +266,8 @@ pub async fn run_all(o: &Options) -> anyhow::Result<bool> {
     let mut report = String::new();
     let mut ok = true;
     let command = format!(
-        "cargo xtask soak --secs {} --crash-loops {}",
-        o.secs, o.crash_loops
+        "cargo xtask soak --secs {} --crash-loops {} --storm-rounds {} --storm-subscribers {} --storm-lines {}",
+        o.secs, o.crash_loops, o.storm_rounds, o.storm_subscribers, o.storm_lines
     );
     writeln!(
         report,
@@ -271,6 +282,11 @@ pub async fn run_all(o: &Options) -> anyhow::Result<bool> {
     }
     if o.crash_loops > 0 {
         let (good, text) = crash(o).await?;
+        ok &= good;
+        report.push_str(&text);
+    }
+    if o.storm_rounds > 0 {
+        let (good, text) = crate::storm::storms(o).await?;
         ok &= good;
         report.push_str(&text);
     }
@@ -341,7 +357,6 @@ async fn load(o: &Options) -> anyhow::Result<(bool, String)> {
             }
         })
     };
-    let idle = procs::footprint(server.pid()).unwrap_or_default();
     let mut ids = Vec::new();
     for i in 0..o.agents {
         ids.push(
@@ -353,6 +368,11 @@ async fn load(o: &Options) -> anyhow::Result<(bool, String)> {
     world
         .wait_all(&ids, &["running", "completed"], Duration::from_secs(60))
         .await?;
+    // The baseline once the runs stream (the database pool has grown to
+    // what the writer needs) and before any viewer.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = procs::footprint(server.pid()).unwrap_or_default();
+    let printing_ends = Instant::now() + Duration::from_secs(o.secs);
 
     let deadline = Instant::now() + Duration::from_secs(o.secs + 120);
     let mut handles = Vec::new();
@@ -370,13 +390,19 @@ async fn load(o: &Options) -> anyhow::Result<(bool, String)> {
                 Rng::new(v as u64 + 7).between(0, 3000),
             ))
             .await;
+            // A native viewer resumes cheaply (`since`); the others replay the
+            // whole history on each subscribe, so they come back less often.
+            let drops = match dialect {
+                Dialect::Native => (3, 15),
+                _ => (10, 30),
+            };
             let out = viewers::follow(
                 dialect,
                 access,
                 execution,
                 lines as usize,
                 v,
-                Some((3, 15)),
+                Some((drops, printing_ends)),
                 deadline,
             )
             .await;
@@ -410,9 +436,9 @@ async fn load(o: &Options) -> anyhow::Result<(bool, String)> {
     writeln!(
         t,
         "{} agents print numbered lines (`L <n> <printed at µs> <80 bytes>`), {} of them on a `yagura runner`; \
-         each viewer follows one run and drops its connection (no close frame) every 3–15 s, then comes back: \
-         the native viewer with `since` = the last `seq` it saw, the others with a new subscribe (which replays \
-         the history). Lost, duplicated and reordered count line numbers.\n",
+         each viewer follows one run and, while the agents print, drops its connection (no close frame) and \
+         comes back: the native viewer every 3–15 s with `since` = the last `seq` it saw, the others every \
+         10–30 s with a new subscribe (which replays the history). Lost, duplicated and reordered count line numbers.\n",
         o.agents, remote_count
     )?;
     writeln!(t, "| runs | where | status | lines printed | stored | lost | duplicated | reordered | seq gaps |")?;
@@ -591,11 +617,6 @@ async fn crash(o: &Options) -> anyhow::Result<(bool, String)> {
     for i in 0..o.crash_loops {
         tokio::time::sleep(Duration::from_millis(rng.between(1000, 3500))).await;
         server.kill9();
-        if procs::integrity_ok(&o.yagura, &world.data)? {
-            integrity += 1;
-        } else {
-            eprintln!("crash {}: integrity check FAILED", i + 1);
-        }
         let (next, took) = Server::start(
             &o.yagura,
             &world.data,
@@ -606,6 +627,13 @@ async fn crash(o: &Options) -> anyhow::Result<(bool, String)> {
         .await?;
         server = next;
         restarts.push(took);
+        // What the killed server left, as the new one opened it (a WAL
+        // database can be checked while in use).
+        if procs::integrity_ok(&o.yagura, &world.data)? {
+            integrity += 1;
+        } else {
+            eprintln!("crash {}: integrity check FAILED", i + 1);
+        }
         eprintln!("crash {}: serving again after {:?}", i + 1, took);
     }
     let finished = world
@@ -630,8 +658,9 @@ async fn crash(o: &Options) -> anyhow::Result<(bool, String)> {
     writeln!(
         t,
         "{streams} runs on a `yagura runner` print {lines} numbered lines each at {rate} lines/s; one run on the \
-         server itself dies with it. Every 1–3.5 s the server is killed with SIGKILL, `yagura doctor` runs \
-         SQLite's integrity check on what it left, and it is started again on the same port; the runner \
+         server itself dies with it. Every 1–3.5 s the server is killed with SIGKILL and started again on the \
+         same port (the time until it serves `/login` is measured), then `yagura doctor` runs SQLite's \
+         integrity check on the database; the runner \
          reconnects and sends its outbox again, and two native viewers per run come back with `since`.\n"
     )?;
     let mut took: Vec<u64> = restarts.iter().map(|d| d.as_micros() as u64).collect();

@@ -233,14 +233,14 @@ fn line_of(
 
 /// Follows `execution` until it has all `lines` lines or `deadline`,
 /// dropping the connection (without a close frame) after a random time in
-/// `drop_after` (seconds) when given, and whenever the server goes away.
+/// `drops.0` (seconds) until `drops.1`, and whenever the server goes away.
 pub async fn follow(
     dialect: Dialect,
     access: Access,
     execution: String,
     lines: usize,
     client: usize,
-    drop_after: Option<(u64, u64)>,
+    drops: Option<((u64, u64), Instant)>,
     deadline: Instant,
 ) -> Outcome {
     let mut rng = Rng::new(client as u64 + 1);
@@ -258,9 +258,12 @@ pub async fn follow(
         out.connections += 1;
         let connected = now_us();
         let live_from = connected + 300_000;
-        let until = drop_after.map(|(lo, hi)| {
-            Instant::now() + Duration::from_millis(rng.between(lo * 1000, hi * 1000))
-        });
+        // Drops only while the agent prints; then it stays to the end.
+        let until = drops
+            .filter(|(_, last)| Instant::now() < *last)
+            .map(|((lo, hi), _)| {
+                Instant::now() + Duration::from_millis(rng.between(lo * 1000, hi * 1000))
+            });
         loop {
             let wait = until
                 .unwrap_or(deadline)

@@ -184,6 +184,15 @@ fn soak(args: &[String]) -> Result {
     if !rest.iter().any(|a| a == "--crash-loops") {
         rest.extend(["--crash-loops".into(), "20".into()]);
     }
+    for (flag, full) in [
+        ("--storm-rounds", "10"),
+        ("--storm-subscribers", "1000"),
+        ("--storm-lines", "100000"),
+    ] {
+        if !rest.iter().any(|a| a == flag) {
+            rest.extend([flag.into(), full.into()]);
+        }
+    }
     if !rest.iter().any(|a| a == "--write") {
         rest.extend([
             "--write".into(),

@@ -14,6 +14,13 @@ use crate::db::{executions, Db};
 /// Events read from the store per query while catching up.
 const PAGE: i64 = 2000;
 
+/// Pages read at once across all subscribers. A thousand viewers coming
+/// back at once take turns at the store, a page each, instead of filling
+/// the database pool and the CPU with reads while live events wait. A
+/// permit is held only for one read (never while a client is sent to),
+/// so a client that does not read cannot hold others up.
+static PAGE_READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 pub struct ExecutionStream {
     id: ExecutionId,
     db: Db,
@@ -52,13 +59,16 @@ impl ExecutionStream {
                 return Ok(Some(event));
             }
             if self.catching_up {
+                let permit = PAGE_READS.acquire().await.ok();
                 let rows = executions::events_after(
                     &self.db,
                     &self.id.to_string(),
                     self.last as i64,
                     PAGE,
                 )
-                .await?;
+                .await;
+                drop(permit);
+                let rows = rows?;
                 if rows.is_empty() {
                     self.catching_up = false;
                 } else {

@@ -409,8 +409,9 @@ async fn a_link_cut_mid_run_loses_and_repeats_no_line() {
 }
 
 /// The runner's outbox is a journal in its work dir: a runner killed while
-/// its link is down comes back with every line it had read, and ends the
-/// task its death interrupted with `RUNNER_RESTARTED`.
+/// its link is down comes back with every line it had read, then says the
+/// task its death interrupted is lost (`RUNNER_RESTARTED`, which the
+/// server treats as a lost runner).
 #[tokio::test]
 async fn a_restarted_runner_delivers_what_its_outbox_held_and_ends_the_lost_task() {
     let t = server(Duration::from_secs(20)).await;
@@ -467,8 +468,14 @@ async fn a_restarted_runner_delivers_what_its_outbox_held_and_ends_the_lost_task
         Duration::from_secs(20),
     )
     .await;
+    // A lost runner, told at once (not after the lease): the agent's
+    // policy (fail, the default, or requeue) applies.
     assert_eq!(done["status"], "failed", "{done}");
-    assert_eq!(done["errorCode"], "RUNNER_RESTARTED", "{done}");
+    assert_eq!(done["errorCode"], "RUNNER_LOST", "{done}");
+    assert!(
+        done["errorMessage"].as_str().unwrap().contains("restarted"),
+        "{done}"
+    );
     let events = stored_events(&t, &token, &id).await;
     assert_gap_free(&events);
     let mut expected = vec!["started".to_string()];

@@ -337,12 +337,9 @@ async fn connect(
                                 tracing::info!(task = task_id, reason = data.reason, "cancelling");
                                 let _ = control.send(Control::Cancel).await;
                             }
-                            None => {
-                                // Not ours any more: reports still kept for it
-                                // (from before a restart) go.
-                                tracing::debug!(task = task_id, "cancel for a task not running here");
-                                outbox.discard(&task_id);
-                            }
+                            // Reports still kept for it stay: the server either
+                            // applies them or acknowledges them as not ours.
+                            None => tracing::debug!(task = task_id, "cancel for a task not running here"),
                         }
                     }
                     Ok(ServerFrame::GenericError { data, .. }) => {

@@ -46,6 +46,8 @@ struct Pending {
 struct Journal {
     path: PathBuf,
     file: std::fs::File,
+    /// The file's length up to its last whole line.
+    len: u64,
     /// Bytes appended since the file was last rewritten.
     written: u64,
     /// A write failed (a full disk): said once, then the outbox carries on
@@ -57,10 +59,14 @@ impl Journal {
     fn write(&mut self, line: &str) {
         match self.file.write_all(line.as_bytes()) {
             Ok(()) => {
+                self.len += line.len() as u64;
                 self.written += line.len() as u64;
                 self.failing = false;
             }
             Err(e) => {
+                // A part may have been written (a full disk): cut it off,
+                // so the next line does not run into it.
+                let _ = self.file.set_len(self.len);
                 if !self.failing {
                     tracing::warn!(error = %e, path = %self.path.display(), "cannot write the outbox journal; reports are kept in memory only");
                 }
@@ -133,10 +139,13 @@ impl OutboxState {
             f.sync_all()?;
         }
         std::fs::rename(&tmp, &path)?;
+        // Until it is open again, nothing is written to the old file.
+        self.journal = None;
         let file = std::fs::OpenOptions::new().append(true).open(&path)?;
         self.journal = Some(Journal {
             path,
             file,
+            len: text.len() as u64,
             written: 0,
             failing: false,
         });
@@ -208,9 +217,11 @@ impl Outbox {
             .append(true)
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         state.journal = Some(Journal {
             path: path.clone(),
             file,
+            len,
             written: 0,
             failing: false,
         });
@@ -241,11 +252,13 @@ impl Outbox {
                     s.seqs.insert(task.to_string(), seq);
                     let key = s.next_key;
                     s.next_key += 1;
-                    s.log(&format!("P\t{task}\t{seq}\t{json}\n"));
+                    // One write: the report, and that it is the task's last.
+                    let mut line = format!("P\t{task}\t{seq}\t{json}\n");
                     if matches!(body, EventBody::Finished { .. }) {
                         s.ended.insert(task.to_string());
-                        s.log(&format!("E\t{task}\n"));
+                        line.push_str(&format!("E\t{task}\n"));
                     }
+                    s.log(&line);
                     s.items.push_back(Pending {
                         key,
                         task: task.to_string(),
@@ -279,11 +292,9 @@ impl Outbox {
         self.room.notify_waiters();
     }
 
-    /// Drops everything about a task the server no longer assigns to this
-    /// runner (it says so with `task_cancel` for a task not running here,
-    /// e.g. one requeued after this runner was gone too long): its old
-    /// reports would never be acknowledged, and if the task comes back it
-    /// starts numbering at 1.
+    /// Drops everything about a task that the server gives to this runner
+    /// (again): reports of an earlier attempt of it are void, and the new
+    /// attempt numbers from 1.
     pub fn discard(&self, task: &str) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let before = s.items.len();
@@ -320,6 +331,8 @@ impl Outbox {
 /// newline) is ignored: its report was never sent.
 fn load(text: &str) -> OutboxState {
     let mut state = OutboxState::default();
+    // The highest acknowledged number per task: reports up to it are gone.
+    let mut acked: HashMap<String, u64> = HashMap::new();
     let complete = match text.rfind('\n') {
         Some(end) => &text[..=end],
         None => "",
@@ -333,6 +346,11 @@ fn load(text: &str) -> OutboxState {
         match (kind, number) {
             ("P", Some(seq)) => {
                 let Some(json) = parts.next() else { continue };
+                let last = state.seqs.entry(task.to_string()).or_insert(0);
+                *last = (*last).max(seq);
+                if acked.get(task).is_some_and(|a| seq <= *a) {
+                    continue;
+                }
                 let key = state.next_key;
                 state.next_key += 1;
                 state.items.push_back(Pending {
@@ -341,25 +359,30 @@ fn load(text: &str) -> OutboxState {
                     seq,
                     json: json.to_string(),
                 });
-                let last = state.seqs.entry(task.to_string()).or_insert(0);
-                *last = (*last).max(seq);
             }
             ("S", Some(seq)) => {
                 let last = state.seqs.entry(task.to_string()).or_insert(0);
                 *last = (*last).max(seq);
             }
-            ("A", Some(seq)) => state.items.retain(|p| !(p.task == task && p.seq <= seq)),
+            ("A", Some(seq)) => {
+                let a = acked.entry(task.to_string()).or_insert(0);
+                *a = (*a).max(seq);
+            }
             ("E", _) => {
                 state.ended.insert(task.to_string());
             }
             ("D", _) => {
                 state.items.retain(|p| p.task != task);
+                acked.remove(task);
                 state.seqs.remove(task);
                 state.ended.remove(task);
             }
             _ => {}
         }
     }
+    state
+        .items
+        .retain(|p| acked.get(&p.task).is_none_or(|a| p.seq > *a));
     state.forget_ended();
     state
 }

@@ -252,7 +252,12 @@ async fn provider_session(
                     continue;
                 }
             }
-            lose(&state, id, &name).await;
+            lose(
+                &state,
+                id,
+                format!("runner {name} reconnected without this task (it restarted)"),
+            )
+            .await;
         }
     }
     runners.register(Connected {
@@ -279,6 +284,13 @@ async fn provider_session(
             _ = tokio::time::sleep_until(last_heard + silence) => break Some((1000, "no heartbeat")),
             frame = outbound.recv() => {
                 let Some(frame) = frame else { break None };
+                if let ServerFrame::TaskExecute { task_id, .. } = &frame {
+                    // Given (again) to this runner: what was known of the
+                    // task on this connection (e.g. "not yours") is void.
+                    if let Ok(id) = task_id.parse::<ExecutionId>() {
+                        tasks.remove(&id);
+                    }
+                }
                 if sink.send(text(&frame)).await.is_err() {
                     break None;
                 }
@@ -332,7 +344,7 @@ async fn provider_session(
                     }
                     _ => {
                         if let Some((task, seq)) = frame.report() {
-                            let reply = report(&state, &runner_id, &mut tasks, &mut pending, task, seq, &frame).await;
+                            let reply = report(&state, (&runner_id, &name), &mut tasks, &mut pending, task, seq, &frame).await;
                             if let Some(reply) = reply {
                                 if sink.send(text(&reply)).await.is_err() {
                                     break None;
@@ -373,7 +385,7 @@ async fn provider_session(
 }
 
 /// Fails an execution its runner lost.
-async fn lose(state: &AppState, id: ExecutionId, runner: &str) {
+async fn lose(state: &AppState, id: ExecutionId, why: String) {
     let Ok(execution) = state.executions.get(id).await else {
         return;
     };
@@ -388,12 +400,7 @@ async fn lose(state: &AppState, id: ExecutionId, runner: &str) {
         .unwrap_or_default();
     state
         .runners
-        .lose(
-            id,
-            execution.agent_type,
-            policy,
-            format!("runner {runner} reconnected without this task (it restarted)"),
-        )
+        .lose(id, execution.agent_type, policy, why)
         .await;
     state.executions.wake();
 }
@@ -402,9 +409,13 @@ async fn lose(state: &AppState, id: ExecutionId, runner: &str) {
 /// number (`yagura runner`'s) is applied once and in order; one without (a
 /// seed 000 provider's) in the order it arrives. Answers with a frame to
 /// send back, if any.
+/// The error code of the last report a restarted `yagura runner` makes
+/// for a task its death interrupted.
+pub const RUNNER_RESTARTED: &str = "RUNNER_RESTARTED";
+
 async fn report(
     state: &AppState,
-    runner_id: &str,
+    (runner_id, runner_name): (&str, &str),
     tasks: &mut HashMap<ExecutionId, TaskState>,
     pending: &mut HashMap<ExecutionId, u64>,
     task: &str,
@@ -442,6 +453,12 @@ async fn report(
     }
     let t = tasks.get_mut(&id)?;
     if t.foreign {
+        // Not this runner's: never applied, but acknowledged, so that the
+        // runner's outbox lets go of it.
+        if let Some(seq) = seq {
+            let entry = pending.entry(id).or_insert(0);
+            *entry = (*entry).max(seq);
+        }
         return Some(ServerFrame::TaskCancel {
             task_id: task.to_string(),
             data: CancelData {
@@ -469,6 +486,29 @@ async fn report(
         }
     }
     let writer = state.executions.writer();
+    if let ClientFrame::TaskError { data, .. } = frame {
+        if data.error_code == RUNNER_RESTARTED && !t.ended {
+            // The runner stopped while the task ran (its outbox, kept on
+            // disk, brought every line first): a lost runner, so the
+            // agent's policy decides between failing and the queue.
+            if let Some(seq) = seq {
+                if writer.note_remote(id, seq).await.is_err() {
+                    return None;
+                }
+                t.applied = seq;
+                pending.insert(id, seq);
+            }
+            t.ended = true;
+            t.foreign = true; // what may follow belongs to no attempt
+            lose(
+                state,
+                id,
+                format!("runner {runner_name} stopped while this task ran (it restarted)"),
+            )
+            .await;
+            return None;
+        }
+    }
     let bodies = if t.ended {
         Vec::new()
     } else {
