@@ -149,6 +149,8 @@ test('an API key from its page follows a run over CC-Anywhere, and revoking it c
   // Revoked on the page: the client is told and its socket closes.
   await page.goto('/api-keys');
   await page.waitForLoadState('networkidle');
+  // Revoking asks first.
+  page.once('dialog', (d) => d.accept());
   await page.getByTestId('api-key').filter({ hasText: 'watcher' }).getByRole('button', { name: 'Revoke' }).click();
   await expect(page.getByTestId('api-key').filter({ hasText: 'watcher' })).toHaveAttribute('data-revoked', 'true');
   await client.until('the refusal', () => client.frames.find((f) => f.type === 'error' && f.payload.code === 'INVALID_API_KEY'));

@@ -101,20 +101,37 @@ test('reloading mid-run shows the whole log so far, then cancel stops it', async
   await expect(page.getByTestId('connection-indicator')).toHaveAttribute('data-status', 'connected');
   // Everything printed before the reload is back, and more keeps coming.
   await expect
-    .poll(async () => parseInt((await count.textContent()) ?? '0', 10), { timeout: 10_000 })
+    .poll(async () => parseInt(((await count.textContent()) ?? '0').replace(/,/g, ''), 10), { timeout: 10_000 })
     .toBeGreaterThan(25);
-  const before = parseInt((await count.textContent()) ?? '0', 10);
+  const before = parseInt(((await count.textContent()) ?? '0').replace(/,/g, ''), 10);
   await expect
-    .poll(async () => parseInt((await count.textContent()) ?? '0', 10), { timeout: 10_000 })
+    .poll(async () => parseInt(((await count.textContent()) ?? '0').replace(/,/g, ''), 10), { timeout: 10_000 })
     .toBeGreaterThan(before);
   // No line is missing or doubled: scroll to the top and find tick 1 once.
   await page.getByTestId('log-viewport').evaluate((el) => (el.scrollTop = 0));
   await expect(page.getByTestId('log-viewport').getByText('tick 1', { exact: true })).toHaveCount(1);
   await shot(page, 'reloaded');
 
+  // The times are live: started is filled in without a reload, and the
+  // elapsed time counts up.
+  await expect(page.getByTestId('started-at')).not.toHaveText('—');
+  const elapsed = page.getByTestId('elapsed');
+  const ms = async () => parseInt((await elapsed.getAttribute('data-ms')) ?? '0', 10) || 0;
+  const first = await ms();
+  await expect.poll(ms, { timeout: 5_000 }).toBeGreaterThan(first + 900);
+  await expect(elapsed).toHaveText(/\d/);
+
+  // Cancelling asks first: saying no leaves the run alone.
+  page.once('dialog', (d) => d.dismiss());
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.waitForTimeout(500);
+  await expect(page.getByTestId('status-badge')).toHaveText('running');
+  page.once('dialog', (d) => d.accept());
   await page.getByRole('button', { name: 'Cancel' }).click();
   await expect(page.getByTestId('status-badge')).toHaveText('cancelled');
-  const final = parseInt((await count.textContent()) ?? '0', 10);
+  // Stopped on request: said so, not "signal 15".
+  await expect(page.getByTestId('exit-code')).toHaveText('cancelled');
+  const final = parseInt(((await count.textContent()) ?? '0').replace(/,/g, ''), 10);
   expect(final).toBeLessThan(600);
 
   // The dashboard counts today's runs.
@@ -131,16 +148,19 @@ test('100,000 lines: all arrive, only the visible ones are in the page', async (
   await createAgent(page, 'Hundred thousand', 'stdbuf -oL seq 1 100000');
   await run(page, 'Hundred thousand', '');
   await expect(page.getByTestId('status-badge')).toHaveText('completed', { timeout: 30_000 });
-  await expect(page.getByTestId('log-count')).toHaveText('100000 lines', { timeout: 30_000 });
+  await expect(page.getByTestId('log-count')).toHaveText('100,000 lines', { timeout: 30_000 });
   // Following: the last line is in view, and the page holds a window, not 100,000 rows.
   const viewport = page.getByTestId('log-viewport');
-  await expect(viewport.getByText('100000', { exact: true })).toBeVisible();
+  await expect(viewport.locator('[data-line="100000"]')).toBeVisible();
+  await expect(viewport.locator('[data-line="100000"]').getByTestId('line-text')).toHaveText('100000');
   expect(await viewport.getByTestId('log-line').count()).toBeLessThan(400);
-  // Scrolling to the top brings the first line back; search narrows the view.
+  // Scrolling to the top brings the first line back; a search jumps to its match.
   await viewport.evaluate((el) => (el.scrollTop = 0));
-  await expect(viewport.getByText('1', { exact: true })).toBeVisible();
+  await expect(viewport.locator('[data-line="1"]')).toBeVisible();
   await page.getByLabel('Search the log').fill('99999');
-  await expect(page.getByTestId('log-count')).toHaveText('1 line');
+  await expect(page.getByTestId('search-count')).toHaveText('1 of 1');
+  await expect(viewport.getByTestId('log-match')).toHaveText('99999');
+  await expect(viewport.locator('[data-line="99999"]')).toBeVisible();
   await shot(page, 'hundred-thousand');
 });
 
@@ -179,4 +199,139 @@ test('the agent form keeps secrets back and shows what the sandbox allows', asyn
   // Saved as shown, the key is kept (the next run still gets it).
   await page.getByRole('button', { name: 'Save agent' }).click();
   await expect(page).toHaveURL(/\/agents$/);
+});
+
+// A log that reads like GitHub Actions': numbers and links to lines,
+// times, a search that highlights and jumps, foldable groups.
+const GROUPED = [
+  'echo "before"',
+  'echo "::group::Install"',
+  'i=1; while [ $i -le 30 ]; do echo "install step $i"; i=$((i+1)); done',
+  'echo "::endgroup::"',
+  'echo "needle one"',
+  'i=1; while [ $i -le 60 ]; do echo "work $i"; i=$((i+1)); done',
+  'echo "a NEEDLE two"',
+  'echo "::progress 100 Done"',
+  'echo "needle three"',
+].join('; ');
+
+test('the log viewer: line links, times, search, folded groups', async ({ page }) => {
+  await signIn(page);
+  await createAgent(page, 'Grouped', GROUPED);
+  await run(page, 'Grouped', '');
+  await expect(page.getByTestId('status-badge')).toHaveText('completed');
+  const viewport = page.getByTestId('log-viewport');
+  await expect(viewport.getByText('needle three')).toBeVisible();
+  // Marker lines Yagura reads are kept, dimmed.
+  await expect(viewport.getByTestId('log-line').filter({ hasText: '::progress 100 Done' })).toHaveClass(/opacity-50/);
+
+  // Folding a group hides its lines; the header stays.
+  await viewport.evaluate((el) => (el.scrollTop = 0));
+  const group = viewport.getByTestId('log-group');
+  await expect(group).toContainText('Install');
+  await expect(viewport.getByText('install step 3', { exact: true })).toBeVisible();
+  await group.click();
+  await expect(group).toHaveAttribute('aria-expanded', 'false');
+  await expect(viewport.getByText('install step 3', { exact: true })).toHaveCount(0);
+  await expect(viewport.getByText('needle one')).toBeVisible();
+  await shot(page, 'log-folded');
+  await group.click();
+  await expect(viewport.getByText('install step 3', { exact: true })).toBeVisible();
+
+  // Search highlights every match and jumps between them.
+  const search = page.getByLabel('Search the log');
+  await search.fill('needle');
+  await expect(page.getByTestId('search-count')).toHaveText('1 of 3');
+  await expect(viewport.getByTestId('log-match').first()).toBeVisible();
+  await search.press('Enter');
+  await expect(page.getByTestId('search-count')).toHaveText('2 of 3');
+  await expect(viewport.getByTestId('log-match').filter({ hasText: /^NEEDLE$/ })).toBeVisible();
+  await search.press('Shift+Enter');
+  await expect(page.getByTestId('search-count')).toHaveText('1 of 3');
+  // Nothing is filtered away: the lines around a match are still there.
+  await expect(viewport.getByText('work 1', { exact: true })).toBeVisible();
+  await shot(page, 'log-search');
+  await search.fill('');
+
+  // Times per line, on request.
+  await expect(viewport.getByTestId('line-time')).toHaveCount(0);
+  await page.getByTestId('toggle-timestamps').check();
+  await expect(viewport.getByTestId('line-time').first()).toHaveText(/^\d\d:\d\d:\d\d\.\d{3}$/);
+  // … and in the download.
+  await expect(page.getByTestId('log-download')).toHaveAttribute('href', /\?timestamps=true$/);
+
+  // A line number links to its line; shift-click makes a range.
+  await viewport.evaluate((el) => (el.scrollTop = 0));
+  await viewport.locator('[data-line="3"]').getByTestId('line-number').click();
+  await expect(page).toHaveURL(/#L3$/);
+  await viewport.locator('[data-line="6"]').getByTestId('line-number').click({ modifiers: ['Shift'] });
+  await expect(page).toHaveURL(/#L3-L6$/);
+  await expect(viewport.locator('[data-selected="true"]')).toHaveCount(4);
+  await shot(page, 'log-range');
+
+  // The link opens with the range selected and in view.
+  await page.reload();
+  await expect(page.getByTestId('status-badge')).toHaveText('completed');
+  await expect(viewport.locator('[data-line="3"]')).toHaveAttribute('data-selected', 'true');
+  await expect(viewport.locator('[data-selected="true"]')).toHaveCount(4);
+  await expect(viewport.locator('[data-line="6"]')).toBeVisible();
+
+  // Phone width and dark mode, for the screenshots.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, 'log-phone');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot(page, 'log-phone-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // Run again: the same agent and prompt, a new run.
+  const before = page.url().split('#')[0];
+  await page.getByTestId('run-again').click();
+  await expect.poll(() => page.url().split('#')[0]).not.toBe(before);
+  await expect(page.getByTestId('status-badge')).toHaveText('completed');
+  await expect(page.getByTestId('log-viewport').getByText('needle three')).toBeVisible();
+  await shot(page, 'execution-desktop');
+});
+
+test('an address that names nothing answers 404 with a way on', async ({ page }) => {
+  await signIn(page);
+  const missing = '00000000-0000-4000-8000-000000000000';
+  for (const [path, title, back] of [
+    [`/executions/${missing}`, 'Execution not found', 'All executions'],
+    ['/executions/not-an-id', 'Execution not found', 'All executions'],
+    [`/agents/${missing}`, 'Agent not found', 'All agents'],
+    ['/agents/not-an-id', 'Agent not found', 'All agents'],
+    [`/issues/${missing}`, 'Issue not found', 'All issues'],
+    [`/workflows/${missing}`, 'Workflow not found', 'All workflows'],
+    [`/workflow-runs/${missing}`, 'Workflow run not found', 'All workflows'],
+  ]) {
+    const res = await page.goto(path);
+    expect(res?.status(), path).toBe(404);
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText(title);
+    const box = page.getByTestId('not-found');
+    await expect(box.getByRole('link', { name: back })).toBeVisible();
+    await expect(box.getByRole('link', { name: 'Dashboard' })).toBeVisible();
+    // Never a form for something new.
+    await expect(page.getByRole('button', { name: 'Save agent' })).toHaveCount(0);
+  }
+  await shot(page, 'not-found');
+});
+
+test('on a phone the Agents page fits the screen, long commands and all', async ({ page }) => {
+  await signIn(page);
+  const long = `echo ${'a-very-long-argument-'.repeat(30)}`;
+  await createAgent(page, 'Long command', long);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto('/agents');
+  await page.waitForLoadState('networkidle');
+  const card = page.getByTestId('agent-card').filter({ hasText: 'Long command' });
+  await expect(card).toBeVisible();
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  expect(width).toBeLessThanOrEqual(390);
+  // Run and Edit are on the screen.
+  await expect(card.getByRole('button', { name: 'Run' })).toBeInViewport();
+  await expect(card.getByRole('link', { name: 'Edit' })).toBeInViewport();
+  await shot(page, 'agents-phone');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot(page, 'agents-phone-dark');
 });

@@ -263,6 +263,12 @@ fn today() -> String {
 }
 
 pub async fn run_all(o: &Options) -> anyhow::Result<bool> {
+    let perl = std::process::Command::new("perl")
+        .args(["-MTime::HiRes", "-e", "1"])
+        .status();
+    if !perl.is_ok_and(|s| s.success()) {
+        bail!("the soak's agents are Perl one-liners: install perl (Debian: apt-get install perl)");
+    }
     let mut report = String::new();
     let mut ok = true;
     let command = format!(
@@ -394,7 +400,7 @@ async fn load(o: &Options) -> anyhow::Result<(bool, String)> {
             // whole history on each subscribe, so they come back less often.
             let drops = match dialect {
                 Dialect::Native => (3, 15),
-                _ => (10, 30),
+                _ => (30, 90),
             };
             let out = viewers::follow(
                 dialect,
@@ -438,12 +444,16 @@ async fn load(o: &Options) -> anyhow::Result<(bool, String)> {
         "{} agents print numbered lines (`L <n> <printed at µs> <80 bytes>`), {} of them on a `yagura runner`; \
          each viewer follows one run and, while the agents print, drops its connection (no close frame) and \
          comes back: the native viewer every 3–15 s with `since` = the last `seq` it saw, the others every \
-         10–30 s with a new subscribe (which replays the history). Lost, duplicated and reordered count line numbers.\n",
+         30–90 s with a new subscribe (which replays the history). Delivery is timed from the line's printing \
+         (the agent writes the time into it) to its arrival, for lines that arrive live (after a \
+         reconnect's replay). Lost, duplicated and reordered count line numbers.\n",
         o.agents, remote_count
     )?;
     writeln!(t, "| runs | where | status | lines printed | stored | lost | duplicated | reordered | seq gaps |")?;
     writeln!(t, "|---|---|---|---|---|---|---|---|---|")?;
-    let mut groups: BTreeMap<(&str, String), (u64, u64, u64, u64, u64, u64, u64)> = BTreeMap::new();
+    // (runs, printed, stored, lost, duplicated, reordered, seq gaps)
+    type Tally = (u64, u64, u64, u64, u64, u64, u64);
+    let mut groups: BTreeMap<(&str, String), Tally> = BTreeMap::new();
     for (i, (id, e)) in ids.iter().zip(&finished).enumerate() {
         let s = world.stored(id, lines as usize).await?;
         let status = e["status"].as_str().unwrap_or("?").to_string();

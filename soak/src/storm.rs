@@ -178,7 +178,9 @@ pub async fn storms(o: &Options) -> anyhow::Result<(bool, String)> {
                 return;
             }
             let from = viewers::now_us() + 500_000;
-            while let Some(Ok(Message::Text(text))) = ws.next().await {
+            while let Some(Ok(frame)) = ws.next().await {
+                // Pings and the like are not lines.
+                let Message::Text(text) = frame else { continue };
                 let Ok(v) = serde_json::from_str::<Value>(&text) else {
                     continue;
                 };
@@ -307,8 +309,12 @@ async fn tail(access: &viewers::Access, id: &str, since: u64, last: u64) -> anyh
         let frame = tokio::time::timeout(Duration::from_secs(120), ws.next())
             .await
             .context("stalled")?;
-        let Some(Ok(Message::Text(text))) = frame else {
-            bail!("closed at {next} of {last}");
+        let text = match frame {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Close(c))) => bail!("closed by the server at {next} of {last}: {c:?}"),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => bail!("connection lost at {next} of {last}: {e}"),
+            None => bail!("connection ended at {next} of {last}"),
         };
         let v: Value = serde_json::from_str(&text)?;
         if v["executionId"] != id {

@@ -257,7 +257,9 @@ pub async fn follow(
         };
         out.connections += 1;
         let connected = now_us();
-        let live_from = connected + 300_000;
+        // Live once the history is through: from the first line printed
+        // after connecting on, lines are timed (not the replay).
+        let mut caught_up = false;
         // Drops only while the agent prints; then it stays to the end.
         let until = drops
             .filter(|(_, last)| Instant::now() < *last)
@@ -289,8 +291,10 @@ pub async fn follow(
             out.delivered += 1;
             chain.line(k);
             let now = now_us();
-            if printed >= live_from {
+            if caught_up {
                 out.latencies.push(now.saturating_sub(printed));
+            } else if printed >= connected {
+                caught_up = true;
             }
             if chain.complete() {
                 let _ = ws.close(None).await;

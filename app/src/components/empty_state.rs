@@ -29,3 +29,28 @@ pub fn PageHeader(title: &'static str, #[prop(optional)] subtitle: &'static str)
         </div>
     }
 }
+
+/// What a page shows for an address that names nothing: answered with 404
+/// (on the server), a heading, a line saying why, and a way on.
+#[component]
+pub fn Missing(
+    title: &'static str,
+    body: &'static str,
+    back_href: &'static str,
+    back_label: &'static str,
+) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+        options.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <PageHeader title=title />
+        <div data-testid="not-found">
+            <EmptyState title=title body=body>
+                <a href=back_href class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">{back_label}</a>
+                <span class="mx-2 text-slate-400">"·"</span>
+                <a href="/" class="font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Dashboard"</a>
+            </EmptyState>
+        </div>
+    }
+}

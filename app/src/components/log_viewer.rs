@@ -1,11 +1,15 @@
 //! A live log viewer that stays smooth at 100,000 lines: rows have a fixed
 //! height and only the visible window (plus some overscan) is rendered.
-//! Follows new output until the reader scrolls up; filters by stream and
-//! by text; colours come from ANSI sequences.
+//! Follows new output until the reader scrolls up. Numbered lines with
+//! links to a line or a range (`#L12-L20`, shift-click extends), optional
+//! per-line times, a search that highlights and jumps between matches,
+//! foldable `::group::` sections, dimmed `::progress` / `::result` lines,
+//! a stream filter; colours come from ANSI sequences.
 
 use leptos::prelude::*;
 
 use super::ansi;
+use super::count::fmt_count;
 use crate::model::{LogLevel, LogStream};
 
 const ROW_PX: f64 = 20.0;
@@ -20,6 +24,8 @@ pub struct LogLine {
     /// The line did not end (a prompt, or a piece of a very long line):
     /// the stream's next line continues it.
     pub open: bool,
+    /// When it was stored (ms since the epoch).
+    pub at_ms: Option<i64>,
 }
 
 /// How far back a line looks for its stream's open row (other streams'
@@ -64,6 +70,113 @@ impl StreamFilter {
     }
 }
 
+/// A `::group::name` line opens a group, `::endgroup::` closes it (the
+/// GitHub Actions workflow commands).
+fn group_name(text: &str) -> Option<&str> {
+    text.strip_prefix("::group::").map(str::trim)
+}
+
+fn is_endgroup(text: &str) -> bool {
+    text.trim_end() == "::endgroup::"
+}
+
+/// Marker lines Yagura reads (`::progress`, `::result`, `::usage`): kept,
+/// but shown dimmed.
+fn is_marker(text: &str) -> bool {
+    ["::progress", "::result", "::usage"]
+        .iter()
+        .any(|m| text.starts_with(m))
+}
+
+/// The rows to show, as indices into the lines (`None`: all of them):
+/// the stream filter, `::endgroup::` lines, and the insides of folded
+/// groups (by the index of their `::group::` line) are left out.
+pub fn visible_rows(
+    lines: &[LogLine],
+    accepts: impl Fn(LogStream) -> bool,
+    folded: &std::collections::HashSet<usize>,
+    filtering: bool,
+) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    let mut hidden_any = false;
+    // The folded group we are inside of, if any (groups do not nest here:
+    // a new `::group::` closes the previous one, as on GitHub).
+    let mut inside_folded = false;
+    for (i, l) in lines.iter().enumerate() {
+        let text = l.text.as_str();
+        let mut show = accepts(l.stream);
+        if group_name(text).is_some() {
+            inside_folded = folded.contains(&i);
+        } else if is_endgroup(text) {
+            inside_folded = false;
+            show = false;
+        } else if inside_folded {
+            show = false;
+        }
+        if show {
+            out.push(i as u32);
+        } else {
+            hidden_any = true;
+        }
+    }
+    (hidden_any || filtering).then_some(out)
+}
+
+/// Lines a `#L12` or `#L12-L20` fragment names (1-based, inclusive).
+pub fn parse_line_range(hash: &str) -> Option<(usize, usize)> {
+    let rest = hash.trim_start_matches('#').strip_prefix('L')?;
+    let (a, b) = match rest.split_once('-') {
+        Some((a, b)) => (a, b.trim_start_matches('L')),
+        None => (rest, rest),
+    };
+    let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+    (a >= 1 && b >= 1).then_some((a.min(b), a.max(b)))
+}
+
+fn range_fragment((a, b): (usize, usize)) -> String {
+    if a == b {
+        format!("#L{a}")
+    } else {
+        format!("#L{a}-L{b}")
+    }
+}
+
+/// Case-insensitive positions of `query` in `text` (byte ranges of `text`).
+fn matches_in(text: &str, query: &str) -> Vec<(usize, usize)> {
+    if query.is_empty() {
+        return Vec::new();
+    }
+    let lower = text.to_lowercase();
+    // Lower-casing may change lengths outside ASCII: match on the original
+    // only when it keeps them.
+    if lower.len() != text.len() {
+        return Vec::new();
+    }
+    let q = query.to_lowercase();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find(&q) {
+        let start = from + at;
+        let end = start + q.len();
+        // Same length is not the same boundaries for every script.
+        if !(text.is_char_boundary(start) && text.is_char_boundary(end)) {
+            return Vec::new();
+        }
+        out.push((start, end));
+        from = end.max(start + 1);
+        while from < lower.len() && !lower.is_char_boundary(from) {
+            from += 1;
+        }
+    }
+    out
+}
+
+fn time_of_day(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%H:%M:%S%.3f").to_string())
+        .unwrap_or_default()
+}
+
 #[component]
 pub fn LogViewer(
     #[prop(into)] lines: Signal<Vec<LogLine>>,
@@ -74,47 +187,71 @@ pub fn LogViewer(
     let (scroll_top, set_scroll_top) = signal(0.0f64);
     let (viewport_height, set_viewport_height) = signal(560.0f64);
     let (follow, set_follow) = signal(true);
+    // A line link or a search put a row in view: scrolling done by the page
+    // (not the reader) must not turn following back on.
+    let pinned = RwSignal::new(false);
+    let (timestamps, set_timestamps) = signal(false);
+    let folded = RwSignal::new(std::collections::HashSet::<usize>::new());
+    // The selected lines (from a `#L…` link or a click on a number).
+    let selected = RwSignal::new(None::<(usize, usize)>);
+    // Which match of the search is current (an index into `matches`).
+    let current = RwSignal::new(0usize);
     let viewport = NodeRef::<leptos::html::Div>::new();
 
-    // Indices of the lines that pass the filters; `None` means all of them.
-    let filtered = Memo::new(move |_| {
+    // Indices of the rows shown; `None` means every line.
+    let visible = Memo::new(move |_| {
         let f = stream_filter.get();
-        let q = search.get().to_lowercase();
-        if f == StreamFilter::All && q.is_empty() {
-            return None;
-        }
-        Some(lines.with(|ls| {
-            ls.iter()
-                .enumerate()
-                .filter(|(_, l)| {
-                    f.accepts(l.stream) && (q.is_empty() || l.text.to_lowercase().contains(&q))
-                })
-                .map(|(i, _)| i as u32)
-                .collect::<Vec<u32>>()
-        }))
+        folded.with(|folded| {
+            lines.with(|ls| visible_rows(ls, |s| f.accepts(s), folded, f != StreamFilter::All))
+        })
     });
     let total = move || {
-        filtered
-            .with(|f| f.as_ref().map(Vec::len))
+        visible
+            .with(|v| v.as_ref().map(Vec::len))
             .unwrap_or_else(|| lines.with(Vec::len))
     };
+    // Row positions (among the shown rows) of the lines the search finds.
+    let matches = Memo::new(move |_| {
+        let q = search.get().to_lowercase();
+        if q.is_empty() {
+            return Vec::new();
+        }
+        lines.with(|ls| {
+            visible.with(|v| {
+                let hit = |i: usize| {
+                    ls.get(i)
+                        .is_some_and(|l| l.text.to_lowercase().contains(&q))
+                };
+                match v {
+                    Some(v) => v
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, i)| hit(**i as usize))
+                        .map(|(row, _)| row)
+                        .collect(),
+                    None => (0..ls.len()).filter(|i| hit(*i)).collect(),
+                }
+            })
+        })
+    });
     let window = move || {
         let start = ((scroll_top.get() / ROW_PX) as usize).saturating_sub(OVERSCAN);
         let count = (viewport_height.get() / ROW_PX) as usize + 2 * OVERSCAN;
         let end = (start + count).min(total());
         (start.min(end), end)
     };
+    // (line index, line) for the rows in the window.
     let rows = move || {
         let (start, end) = window();
         lines.with(|ls| {
-            filtered.with(|f| {
+            visible.with(|v| {
                 (start..end)
-                    .filter_map(|i| {
-                        let idx = match f {
-                            Some(v) => *v.get(i)? as usize,
-                            None => i,
+                    .filter_map(|row| {
+                        let idx = match v {
+                            Some(v) => *v.get(row)? as usize,
+                            None => row,
                         };
-                        ls.get(idx).cloned()
+                        ls.get(idx).cloned().map(|l| (idx, l))
                     })
                     .collect::<Vec<_>>()
             })
@@ -127,24 +264,130 @@ pub fn LogViewer(
             let height = f64::from(el.client_height());
             set_scroll_top.set(top);
             set_viewport_height.set(height);
-            set_follow.set(top + height >= f64::from(el.scroll_height()) - 4.0);
+            if !pinned.get_untracked() {
+                set_follow.set(top + height >= f64::from(el.scroll_height()) - 4.0);
+            }
         }
     };
+
     let jump_to_end = move || {
         if let Some(el) = viewport.get() {
             el.set_scroll_top(el.scroll_height());
         }
     };
-    // Follow mode: new output scrolls into view unless the reader scrolled up.
+    // Brings a shown row into the middle of the viewport.
+    let scroll_to_row = move |row: usize| {
+        set_follow.set(false);
+        pinned.set(true);
+        if let Some(el) = viewport.get() {
+            let height = f64::from(el.client_height());
+            let top = (row as f64 * ROW_PX - height / 2.0).max(0.0);
+            el.set_scroll_top(top as i32);
+            set_scroll_top.set(top);
+        }
+    };
+    // Follow mode: new output scrolls into view unless the reader scrolled
+    // up, or a line link or a search holds the view.
     Effect::new(move |_| {
         let _ = total();
         if follow.get_untracked() {
             jump_to_end();
         }
     });
+    // A `#L…` fragment in the address: select those lines and show them
+    // once they have arrived (the log may still be replaying).
+    // (In an effect: after hydration, never while the server's HTML is
+    // being taken over.)
+    #[cfg(feature = "hydrate")]
+    {
+        // The shown row of a line index.
+        let row_of = move |idx: usize| -> Option<usize> {
+            visible.with(|v| match v {
+                Some(v) => v.iter().position(|i| *i as usize == idx),
+                None => Some(idx),
+            })
+        };
+        let shown = RwSignal::new(false);
+        Effect::new(move |_| {
+            if shown.get_untracked() {
+                return;
+            }
+            let wanted = web_sys::window()
+                .and_then(|w| w.location().hash().ok())
+                .and_then(|h| parse_line_range(&h));
+            let Some(range) = wanted else {
+                shown.set(true);
+                return;
+            };
+            if selected.get_untracked().is_none() {
+                selected.set(Some(range));
+                set_follow.set(false);
+                pinned.set(true);
+            }
+            let count = lines.with(Vec::len);
+            if count >= range.0 {
+                shown.set(true);
+                if let Some(row) = row_of(range.0 - 1) {
+                    scroll_to_row(row);
+                }
+            }
+        });
+    }
+    // The line index of the current match.
+    let current_line = Memo::new(move |_| {
+        let row = matches.with(|m| m.get(current.get()).copied())?;
+        visible.with(|v| match v {
+            Some(v) => v.get(row).map(|i| *i as usize),
+            None => Some(row),
+        })
+    });
+    let go_to_match = move |delta: isize| {
+        let n = matches.with(Vec::len);
+        if n == 0 {
+            return;
+        }
+        let next = (current.get_untracked() as isize + delta).rem_euclid(n as isize) as usize;
+        current.set(next);
+        if let Some(row) = matches.with(|m| m.get(next).copied()) {
+            scroll_to_row(row);
+        }
+    };
+    // A new search starts at its first match.
+    Effect::new(move |_| {
+        let _ = search.get();
+        current.set(0);
+        if let Some(row) = matches.with_untracked(|m| m.first().copied()) {
+            scroll_to_row(row);
+        }
+    });
+    let on_number = move |idx: usize, extend: bool| {
+        let line = idx + 1;
+        let range = match (extend, selected.get_untracked()) {
+            (true, Some((a, _))) => (a.min(line), a.max(line)),
+            _ => (line, line),
+        };
+        selected.set(Some(range));
+        set_follow.set(false);
+        #[cfg(feature = "hydrate")]
+        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+            // The router's own state stays.
+            let state = history.state().unwrap_or(wasm_bindgen::JsValue::NULL);
+            let _ = history.replace_state_with_url(&state, "", Some(&range_fragment(range)));
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = range_fragment(range);
+    };
+    let toggle_group = move |idx: usize| {
+        folded.update(|f| {
+            if !f.remove(&idx) {
+                f.insert(idx);
+            }
+        })
+    };
+    let tool = "rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100 disabled:opacity-50 dark:border-slate-700 dark:hover:bg-slate-800";
 
     view! {
-        <div class="rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+        <div class="rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900" data-testid="log-viewer">
             <div class="flex flex-wrap items-center gap-2 border-b border-slate-200 px-3 py-2 text-sm dark:border-slate-800">
                 <select
                     class="rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950"
@@ -167,28 +410,56 @@ pub fn LogViewer(
                     aria-label="Search the log"
                     class="min-w-0 flex-1 rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950"
                     on:input=move |ev| set_search.set(event_target_value(&ev))
+                    on:keydown=move |ev| {
+                        if ev.key() == "Enter" {
+                            ev.prevent_default();
+                            go_to_match(if ev.shift_key() { -1 } else { 1 });
+                        }
+                    }
                 />
-                <span class="text-xs text-slate-500" data-testid="log-count">
-                    {move || match total() {
+                <Show when=move || !search.get().is_empty()>
+                    <span class="text-xs tabular-nums text-slate-500" data-testid="search-count">
+                        {move || match matches.with(Vec::len) {
+                            0 => "no match".to_string(),
+                            n => format!("{} of {}", (current.get() + 1).min(n), fmt_count(n)),
+                        }}
+                    </span>
+                    <button type="button" class=tool aria-label="Previous match" on:click=move |_| go_to_match(-1)>"↑"</button>
+                    <button type="button" class=tool aria-label="Next match" on:click=move |_| go_to_match(1)>"↓"</button>
+                </Show>
+                <span class="text-xs tabular-nums text-slate-500" data-testid="log-count">
+                    {move || match lines.with(Vec::len) {
                         1 => "1 line".to_string(),
-                        n => format!("{n} lines"),
+                        n => format!("{} lines", fmt_count(n)),
                     }}
                 </span>
+                <label class="flex items-center gap-1 text-xs text-slate-600 dark:text-slate-400">
+                    <input
+                        type="checkbox"
+                        data-testid="toggle-timestamps"
+                        prop:checked=timestamps
+                        on:change=move |ev| set_timestamps.set(event_target_checked(&ev))
+                    />
+                    "Times (UTC)"
+                </label>
                 <button
                     type="button"
-                    class="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100 disabled:opacity-50 dark:border-slate-700 dark:hover:bg-slate-800"
+                    class=tool
                     disabled=move || follow.get()
                     on:click=move |_| {
+                        pinned.set(false);
                         set_follow.set(true);
                         jump_to_end();
                     }
                 >
                     {move || if follow.get() { "Following" } else { "Follow" }}
                 </button>
+                // With times when they are shown.
                 <a
-                    href=download_href
-                    class="rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800"
+                    href=move || if timestamps.get() { format!("{download_href}?timestamps=true") } else { download_href.clone() }
+                    class=tool
                     download=""
+                    data-testid="log-download"
                 >
                     "Download"
                 </a>
@@ -198,12 +469,36 @@ pub fn LogViewer(
                 class="relative overflow-auto rounded-b-xl bg-slate-950 font-mono text-xs text-slate-200"
                 style="height: 60vh"
                 on:scroll=on_scroll
+                // The reader takes over.
+                on:wheel=move |_| pinned.set(false)
+                on:touchstart=move |_| pinned.set(false)
+                on:keydown=move |_| pinned.set(false)
+                tabindex="0"
                 data-testid="log-viewport"
             >
-                <div style=move || format!("position: relative; height: {}px", total() as f64 * ROW_PX)>
+                <div style=move || format!("position: relative; height: {}px; min-width: 100%; width: max-content", total() as f64 * ROW_PX)>
                     <div style=move || format!("position: absolute; left: 0; right: 0; top: {}px", window().0 as f64 * ROW_PX)>
-                        <For each=rows key=|line| line.seq let:line>
-                            <LogRow line=line />
+                        <For each=rows key=|(idx, line)| (*idx, line.seq) let:row>
+                            {
+                                let (idx, line) = row;
+                                let n = idx + 1;
+                                let is_selected = move || selected.with(|s| s.is_some_and(|(a, b)| (a..=b).contains(&n)));
+                                let is_folded = move || folded.with(|f| f.contains(&idx));
+                                let current_row = move || current_line.get() == Some(idx);
+                                view! {
+                                    <LogRow
+                                        line=line
+                                        number=n
+                                        query=search
+                                        selected=Signal::derive(is_selected)
+                                        current=Signal::derive(current_row)
+                                        folded=Signal::derive(is_folded)
+                                        timestamps=timestamps
+                                        on_number=Callback::new(move |extend: bool| on_number(idx, extend))
+                                        on_toggle=Callback::new(move |()| toggle_group(idx))
+                                    />
+                                }
+                            }
                         </For>
                     </div>
                 </div>
@@ -216,7 +511,18 @@ pub fn LogViewer(
 }
 
 #[component]
-fn LogRow(line: LogLine) -> impl IntoView {
+#[allow(clippy::too_many_arguments)]
+fn LogRow(
+    line: LogLine,
+    number: usize,
+    #[prop(into)] query: Signal<String>,
+    selected: Signal<bool>,
+    current: Signal<bool>,
+    folded: Signal<bool>,
+    #[prop(into)] timestamps: Signal<bool>,
+    on_number: Callback<bool>,
+    on_toggle: Callback<()>,
+) -> impl IntoView {
     let tone = match (line.stream, line.level) {
         (LogStream::System, _) => "bg-amber-950/40",
         (_, LogLevel::Error) => "bg-rose-950/40",
@@ -227,20 +533,88 @@ fn LogRow(line: LogLine) -> impl IntoView {
         LogStream::Stderr => "border-amber-500",
         LogStream::System => "border-sky-500",
     };
+    let dim = if is_marker(&line.text) {
+        "opacity-50"
+    } else {
+        ""
+    };
+    let at = line.at_ms.map(time_of_day).unwrap_or_default();
+    let group = group_name(&line.text).map(str::to_string);
+    let text = line.text.clone();
+    let body = move || match &group {
+        Some(name) => {
+            let name = name.clone();
+            view! {
+                <button
+                    type="button"
+                    class="font-semibold text-slate-100 hover:underline"
+                    data-testid="log-group"
+                    aria-expanded=move || (!folded.get()).to_string()
+                    on:click=move |_| on_toggle.run(())
+                >
+                    {move || if folded.get() { "▸ " } else { "▾ " }}{name.clone()}
+                </button>
+            }
+            .into_any()
+        }
+        None => {
+            let q = query.get();
+            ansi::spans(&text)
+                .into_iter()
+                .map(|s| {
+                    let hits = matches_in(&s.text, &q);
+                    if hits.is_empty() {
+                        return view! { <span class=s.class>{s.text}</span> }.into_any();
+                    }
+                    let mut parts = Vec::new();
+                    let mut at = 0;
+                    for (a, b) in hits {
+                        if a > at {
+                            parts.push(view! { <span>{s.text[at..a].to_string()}</span> }.into_any());
+                        }
+                        parts.push(view! { <mark class="rounded-sm bg-amber-300 text-slate-950" data-testid="log-match">{s.text[a..b].to_string()}</mark> }.into_any());
+                        at = b;
+                    }
+                    if at < s.text.len() {
+                        parts.push(view! { <span>{s.text[at..].to_string()}</span> }.into_any());
+                    }
+                    view! { <span class=s.class>{parts}</span> }.into_any()
+                })
+                .collect_view()
+                .into_any()
+        }
+    };
     view! {
         <div
-            class=format!("h-5 whitespace-pre border-l-2 px-3 leading-5 {marker} {tone}")
+            class=move || format!(
+                "flex h-5 whitespace-pre border-l-2 leading-5 {marker} {tone} {dim} {}",
+                if current.get() { "ring-1 ring-inset ring-amber-400" } else if selected.get() { "bg-indigo-900/50" } else { "" },
+            )
             data-testid="log-line"
+            data-line=number
+            data-selected=move || selected.get().to_string()
             data-stream=match line.stream {
                 LogStream::Stdout => "stdout",
                 LogStream::Stderr => "stderr",
                 LogStream::System => "system",
             }
         >
-            {ansi::spans(&line.text)
-                .into_iter()
-                .map(|s| view! { <span class=s.class>{s.text}</span> })
-                .collect_view()}
+            <a
+                id=format!("L{number}")
+                href=format!("#L{number}")
+                class="sticky left-0 w-14 shrink-0 select-none bg-slate-950 pr-3 text-right text-slate-500 hover:text-slate-200"
+                data-testid="line-number"
+                on:click=move |ev| {
+                    ev.prevent_default();
+                    on_number.run(ev.shift_key());
+                }
+            >
+                {number}
+            </a>
+            <Show when=move || timestamps.get()>
+                <span class="shrink-0 select-none pr-3 text-slate-500" data-testid="line-time">{at.clone()}</span>
+            </Show>
+            <span class="pr-3" data-testid="line-text">{body}</span>
         </div>
     }
 }
@@ -256,7 +630,46 @@ mod tests {
             level: LogLevel::Info,
             text: text.into(),
             open,
+            at_ms: None,
         }
+    }
+
+    #[test]
+    fn groups_fold_and_endgroup_lines_hide() {
+        let ls: Vec<LogLine> = ["a", "::group::Build", "b1", "b2", "::endgroup::", "c"]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| line(i as u64 + 1, LogStream::Stdout, t, false))
+            .collect();
+        let none = std::collections::HashSet::new();
+        assert_eq!(
+            visible_rows(&ls, |_| true, &none, false),
+            Some(vec![0, 1, 2, 3, 5])
+        );
+        let folded = std::collections::HashSet::from([1usize]);
+        assert_eq!(
+            visible_rows(&ls, |_| true, &folded, false),
+            Some(vec![0, 1, 5])
+        );
+        let plain: Vec<LogLine> = vec![line(1, LogStream::Stdout, "x", false)];
+        assert_eq!(visible_rows(&plain, |_| true, &none, false), None);
+        assert_eq!(visible_rows(&plain, |_| true, &none, true), Some(vec![0]));
+    }
+
+    #[test]
+    fn line_links_parse() {
+        assert_eq!(parse_line_range("#L12"), Some((12, 12)));
+        assert_eq!(parse_line_range("#L20-L12"), Some((12, 20)));
+        assert_eq!(parse_line_range("#L3-4"), Some((3, 4)));
+        assert_eq!(parse_line_range("#L0"), None);
+        assert_eq!(parse_line_range("#top"), None);
+        assert_eq!(range_fragment((5, 9)), "#L5-L9");
+    }
+
+    #[test]
+    fn search_finds_every_match() {
+        assert_eq!(matches_in("Error: error", "error"), vec![(0, 5), (7, 12)]);
+        assert!(matches_in("abc", "").is_empty());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Reusable pieces of the UI.
 
 pub mod ansi;
+pub mod confirm;
 pub mod connection;
+pub mod count;
 pub mod empty_state;
 pub mod layout;
 pub mod log_viewer;

@@ -10,7 +10,7 @@ use super::executions::{lifecycle_version, ExecutionTable};
 use crate::api::{
     delete_agent, get_agent, list_agents, list_executions, save_agent, start_execution, ApiError,
 };
-use crate::components::empty_state::{EmptyState, PageHeader};
+use crate::components::empty_state::{EmptyState, Missing, PageHeader};
 use crate::model::{
     Agent, AgentId, AgentInput, AgentType, ExecutionQuery, DEFAULT_OUTPUT_CAP,
     DEFAULT_TIMEOUT_SECS, PLACEHOLDERS, PRESETS,
@@ -37,7 +37,7 @@ pub fn AgentsPage() -> impl IntoView {
                         </EmptyState>
                     }.into_any(),
                     Ok(list) => view! {
-                        <div class="grid gap-4 md:grid-cols-2">
+                        <div class="grid grid-cols-1 gap-4 md:grid-cols-2">
                             {list.into_iter().map(|a| view! { <AgentCard agent=a /> }).collect_view()}
                         </div>
                     }.into_any(),
@@ -59,7 +59,7 @@ fn AgentCard(agent: Agent) -> impl IntoView {
         }
     });
     view! {
-        <article class="rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900" data-testid="agent-card">
+        <article class="min-w-0 rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900" data-testid="agent-card">
             <div class="flex items-start justify-between gap-2">
                 <div class="min-w-0">
                     <h2 class="font-semibold"><a class="hover:underline" href=format!("/agents/{}", agent.id)>{agent.name.clone()}</a></h2>
@@ -97,20 +97,25 @@ pub fn AgentEditPage() -> impl IntoView {
             .with(|p| p.get("id"))
             .and_then(|s| s.parse::<AgentId>().ok())
     };
-    let agent = Resource::new(id, |id| async move {
-        match id {
-            Some(id) => get_agent(id).await.map(Some),
-            None => Ok(None),
-        }
-    });
+    // `/agents/new` has no id; `/agents/<not an id>` names nothing.
+    let is_new = move || params.with(|p| p.get("id").is_none());
+    let agent = Resource::new(
+        move || (id(), is_new()),
+        |(id, is_new)| async move {
+            match (id, is_new) {
+                (Some(id), _) => get_agent(id).await.map(Some),
+                (None, true) => Ok(None),
+                (None, false) => Err(ApiError::NotFound),
+            }
+        },
+    );
     view! {
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match agent.await {
                     Ok(existing) => view! { <AgentForm existing=existing /> }.into_any(),
                     Err(ApiError::NotFound) => view! {
-                        <PageHeader title="Agent not found" />
-                        <EmptyState title="There is no such agent" body="It may have been deleted." />
+                        <Missing title="Agent not found" body="There is no such agent: it may have been deleted, or the address is wrong." back_href="/agents" back_label="All agents" />
                     }.into_any(),
                     Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
                 }
@@ -397,7 +402,11 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
                     <button
                         type="button"
                         class="ml-auto rounded-md border border-rose-300 px-3 py-1.5 text-sm text-rose-700 hover:bg-rose-50 dark:border-rose-800 dark:text-rose-300 dark:hover:bg-rose-950"
-                        on:click=move |_| { remove.dispatch(()); }
+                        on:click=move |_| {
+                            if crate::components::confirm::confirmed("Delete this agent? Its past runs stay.") {
+                                remove.dispatch(());
+                            }
+                        }
                     >
                         "Delete"
                     </button>

@@ -96,7 +96,7 @@ fn KeyRow(key_info: ApiKey, all_users: bool, revoke: ServerAction<RevokeApiKey>)
                 view! {
                     <ActionForm action=revoke attr:class="ml-auto">
                         <input type="hidden" name="id" value=key_info.id.clone() />
-                        <button type="submit" class=DANGER>"Revoke"</button>
+                        <button type="submit" class=DANGER on:click=crate::components::confirm::confirm_click("Revoke this API key? Scripts and clients using it stop at once.")>"Revoke"</button>
                     </ActionForm>
                 }.into_any()
             }}

@@ -9,10 +9,11 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{
-    control_execution, get_execution, list_agents, list_executions, send_stdin, ApiError,
+    control_execution, get_execution, list_agents, list_executions, send_stdin, start_execution,
+    ApiError,
 };
 use crate::components::{
-    empty_state::{EmptyState, PageHeader},
+    empty_state::{EmptyState, Missing, PageHeader},
     log_viewer::{push_line, LogLine, LogViewer},
     status::{ProgressBar, StatusBadge},
 };
@@ -47,6 +48,18 @@ pub fn duration_text(ms: u64) -> String {
         1..=59 => format!("{}.{} s", s, (ms % 1000) / 100),
         60..=3599 => format!("{} min {} s", s / 60, s % 60),
         _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Now, in ms since the epoch (the browser's clock in the browser).
+fn now_ms() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        chrono::Utc::now().timestamp_millis()
     }
 }
 
@@ -165,7 +178,7 @@ pub fn ExecutionsPage() -> impl IntoView {
                         view! {
                             <ExecutionTable items=p.items />
                             <nav class="mt-4 flex items-center justify-between text-sm" aria-label="Pages">
-                                <span class="text-slate-500">{format!("{} executions · page {current} of {pages}", p.total)}</span>
+                                <span class="text-slate-500">{format!("{} · page {current} of {pages}", crate::components::count::plural(p.total as usize, "execution", "executions"))}</span>
                                 <span class="flex gap-2">
                                     {(current > 1).then(|| view! { <a class="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800" href=link(current - 1)>"Newer"</a> })}
                                     {(u64::from(current) < pages).then(|| view! { <a class="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800" href=link(current + 1)>"Older"</a> })}
@@ -234,8 +247,7 @@ pub fn ExecutionPage() -> impl IntoView {
                 match execution.await {
                     Ok(e) => view! { <ExecutionView initial=e /> }.into_any(),
                     Err(ApiError::NotFound) => view! {
-                        <PageHeader title="Execution not found" />
-                        <EmptyState title="There is no such execution" body="It may have been deleted, or the address is wrong." />
+                        <Missing title="Execution not found" body="There is no such execution: it may have been deleted, or the address is wrong." back_href="/executions" back_label="All executions" />
                     }.into_any(),
                     Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
                 }
@@ -255,19 +267,26 @@ struct RunState {
     exit_code: Option<i32>,
     signal: Option<i32>,
     usage: Option<ResourceUsage>,
+    /// When it started and ended (ms since the epoch), for the live timer.
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
 }
 
 impl RunState {
     fn apply(&mut self, msg: &ServerMessage) {
         match msg {
-            ServerMessage::AgentStarted { .. } | ServerMessage::AgentResumed { .. } => {
-                self.status = ExecutionStatus::Running
+            ServerMessage::AgentStarted { timestamp, .. } => {
+                self.status = ExecutionStatus::Running;
+                self.started_at = Some(timestamp.timestamp_millis());
+                self.finished_at = None;
             }
+            ServerMessage::AgentResumed { .. } => self.status = ExecutionStatus::Running,
             ServerMessage::AgentPaused { .. } => self.status = ExecutionStatus::Paused,
             ServerMessage::AgentRequeued { .. } => {
                 self.status = ExecutionStatus::Queued;
                 self.progress = 0;
                 self.step = None;
+                self.started_at = None;
             }
             ServerMessage::AgentProgress {
                 progress,
@@ -281,8 +300,10 @@ impl RunState {
                 result,
                 exit_code,
                 usage,
+                timestamp,
                 ..
             } => {
+                self.finished_at = Some(timestamp.timestamp_millis());
                 self.status = ExecutionStatus::Completed;
                 self.progress = 100;
                 self.result = Some(result.clone());
@@ -296,15 +317,20 @@ impl RunState {
                 exit_code,
                 signal,
                 usage,
+                timestamp,
                 ..
             } => {
+                self.finished_at = Some(timestamp.timestamp_millis());
                 self.status = *status;
                 self.error = Some(format!("{error_message} ({error_code})"));
                 self.exit_code = *exit_code;
                 self.signal = *signal;
                 self.usage = *usage;
             }
-            ServerMessage::AgentCancelled { usage, .. } => {
+            ServerMessage::AgentCancelled {
+                usage, timestamp, ..
+            } => {
+                self.finished_at = Some(timestamp.timestamp_millis());
                 self.status = ExecutionStatus::Cancelled;
                 self.usage = *usage;
             }
@@ -331,7 +357,38 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
         exit_code: initial.exit_code,
         signal: initial.signal,
         usage: initial.usage,
+        started_at: initial.started_at,
+        finished_at: initial.finished_at,
     });
+    // The clock the elapsed time is read against: ticks each second in
+    // the browser while the run is not over.
+    let now = RwSignal::new(initial.finished_at.unwrap_or_else(now_ms));
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |prev: Option<()>| {
+        if prev.is_some() {
+            return;
+        }
+        now.set(now_ms());
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if !state.with_untracked(|s| s.status.is_terminal()) {
+                    now.set(now_ms());
+                }
+            },
+            Duration::from_secs(1),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    // Started → ended (or now): what the header and the details show.
+    let elapsed_ms = move || {
+        state.with(|s| {
+            let start = s.started_at?;
+            let end = s.finished_at.unwrap_or_else(|| now.get());
+            Some(end.saturating_sub(start).max(0) as u64)
+        })
+    };
+    let elapsed = move || elapsed_ms().map(duration_text);
     let lines = RwSignal::new(Vec::<LogLine>::new());
 
     // Replay everything from the store, then follow live; the connection
@@ -352,6 +409,7 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                 level,
                 message,
                 end,
+                timestamp,
                 ..
             } = &msg
             {
@@ -361,6 +419,7 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                     level: *level,
                     text: message.clone(),
                     open: *end == LineEnd::None,
+                    at_ms: Some(timestamp.timestamp_millis()),
                 };
                 pending.borrow_mut().push(line);
                 if !scheduled.replace(true) {
@@ -384,7 +443,45 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
     });
 
     let status = Signal::derive(move || state.with(|s| s.status));
+    // The progress card only when there is something to put in it: a run
+    // without `::progress` lines gets its log higher up.
+    let has_progress = move || {
+        state.with(|s| {
+            s.progress > 0
+                || s.step.is_some()
+                || s.error.is_some()
+                || s.result
+                    .as_ref()
+                    .is_some_and(|r| !r.is_null() && r != &serde_json::json!({}))
+        })
+    };
     let control = Action::new(move |action: &ExecutionAction| control_execution(id, *action));
+    // "Run again": the same agent, prompt and issue, as a new run.
+    let has_agent = initial.agent_id.is_some();
+    let again = {
+        let prompt = initial.prompt.clone();
+        let issue = initial.issue.as_ref().map(|i| i.id);
+        let agent = initial.agent_id;
+        Action::new(move |_: &()| {
+            let prompt = prompt.clone();
+            async move {
+                match agent {
+                    Some(agent) => start_execution(agent, prompt, issue).await,
+                    None => Err(ApiError::Invalid(
+                        "this run has no agent to run again".into(),
+                    )),
+                }
+            }
+        })
+    };
+    {
+        let navigate = use_navigate();
+        Effect::new(move |_| {
+            if let Some(Ok(execution)) = again.value().get() {
+                navigate(&format!("/executions/{}", execution.id), Default::default());
+            }
+        });
+    }
     let stdin_text = RwSignal::new(String::new());
     let stdin = Action::new(move |text: &String| send_stdin(id, format!("{text}\n")));
     let action_error = move || {
@@ -393,6 +490,7 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
             .get()
             .and_then(|r| r.err())
             .or_else(|| stdin.value().get().and_then(|r| r.err()))
+            .or_else(|| again.value().get().and_then(|r| r.err()))
             .map(|e| e.to_string())
     };
     let button = "rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-100 disabled:opacity-50 dark:border-slate-700 dark:hover:bg-slate-800";
@@ -405,6 +503,14 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                 <h1 class="mt-1 flex items-center gap-3 text-2xl font-semibold tracking-tight">
                     {initial.agent_name.clone()}
                     <StatusBadge status=status />
+                    <span
+                        class="text-sm font-normal tabular-nums text-slate-500"
+                        data-testid="elapsed"
+                        data-ms=move || elapsed_ms().map(|ms| ms.to_string()).unwrap_or_default()
+                        title="Time since it started"
+                    >
+                        {move || elapsed().unwrap_or_default()}
+                    </span>
                 </h1>
                 <p class="mt-1 break-words text-sm text-slate-600 dark:text-slate-400">{initial.prompt.clone()}</p>
                 {(initial.issue.is_some() || initial.workflow_run_id.is_some()).then(|| view! {
@@ -425,12 +531,28 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                 <Show when=move || status.get() == ExecutionStatus::Paused>
                     <button type="button" class=button on:click=move |_| { control.dispatch(ExecutionAction::Resume); }>"Resume"</button>
                 </Show>
+                <Show when=move || status.get().is_terminal() && has_agent>
+                    <button
+                        type="button"
+                        class=button
+                        data-testid="run-again"
+                        title="Start the same agent with the same prompt"
+                        disabled=move || again.pending().get()
+                        on:click=move |_| { again.dispatch(()); }
+                    >
+                        "Run again"
+                    </button>
+                </Show>
                 <Show when=move || !status.get().is_terminal()>
                     <button
                         type="button"
                         class="rounded-md bg-rose-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-rose-500 disabled:opacity-50"
                         disabled=move || control.pending().get()
-                        on:click=move |_| { control.dispatch(ExecutionAction::Cancel); }
+                        on:click=move |_| {
+                            if crate::components::confirm::confirmed("Cancel this run? Its process is stopped.") {
+                                control.dispatch(ExecutionAction::Cancel);
+                            }
+                        }
                     >
                         "Cancel"
                     </button>
@@ -439,10 +561,13 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
         </div>
         {move || action_error().map(|e| view! { <p role="alert" class="mb-4 text-sm text-rose-600">{e}</p> })}
         <div class="mb-4 grid gap-4 md:grid-cols-3">
-            <section class="rounded-xl border border-slate-200 bg-white p-4 md:col-span-2 dark:border-slate-800 dark:bg-slate-900">
+            <Show when=has_progress>
+            <section class="rounded-xl border border-slate-200 bg-white p-4 md:col-span-2 dark:border-slate-800 dark:bg-slate-900" data-testid="progress-card">
                 <ProgressBar
                     progress=Signal::derive(move || state.with(|s| s.progress))
-                    step=Signal::derive(move || state.with(|s| s.step.clone()))
+                    // A run that is over waits for nothing: its last step says
+                    // no more (e.g. "Waiting for input").
+                    step=Signal::derive(move || state.with(|s| (!s.status.is_terminal()).then(|| s.step.clone()).flatten()))
                 />
                 {move || state.with(|s| s.error.clone()).map(|e| view! {
                     <p class="mt-3 text-sm text-rose-600 dark:text-rose-400" data-testid="execution-error">{e}</p>
@@ -456,18 +581,28 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                     </div>
                 })}
             </section>
-            <section class="rounded-xl border border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900">
-                <dl class="grid grid-cols-2 gap-x-3 gap-y-1">
+            </Show>
+            <section class=move || format!(
+                "rounded-xl border border-slate-200 bg-white p-4 text-sm dark:border-slate-800 dark:bg-slate-900 {}",
+                if has_progress() { "" } else { "md:col-span-3" },
+            )>
+                // Full width (no progress card): the figures in one row.
+                <dl class=move || if has_progress() { "grid grid-cols-2 gap-x-3 gap-y-1" } else { "grid grid-cols-2 gap-x-3 gap-y-1 md:grid-cols-10" }>
                     <dt class="text-slate-500">"Started"</dt>
-                    <dd>{initial.started_at.map(time_text).unwrap_or_else(|| "—".into())}</dd>
+                    <dd data-testid="started-at">{move || state.with(|s| s.started_at).map(time_text).unwrap_or_else(|| "—".into())}</dd>
                     <dt class="text-slate-500">"Exit"</dt>
-                    <dd data-testid="exit-code">{move || state.with(|s| match (s.exit_code, s.signal) {
-                        (Some(c), _) => format!("code {c}"),
-                        (None, Some(sig)) => format!("signal {sig}"),
+                    <dd data-testid="exit-code">{move || state.with(|s| match (s.status, s.exit_code, s.signal) {
+                        // Stopped on request: the signal is how, not why.
+                        (ExecutionStatus::Cancelled, _, _) => "cancelled".into(),
+                        (_, Some(c), _) => format!("code {c}"),
+                        (_, None, Some(sig)) => format!("signal {sig}"),
                         _ => "—".into(),
                     })}</dd>
                     <dt class="text-slate-500">"Duration"</dt>
-                    <dd>{move || state.with(|s| s.usage.map(|u| duration_text(u.wall_ms)).unwrap_or_else(|| "—".into()))}</dd>
+                    <dd data-testid="duration">{move || {
+                        let wall = state.with(|s| s.usage.map(|u| u.wall_ms));
+                        wall.map(duration_text).or_else(elapsed).unwrap_or_else(|| "—".into())
+                    }}</dd>
                     <dt class="text-slate-500">"CPU"</dt>
                     <dd>{move || state.with(|s| s.usage.map(|u| duration_text(u.cpu_ms)).unwrap_or_else(|| "—".into()))}</dd>
                     <dt class="text-slate-500">"Memory"</dt>

@@ -18,7 +18,7 @@ use crate::api::{
     StartWorkflow, UpdateIssue,
 };
 use crate::components::{
-    empty_state::{EmptyState, PageHeader},
+    empty_state::Missing,
     status::{IssueStateBadge, RunStatusBadge, StatusBadge},
 };
 use crate::model::{
@@ -51,10 +51,7 @@ pub fn IssuePage() -> impl IntoView {
                 match issue.await {
                     Ok(d) => view! { <IssueView initial=d workflows=workflows agents=agents /> }.into_any(),
                     Err(ApiError::NotFound) => view! {
-                        <PageHeader title="Issue not found" />
-                        <EmptyState title="There is no such issue" body="The address may be wrong.">
-                            <a href="/issues" class=LINK>"All issues"</a>
-                        </EmptyState>
+                        <Missing title="Issue not found" body="There is no such issue: the address may be wrong." back_href="/issues" back_label="All issues" />
                     }.into_any(),
                     Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
                 }

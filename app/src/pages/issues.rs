@@ -164,7 +164,7 @@ pub fn IssuesPage() -> impl IntoView {
                                 {p.items.into_iter().map(|i| view! { <IssueRow issue=i /> }).collect_view()}
                             </ul>
                             <nav class="mt-4 flex items-center justify-between text-sm" aria-label="Pages">
-                                <span class="text-slate-500">{format!("{} issues · page {current} of {pages}", p.total)}</span>
+                                <span class="text-slate-500">{format!("{} · page {current} of {pages}", crate::components::count::plural(p.total as usize, "issue", "issues"))}</span>
                                 <span class="flex gap-2">
                                     {(current > 1).then(|| view! { <a class=SECONDARY href=f.href(current - 1)>"Previous"</a> })}
                                     {(u64::from(current) < pages).then(|| view! { <a class=SECONDARY href=f.href(current + 1)>"Next"</a> })}

@@ -162,7 +162,7 @@ fn Tokens(
                                 view! {
                                     <ActionForm action=revoke attr:class="ml-auto">
                                         <input type="hidden" name="id" value=t.id.clone() />
-                                        <button type="submit" class=DANGER>"Revoke"</button>
+                                        <button type="submit" class=DANGER on:click=crate::components::confirm::confirm_click("Revoke this runner token? Runners using it are disconnected.")>"Revoke"</button>
                                     </ActionForm>
                                 }.into_any()
                             }}

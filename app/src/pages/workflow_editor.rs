@@ -18,7 +18,7 @@ use crate::api::{
     StartWorkflow,
 };
 use crate::components::{
-    empty_state::{EmptyState, PageHeader},
+    empty_state::{Missing, PageHeader},
     workflow_graph::{GraphNode, GraphStage, WorkflowGraph},
 };
 use crate::model::{
@@ -75,10 +75,7 @@ pub fn WorkflowEditPage() -> impl IntoView {
                         }.into_any()
                     }
                     (Err(ApiError::NotFound), _) => view! {
-                        <PageHeader title="Workflow not found" />
-                        <EmptyState title="There is no such workflow" body="It may have been deleted.">
-                            <a href="/workflows" class=LINK>"All workflows"</a>
-                        </EmptyState>
+                        <Missing title="Workflow not found" body="There is no such workflow: it may have been deleted, or the address is wrong." back_href="/workflows" back_label="All workflows" />
                     }.into_any(),
                     (Err(e), _) | (_, Err(e)) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
                 }
@@ -284,7 +281,11 @@ fn WorkflowEditor(existing: Option<Workflow>, agents: Vec<Agent>, admin: bool) -
                     <button type="submit" class=PRIMARY disabled=move || !admin || save.pending().get()>"Save workflow"</button>
                     <a href="/workflows" class="text-sm text-slate-600 hover:underline dark:text-slate-400">"Cancel"</a>
                     {(id.is_some() && admin).then(|| view! {
-                        <button type="button" class=format!("ml-auto {DANGER}") on:click=move |_| { remove.dispatch(()); }>
+                        <button type="button" class=format!("ml-auto {DANGER}") on:click=move |_| {
+                            if crate::components::confirm::confirmed("Delete this workflow? Its past runs stay.") {
+                                remove.dispatch(());
+                            }
+                        }>
                             "Delete"
                         </button>
                     })}

@@ -13,7 +13,7 @@ use super::common::{action_error, workspace_version, FormError, CARD, DANGER, LI
 use super::executions::{duration_text, time_text};
 use crate::api::{get_workflow_run, workflow_run_history, ActOnRun, ApiError};
 use crate::components::{
-    empty_state::{EmptyState, PageHeader},
+    empty_state::Missing,
     status::{RunStatusBadge, StepStatusBadge},
     workflow_graph::{GraphNode, GraphStage, WorkflowGraph},
 };
@@ -72,10 +72,7 @@ pub fn WorkflowRunPage() -> impl IntoView {
                 match run.await {
                     Ok(run) => view! { <RunView run=run act=act error=error /> }.into_any(),
                     Err(ApiError::NotFound) => view! {
-                        <PageHeader title="Run not found" />
-                        <EmptyState title="There is no such workflow run" body="The address may be wrong.">
-                            <a href="/workflows" class=LINK>"All workflows"</a>
-                        </EmptyState>
+                        <Missing title="Workflow run not found" body="There is no such workflow run: the address may be wrong." back_href="/workflows" back_label="All workflows" />
                     }.into_any(),
                     Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
                 }
@@ -220,7 +217,7 @@ fn RunView(
                 <ActionForm action=act>
                     <input type="hidden" name="id" value=id.to_string() />
                     <input type="hidden" name="action[action]" value="cancel" />
-                    <button type="submit" class=DANGER data-testid="cancel-run" disabled=move || act.pending().get()>"Cancel run"</button>
+                    <button type="submit" class=DANGER data-testid="cancel-run" disabled=move || act.pending().get() on:click=crate::components::confirm::confirm_click("Cancel this workflow run? Its running step is stopped.")>"Cancel run"</button>
                 </ActionForm>
             })}
         </div>
@@ -256,7 +253,22 @@ fn StepAction(
             <input type="hidden" name="action[action]" value=kind />
             <input type="hidden" name="action[stage]" value=stage.to_string() />
             <input type="hidden" name="action[index]" value=index.to_string() />
-            <button type="submit" class=class data-testid=testid disabled=move || act.pending().get()>{label}</button>
+            <button
+                type="submit"
+                class=class
+                data-testid=testid
+                disabled=move || act.pending().get()
+                on:click=move |ev| {
+                    // Rejecting ends the run: ask first (approving is undone by cancelling).
+                    if kind == "reject"
+                        && !crate::components::confirm::confirmed("Reject this step? The workflow run fails.")
+                    {
+                        ev.prevent_default();
+                    }
+                }
+            >
+                {label}
+            </button>
         </ActionForm>
     }
 }

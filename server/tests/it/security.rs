@@ -417,6 +417,27 @@ async fn the_log_download_streams_the_output_as_written() {
     let body = res.text().await.unwrap();
     let numbers: String = (1..=12000).map(|n| format!("{n}\n")).collect();
     assert_eq!(body, format!("one\ntwo\r\n{numbers}last"));
+    // With each line's time in front (RFC 3339, ms, UTC).
+    let stamped = t
+        .http
+        .get(t.url(&format!("/api/v1/executions/{run}/log?timestamps=true")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = stamped.split_inclusive('\n').collect();
+    assert_eq!(lines.len(), 12003, "one, two, 12000 numbers, last");
+    for (line, want) in lines.iter().zip(body.split_inclusive('\n')) {
+        let (time, rest) = line.split_once(' ').unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(time).is_ok() && time.ends_with('Z'),
+            "{line:?}"
+        );
+        assert_eq!(rest, want);
+    }
     t.shutdown().await;
 }
 

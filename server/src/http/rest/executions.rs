@@ -174,22 +174,32 @@ fn stored_message(id: ExecutionId, row: &store::EventRow) -> Option<ServerMessag
     Some(ServerMessage::from(&event))
 }
 
+#[derive(Deserialize)]
+struct LogQuery {
+    /// Each line starts with the time it was stored (RFC 3339, UTC).
+    #[serde(default)]
+    timestamps: bool,
+}
+
 /// The whole output as plain text (ANSI kept, line ends as written), for
 /// download: streamed a page of events at a time, never built whole in
-/// memory.
+/// memory. `?timestamps=true` starts each line with its time.
 async fn log(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
+    Query(q): Query<LogQuery>,
 ) -> Result<Response, HttpError> {
     user.allow(Op::ReadExecutions)?;
     let id = parse_id(&id)?;
     state.executions.get(id).await?;
     let db = state.db.clone();
-    let pages = futures::stream::unfold(Some(0i64), move |after| {
+    let stamped = q.timestamps;
+    // (after which seq, whether the next piece starts a line)
+    let pages = futures::stream::unfold(Some((0i64, true)), move |state| {
         let db = db.clone();
         async move {
-            let after = after?;
+            let (after, mut at_start) = state?;
             match store::events_after(&db, &id.to_string(), after, 2000).await {
                 Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
                 Ok(rows) => {
@@ -199,11 +209,24 @@ async fn log(
                         if let Ok(app::model::EventBody::Log { message, end, .. }) =
                             serde_json::from_str(&row.payload)
                         {
+                            if stamped && at_start {
+                                if let Some(t) =
+                                    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(
+                                        row.at_ms,
+                                    )
+                                {
+                                    chunk.push_str(
+                                        &t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                                    );
+                                    chunk.push(' ');
+                                }
+                            }
                             chunk.push_str(&message);
                             chunk.push_str(end.as_str());
+                            at_start = end != app::model::LineEnd::None;
                         }
                     }
-                    Some((Ok(axum::body::Bytes::from(chunk)), Some(last)))
+                    Some((Ok(axum::body::Bytes::from(chunk)), Some((last, at_start))))
                 }
             }
         }
