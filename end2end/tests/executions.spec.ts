@@ -279,7 +279,10 @@ test('the log viewer: line links, times, search, folded groups', async ({ page }
   // Phone width and dark mode, for the screenshots.
   await page.setViewportSize({ width: 390, height: 844 });
   await shot(page, 'log-phone');
+  // The theme follows the system's at load.
   await page.emulateMedia({ colorScheme: 'dark' });
+  await page.reload();
+  await expect(viewport.locator('[data-selected="true"]')).toHaveCount(4);
   await shot(page, 'log-phone-dark');
   await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize({ width: 1280, height: 800 });
@@ -328,10 +331,16 @@ test('on a phone the Agents page fits the screen, long commands and all', async 
   await expect(card).toBeVisible();
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   expect(width).toBeLessThanOrEqual(390);
-  // Run and Edit are on the screen.
-  await expect(card.getByRole('button', { name: 'Run' })).toBeInViewport();
-  await expect(card.getByRole('link', { name: 'Edit' })).toBeInViewport();
+  // Run and Edit are on the screen, not off to the right.
+  await card.scrollIntoViewIfNeeded();
+  for (const control of [card.getByRole('button', { name: 'Run' }), card.getByRole('link', { name: 'Edit' })]) {
+    await expect(control).toBeInViewport();
+    const box = (await control.boundingBox())!;
+    expect(box.x + box.width).toBeLessThanOrEqual(390);
+  }
   await shot(page, 'agents-phone');
   await page.emulateMedia({ colorScheme: 'dark' });
+  await page.reload();
+  await expect(card).toBeVisible();
   await shot(page, 'agents-phone-dark');
 });

@@ -408,7 +408,7 @@ pub fn LogViewer(
                     type="search"
                     placeholder="Search the log"
                     aria-label="Search the log"
-                    class="min-w-0 flex-1 rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950"
+                    class="min-w-0 grow basis-40 rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950"
                     on:input=move |ev| set_search.set(event_target_value(&ev))
                     on:keydown=move |ev| {
                         if ev.key() == "Enter" {

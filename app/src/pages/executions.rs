@@ -383,6 +383,10 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
     // Started → ended (or now): what the header and the details show.
     let elapsed_ms = move || {
         state.with(|s| {
+            // The process's own wall time once known (the figure below).
+            if let Some(u) = s.usage {
+                return Some(u.wall_ms);
+            }
             let start = s.started_at?;
             let end = s.finished_at.unwrap_or_else(|| now.get());
             Some(end.saturating_sub(start).max(0) as u64)
