@@ -316,6 +316,8 @@ test('an address that names nothing answers 404 with a way on', async ({ page })
     await expect(box.getByRole('link', { name: 'Dashboard' })).toBeVisible();
     // Never a form for something new.
     await expect(page.getByRole('button', { name: 'Save agent' })).toHaveCount(0);
+    // Nor the parts of a page that exists.
+    await expect(page.getByRole('heading', { name: 'History' })).toHaveCount(0);
   }
   await shot(page, 'not-found');
 });

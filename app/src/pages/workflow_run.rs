@@ -19,6 +19,8 @@ use crate::components::{
 };
 use crate::model::{RunStep, StepStatus, WorkflowRun, WorkflowRunId};
 
+const HISTORY: &str = "mb-3 text-lg font-semibold";
+
 #[component]
 pub fn WorkflowRunPage() -> impl IntoView {
     let params = use_params_map();
@@ -78,15 +80,16 @@ pub fn WorkflowRunPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        // (The heading only for a run that exists: a 404 shows no history.)
         <section class="mt-8">
-            <h2 class="mb-3 text-lg font-semibold">"History"</h2>
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match history.await {
                         Err(ApiError::NotFound) => ().into_any(),
-                        Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
-                        Ok(events) if events.is_empty() => view! { <p class="text-sm text-slate-500">"Nothing has happened yet."</p> }.into_any(),
+                        Err(e) => view! { <h2 class=HISTORY>"History"</h2><p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
+                        Ok(events) if events.is_empty() => view! { <h2 class=HISTORY>"History"</h2><p class="text-sm text-slate-500">"Nothing has happened yet."</p> }.into_any(),
                         Ok(events) => view! {
+                            <h2 class=HISTORY>"History"</h2>
                             <ol class="flex flex-col divide-y divide-slate-100 rounded-xl border border-slate-200 bg-white text-sm dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900" data-testid="run-history">
                                 {events.into_iter().map(|e| view! {
                                     <li class="flex flex-wrap gap-x-3 px-4 py-2" data-testid="history-entry">
