@@ -5,6 +5,7 @@
 
 pub mod assets;
 pub mod error;
+mod fn_status;
 pub mod guard;
 pub mod headers;
 pub mod oauth;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .merge(assets_router)
         .fallback(not_found)
+        .layer(middleware::from_fn(fn_status::error_status))
         .layer(middleware::from_fn(guard::same_origin_writes))
         .layer(middleware::from_fn(headers::security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), guard::known_host))
@@ -90,7 +92,7 @@ pub fn router(state: AppState) -> Router {
         // credentials (WebSocket clients that cannot set headers).
         .layer(TraceLayer::new_for_http().make_span_with(
             |req: &axum::http::Request<axum::body::Body>| {
-                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
             },
         ))
         .layer(axum::Extension(dashboard))

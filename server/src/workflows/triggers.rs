@@ -2,6 +2,8 @@
 //! trigger label, or its trigger assignee. Who may cause that (a member of
 //! Yagura; on GitHub, someone who can triage) is decided by the caller.
 
+use tracing::Instrument;
+
 use crate::db::issues::IssueRow;
 
 use super::Workflows;
@@ -11,6 +13,21 @@ impl Workflows {
     /// those triggered by its new assignee. A failure to start one is
     /// logged and does not undo the issue's change.
     pub async fn trigger(
+        &self,
+        actor: &str,
+        issue: &IssueRow,
+        added: &[String],
+        new_assignee: Option<&str>,
+    ) {
+        // Its own span, not the one of the request or socket that changed
+        // the issue: the log says what started the runs.
+        let span = tracing::info_span!(parent: None, "trigger", issue = issue.number, actor);
+        self.trigger_in_span(actor, issue, added, new_assignee)
+            .instrument(span)
+            .await
+    }
+
+    async fn trigger_in_span(
         &self,
         actor: &str,
         issue: &IssueRow,

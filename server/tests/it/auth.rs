@@ -258,3 +258,33 @@ async fn the_login_form_sets_a_safe_cookie_and_refuses_other_sites() {
     assert_eq!(res.status(), 403);
     t.shutdown().await;
 }
+
+/// A server function's error answers with the status it stands for, not
+/// 500: a wrong password is 401, a record that is not there 404, and only
+/// real failures count as server errors.
+#[tokio::test]
+async fn server_function_errors_carry_their_status() {
+    let t = common::start().await;
+    let token = t.setup_admin().await;
+    let res = t
+        .http
+        .post(t.url("/api/login"))
+        .form(&[("username", ADMIN), ("password", "nope nope nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = t
+        .http
+        .post(t.url("/api/agents/get"))
+        .bearer_auth(&token)
+        .form(&[("id", "00000000-0000-4000-8000-000000000000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    // The body is still the error, as the browser's side decodes it.
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body, serde_json::json!("NotFound"), "{body}");
+    t.shutdown().await;
+}
