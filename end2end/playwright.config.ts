@@ -25,6 +25,7 @@ const WORKFLOWS_SSR_PORT = 3105;
 const RUNNERS_PORT = 3106;
 const GITHUB_PORT = 3107;
 const DIALECTS_PORT = 3108;
+const WALKTHROUGH_PORT = 3109;
 
 export default defineConfig({
   testDir: './tests',
@@ -60,8 +61,11 @@ export default defineConfig({
     { name: 'github', testMatch: 'github.spec.ts', use: { baseURL: `http://127.0.0.1:${GITHUB_PORT}` } },
     // API keys, and a seed client (CC-Anywhere over Node's `ws`) using one.
     { name: 'dialects', testMatch: 'dialects.spec.ts', use: { baseURL: `http://127.0.0.1:${DIALECTS_PORT}` } },
+    // A first-time user's walk through agents, workflows, notifications,
+    // runners, the log and phones (hydrated, and a part without JavaScript).
+    { name: 'walkthrough', testMatch: 'walkthrough.spec.ts', use: { baseURL: `http://127.0.0.1:${WALKTHROUGH_PORT}` } },
   ],
-  webServer: [SSR_PORT, HYDRATED_PORT, EXECUTIONS_PORT, WORKFLOWS_PORT, WORKFLOWS_SSR_PORT, RUNNERS_PORT, GITHUB_PORT, DIALECTS_PORT].map((port) => ({
+  webServer: [SSR_PORT, HYDRATED_PORT, EXECUTIONS_PORT, WORKFLOWS_PORT, WORKFLOWS_SSR_PORT, RUNNERS_PORT, GITHUB_PORT, DIALECTS_PORT, WALKTHROUGH_PORT].map((port) => ({
     command: `sh scripts/serve-copy.sh ${port}`,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,

@@ -128,8 +128,10 @@ test('an API key from its page follows a run over CC-Anywhere, and revoking it c
   await page.getByLabel('Standard input').fill('one');
   await page.getByLabel('Standard input').press('Enter');
   await expect(page.getByTestId('status-badge')).toHaveText('completed');
-  // A prompt and the rest of its line are one row, as in a terminal.
-  await expect(log.getByText('more? last one', { exact: true })).toBeVisible();
+  // What was typed shows after the prompt, as a terminal shows it, and
+  // the answer on its own row.
+  await expect(log.getByText('> one', { exact: true })).toBeVisible();
+  await expect(log.getByText('last one', { exact: true })).toBeVisible();
 
   const final = await client.until('the final update', () =>
     client.frames.find((f) => f.type === 'task:update' && f.payload.status === 'completed'));

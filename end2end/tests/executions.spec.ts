@@ -41,7 +41,7 @@ async function createAgent(page: Page, name: string, script: string) {
   await page.waitForLoadState('networkidle');
   await page.getByLabel('Name').fill(name);
   await page.getByLabel('Type').selectOption('Custom');
-  await page.getByLabel('Command, one argument per line').fill(['sh', '-c', script].join('\n'));
+  await page.getByTestId('command').fill(['sh', '-c', script].join('\n'));
   await page.getByRole('button', { name: 'Save agent' }).click();
   await expect(page).toHaveURL(/\/agents$/);
   await expect(page.getByTestId('agent-card').filter({ hasText: name })).toBeVisible();
@@ -72,11 +72,15 @@ test('an agent runs live: output, progress, stdin and result', async ({ page }) 
   await expect(page.getByTestId('status-badge')).toHaveText('running');
   // The prompt without a newline shows after the 50 ms partial-line flush.
   await expect(log.getByText('Your answer?')).toBeVisible();
+  // A prompt and silence: the page says it waits for input.
+  await expect(page.getByTestId('waiting-input')).toBeVisible();
   await shot(page, 'waiting');
 
   await page.getByLabel('Standard input').fill('hello');
   await page.getByLabel('Standard input').press('Enter');
   await expect(log.getByText('you said hello')).toBeVisible();
+  // What was typed shows in the log, in order.
+  await expect(log.locator('[data-stream="stdin"]', { hasText: '> hello' })).toBeVisible();
   await expect(page.getByTestId('status-badge')).toHaveText('completed');
   await expect(page.getByTestId('progress-value')).toHaveText('100%');
   await expect(page.getByTestId('execution-result')).toContainText('"filesChanged": 1');
@@ -184,7 +188,7 @@ test('the agent form keeps secrets back and shows what the sandbox allows', asyn
   await expect(page.getByLabel('Environment, KEY=VALUE per line')).toHaveValue('ANTHROPIC_API_KEY=********');
   expect(await page.content()).not.toContain('sk-ant-e2e-secret');
   // A prompt standing alone before `--` is flagged.
-  await page.getByLabel('Command, one argument per line').fill(['mycli', '{prompt}'].join('\n'));
+  await page.getByTestId('command').fill(['mycli', '{prompt}'].join('\n'));
   await expect(page.getByTestId('command-warning')).toContainText('{prompt}');
   await shot(page, 'agent-form');
   await page.emulateMedia({ colorScheme: 'dark' });

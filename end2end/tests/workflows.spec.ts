@@ -94,6 +94,8 @@ test('a gated two-stage workflow runs on an issue and is approved in the browser
     const graph = page.getByTestId('workflow-graph');
     await expect(graph.locator('[data-step="plan"]')).toBeVisible();
     await expect(graph.locator('[data-step="ship"]')).toBeVisible();
+    // The padlock of the gated step is on screen, not cut off at the right.
+    await expect(graph.locator('[data-step="ship"]').getByTestId('approval-lock')).toBeInViewport();
     await shot(page, 'editor');
     await page.getByRole('button', { name: 'Save workflow' }).click();
     await expect(page).toHaveURL(/\/workflows$/);
@@ -139,7 +141,11 @@ test('a gated two-stage workflow runs on an issue and is approved in the browser
     await expect(graph.locator('[data-step="ship"]')).toHaveAttribute('data-status', 'waiting_approval', { timeout: js() ? 15_000 : 1_000 });
   });
   await expect(page.getByTestId('run-status')).toHaveText('waiting_approval');
-  if (js()) await expect(page.getByTestId('toast').filter({ hasText: 'Approval needed' })).toBeVisible();
+  if (js()) {
+    // The bell has it; no toast covers the very page that asks.
+    await expect(page.getByTestId('bell-menu').getByTestId('notification').filter({ hasText: 'Approval needed' })).toHaveCount(1);
+    await expect(page.getByTestId('toast').filter({ hasText: 'Approval needed' })).toHaveCount(0);
+  }
   await shot(page, 'waiting');
 
   await page.getByTestId('approve-ship').click();
@@ -159,7 +165,9 @@ test('a gated two-stage workflow runs on an issue and is approved in the browser
   await page.goto(issueUrl);
   const runEntry = page.getByTestId('timeline-entry').and(page.locator('[data-kind="workflow-run"]'));
   await expect(runEntry).toContainText('Plan and ship');
-  await expect(page.getByTestId('timeline-entry').and(page.locator('[data-kind="execution"]'))).toHaveCount(2);
+  // Its steps' executions are under it, not beside it.
+  await expect(runEntry.getByTestId('timeline-step')).toHaveCount(2);
+  await expect(page.getByTestId('timeline-entry').and(page.locator('[data-kind="execution"]'))).toHaveCount(0);
   await shot(page, 'timeline');
 
   // The shipped prompt carried the plan's result.

@@ -5,7 +5,9 @@ use crate::error::{internal, OrInternal};
 use std::collections::BTreeMap;
 
 use app::api::ApiError;
-use app::model::{Agent, AgentId, AgentInput, AgentType, DEFAULT_OUTPUT_CAP, MASKED, PRESETS};
+use app::model::{
+    Agent, AgentId, AgentInput, AgentType, ProgramCheck, DEFAULT_OUTPUT_CAP, MASKED, PRESETS,
+};
 
 use sqlx::types::Json;
 
@@ -155,6 +157,87 @@ pub async fn delete(db: &Db, id: AgentId) -> Result<(), ApiError> {
     }
 }
 
+/// Each agent's runs added up, for the Agents page.
+pub async fn stats(db: &Db) -> Result<Vec<app::model::AgentStats>, ApiError> {
+    let rows = store::stats(db)
+        .await
+        .or_internal("reading agent statistics")?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(app::model::AgentStats {
+                agent_id: r.agent_id.parse().ok()?,
+                runs: r.runs.max(0) as u64,
+                completed: r.completed.max(0) as u64,
+                failed: r.failed.max(0) as u64,
+                avg_wall_ms: r.avg_wall_ms.map(|ms| ms.max(0) as u64),
+                last_status: r.last_status.parse().ok(),
+                last_at: Some(r.last_at),
+            })
+        })
+        .collect())
+}
+
+/// Whether `command`'s program starts here: `{yagura}` is this binary, a
+/// name with a `/` is a path, any other name is looked up on `path` (the
+/// agent's `PATH`, else the server's) as `execvp` would.
+pub fn check_program(command: &[String], path: Option<&str>) -> ProgramCheck {
+    use std::os::unix::fs::PermissionsExt;
+    let program = command.first().cloned().unwrap_or_default();
+    let executable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let check = |found: Option<String>, note: Option<String>| ProgramCheck {
+        program: program.clone(),
+        found,
+        note,
+    };
+    if program == "{yagura}" {
+        let me = std::env::current_exe()
+            .ok()
+            .map(|p| p.display().to_string());
+        return check(me, Some("the Yagura binary itself".into()));
+    }
+    if program.trim().is_empty() {
+        return check(None, Some("the command has no program".into()));
+    }
+    if program.contains(char::is_whitespace) && !std::path::Path::new(&program).exists() {
+        return check(
+            None,
+            Some("a program's name has no spaces: put each argument on its own line, or make this a shell script".into()),
+        );
+    }
+    if program.contains('/') {
+        let p = std::path::Path::new(&program);
+        return if executable(p) {
+            check(Some(program.clone()), None)
+        } else if p.exists() {
+            check(
+                None,
+                Some(format!("{program} exists but is not an executable file")),
+            )
+        } else {
+            check(None, Some(format!("there is no {program} on this server")))
+        };
+    }
+    let search = path
+        .map(str::to_string)
+        .or_else(|| std::env::var("PATH").ok())
+        .unwrap_or_default();
+    let found = std::env::split_paths(&search)
+        .map(|dir| dir.join(&program))
+        .find(|p| executable(p));
+    match found {
+        Some(p) => check(Some(p.display().to_string()), None),
+        None => check(
+            None,
+            Some(format!(
+                "{program} is not on this server's PATH ({search}): runs here fail to start. A remote runner that has it can still run this agent."
+            )),
+        ),
+    }
+}
+
 /// A fresh installation gets the built-in demo agent, so there is
 /// something to run at once.
 pub async fn seed_demo(db: &Db, sealer: &Sealer) -> anyhow::Result<()> {
@@ -213,4 +296,24 @@ pub async fn seal_stored_environments(db: &Db, sealer: &Sealer) -> anyhow::Resul
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod program_tests {
+    use super::check_program;
+
+    #[test]
+    fn programs_are_found_as_exec_would_find_them() {
+        let argv = |a: &str| vec![a.to_string()];
+        let sh = check_program(&argv("sh"), Some("/nonexistent:/bin:/usr/bin"));
+        assert!(sh.found.is_some_and(|p| p.ends_with("/sh")));
+        let missing = check_program(&argv("no-such-agent-cli"), Some("/bin"));
+        assert!(missing.found.is_none());
+        assert!(missing.note.unwrap().contains("not on this server's PATH"));
+        let pasted = check_program(&argv("sh -c 'echo hi'"), None);
+        assert!(pasted.found.is_none() && pasted.note.unwrap().contains("no spaces"));
+        assert!(check_program(&argv("/bin/sh"), None).found.is_some());
+        assert!(check_program(&argv("/etc/passwd"), None).found.is_none());
+        assert!(check_program(&argv("{yagura}"), None).found.is_some());
+    }
 }

@@ -72,6 +72,23 @@ pub trait Backend: Send + Sync + 'static {
         input: AgentInput,
     ) -> Result<Agent, ApiError>;
     async fn delete_agent(&self, parts: &Parts, id: AgentId) -> Result<(), ApiError>;
+    async fn agent_stats(&self, parts: &Parts) -> Result<Vec<crate::model::AgentStats>, ApiError>;
+    /// The last `limit` output lines of an execution (log events only),
+    /// for the page of a finished run to show before it goes live.
+    async fn execution_log_tail(
+        &self,
+        parts: &Parts,
+        id: ExecutionId,
+        limit: u32,
+    ) -> Result<crate::model::LogTail, ApiError>;
+    /// Whether an agent's program exists here; admins only (it tells what
+    /// the server has installed).
+    async fn check_program(
+        &self,
+        parts: &Parts,
+        command: Vec<String>,
+        path: Option<String>,
+    ) -> Result<crate::model::ProgramCheck, ApiError>;
     async fn start_execution(
         &self,
         parts: &Parts,
@@ -96,6 +113,7 @@ pub trait Backend: Send + Sync + 'static {
         parts: &Parts,
         id: ExecutionId,
         data: String,
+        echo: bool,
     ) -> Result<(), ApiError>;
     async fn dashboard(&self, parts: &Parts) -> Result<Dashboard, ApiError>;
 

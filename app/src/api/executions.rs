@@ -43,14 +43,27 @@ pub async fn control_execution(id: ExecutionId, action: ExecutionAction) -> Resu
         .await
 }
 
+/// Writes to a running process's input; `echo`: shown in its log too.
 #[server(endpoint = "executions/stdin")]
-pub async fn send_stdin(id: ExecutionId, data: String) -> Result<(), ApiError> {
+pub async fn send_stdin(id: ExecutionId, data: String, echo: bool) -> Result<(), ApiError> {
     super::backend()?
-        .send_stdin(&super::request_parts()?, id, data)
+        .send_stdin(&super::request_parts()?, id, data, echo)
         .await
 }
 
 #[server(endpoint = "dashboard")]
 pub async fn get_dashboard() -> Result<Dashboard, ApiError> {
     super::backend()?.dashboard(&super::request_parts()?).await
+}
+
+/// The last `limit` output lines of an execution (at most 1,000 lines and
+/// 256 KiB), and whether they are all of it.
+#[server(endpoint = "executions/log-tail")]
+pub async fn execution_log_tail(
+    id: ExecutionId,
+    limit: u32,
+) -> Result<crate::model::LogTail, ApiError> {
+    super::backend()?
+        .execution_log_tail(&super::request_parts()?, id, limit)
+        .await
 }

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 use super::ApiError;
 use crate::model::{
-    IssueId, RunAction, Workflow, WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun,
-    WorkflowRunId, WorkflowRunSummary,
+    RunAction, Workflow, WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId,
+    WorkflowRunSummary,
 };
 
 #[server(endpoint = "workflows/list")]
@@ -42,12 +42,20 @@ pub async fn delete_workflow(id: WorkflowId) -> Result<(), ApiError> {
         .await
 }
 
-/// Starts a run of a workflow, on an issue or on none.
+/// Starts a run of a workflow, on an issue or on none (`issue_id` absent
+/// or empty: a form's "No issue").
 #[server(endpoint = "workflows/run")]
 pub async fn start_workflow(
     workflow_id: WorkflowId,
-    issue_id: Option<IssueId>,
+    issue_id: Option<String>,
 ) -> Result<WorkflowRun, ApiError> {
+    let issue_id = match issue_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(id) => Some(
+            id.parse::<crate::model::IssueId>()
+                .map_err(|_| ApiError::Invalid(format!("{id:?} is not an issue id")))?,
+        ),
+    };
     let parts = super::request_parts()?;
     let run = super::backend()?
         .start_workflow(&parts, workflow_id, issue_id)

@@ -22,7 +22,7 @@ pub fn ConnectionIndicator() -> impl IntoView {
     };
     view! {
         <span
-            class="inline-flex items-center gap-2 rounded-full border border-slate-200 px-3 py-1 text-xs font-medium text-slate-700 dark:border-slate-700 dark:text-slate-300"
+            class="inline-flex items-center gap-2 rounded-full border border-slate-200 px-2 py-1 text-xs sm:px-3 font-medium text-slate-700 dark:border-slate-700 dark:text-slate-300"
             data-testid="connection-indicator"
             data-connection-id=move || live.connection_id.get().unwrap_or_default()
             data-status=move || match status.get() {
@@ -36,7 +36,8 @@ pub fn ConnectionIndicator() -> impl IntoView {
             aria-live="polite"
         >
             <span class=dot aria-hidden="true"></span>
-            <span>{move || status.get().label()}</span>
+            // On a phone the dot says it; the word is for screen readers.
+            <span class="sr-only sm:not-sr-only">{move || status.get().label()}</span>
         </span>
     }
 }

@@ -8,6 +8,7 @@ use leptos_router::components::{Outlet, Redirect, A};
 
 use super::{
     connection::ConnectionIndicator,
+    dismiss::{close, close_on_outside},
     notifications::{NotificationBell, Toasts},
     theme::ThemeToggle,
 };
@@ -80,7 +81,16 @@ pub fn ProtectedLayout() -> impl IntoView {
 #[component]
 fn AppFrame(user: User) -> impl IntoView {
     provide_live_connection();
+    super::time::provide_clock();
     let ctx = use_session();
+    let menu = NodeRef::<leptos::html::Details>::new();
+    close_on_outside(menu);
+    // Following a link in the phone menu closes it.
+    let location = leptos_router::hooks::use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        close(menu);
+    });
     view! {
         <div class="min-h-screen md:flex">
             <aside class="hidden md:flex md:w-60 md:shrink-0 md:flex-col md:border-r md:border-slate-200 md:bg-white md:px-3 md:py-5 dark:md:border-slate-800 dark:md:bg-slate-900">
@@ -93,8 +103,8 @@ fn AppFrame(user: User) -> impl IntoView {
                 </nav>
             </aside>
             <div class="min-w-0 flex-1">
-                <header class="flex flex-wrap items-center gap-3 border-b border-slate-200 bg-white px-4 py-3 dark:border-slate-800 dark:bg-slate-900 md:px-8">
-                    <details class="relative md:hidden" data-testid="mobile-menu">
+                <header class="flex items-center gap-2 border-b sm:gap-3 border-slate-200 bg-white px-4 py-3 dark:border-slate-800 dark:bg-slate-900 md:px-8">
+                    <details class="relative md:hidden" data-testid="mobile-menu" node_ref=menu>
                         <summary class="cursor-pointer list-none rounded-md border border-slate-200 px-3 py-1 text-sm font-medium dark:border-slate-700">
                             "Menu"
                         </summary>
@@ -105,11 +115,11 @@ fn AppFrame(user: User) -> impl IntoView {
                             <NavLinks />
                         </nav>
                     </details>
-                    <a href="/" class="flex items-center gap-2 font-semibold md:hidden">
+                    <a href="/" class="flex items-center gap-2 font-semibold md:hidden" aria-label="Yagura">
                         <Logo />
-                        "Yagura"
+                        <span class="hidden sm:inline">"Yagura"</span>
                     </a>
-                    <div class="ml-auto flex flex-wrap items-center gap-2 sm:gap-3">
+                    <div class="ml-auto flex items-center gap-2 sm:gap-3">
                         <ConnectionIndicator />
                         <NotificationBell />
                         <ThemeToggle />
@@ -120,7 +130,7 @@ fn AppFrame(user: User) -> impl IntoView {
                         <ActionForm action=ctx.logout attr:class="inline">
                             <button
                                 type="submit"
-                                class="rounded-md px-3 py-1 text-xs font-medium text-slate-700 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
+                                class="whitespace-nowrap rounded-md px-2 py-1 text-xs font-medium text-slate-700 hover:bg-slate-100 sm:px-3 dark:text-slate-300 dark:hover:bg-slate-800"
                             >
                                 "Sign out"
                             </button>

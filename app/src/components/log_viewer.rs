@@ -4,7 +4,9 @@
 //! links to a line or a range (`#L12-L20`, shift-click extends), optional
 //! per-line times, a search that highlights and jumps between matches,
 //! foldable `::group::` sections, dimmed `::progress` / `::result` lines,
-//! a stream filter; colours come from ANSI sequences.
+//! a stream filter, wrapping (up to `WRAP_MAX` rows: wrapped rows have no
+//! fixed height, so they are all rendered), copy and full screen; colours
+//! come from ANSI sequences.
 
 use leptos::prelude::*;
 
@@ -14,6 +16,8 @@ use crate::model::{LogLevel, LogStream};
 
 const ROW_PX: f64 = 20.0;
 const OVERSCAN: usize = 40;
+/// The most rows shown wrapped (all rendered at once).
+pub const WRAP_MAX: usize = 5_000;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogLine {
@@ -36,6 +40,15 @@ const CONTINUE_WITHIN: usize = 64;
 /// row was left open (so a prompt and the rest of its line show as one
 /// row, whatever the other stream printed meanwhile).
 pub fn push_line(lines: &mut Vec<LogLine>, line: LogLine) {
+    // A line Yagura adds (typed input echoed, a marker) ends the rows left
+    // open before it: what follows it is shown after it.
+    if matches!(line.stream, LogStream::System | LogStream::Stdin) {
+        for prev in lines.iter_mut().rev().take(CONTINUE_WITHIN) {
+            prev.open = false;
+        }
+        lines.push(line);
+        return;
+    }
     let open = lines
         .iter_mut()
         .rev()
@@ -177,11 +190,55 @@ fn time_of_day(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Where line `number`'s row starts in the viewport, when it is rendered:
+/// wrapped rows have no fixed height.
+fn row_top(viewport: &leptos::web_sys::HtmlDivElement, number: usize) -> Option<f64> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let el = viewport
+            .query_selector(&format!("[data-line='{number}']"))
+            .ok()
+            .flatten()?
+            .dyn_into::<web_sys::HtmlElement>()
+            .ok()?;
+        Some(f64::from(el.offset_top()))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (viewport, number);
+        None
+    }
+}
+
+/// Enters full screen with `frame`, or leaves it (the `fullscreenchange`
+/// that follows says which happened).
+fn toggle_full_screen(frame: NodeRef<leptos::html::Div>) {
+    #[cfg(feature = "hydrate")]
+    {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        if document.fullscreen_element().is_some() {
+            document.exit_fullscreen();
+        } else if let Some(el) = frame.get_untracked() {
+            let _ = el.request_fullscreen();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = frame;
+}
+
 #[component]
 pub fn LogViewer(
     #[prop(into)] lines: Signal<Vec<LogLine>>,
     download_href: String,
+    /// Only the end of the log is here so far (a finished run's page as
+    /// served): its rows are not numbered, line links wait for the rest.
+    #[prop(optional)]
+    partial: Option<Signal<bool>>,
 ) -> impl IntoView {
+    let partial = Signal::derive(move || partial.is_some_and(|p| p.get()));
     let (stream_filter, set_stream_filter) = signal(StreamFilter::All);
     let (search, set_search) = signal(String::new());
     let (scroll_top, set_scroll_top) = signal(0.0f64);
@@ -197,6 +254,10 @@ pub fn LogViewer(
     // Which match of the search is current (an index into `matches`).
     let current = RwSignal::new(0usize);
     let viewport = NodeRef::<leptos::html::Div>::new();
+    let frame = NodeRef::<leptos::html::Div>::new();
+    let (wrap, set_wrap) = signal(false);
+    let (full_screen, set_full_screen) = signal(false);
+    let copied = RwSignal::new(false);
 
     // Indices of the rows shown; `None` means every line.
     let visible = Memo::new(move |_| {
@@ -234,7 +295,13 @@ pub fn LogViewer(
             })
         })
     });
+    // Wrapped rows have no fixed height: all of them are rendered.
+    let too_long = move || total() > WRAP_MAX;
+    let wrapped = move || wrap.get() && !too_long();
     let window = move || {
+        if wrapped() {
+            return (0, total());
+        }
         let start = ((scroll_top.get() / ROW_PX) as usize).saturating_sub(OVERSCAN);
         let count = (viewport_height.get() / ROW_PX) as usize + 2 * OVERSCAN;
         let end = (start + count).min(total());
@@ -281,11 +348,41 @@ pub fn LogViewer(
         pinned.set(true);
         if let Some(el) = viewport.get() {
             let height = f64::from(el.client_height());
-            let top = (row as f64 * ROW_PX - height / 2.0).max(0.0);
+            let number = visible.with_untracked(|v| match v {
+                Some(v) => v.get(row).map(|i| *i as usize + 1),
+                None => Some(row + 1),
+            });
+            let top = (number
+                .and_then(|n| row_top(&el, n))
+                .unwrap_or(row as f64 * ROW_PX)
+                - height / 2.0)
+                .max(0.0);
             el.set_scroll_top(top as i32);
             set_scroll_top.set(top);
         }
     };
+    // Full screen as the browser has it (Escape leaves it, a request can
+    // be refused): read back on every change, and the viewport measured.
+    #[cfg(feature = "hydrate")]
+    {
+        let sync = move || {
+            let full = web_sys::window()
+                .and_then(|w| w.document())
+                .is_some_and(|d| d.fullscreen_element().is_some());
+            set_full_screen.set(full);
+            if let Some(el) = viewport.get_untracked() {
+                set_viewport_height.set(f64::from(el.client_height()));
+            }
+        };
+        let change = window_event_listener_untyped("fullscreenchange", move |_| sync());
+        let resize = window_event_listener(leptos::ev::resize, move |_| sync());
+        on_cleanup(move || {
+            change.remove();
+            resize.remove();
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = set_full_screen;
     // Follow mode: new output scrolls into view unless the reader scrolled
     // up, or a line link or a search holds the view.
     Effect::new(move |_| {
@@ -309,7 +406,7 @@ pub fn LogViewer(
         };
         let shown = RwSignal::new(false);
         Effect::new(move |_| {
-            if shown.get_untracked() {
+            if shown.get_untracked() || partial.get() {
                 return;
             }
             let wanted = web_sys::window()
@@ -387,7 +484,7 @@ pub fn LogViewer(
     let tool = "rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100 disabled:opacity-50 dark:border-slate-700 dark:hover:bg-slate-800";
 
     view! {
-        <div class="rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900" data-testid="log-viewer">
+        <div node_ref=frame class="flex flex-col rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900" data-testid="log-viewer">
             <div class="flex flex-wrap items-center gap-2 border-b border-slate-200 px-3 py-2 text-sm dark:border-slate-800">
                 <select
                     class="rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950"
@@ -442,6 +539,53 @@ pub fn LogViewer(
                     />
                     "Times (UTC)"
                 </label>
+                <label
+                    class="flex items-center gap-1 text-xs text-slate-600 dark:text-slate-400"
+                    title=move || if too_long() { format!("Wrapping shows up to {} lines", fmt_count(WRAP_MAX)) } else { "Wrap long lines".to_string() }
+                >
+                    <input
+                        type="checkbox"
+                        data-testid="toggle-wrap"
+                        prop:checked=wrap
+                        disabled=too_long
+                        on:change=move |ev| set_wrap.set(event_target_checked(&ev))
+                    />
+                    "Wrap"
+                </label>
+                <button
+                    type="button"
+                    class=tool
+                    disabled=move || partial.get()
+                    data-testid="log-copy"
+                    title="Copy the selected lines, or the whole log"
+                    on:click=move |_| {
+                        // As shown: the text without its escapes; the
+                        // selected lines, or all of them.
+                        let plain = |ls: &[LogLine]| ls.iter().map(|l| ansi::plain(&l.text)).collect::<Vec<_>>().join("\n");
+                        let text = lines.with(|ls| {
+                            let chosen = selected
+                                .get_untracked()
+                                .and_then(|(a, b)| ls.get(a.saturating_sub(1)..b.min(ls.len())))
+                                .filter(|c| !c.is_empty());
+                            plain(chosen.unwrap_or(ls))
+                        });
+                        if super::copy::copy_text(&text) {
+                            copied.set(true);
+                            set_timeout(move || copied.set(false), std::time::Duration::from_secs(2));
+                        }
+                    }
+                >
+                    {move || if copied.get() { "Copied" } else { "Copy" }}
+                </button>
+                <button
+                    type="button"
+                    class=tool
+                    data-testid="log-full-screen"
+                    aria-pressed=move || full_screen.get().to_string()
+                    on:click=move |_| toggle_full_screen(frame)
+                >
+                    {move || if full_screen.get() { "Exit full screen" } else { "Full screen" }}
+                </button>
                 <button
                     type="button"
                     class=tool
@@ -464,10 +608,21 @@ pub fn LogViewer(
                     "Download"
                 </a>
             </div>
+            <Show when=move || partial.get()>
+                <p class="border-b border-slate-200 px-3 py-1.5 text-xs text-slate-500 dark:border-slate-800" data-testid="log-tail-note">
+                    {move || format!("The last {} lines; the whole log comes as the page goes live (Download has it all).", fmt_count(lines.with(Vec::len)))}
+                </p>
+            </Show>
             <div
                 node_ref=viewport
-                class="relative overflow-auto rounded-b-xl bg-slate-950 font-mono text-xs text-slate-200"
-                style="height: 60vh"
+                // Full screen, the log takes what the toolbar leaves (a
+                // column flex item's basis would override a height).
+                class=move || if full_screen.get() {
+                    "relative min-h-0 flex-1 overflow-auto bg-slate-950 font-mono text-xs text-slate-200"
+                } else {
+                    "relative overflow-auto rounded-b-xl bg-slate-950 font-mono text-xs text-slate-200"
+                }
+                style=move || if full_screen.get() { "" } else { "height: 60vh" }
                 on:scroll=on_scroll
                 // The reader takes over.
                 on:wheel=move |_| pinned.set(false)
@@ -476,8 +631,16 @@ pub fn LogViewer(
                 tabindex="0"
                 data-testid="log-viewport"
             >
-                <div style=move || format!("position: relative; height: {}px; min-width: 100%; width: max-content", total() as f64 * ROW_PX)>
-                    <div style=move || format!("position: absolute; left: 0; right: 0; top: {}px", window().0 as f64 * ROW_PX)>
+                <div style=move || if wrapped() {
+                    "position: relative; width: 100%".to_string()
+                } else {
+                    format!("position: relative; height: {}px; min-width: 100%; width: max-content", total() as f64 * ROW_PX)
+                }>
+                    <div style=move || if wrapped() {
+                        "position: static".to_string()
+                    } else {
+                        format!("position: absolute; left: 0; right: 0; top: {}px", window().0 as f64 * ROW_PX)
+                    }>
                         <For each=rows key=|(idx, line)| (*idx, line.seq) let:row>
                             {
                                 let (idx, line) = row;
@@ -494,6 +657,8 @@ pub fn LogViewer(
                                         current=Signal::derive(current_row)
                                         folded=Signal::derive(is_folded)
                                         timestamps=timestamps
+                                        wrap=Signal::derive(wrapped)
+                                        partial=partial
                                         on_number=Callback::new(move |extend: bool| on_number(idx, extend))
                                         on_toggle=Callback::new(move |()| toggle_group(idx))
                                     />
@@ -520,11 +685,14 @@ fn LogRow(
     current: Signal<bool>,
     folded: Signal<bool>,
     #[prop(into)] timestamps: Signal<bool>,
+    wrap: Signal<bool>,
+    partial: Signal<bool>,
     on_number: Callback<bool>,
     on_toggle: Callback<()>,
 ) -> impl IntoView {
     let tone = match (line.stream, line.level) {
         (LogStream::System, _) => "bg-amber-950/40",
+        (LogStream::Stdin, _) => "bg-emerald-950/40",
         (_, LogLevel::Error) => "bg-rose-950/40",
         _ => "",
     };
@@ -532,6 +700,7 @@ fn LogRow(
         LogStream::Stdout => "border-transparent",
         LogStream::Stderr => "border-amber-500",
         LogStream::System => "border-sky-500",
+        LogStream::Stdin => "border-emerald-500",
     };
     let dim = if is_marker(&line.text) {
         "opacity-50"
@@ -564,7 +733,7 @@ fn LogRow(
                 .map(|s| {
                     let hits = matches_in(&s.text, &q);
                     if hits.is_empty() {
-                        return view! { <span class=s.class>{s.text}</span> }.into_any();
+                        return view! { <span class=s.class style=(!s.style.is_empty()).then_some(s.style)>{s.text}</span> }.into_any();
                     }
                     let mut parts = Vec::new();
                     let mut at = 0;
@@ -578,7 +747,7 @@ fn LogRow(
                     if at < s.text.len() {
                         parts.push(view! { <span>{s.text[at..].to_string()}</span> }.into_any());
                     }
-                    view! { <span class=s.class>{parts}</span> }.into_any()
+                    view! { <span class=s.class style=(!s.style.is_empty()).then_some(s.style)>{parts}</span> }.into_any()
                 })
                 .collect_view()
                 .into_any()
@@ -587,7 +756,8 @@ fn LogRow(
     view! {
         <div
             class=move || format!(
-                "flex h-5 whitespace-pre border-l-2 leading-5 {marker} {tone} {dim} {}",
+                "flex border-l-2 leading-5 {marker} {tone} {dim} {} {}",
+                if wrap.get() { "min-h-5 whitespace-pre-wrap break-all" } else { "h-5 whitespace-pre" },
                 if current.get() { "ring-1 ring-inset ring-amber-400" } else if selected.get() { "bg-indigo-900/50" } else { "" },
             )
             data-testid="log-line"
@@ -597,24 +767,28 @@ fn LogRow(
                 LogStream::Stdout => "stdout",
                 LogStream::Stderr => "stderr",
                 LogStream::System => "system",
+                LogStream::Stdin => "stdin",
             }
         >
+            // Numbers (and links) only once the whole log is here.
             <a
-                id=format!("L{number}")
-                href=format!("#L{number}")
+                id=move || (!partial.get()).then(|| format!("L{number}"))
+                href=move || (!partial.get()).then(|| format!("#L{number}"))
                 class="sticky left-0 w-14 shrink-0 select-none bg-slate-950 pr-3 text-right text-slate-500 hover:text-slate-200"
                 data-testid="line-number"
                 on:click=move |ev| {
                     ev.prevent_default();
-                    on_number.run(ev.shift_key());
+                    if !partial.get_untracked() {
+                        on_number.run(ev.shift_key());
+                    }
                 }
             >
-                {number}
+                {move || if partial.get() { String::new() } else { number.to_string() }}
             </a>
             <Show when=move || timestamps.get()>
                 <span class="shrink-0 select-none pr-3 text-slate-500" data-testid="line-time">{at.clone()}</span>
             </Show>
-            <span class="pr-3" data-testid="line-text">{body}</span>
+            <span class="min-w-0 pr-3" data-testid="line-text">{body}</span>
         </div>
     }
 }
@@ -670,6 +844,16 @@ mod tests {
     fn search_finds_every_match() {
         assert_eq!(matches_in("Error: error", "error"), vec![(0, 5), (7, 12)]);
         assert!(matches_in("abc", "").is_empty());
+    }
+
+    #[test]
+    fn a_system_line_ends_the_open_rows_before_it() {
+        let mut ls = Vec::new();
+        push_line(&mut ls, line(1, LogStream::Stdout, "Name? ", true));
+        push_line(&mut ls, line(2, LogStream::Stdin, "> Ada", false));
+        push_line(&mut ls, line(3, LogStream::Stdout, "hi Ada", false));
+        let texts: Vec<&str> = ls.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["Name? ", "> Ada", "hi Ada"]);
     }
 
     #[test]

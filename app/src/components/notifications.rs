@@ -17,12 +17,6 @@ use crate::state::use_live_connection;
 /// and errors stay until they are closed.
 const TOAST_MS: u64 = 10_000;
 
-fn time_text(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
-}
-
 fn dot_class(severity: Severity) -> &'static str {
     match severity {
         Severity::Info => "mt-1.5 h-2 w-2 shrink-0 rounded-full bg-sky-500",
@@ -30,6 +24,104 @@ fn dot_class(severity: Severity) -> &'static str {
         Severity::Warning => "mt-1.5 h-2 w-2 shrink-0 rounded-full bg-amber-500",
         Severity::Error => "mt-1.5 h-2 w-2 shrink-0 rounded-full bg-rose-500",
     }
+}
+
+/// Where the choice of desktop notifications is kept (this browser only).
+const DESKTOP_KEY: &str = "yagura.desktop-notifications";
+
+/// The browser's `Notification` API, when it has one.
+#[cfg(feature = "hydrate")]
+fn notification_api() -> Option<wasm_bindgen::JsValue> {
+    let window = web_sys::window()?;
+    js_sys::Reflect::get(&window, &"Notification".into())
+        .ok()
+        .filter(|n| !n.is_undefined())
+}
+
+#[cfg(feature = "hydrate")]
+fn local_storage() -> Option<wasm_bindgen::JsValue> {
+    let window = web_sys::window()?;
+    js_sys::Reflect::get(&window, &"localStorage".into())
+        .ok()
+        .filter(|s| !s.is_undefined() && !s.is_null())
+}
+
+/// Whether desktop notifications are on: chosen here and allowed by the
+/// browser.
+fn desktop_on() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let chosen = local_storage()
+            .and_then(|s| {
+                let get = js_sys::Reflect::get(&s, &"getItem".into()).ok()?;
+                let get = wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(get).ok()?;
+                get.call1(&s, &DESKTOP_KEY.into()).ok()?.as_string()
+            })
+            .is_some_and(|v| v == "1");
+        let granted = notification_api()
+            .and_then(|n| js_sys::Reflect::get(&n, &"permission".into()).ok())
+            .and_then(|p| p.as_string())
+            .is_some_and(|p| p == "granted");
+        chosen && granted
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = DESKTOP_KEY;
+        false
+    }
+}
+
+/// Turns desktop notifications on (asking the browser's permission) or off.
+fn set_desktop(on: bool) {
+    #[cfg(feature = "hydrate")]
+    {
+        if let Some(storage) = local_storage() {
+            if let Some(set) = js_sys::Reflect::get(&storage, &"setItem".into())
+                .ok()
+                .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok())
+            {
+                let _ = set.call2(
+                    &storage,
+                    &DESKTOP_KEY.into(),
+                    &(if on { "1" } else { "0" }).into(),
+                );
+            }
+        }
+        if on {
+            if let Some(ask) = notification_api()
+                .and_then(|n| js_sys::Reflect::get(&n, &"requestPermission".into()).ok())
+                .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok())
+            {
+                let _ = ask.call0(&notification_api().unwrap_or_default());
+            }
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = on;
+}
+
+/// Shows a notification on the desktop while this tab is in the background.
+fn desktop_notify(title: &str, body: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let hidden = web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.hidden());
+        if !hidden || !desktop_on() {
+            return;
+        }
+        let Some(api) = notification_api()
+            .and_then(|n| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(n).ok())
+        else {
+            return;
+        };
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"body".into(), &body.into());
+        let args = js_sys::Array::of2(&title.into(), &options);
+        let _ = js_sys::Reflect::construct(&api, &args);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (title, body);
 }
 
 /// Only paths of this UI are followed from a notification.
@@ -58,11 +150,16 @@ pub fn NotificationBell() -> impl IntoView {
         move || (version.get(), mark.version().get()),
         |_| list_notifications(),
     );
+    let menu = NodeRef::<leptos::html::Details>::new();
+    super::dismiss::close_on_outside(menu);
+    // Read in the browser only (false on the server, as hydration expects).
+    let desktop = RwSignal::new(false);
+    Effect::new(move |_| desktop.set(desktop_on()));
     // One await for the badge and the list, so that the server renders
     // what hydration finds. The summary is inside too: `<details>` takes
     // its first `<summary>` child, whatever comments come before it.
     view! {
-        <details class="relative" data-testid="bell-menu">
+        <details class="relative" data-testid="bell-menu" node_ref=menu>
             <Transition fallback=move || view! {
                 <summary class="flex cursor-pointer list-none items-center rounded-md border border-slate-200 px-2 py-1 text-slate-700 dark:border-slate-700 dark:text-slate-300" data-testid="bell" title="Notifications">
                     <span class="text-sm">"Notifications"</span>
@@ -94,6 +191,19 @@ pub fn NotificationBell() -> impl IntoView {
                         <div class="absolute right-0 z-30 mt-2 w-80 max-w-[90vw] rounded-lg border border-slate-200 bg-white shadow-lg dark:border-slate-700 dark:bg-slate-900">
                             <div class="flex items-center justify-between border-b border-slate-200 px-3 py-2 dark:border-slate-700">
                                 <h2 class="text-sm font-semibold">"Notifications"</h2>
+                                <label class="ml-auto mr-3 flex items-center gap-1 text-xs text-slate-600 dark:text-slate-400" title="Also on the desktop while this tab is in the background (the browser asks first)">
+                                    <input
+                                        type="checkbox"
+                                        data-testid="desktop-notifications"
+                                        prop:checked=desktop
+                                        on:change=move |ev| {
+                                            let on = event_target_checked(&ev);
+                                            set_desktop(on);
+                                            desktop.set(on);
+                                        }
+                                    />
+                                    "Desktop"
+                                </label>
                                 <ActionForm action=mark attr:class="inline">
                                     <button
                                         type="submit"
@@ -124,8 +234,21 @@ pub fn NotificationBell() -> impl IntoView {
                                                                     None => view! { <p class=weight>{title}</p> }.into_any(),
                                                                 }}
                                                                 <p class="break-words text-xs text-slate-600 dark:text-slate-400">{n.message.clone()}</p>
-                                                                <p class="text-xs text-slate-400">{time_text(n.created_at)}</p>
+                                                                <p class="text-xs text-slate-400"><super::time::Time ms=n.created_at /></p>
                                                             </div>
+                                                            {(!n.read).then(|| view! {
+                                                                <ActionForm action=mark attr:class="ml-auto shrink-0">
+                                                                    <input type="hidden" name="id" value=n.id.to_string() />
+                                                                    <button
+                                                                        type="submit"
+                                                                        class="rounded px-1 text-xs text-slate-500 hover:bg-slate-100 hover:text-slate-800 dark:hover:bg-slate-800 dark:hover:text-slate-200"
+                                                                        title="Mark read"
+                                                                        data-testid="mark-read"
+                                                                    >
+                                                                        "Mark read"
+                                                                    </button>
+                                                                </ActionForm>
+                                                            })}
                                                         </li>
                                                     }
                                                 }).collect_view()}
@@ -170,8 +293,27 @@ pub fn Toasts() -> impl IntoView {
     // Closed or expired ones, so that a re-run of the effect does not bring
     // them back.
     let gone = StoredValue::new(Vec::<NotificationId>::new());
+    // Those already shown on the desktop.
+    let announced = StoredValue::new(Vec::<NotificationId>::new());
+    // The page being looked at needs no toast about itself (it shows it,
+    // and a toast would cover it); arriving on a toast's page ends it.
+    let pathname = leptos_router::hooks::use_location().pathname;
+    Effect::new(move |_| {
+        let here = pathname.get();
+        let shown: Vec<NotificationId> = toasts.with_untracked(|t| {
+            t.iter()
+                .filter(|x| x.url.as_deref() == Some(here.as_str()))
+                .map(|x| x.id)
+                .collect()
+        });
+        if !shown.is_empty() {
+            gone.update_value(|g| g.extend(shown.iter().copied()));
+            toasts.update(|t| t.retain(|x| !shown.contains(&x.id)));
+        }
+    });
     Effect::new(move |_| {
         let recent = live.notifications.get();
+        let here = pathname.get_untracked();
         #[cfg(feature = "hydrate")]
         let now = js_sys::Date::now();
         #[cfg(not(feature = "hydrate"))]
@@ -188,6 +330,20 @@ pub fn Toasts() -> impl IntoView {
             else {
                 continue;
             };
+            let url = local(action_url);
+            // The desktop (only while this tab is in the background) first:
+            // a hidden tab on that very page still wants to be told.
+            let fresh = !gone.with_value(|g| g.contains(&id))
+                && !toasts.with_untracked(|t| t.iter().any(|x| x.id == id))
+                && (now - arrived) < TOAST_MS as f64;
+            if fresh && !announced.with_value(|a| a.contains(&id)) {
+                announced.update_value(|a| a.push(id));
+                desktop_notify(&title, &message);
+            }
+            if url.as_deref() == Some(here.as_str()) {
+                gone.update_value(|g| g.push(id));
+                continue;
+            }
             let sticky = matches!(severity, Severity::Warning | Severity::Error);
             let left = TOAST_MS as f64 - (now - arrived);
             if (!sticky && left <= 0.0)
@@ -202,7 +358,7 @@ pub fn Toasts() -> impl IntoView {
                     severity,
                     title,
                     message,
-                    url: local(action_url),
+                    url,
                 });
                 // A burst must not cover the page.
                 if t.len() > 4 {

@@ -28,7 +28,7 @@ pub fn StatusBadge(#[prop(into)] status: Signal<ExecutionStatus>) -> impl IntoVi
     };
     view! {
         <span class=class data-testid="status-badge" data-status=move || status.get().as_str()>
-            {move || status.get().as_str().replace('_', " ")}
+            {move || words(status.get().as_str())}
         </span>
     }
 }
@@ -95,7 +95,7 @@ pub fn RunStatusBadge(
         >
             {move || {
                 let s = status.get().as_str();
-                if exact { s.to_string() } else { s.replace('_', " ") }
+                if exact { s.to_string() } else { words(s) }
             }}
         </span>
     }
@@ -123,7 +123,7 @@ pub fn step_colour(status: StepStatus) -> &'static str {
 pub fn StepStatusBadge(status: StepStatus) -> impl IntoView {
     view! {
         <span class=format!("{PILL} {}", step_colour(status)) data-status=status.as_str()>
-            {status.as_str().replace('_', " ")}
+            {words(status.as_str())}
         </span>
     }
 }
@@ -143,5 +143,14 @@ pub fn IssueStateBadge(state: IssueState) -> impl IntoView {
         <span class=format!("{PILL} {colour}") data-testid="issue-state" data-state=state.as_str()>
             {state.as_str()}
         </span>
+    }
+}
+
+/// A state as the page says it: one name per state, everywhere
+/// (`waiting_approval` is "waiting for approval", `timed_out` "timed out").
+pub fn words(state: &str) -> String {
+    match state {
+        "waiting_approval" => "waiting for approval".to_string(),
+        other => other.replace('_', " "),
     }
 }

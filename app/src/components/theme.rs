@@ -19,11 +19,11 @@ pub fn ThemeToggle() -> impl IntoView {
             <input type="hidden" name="theme" value=move || theme().next().as_str() />
             <button
                 type="submit"
-                class="rounded-md border border-slate-200 px-3 py-1 text-xs font-medium text-slate-700 hover:bg-slate-100 dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
+                class="rounded-md border border-slate-200 px-2 py-1 text-xs sm:px-3 font-medium text-slate-700 hover:bg-slate-100 dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
                 title="Switch colour theme"
                 data-testid="theme-toggle"
             >
-                "Theme: "
+                <span class="sr-only sm:not-sr-only">"Theme: "</span>
                 {label}
             </button>
         </ActionForm>

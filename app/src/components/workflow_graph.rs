@@ -213,7 +213,7 @@ fn Node(node: GraphNode, x: f64, y: f64) -> impl IntoView {
     let third = node
         .detail
         .clone()
-        .or_else(|| status.map(|s| s.as_str().replace('_', " ")));
+        .or_else(|| status.map(|s| super::status::words(s.as_str())));
     view! {
         <g
             data-step=node.key.clone()
@@ -222,8 +222,10 @@ fn Node(node: GraphNode, x: f64, y: f64) -> impl IntoView {
         >
             <title>{tooltip}</title>
             <rect x=x y=y width=COL_W height=NODE_H rx="10" stroke-width="1.5" class=box_class(status) />
-            <text x=x + 12.0 y=y + 21.0 font-size="13" font-weight="600" class="fill-slate-900 dark:fill-slate-100">
-                {clip(&node.key, 22)}
+            // The padlock goes before the key, where a narrow editor
+            // column cannot cut it off.
+            <text x=x + if node.approval { 28.0 } else { 12.0 } y=y + 21.0 font-size="13" font-weight="600" class="fill-slate-900 dark:fill-slate-100">
+                {clip(&node.key, if node.approval { 20 } else { 22 })}
             </text>
             <text x=x + 12.0 y=y + 39.0 font-size="11" class="fill-slate-600 dark:fill-slate-300">
                 {clip(&node.agent, 28)}
@@ -233,7 +235,7 @@ fn Node(node: GraphNode, x: f64, y: f64) -> impl IntoView {
             })}
             {node.approval.then(|| view! {
                 // A padlock: the step waits at an approval gate.
-                <g transform=format!("translate({} {})", x + COL_W - 24.0, y + 8.0) class="fill-amber-500 stroke-amber-500">
+                <g transform=format!("translate({} {})", x + 10.0, y + 8.0) class="fill-amber-500 stroke-amber-500" data-testid="approval-lock">
                     <title>"Needs approval"</title>
                     <rect x="2" y="6" width="10" height="8" rx="1.5" stroke="none" />
                     <path d="M4.5 6V4a2.5 2.5 0 0 1 5 0v2" fill="none" stroke-width="1.5" />

@@ -80,6 +80,16 @@ pub struct ExecutionEvent {
     pub body: EventBody,
 }
 
+/// The end of an execution's log, for the page of a finished run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogTail {
+    /// The last log events, in order.
+    pub events: Vec<ExecutionEvent>,
+    /// They are the whole log.
+    pub complete: bool,
+}
+
 /// Something that happened in the workspace (issues, workflow runs,
 /// notifications, runners), fanned out live to every connection that may
 /// see it. The core publishes these; each dialect maps them to its frames.

@@ -67,6 +67,10 @@ pub enum LogStream {
     Stderr,
     /// Lines Yagura itself adds (truncation markers, spawn errors).
     System,
+    /// What a person typed into the process's input on the run page,
+    /// shown in the log as a terminal shows it (`> text`). Not output:
+    /// dialects that carry the agent's output leave it out.
+    Stdin,
 }
 
 /// How a line of output ended, so that the bytes as written can be given

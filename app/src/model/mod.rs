@@ -17,11 +17,12 @@ mod user;
 mod workflow;
 
 pub use agent::{
-    option_warnings, Agent, AgentInput, AgentType, Preset, RunnerLost, DEFAULT_OUTPUT_CAP,
+    command_warnings, display_command, option_warnings, shell_command, shell_line, shell_script,
+    Agent, AgentInput, AgentStats, AgentType, Preset, ProgramCheck, RunnerLost, DEFAULT_OUTPUT_CAP,
     DEFAULT_TIMEOUT_SECS, MASKED, PLACEHOLDERS, PRESETS,
 };
 pub use api_key::{ApiKey, ApiKeysOverview, NewApiKey};
-pub use event::{EventBody, ExecutionEvent, WorkspaceEvent};
+pub use event::{EventBody, ExecutionEvent, LogTail, WorkspaceEvent};
 pub use execution::{
     Dashboard, Execution, ExecutionAction, ExecutionPage, ExecutionQuery, ExecutionStatus, LineEnd,
     LogLevel, LogStream, ResourceUsage,

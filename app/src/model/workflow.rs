@@ -37,6 +37,17 @@ pub struct Step {
     pub approval: bool,
 }
 
+impl WorkflowDefinition {
+    /// Whether a step's prompt uses the issue (`{issue.title}` and the
+    /// like): such a workflow runs on an issue, never on none.
+    pub fn needs_issue(&self) -> bool {
+        self.stages
+            .iter()
+            .flat_map(|s| &s.steps)
+            .any(|s| s.prompt.contains("{issue."))
+    }
+}
+
 /// What a failed step does to its run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -532,6 +543,21 @@ mod tests {
             on_failure: OnFailure::Stop,
             approval: false,
         }
+    }
+
+    #[test]
+    fn a_prompt_that_uses_the_issue_needs_one() {
+        let mut def = WorkflowDefinition {
+            stages: vec![Stage {
+                name: "only".into(),
+                steps: vec![step("a"), step("b")],
+            }],
+        };
+        assert!(!def.needs_issue());
+        def.stages[0].steps[1].prompt = "after {steps.a.result}".into();
+        assert!(!def.needs_issue());
+        def.stages[0].steps[1].prompt = "fix #{issue.number}".into();
+        assert!(def.needs_issue());
     }
 
     #[test]

@@ -8,13 +8,21 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::executions::{lifecycle_version, ExecutionTable};
 use crate::api::{
-    delete_agent, get_agent, list_agents, list_executions, save_agent, start_execution, ApiError,
+    check_program, delete_agent, get_agent, get_agent_stats, list_agents, list_executions,
+    save_agent, start_execution, ApiError, StartExecution,
 };
+use crate::components::count::plural;
 use crate::components::empty_state::{EmptyState, Missing, PageHeader};
+use crate::components::status::StatusBadge;
+use crate::components::time::Time;
 use crate::model::{
-    Agent, AgentId, AgentInput, AgentType, ExecutionQuery, DEFAULT_OUTPUT_CAP,
-    DEFAULT_TIMEOUT_SECS, PLACEHOLDERS, PRESETS,
+    command_warnings, display_command, shell_command, shell_line, shell_script, Agent, AgentId,
+    AgentInput, AgentStats, AgentType, ExecutionQuery, DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_SECS,
+    MASKED, PLACEHOLDERS, PRESETS,
 };
+
+/// The prompt of the form's "Save and test run".
+pub const TEST_PROMPT: &str = "This is a test run from Yagura: reply with one short line.";
 
 const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm dark:border-slate-700 dark:bg-slate-950";
 const PRIMARY: &str = "rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50 dark:bg-indigo-500 dark:hover:bg-indigo-400";
@@ -22,6 +30,8 @@ const PRIMARY: &str = "rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibol
 #[component]
 pub fn AgentsPage() -> impl IntoView {
     let agents = Resource::new(|| (), |_| list_agents());
+    let version = lifecycle_version();
+    let stats = Resource::new(move || version.get(), |_| get_agent_stats());
     view! {
         <div class="mb-6 flex flex-wrap items-start justify-between gap-4">
             <PageHeader title="Agents" subtitle="Commands Yagura can run: Claude Code, Codex, Gemini CLI, aider or any script." />
@@ -36,11 +46,17 @@ pub fn AgentsPage() -> impl IntoView {
                             <a href="/agents/new" class=PRIMARY>"New agent"</a>
                         </EmptyState>
                     }.into_any(),
-                    Ok(list) => view! {
-                        <div class="grid grid-cols-1 gap-4 md:grid-cols-2">
-                            {list.into_iter().map(|a| view! { <AgentCard agent=a /> }).collect_view()}
-                        </div>
-                    }.into_any(),
+                    Ok(list) => {
+                        let stats = stats.await.unwrap_or_default();
+                        view! {
+                            <div class="grid grid-cols-1 gap-4 md:grid-cols-2">
+                                {list.into_iter().map(|a| {
+                                    let s = stats.iter().find(|s| s.agent_id == a.id).cloned();
+                                    view! { <AgentCard agent=a stats=s /> }
+                                }).collect_view()}
+                            </div>
+                        }.into_any()
+                    }
                 }
             })}
         </Transition>
@@ -48,11 +64,11 @@ pub fn AgentsPage() -> impl IntoView {
 }
 
 #[component]
-fn AgentCard(agent: Agent) -> impl IntoView {
+fn AgentCard(agent: Agent, stats: Option<AgentStats>) -> impl IntoView {
     let navigate = use_navigate();
-    let prompt = RwSignal::new(String::new());
-    let id = agent.id;
-    let run = Action::new(move |prompt: &String| start_execution(id, prompt.clone(), None));
+    // A plain form until the page is live: the server starts the run and
+    // redirects to it.
+    let run = ServerAction::<StartExecution>::new();
     Effect::new(move |_| {
         if let Some(Ok(execution)) = run.value().get() {
             navigate(&format!("/executions/{}", execution.id), Default::default());
@@ -63,26 +79,37 @@ fn AgentCard(agent: Agent) -> impl IntoView {
             <div class="flex items-start justify-between gap-2">
                 <div class="min-w-0">
                     <h2 class="font-semibold"><a class="hover:underline" href=format!("/agents/{}", agent.id)>{agent.name.clone()}</a></h2>
-                    <p class="text-xs text-slate-500">{agent.agent_type.as_str()}" · timeout "{agent.timeout_secs}" s"</p>
+                    <p class="text-xs text-slate-500">
+                        {agent.agent_type.as_str()}
+                        {shell_script(&agent.command).map(|_| " · shell script")}
+                        " · timeout "{agent.timeout_secs}" s"
+                    </p>
                 </div>
                 <a href=format!("/agents/{}", agent.id) class="text-xs font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Edit"</a>
             </div>
-            <p class="mt-2 truncate font-mono text-xs text-slate-600 dark:text-slate-400" title=agent.command.join(" ")>{agent.command.join(" ")}</p>
-            <form
-                class="mt-3 flex gap-2"
-                on:submit=move |ev| {
-                    ev.prevent_default();
-                    run.dispatch(prompt.get_untracked());
-                }
-            >
+            <p class="mt-2 flex flex-wrap items-center gap-x-2 gap-y-1 text-xs text-slate-600 dark:text-slate-400" data-testid="agent-stats">
+                {match stats {
+                    None => view! { <span>"Not run yet"</span> }.into_any(),
+                    Some(s) => view! {
+                        {s.last_status.map(|st| view! { <StatusBadge status=Signal::stored(st) /> })}
+                        {s.last_at.map(|at| view! { <span>"last run "<Time ms=at /></span> })}
+                        <span>{plural(s.runs as usize, "run", "runs")}</span>
+                        {s.success_rate().map(|r| view! { <span>{format!("{r}% succeed")}</span> })}
+                        {s.avg_wall_ms.map(|ms| view! { <span>{format!("avg {}", super::executions::duration_text(ms))}</span> })}
+                    }.into_any(),
+                }}
+            </p>
+            <p class="mt-2 truncate font-mono text-xs text-slate-600 dark:text-slate-400" data-testid="agent-command" title=display_command(&agent.command)>{display_command(&agent.command)}</p>
+            <ActionForm action=run attr:class="mt-3 flex gap-2">
+                <input type="hidden" name="agent_id" value=agent.id.to_string() />
                 <input
+                    name="prompt"
                     class="min-w-0 flex-1 rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-950"
                     placeholder="What should it do?"
                     aria-label=format!("Prompt for {}", agent.name)
-                    bind:value=prompt
                 />
                 <button type="submit" class=PRIMARY disabled=move || run.pending().get()>"Run"</button>
-            </form>
+            </ActionForm>
             {move || run.value().get().and_then(|r| r.err()).map(|e| view! { <p role="alert" class="mt-2 text-sm text-rose-600">{e.to_string()}</p> })}
         </article>
     }
@@ -131,10 +158,12 @@ fn env_text(env: &BTreeMap<String, String>) -> String {
         .join("\n")
 }
 
-/// Reads the form's text fields into an agent definition.
+/// Reads the form's text fields into an agent definition. `shell`: the
+/// command text is a shell script, else one argument per line.
 pub fn parse_form(
     name: &str,
     agent_type: &str,
+    shell: bool,
     command: &str,
     env: &str,
     timeout: &str,
@@ -154,11 +183,15 @@ pub fn parse_form(
     let input = AgentInput {
         name: name.trim().to_string(),
         agent_type: agent_type.parse()?,
-        command: command
-            .lines()
-            .map(|l| l.trim_end_matches('\r').to_string())
-            .filter(|l| !l.is_empty())
-            .collect(),
+        command: if shell {
+            if command.trim().is_empty() {
+                Vec::new()
+            } else {
+                shell_command(&command.replace("\r\n", "\n"))
+            }
+        } else {
+            command_lines(command)
+        },
         env: vars,
         timeout_secs: timeout
             .trim()
@@ -175,6 +208,23 @@ pub fn parse_form(
     };
     input.validate()?;
     Ok(input)
+}
+
+/// The command text's arguments, one per non-empty line.
+fn command_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// `PATH` as the agent's environment text sets it (None: the server's,
+/// or a saved value that is never shown again).
+fn env_path(env: &str) -> Option<String> {
+    env.lines()
+        .find_map(|l| l.trim().strip_prefix("PATH="))
+        .filter(|v| *v != MASKED)
+        .map(str::to_string)
 }
 
 #[component]
@@ -195,10 +245,18 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
             .as_str()
             .to_string(),
     );
+    let shell = RwSignal::new(
+        existing
+            .as_ref()
+            .is_some_and(|a| shell_script(&a.command).is_some()),
+    );
     let command = RwSignal::new(
         existing
             .as_ref()
-            .map(|a| a.command.join("\n"))
+            .map(|a| match shell_script(&a.command) {
+                Some(script) => script.to_string(),
+                None => a.command.join("\n"),
+            })
             .unwrap_or_default(),
     );
     let env = RwSignal::new(
@@ -243,7 +301,37 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let preset_note = RwSignal::new(None::<&'static str>);
 
-    let save = Action::new(move |input: &AgentInput| save_agent(id, input.clone()));
+    // Once saved (say, before a test run that failed to start), saving
+    // again replaces that agent rather than creating a second one.
+    let saved_id = RwSignal::new(id);
+    let save =
+        Action::new(move |input: &AgentInput| save_agent(saved_id.get_untracked(), input.clone()));
+    // "Save and test run": after saving, run it with a short prompt.
+    let test_after_save = RwSignal::new(false);
+    let test_run =
+        Action::new(move |agent: &AgentId| start_execution(*agent, TEST_PROMPT.to_string(), None));
+    // The command as saved would run it: its warnings and whether its
+    // program is here.
+    let argv = move || {
+        let text = command.get();
+        if shell.get() {
+            shell_command(&text)
+        } else {
+            command_lines(&text)
+        }
+    };
+    let program_check = Resource::new(
+        move || {
+            let argv = argv();
+            (argv.first().cloned(), env_path(&env.get()))
+        },
+        |(program, path)| async move {
+            match program {
+                Some(p) => check_program(vec![p], path).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
     let remove = Action::new(move |_: &()| async move {
         match id {
             Some(id) => delete_agent(id).await,
@@ -253,8 +341,21 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
     {
         let navigate = navigate.clone();
         Effect::new(move |_| {
-            if let Some(Ok(_)) = save.value().get() {
-                navigate("/agents", Default::default());
+            if let Some(Ok(agent)) = save.value().get() {
+                saved_id.set(Some(agent.id));
+                if test_after_save.get_untracked() {
+                    test_run.dispatch(agent.id);
+                } else {
+                    navigate("/agents", Default::default());
+                }
+            }
+        });
+    }
+    {
+        let navigate = navigate.clone();
+        Effect::new(move |_| {
+            if let Some(Ok(execution)) = test_run.value().get() {
+                navigate(&format!("/executions/{}", execution.id), Default::default());
             }
         });
     }
@@ -279,9 +380,17 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
                     .and_then(|r| r.err())
                     .map(|e| e.to_string())
             })
+            .or_else(|| {
+                test_run
+                    .value()
+                    .get()
+                    .and_then(|r| r.err())
+                    .map(|e| format!("saved, but the test run did not start: {e}"))
+            })
     };
     let apply_preset = move |key: String| {
         if let Some(p) = PRESETS.iter().find(|p| p.key == key) {
+            shell.set(false);
             command.set(p.command.join("\n"));
             sandbox_paths.set(p.sandbox_paths.join("\n"));
             agent_type.set(p.agent_type.as_str().to_string());
@@ -291,6 +400,7 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
             preset_note.set(Some(p.note));
         }
     };
+    let live_page = crate::components::time::page_live();
     let title = if existing.is_some() {
         "Edit agent"
     } else {
@@ -298,12 +408,12 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
     };
 
     view! {
-        <PageHeader title=title subtitle="An agent is a command. Each line of the command is one argument; no shell is involved." />
+        <PageHeader title=title subtitle="An agent is a command: a program and its arguments, one per line, or a shell script." />
         <form
             class="grid max-w-3xl gap-4 rounded-xl border border-slate-200 bg-white p-5 dark:border-slate-800 dark:bg-slate-900"
             on:submit=move |ev| {
                 ev.prevent_default();
-                let parsed = parse_form(&name.get_untracked(), &agent_type.get_untracked(), &command.get_untracked(), &env.get_untracked(), &timeout.get_untracked(), &cap.get_untracked())
+                let parsed = parse_form(&name.get_untracked(), &agent_type.get_untracked(), shell.get_untracked(), &command.get_untracked(), &env.get_untracked(), &timeout.get_untracked(), &cap.get_untracked())
                     .and_then(|mut input| {
                         input.capabilities = crate::model::split_labels(&capabilities.get_untracked());
                         input.sandbox_paths = sandbox_paths
@@ -351,20 +461,94 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
                     </select>
                 </label>
             </div>
-            <label class="block text-sm font-medium">
-                "Command, one argument per line"
-                <textarea class=format!("{INPUT} font-mono") rows="5" required bind:value=command></textarea>
-                <span class="mt-1 block text-xs font-normal text-slate-500">
-                    "Placeholders: "{PLACEHOLDERS.join(", ")}". Lines like "<code>"::progress 40 Step"</code>" and "<code>"::result {…}"</code>" in its output report progress and a result."
+            <fieldset class="grid gap-2">
+                <legend class="text-sm font-medium">"Command"</legend>
+                <div class="flex flex-wrap gap-4 text-sm" role="radiogroup" aria-label="Command kind">
+                    <label class="flex items-center gap-2">
+                        <input type="radio" name="command-kind" data-testid="mode-args" prop:checked=move || !shell.get() on:change=move |_| shell.set(false) />
+                        "Program and arguments, one per line"
+                    </label>
+                    <label class="flex items-center gap-2">
+                        <input type="radio" name="command-kind" data-testid="mode-shell" prop:checked=move || shell.get() on:change=move |_| {
+                            // A command written as arguments becomes the
+                            // same command line in the script.
+                            let lines = command_lines(&command.get_untracked());
+                            if lines.len() > 1 {
+                                command.set(shell_line(&lines));
+                            }
+                            shell.set(true);
+                        } />
+                        "Shell script"
+                    </label>
+                </div>
+                <textarea
+                    class=format!("{INPUT} font-mono")
+                    rows="5"
+                    required
+                    aria-label="Command"
+                    data-testid="command"
+                    placeholder=move || if shell.get() { "claude -p -- \"$1\" | tee answer.txt" } else { "claude\n-p\n--\n{prompt}" }
+                    bind:value=command
+                ></textarea>
+                <span class="block text-xs font-normal text-slate-500">
+                    {move || if shell.get() {
+                        view! { "Run by "<code>"/bin/sh -c"</code>". The prompt is "<code>"\"$1\""</code>", the issue's title "<code>"\"$2\""</code>" and its body "<code>"\"$3\""</code>": arguments, never pasted into the script." }.into_any()
+                    } else {
+                        view! { "The first line is the program, each further line one argument; no shell reads them, so quotes and spaces are kept as written. Placeholders: "{PLACEHOLDERS.join(", ")}"." }.into_any()
+                    }}
+                    " Lines like "<code>"::progress 40 Step"</code>" and "<code>"::result {…}"</code>" in its output report progress and a result."
                 </span>
                 {move || {
-                    let lines: Vec<String> = command.get().lines().map(|l| l.trim_end_matches('\r').to_string()).filter(|l| !l.is_empty()).collect();
-                    crate::model::option_warnings(&lines)
-                        .into_iter()
-                        .map(|w| view! { <span data-testid="command-warning" class="mt-1 block text-xs font-normal text-amber-700 dark:text-amber-300">{w}</span> })
-                        .collect_view()
+                    let argv = argv();
+                    let pasted = !shell.get() && argv.first().is_some_and(|p| p.trim().contains(char::is_whitespace));
+                    view! {
+                        {command_warnings(&argv)
+                            .into_iter()
+                            .map(|w| view! { <span data-testid="command-warning" class="block text-xs font-normal text-amber-700 dark:text-amber-300">{w}</span> })
+                            .collect_view()}
+                        {pasted.then(|| view! {
+                            <button
+                                type="button"
+                                data-testid="make-shell"
+                                class="w-fit text-xs font-medium text-indigo-600 hover:underline dark:text-indigo-400"
+                                on:click=move |_| {
+                                    // The first line is shell text already;
+                                    // the other lines are its arguments.
+                                    let lines = command_lines(&command.get_untracked());
+                                    let script = match lines.split_first() {
+                                        Some((first, [])) => first.clone(),
+                                        Some((first, rest)) => format!("{first} {}", shell_line(rest)),
+                                        None => String::new(),
+                                    };
+                                    command.set(script);
+                                    shell.set(true);
+                                }
+                            >
+                                "Run it as a shell script instead"
+                            </button>
+                        })}
+                    }
                 }}
-            </label>
+                <Transition>
+                    {move || Suspend::new(async move {
+                        // A whole command line on the program's line is
+                        // said above already.
+                        let pasted = !shell.get_untracked() && command_lines(&command.get_untracked()).first().is_some_and(|p| p.trim().contains(char::is_whitespace));
+                        program_check.await.ok().flatten().filter(|_| !pasted).map(|c| match c.found {
+                            Some(path) => view! {
+                                <span data-testid="program-check" data-found="true" class="block text-xs font-normal text-emerald-700 dark:text-emerald-400">
+                                    "✓ "<code>{c.program.clone()}</code>" is on this server: "<code>{path}</code>
+                                </span>
+                            }.into_any(),
+                            None => view! {
+                                <span data-testid="program-check" data-found="false" class="block text-xs font-normal text-rose-700 dark:text-rose-400">
+                                    "✗ "{c.note.unwrap_or_else(|| format!("{} is not on this server", c.program))}
+                                </span>
+                            }.into_any(),
+                        })
+                    })}
+                </Transition>
+            </fieldset>
             <label class="block text-sm font-medium">
                 "Environment, KEY=VALUE per line"
                 <textarea class=format!("{INPUT} font-mono") rows="3" bind:value=env></textarea>
@@ -396,7 +580,17 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
             </div>
             {move || error().map(|e| view! { <p role="alert" data-testid="form-error" class="text-sm text-rose-600">{e}</p> })}
             <div class="flex items-center gap-3">
-                <button type="submit" class=PRIMARY disabled=move || save.pending().get()>"Save agent"</button>
+                <button type="submit" class=PRIMARY disabled=move || !live_page.get() || save.pending().get() on:click=move |_| test_after_save.set(false)>"Save agent"</button>
+                <button
+                    type="submit"
+                    data-testid="test-run"
+                    title=format!("Saves, then runs it with the prompt: {TEST_PROMPT}")
+                    class="rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-50 disabled:opacity-50 dark:border-slate-700 dark:hover:bg-slate-800"
+                    disabled=move || !live_page.get() || save.pending().get() || test_run.pending().get()
+                    on:click=move |_| test_after_save.set(true)
+                >
+                    "Save and test run"
+                </button>
                 <a href="/agents" class="text-sm text-slate-600 hover:underline dark:text-slate-400">"Cancel"</a>
                 {id.map(|_| view! {
                     <button
@@ -455,6 +649,7 @@ mod tests {
         let a = parse_form(
             "x",
             "Review",
+            false,
             "claude\n-p\n{prompt}\n",
             "A=1\n# note\nB=two=2",
             "60",
@@ -464,10 +659,18 @@ mod tests {
         assert_eq!(a.command, vec!["claude", "-p", "{prompt}"]);
         assert_eq!(a.env.get("B").map(String::as_str), Some("two=2"));
         assert_eq!(a.output_cap_bytes, 2 << 20);
-        assert!(parse_form("x", "Review", "", "", "60", "2").is_err());
-        assert!(parse_form("x", "Review", "ls", "NOEQUALS", "60", "2")
-            .unwrap_err()
-            .contains("KEY=VALUE"));
-        assert!(parse_form("x", "Nope", "ls", "", "60", "2").is_err());
+        assert!(parse_form("x", "Review", false, "", "", "60", "2").is_err());
+        assert!(
+            parse_form("x", "Review", false, "ls", "NOEQUALS", "60", "2")
+                .unwrap_err()
+                .contains("KEY=VALUE")
+        );
+        assert!(parse_form("x", "Nope", false, "ls", "", "60", "2").is_err());
+        let script =
+            parse_form("x", "Custom", true, "echo \"$1\"\r\nls\r\n", "", "60", "2").unwrap();
+        assert_eq!(
+            crate::model::shell_script(&script.command),
+            Some("echo \"$1\"\nls\n")
+        );
     }
 }

@@ -2,10 +2,10 @@
 //! with `X-API-Key` or `Authorization: Bearer`, CC-Anywhere clients). A key
 //! is shown once, when it is made; Yagura keeps only its hash.
 
+use crate::components::time::Time;
 use leptos::prelude::*;
 
 use super::common::{action_error, FormError, CARD, DANGER, INPUT, PRIMARY};
-use super::executions::time_text;
 use crate::api::{get_api_keys, CreateApiKey, RevokeApiKey};
 use crate::components::empty_state::PageHeader;
 use crate::model::{ApiKey, ApiKeysOverview};
@@ -88,8 +88,8 @@ fn KeyRow(key_info: ApiKey, all_users: bool, revoke: ServerAction<RevokeApiKey>)
             <span class="font-medium">{key_info.name.clone()}</span>
             <code class="rounded bg-slate-100 px-1.5 py-0.5 font-mono text-xs dark:bg-slate-800">{format!("{}…", key_info.prefix)}</code>
             {all_users.then(|| view! { <span class="text-xs text-slate-500">{format!("owner {}", key_info.username)}</span> })}
-            <span class="text-xs text-slate-500">{format!("created {}", time_text(key_info.created_at))}</span>
-            <span class="text-xs text-slate-500">{key_info.last_used_at.map(|u| format!("last used {}", time_text(u))).unwrap_or_else(|| "never used".into())}</span>
+            <span class="text-xs text-slate-500">"created "<Time ms=key_info.created_at /></span>
+            <span class="text-xs text-slate-500">{match key_info.last_used_at { Some(u) => view! { "last used "<Time ms=u /> }.into_any(), None => "never used".into_any() }}</span>
             {if revoked {
                 view! { <span class="ml-auto text-xs font-medium text-rose-600">"revoked"</span> }.into_any()
             } else {

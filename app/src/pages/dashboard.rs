@@ -7,65 +7,12 @@ use super::executions::{lifecycle_version, ExecutionTable};
 use crate::api::get_dashboard;
 use crate::components::{
     empty_state::{EmptyState, PageHeader},
-    status::{ProgressBar, RunStatusBadge, StatusBadge},
+    status::{words, ProgressBar, RunStatusBadge, StatusBadge},
+    time::Time,
 };
 use crate::model::{ExecutionId, ExecutionStatus, WorkflowRunSummary};
 use crate::protocol::native::ServerMessage;
 use crate::state::use_live_connection;
-
-/// One line of the live activity feed.
-fn describe(msg: &ServerMessage) -> Option<(ExecutionId, String)> {
-    let (id, text) = match msg {
-        ServerMessage::AgentQueued {
-            execution_id,
-            agent_type,
-            ..
-        } => (
-            *execution_id,
-            format!("{} agent queued", agent_type.as_str()),
-        ),
-        ServerMessage::AgentStarted {
-            execution_id,
-            agent_type,
-            ..
-        } => (
-            *execution_id,
-            format!("{} agent started", agent_type.as_str()),
-        ),
-        ServerMessage::AgentCompleted {
-            execution_id,
-            agent_type,
-            ..
-        } => (
-            *execution_id,
-            format!("{} agent completed", agent_type.as_str()),
-        ),
-        ServerMessage::AgentFailed {
-            execution_id,
-            agent_type,
-            error_message,
-            ..
-        } => (
-            *execution_id,
-            format!("{} agent failed: {error_message}", agent_type.as_str()),
-        ),
-        ServerMessage::AgentCancelled {
-            execution_id,
-            agent_type,
-            ..
-        } => (
-            *execution_id,
-            format!("{} agent cancelled", agent_type.as_str()),
-        ),
-        ServerMessage::AgentPaused { execution_id, .. } => (*execution_id, "paused".to_string()),
-        ServerMessage::AgentResumed { execution_id, .. } => (*execution_id, "resumed".to_string()),
-        ServerMessage::AgentRequeued { execution_id, .. } => {
-            (*execution_id, "requeued: its runner was lost".to_string())
-        }
-        _ => return None,
-    };
-    Some((id, text))
-}
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -78,7 +25,6 @@ pub fn DashboardPage() -> impl IntoView {
     );
     // Live progress of running executions, between list refreshes.
     let progress = RwSignal::new(HashMap::<ExecutionId, (u8, String)>::new());
-    let feed = RwSignal::new(Vec::<(ExecutionId, String)>::new());
     Effect::new(move |_| {
         let Some(msg) = live.lifecycle.get() else {
             return;
@@ -93,11 +39,6 @@ pub fn DashboardPage() -> impl IntoView {
             progress.update(|m| {
                 m.insert(*execution_id, (*p, current_step.clone()));
             });
-        } else if let Some(line) = describe(&msg) {
-            feed.update(|f| {
-                f.insert(0, line);
-                f.truncate(20);
-            });
         }
     });
 
@@ -110,17 +51,31 @@ pub fn DashboardPage() -> impl IntoView {
                     Err(e) => return view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
                 };
                 let count = |s: ExecutionStatus| d.today.iter().find(|(st, _)| *st == s).map(|(_, n)| *n).unwrap_or(0);
+                // "Running" is what runs now (as the list below), whenever
+                // it started; the others count today's.
                 let tiles = [
-                    ("Running", count(ExecutionStatus::Running) + count(ExecutionStatus::Paused) + count(ExecutionStatus::Queued)),
-                    ("Completed", count(ExecutionStatus::Completed)),
-                    ("Failed", count(ExecutionStatus::Failed) + count(ExecutionStatus::TimedOut)),
-                    ("Cancelled", count(ExecutionStatus::Cancelled)),
+                    ("Running", "now", d.active.len() as u64),
+                    ("Completed", "today", count(ExecutionStatus::Completed)),
+                    ("Failed", "today", count(ExecutionStatus::Failed) + count(ExecutionStatus::TimedOut)),
+                    ("Cancelled", "today", count(ExecutionStatus::Cancelled)),
                 ];
+                // The activity: the latest runs by their last change, from
+                // the store (a reload keeps it), refreshed on every start and end.
+                let mut activity: Vec<(i64, ExecutionId, String, Option<String>)> = d
+                    .recent
+                    .iter()
+                    .map(|e| {
+                        let at = e.finished_at.or(e.started_at).unwrap_or(e.created_at);
+                        let text = format!("{} {}", e.agent_name, words(e.status.as_str()));
+                        (at, e.id, text, e.error_message.clone())
+                    })
+                    .collect();
+                activity.sort_by_key(|a| std::cmp::Reverse(a.0));
                 view! {
                     <section aria-label="Today" class="mb-6 grid grid-cols-2 gap-3 md:grid-cols-4">
-                        {tiles.into_iter().map(|(label, n)| view! {
+                        {tiles.into_iter().map(|(label, when, n)| view! {
                             <div class="rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900" data-testid=format!("today-{}", label.to_lowercase())>
-                                <p class="text-xs font-medium uppercase text-slate-500">{label}" today"</p>
+                                <p class="text-xs font-medium uppercase text-slate-500">{label}" "{when}</p>
                                 <p class="mt-1 text-2xl font-semibold">{n}</p>
                             </div>
                         }).collect_view()}
@@ -154,15 +109,16 @@ pub fn DashboardPage() -> impl IntoView {
                         <section class="rounded-xl border border-slate-200 bg-white p-5 dark:border-slate-800 dark:bg-slate-900">
                             <h2 class="text-sm font-semibold text-slate-500 dark:text-slate-400">"Activity"</h2>
                             <ul class="mt-3 flex flex-col gap-2 text-sm" data-testid="activity-feed">
-                                {move || {
-                                    let items = feed.get();
-                                    if items.is_empty() {
-                                        view! { <li class="text-slate-500">"Events appear here as they happen."</li> }.into_any()
-                                    } else {
-                                        items.into_iter().map(|(id, text)| view! {
-                                            <li><a class="hover:underline" href=format!("/executions/{id}")>{text}</a></li>
-                                        }).collect_view().into_any()
-                                    }
+                                {if activity.is_empty() {
+                                    view! { <li class="text-slate-500">"Runs appear here as they start and end."</li> }.into_any()
+                                } else {
+                                    activity.into_iter().map(|(at, id, text, error)| view! {
+                                        <li data-testid="activity">
+                                            <a class="hover:underline" href=format!("/executions/{id}")>{text}</a>
+                                            <span class="ml-1 text-xs text-slate-500"><Time ms=at /></span>
+                                            {error.map(|e| view! { <p class="truncate text-xs text-rose-600 dark:text-rose-400" title=e.clone()>{e.clone()}</p> })}
+                                        </li>
+                                    }).collect_view().into_any()
                                 }}
                             </ul>
                         </section>

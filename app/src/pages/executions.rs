@@ -5,12 +5,13 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::components::time::Time;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{
-    control_execution, get_execution, list_agents, list_executions, send_stdin, start_execution,
-    ApiError,
+    control_execution, execution_log_tail, get_execution, list_agents, list_executions, send_stdin,
+    start_execution, ApiError,
 };
 use crate::components::{
     empty_state::{EmptyState, Missing, PageHeader},
@@ -18,13 +19,35 @@ use crate::components::{
     status::{ProgressBar, StatusBadge},
 };
 use crate::model::{
-    Execution, ExecutionAction, ExecutionId, ExecutionQuery, ExecutionStatus, LineEnd,
-    ResourceUsage,
+    EventBody, Execution, ExecutionAction, ExecutionId, ExecutionQuery, ExecutionStatus, LineEnd,
+    LogTail, ResourceUsage,
 };
 use crate::protocol::native::ServerMessage;
 use crate::state::use_live_connection;
 
 const PAGE_SIZE: u32 = 25;
+/// How many of a finished run's last lines its page is served with.
+const TAIL_LINES: u32 = 200;
+
+/// A stored log event as a row of the log viewer.
+fn log_line(seq: u64, at_ms: i64, body: &EventBody) -> Option<LogLine> {
+    match body {
+        EventBody::Log {
+            stream,
+            level,
+            message,
+            end,
+        } => Some(LogLine {
+            seq,
+            stream: *stream,
+            level: *level,
+            text: message.clone(),
+            open: *end == LineEnd::None,
+            at_ms: Some(at_ms),
+        }),
+        _ => None,
+    }
+}
 
 /// Bumps whenever an execution starts or ends somewhere (not on progress),
 /// so lists refresh without polling.
@@ -133,7 +156,7 @@ pub fn ExecutionsPage() -> impl IntoView {
                     <option value="" selected=move || status().is_none()>"Any"</option>
                     {ExecutionStatus::ALL
                         .into_iter()
-                        .map(|s| view! { <option value=s.as_str() selected=move || status() == Some(s)>{s.as_str().replace('_', " ")}</option> })
+                        .map(|s| view! { <option value=s.as_str() selected=move || status() == Some(s)>{crate::components::status::words(s.as_str())}</option> })
                         .collect_view()}
                 </select>
             </label>
@@ -210,13 +233,26 @@ pub fn ExecutionTable(items: Vec<Execution>) -> impl IntoView {
                     {items.into_iter().map(|e| {
                         let status = e.status;
                         view! {
-                            <tr class="border-b border-slate-100 last:border-0 hover:bg-slate-50 dark:border-slate-800 dark:hover:bg-slate-800/50" data-testid="execution-row">
+                            // The whole row opens the run (the agent's link
+                            // covers it); the issue and run links sit above.
+                            <tr class="relative border-b border-slate-100 last:border-0 hover:bg-slate-50 dark:border-slate-800 dark:hover:bg-slate-800/50" data-testid="execution-row">
                                 <td class="px-4 py-2">
-                                    <a class="font-medium text-indigo-600 hover:underline dark:text-indigo-400" href=format!("/executions/{}", e.id)>{e.agent_name.clone()}</a>
+                                    <a class="font-medium text-indigo-600 after:absolute after:inset-0 hover:underline dark:text-indigo-400" href=format!("/executions/{}", e.id)>{e.agent_name.clone()}</a>
                                 </td>
                                 <td class="px-4 py-2"><StatusBadge status=Signal::stored(status) /></td>
-                                <td class="hidden max-w-xs truncate px-4 py-2 text-slate-600 md:table-cell dark:text-slate-400">{e.prompt.clone()}</td>
-                                <td class="hidden px-4 py-2 text-slate-600 sm:table-cell dark:text-slate-400">{time_text(e.started_at.unwrap_or(e.created_at))}</td>
+                                <td class="hidden max-w-md px-4 py-2 text-slate-600 md:table-cell dark:text-slate-400">
+                                    <p class="truncate">{if e.prompt.is_empty() { "(no prompt)".to_string() } else { e.prompt.clone() }}</p>
+                                    <p class="flex flex-wrap gap-x-2 text-xs text-slate-500" data-testid="execution-context">
+                                        {e.issue.clone().map(|i| view! {
+                                            <a class="relative z-10 truncate hover:underline" href=format!("/issues/{}", i.id)>{format!("#{} {}", i.number, i.title)}</a>
+                                        })}
+                                        {e.workflow_run_id.map(|r| view! {
+                                            <a class="relative z-10 hover:underline" href=format!("/workflow-runs/{r}")>"workflow step"</a>
+                                        })}
+                                        {e.created_by.clone().map(|u| view! { <span>{format!("by {u}")}</span> })}
+                                    </p>
+                                </td>
+                                <td class="hidden px-4 py-2 text-slate-600 sm:table-cell dark:text-slate-400"><Time ms=e.started_at.unwrap_or(e.created_at) /></td>
                                 <td class="px-4 py-2 text-slate-600 dark:text-slate-400">{e.usage.map(|u| duration_text(u.wall_ms)).unwrap_or_else(|| "—".into())}</td>
                             </tr>
                         }
@@ -235,17 +271,25 @@ pub fn ExecutionPage() -> impl IntoView {
             .with(|p| p.get("id"))
             .and_then(|s| s.parse::<ExecutionId>().ok())
     };
+    // A finished run comes with the end of its log, so that the server's
+    // page shows it (the replay takes over in the browser).
     let execution = Resource::new(id, |id| async move {
-        match id {
-            Some(id) => get_execution(id).await,
-            None => Err(ApiError::NotFound),
-        }
+        let Some(id) = id else {
+            return Err(ApiError::NotFound);
+        };
+        let execution = get_execution(id).await?;
+        let tail = if execution.status.is_terminal() {
+            execution_log_tail(id, TAIL_LINES).await.unwrap_or_default()
+        } else {
+            LogTail::default()
+        };
+        Ok((execution, tail))
     });
     view! {
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match execution.await {
-                    Ok(e) => view! { <ExecutionView initial=e /> }.into_any(),
+                    Ok((e, tail)) => view! { <ExecutionView initial=e tail=tail /> }.into_any(),
                     Err(ApiError::NotFound) => view! {
                         <Missing title="Execution not found" body="There is no such execution: it may have been deleted, or the address is wrong." back_href="/executions" back_label="All executions" />
                     }.into_any(),
@@ -340,7 +384,7 @@ impl RunState {
 }
 
 #[component]
-fn ExecutionView(initial: Execution) -> impl IntoView {
+fn ExecutionView(initial: Execution, tail: LogTail) -> impl IntoView {
     let id = initial.id;
     let state = RwSignal::new(RunState {
         status: initial.status,
@@ -393,7 +437,17 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
         })
     };
     let elapsed = move || elapsed_ms().map(duration_text);
-    let lines = RwSignal::new(Vec::<LogLine>::new());
+    let mut shown = Vec::<LogLine>::new();
+    for event in &tail.events {
+        if let Some(line) = log_line(event.seq, event.at_ms, &event.body) {
+            push_line(&mut shown, line);
+        }
+    }
+    // The replay (from the first line) gathers out of sight until it has
+    // reached the tail shown from the server, then takes its place.
+    let tail_seq = tail.events.last().map(|e| e.seq);
+    let partial = RwSignal::new(tail_seq.is_some() && !tail.complete);
+    let lines = RwSignal::new(shown);
 
     // Replay everything from the store, then follow live; the connection
     // resumes from the last seq after a reconnect.
@@ -406,6 +460,8 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
         // lines must not re-render 100,000 times.
         let pending: Rc<RefCell<Vec<LogLine>>> = Rc::default();
         let scheduled = Rc::new(Cell::new(false));
+        let shadow: Rc<RefCell<Option<Vec<LogLine>>>> =
+            Rc::new(RefCell::new(tail_seq.map(|_| Vec::new())));
         let watch = live.watch_execution(id, 0, move |msg| {
             if let ServerMessage::AgentLog {
                 seq,
@@ -427,12 +483,26 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                 };
                 pending.borrow_mut().push(line);
                 if !scheduled.replace(true) {
-                    let (pending, scheduled) = (pending.clone(), scheduled.clone());
+                    let (pending, scheduled, shadow) =
+                        (pending.clone(), scheduled.clone(), shadow.clone());
                     set_timeout(
                         move || {
                             scheduled.set(false);
                             let batch = std::mem::take(&mut *pending.borrow_mut());
-                            lines.update(|ls| batch.into_iter().for_each(|l| push_line(ls, l)));
+                            let mut shadow = shadow.borrow_mut();
+                            match shadow.as_mut() {
+                                Some(gathered) => {
+                                    let caught_up = batch.last().map(|l| l.seq) >= tail_seq;
+                                    batch.into_iter().for_each(|l| push_line(gathered, l));
+                                    if caught_up {
+                                        lines.set(std::mem::take(gathered));
+                                        partial.set(false);
+                                        *shadow = None;
+                                    }
+                                }
+                                None => lines
+                                    .update(|ls| batch.into_iter().for_each(|l| push_line(ls, l))),
+                            }
                         },
                         Duration::from_millis(16),
                     );
@@ -451,8 +521,10 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
     // without `::progress` lines gets its log higher up.
     let has_progress = move || {
         state.with(|s| {
-            s.progress > 0
-                || s.step.is_some()
+            // Progress and a step say something while it runs; once it is
+            // over, the status does (an error or a result still shows).
+            let live = !s.status.is_terminal();
+            (live && (s.progress > 0 || s.step.is_some()))
                 || s.error.is_some()
                 || s.result
                     .as_ref()
@@ -487,7 +559,11 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
         });
     }
     let stdin_text = RwSignal::new(String::new());
-    let stdin = Action::new(move |text: &String| send_stdin(id, format!("{text}\n")));
+    // A secret (a password at a prompt) is not echoed into the log.
+    let secret = RwSignal::new(false);
+    let stdin = Action::new(move |(text, echo): &(String, bool)| {
+        send_stdin(id, format!("{text}\n"), *echo)
+    });
     let action_error = move || {
         control
             .value()
@@ -498,42 +574,58 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
             .map(|e| e.to_string())
     };
     let button = "rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-100 disabled:opacity-50 dark:border-slate-700 dark:hover:bg-slate-800";
+    // Until the page is live these buttons could do nothing: disabled.
+    let live_page = crate::components::time::page_live();
+
+    // A process that printed a prompt (a line without its end) and went
+    // quiet is most likely waiting for someone to type.
+    let waiting_input = move || {
+        let now = now.get();
+        status.get() == ExecutionStatus::Running
+            && lines.with(|ls| {
+                ls.last()
+                    .is_some_and(|l| l.open && l.at_ms.is_none_or(|at| now - at >= 1_000))
+            })
+    };
 
     view! {
         <leptos_meta::Title text=format!("{} · execution", initial.agent_name) />
-        <div class="mb-6 flex flex-wrap items-start justify-between gap-4">
-            <div class="min-w-0">
-                <p class="text-xs font-medium uppercase text-slate-500">{initial.agent_type.as_str()}" agent"</p>
-                <h1 class="mt-1 flex items-center gap-3 text-2xl font-semibold tracking-tight">
+        // Log first: a compact header that stays on screen while the log
+        // scrolls, with the status, the live time and the controls.
+        <div
+            class="sticky top-0 z-20 -mx-4 mb-2 flex flex-wrap items-center justify-between gap-x-4 gap-y-2 border-b border-slate-200 bg-slate-50/95 px-4 py-2 backdrop-blur md:-mx-8 md:px-8 dark:border-slate-800 dark:bg-slate-950/95"
+            data-testid="run-header"
+        >
+            <div class="flex min-w-0 items-center gap-3">
+                <h1 class="truncate text-xl font-semibold tracking-tight" title=format!("{} agent", initial.agent_type.as_str())>
                     {initial.agent_name.clone()}
-                    <StatusBadge status=status />
-                    <span
-                        class="text-sm font-normal tabular-nums text-slate-500"
-                        data-testid="elapsed"
-                        data-ms=move || elapsed_ms().map(|ms| ms.to_string()).unwrap_or_default()
-                        title="Time since it started"
-                    >
-                        {move || elapsed().unwrap_or_default()}
-                    </span>
                 </h1>
-                <p class="mt-1 break-words text-sm text-slate-600 dark:text-slate-400">{initial.prompt.clone()}</p>
-                {(initial.issue.is_some() || initial.workflow_run_id.is_some()).then(|| view! {
-                    <p class="mt-1 flex flex-wrap gap-x-3 text-sm">
-                        {initial.issue.clone().map(|i| view! {
-                            <span>"On issue "<a class="font-medium text-indigo-600 hover:underline dark:text-indigo-400" href=format!("/issues/{}", i.id)>{format!("#{} {}", i.number, i.title)}</a></span>
-                        })}
-                        {initial.workflow_run_id.map(|r| view! {
-                            <a class="font-medium text-indigo-600 hover:underline dark:text-indigo-400" href=format!("/workflow-runs/{r}")>"Step of a workflow run"</a>
-                        })}
-                    </p>
-                })}
+                <StatusBadge status=status />
+                <span
+                    class="text-sm font-normal tabular-nums text-slate-500"
+                    data-testid="elapsed"
+                    data-ms=move || elapsed_ms().map(|ms| ms.to_string()).unwrap_or_default()
+                    title="Time since it started"
+                >
+                    {move || elapsed().unwrap_or_default()}
+                </span>
+                <Show when=waiting_input>
+                    <a
+                        href="#stdin"
+                        class="shrink-0 rounded-full bg-amber-100 px-2 py-0.5 text-xs font-medium text-amber-800 dark:bg-amber-900/60 dark:text-amber-200"
+                        data-testid="waiting-input"
+                        title="It printed a prompt and is quiet: type an answer below"
+                    >
+                        "waiting for input"
+                    </a>
+                </Show>
             </div>
             <div class="flex flex-wrap gap-2">
                 <Show when=move || status.get() == ExecutionStatus::Running>
-                    <button type="button" class=button on:click=move |_| { control.dispatch(ExecutionAction::Pause); }>"Pause"</button>
+                    <button type="button" class=button disabled=move || !live_page.get() on:click=move |_| { control.dispatch(ExecutionAction::Pause); }>"Pause"</button>
                 </Show>
                 <Show when=move || status.get() == ExecutionStatus::Paused>
-                    <button type="button" class=button on:click=move |_| { control.dispatch(ExecutionAction::Resume); }>"Resume"</button>
+                    <button type="button" class=button disabled=move || !live_page.get() on:click=move |_| { control.dispatch(ExecutionAction::Resume); }>"Resume"</button>
                 </Show>
                 <Show when=move || status.get().is_terminal() && has_agent>
                     <button
@@ -541,7 +633,7 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                         class=button
                         data-testid="run-again"
                         title="Start the same agent with the same prompt"
-                        disabled=move || again.pending().get()
+                        disabled=move || !live_page.get() || again.pending().get()
                         on:click=move |_| { again.dispatch(()); }
                     >
                         "Run again"
@@ -551,7 +643,7 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                     <button
                         type="button"
                         class="rounded-md bg-rose-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-rose-500 disabled:opacity-50"
-                        disabled=move || control.pending().get()
+                        disabled=move || !live_page.get() || control.pending().get()
                         on:click=move |_| {
                             if crate::components::confirm::confirmed("Cancel this run? Its process is stopped.") {
                                 control.dispatch(ExecutionAction::Cancel);
@@ -563,8 +655,22 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                 </Show>
             </div>
         </div>
+        <div class="mb-4 min-w-0">
+            <p class="text-xs font-medium uppercase text-slate-500">{initial.agent_type.as_str()}" agent"</p>
+            <p class="mt-1 break-words text-sm text-slate-600 dark:text-slate-400" data-testid="prompt">{initial.prompt.clone()}</p>
+            {(initial.issue.is_some() || initial.workflow_run_id.is_some()).then(|| view! {
+                <p class="mt-1 flex flex-wrap gap-x-3 text-sm">
+                    {initial.issue.clone().map(|i| view! {
+                        <span>"On issue "<a class="font-medium text-indigo-600 hover:underline dark:text-indigo-400" href=format!("/issues/{}", i.id)>{format!("#{} {}", i.number, i.title)}</a></span>
+                    })}
+                    {initial.workflow_run_id.map(|r| view! {
+                        <a class="font-medium text-indigo-600 hover:underline dark:text-indigo-400" href=format!("/workflow-runs/{r}")>"Step of a workflow run"</a>
+                    })}
+                </p>
+            })}
+        </div>
         {move || action_error().map(|e| view! { <p role="alert" class="mb-4 text-sm text-rose-600">{e}</p> })}
-        <div class="mb-4 grid gap-4 md:grid-cols-3">
+        <div class="mb-4 grid items-start gap-4 md:grid-cols-3">
             <Show when=has_progress>
             <section class="rounded-xl border border-slate-200 bg-white p-4 md:col-span-2 dark:border-slate-800 dark:bg-slate-900" data-testid="progress-card">
                 <ProgressBar
@@ -593,7 +699,10 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                 // Full width (no progress card): the figures in one row.
                 <dl class=move || if has_progress() { "grid grid-cols-2 gap-x-3 gap-y-1" } else { "grid grid-cols-2 gap-x-3 gap-y-1 md:grid-cols-10" }>
                     <dt class="text-slate-500">"Started"</dt>
-                    <dd data-testid="started-at">{move || state.with(|s| s.started_at).map(time_text).unwrap_or_else(|| "—".into())}</dd>
+                    <dd data-testid="started-at">{move || match state.with(|s| s.started_at) {
+                        Some(ms) => view! { <Time ms=ms /> }.into_any(),
+                        None => "—".into_any(),
+                    }}</dd>
                     <dt class="text-slate-500">"Exit"</dt>
                     <dd data-testid="exit-code">{move || state.with(|s| match (s.status, s.exit_code, s.signal) {
                         // Stopped on request: the signal is how, not why.
@@ -612,15 +721,20 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                     <dt class="text-slate-500">"Memory"</dt>
                     <dd>{move || state.with(|s| s.usage.map(|u| format!("{:.1} MiB", u.peak_memory_kb as f64 / 1024.0)).unwrap_or_else(|| "—".into()))}</dd>
                 </dl>
-                <p class="mt-3 break-all font-mono text-xs text-slate-500" title="The command run">{initial.argv.join(" ")}</p>
+                <p class="mt-3 max-h-24 overflow-y-auto break-all font-mono text-xs text-slate-500" title="The command run" data-testid="argv">{crate::model::display_command(&initial.argv)}</p>
             </section>
         </div>
         <Show when=move || matches!(status.get(), ExecutionStatus::Running | ExecutionStatus::Paused)>
             <form
-                class="mb-4 flex gap-2"
+                id="stdin"
+                class=move || if waiting_input() {
+                    "mb-4 flex gap-2 rounded-lg p-1 ring-2 ring-amber-400 dark:ring-amber-500"
+                } else {
+                    "mb-4 flex gap-2"
+                }
                 on:submit=move |ev| {
                     ev.prevent_default();
-                    stdin.dispatch(stdin_text.get_untracked());
+                    stdin.dispatch((stdin_text.get_untracked(), !secret.get_untracked()));
                     stdin_text.set(String::new());
                 }
             >
@@ -628,11 +742,16 @@ fn ExecutionView(initial: Execution) -> impl IntoView {
                     class="min-w-0 flex-1 rounded-md border border-slate-300 bg-white px-3 py-1.5 font-mono text-sm dark:border-slate-700 dark:bg-slate-950"
                     placeholder="Type input for the process and press Enter"
                     aria-label="Standard input"
+                    prop:type=move || if secret.get() { "password" } else { "text" }
                     bind:value=stdin_text
                 />
-                <button type="submit" class=button>"Send"</button>
+                <label class="flex shrink-0 items-center gap-1 text-xs text-slate-600 dark:text-slate-400" title="Not shown in the log, and hidden as you type">
+                    <input type="checkbox" data-testid="stdin-secret" prop:checked=secret on:change=move |ev| secret.set(event_target_checked(&ev)) />
+                    "Secret"
+                </label>
+                <button type="submit" class=button disabled=move || !live_page.get()>"Send"</button>
             </form>
         </Show>
-        <LogViewer lines=lines download_href=format!("/api/v1/executions/{id}/log") />
+        <LogViewer lines=lines download_href=format!("/api/v1/executions/{id}/log") partial=partial.into() />
     }
 }

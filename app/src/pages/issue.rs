@@ -4,6 +4,7 @@
 //! Every form here posts to its server function, so it works without
 //! JavaScript; with it, the page updates in place and follows live events.
 
+use crate::components::time::Time;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -12,7 +13,7 @@ use super::common::{
     action_error, submit_with, workflow_version, workspace_version, FormError, LabelChip, CARD,
     INPUT, LINK, PRIMARY, SECONDARY,
 };
-use super::executions::{lifecycle_version, time_text};
+use super::executions::lifecycle_version;
 use crate::api::{
     get_issue, list_agents, list_workflows, ApiError, EditIssueFields, StartExecution,
     StartWorkflow, UpdateIssue,
@@ -120,7 +121,7 @@ fn IssueView(
                         <IssueStateBadge state=i.state />
                     </h1>
                     <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
-                        {format!("Opened {}", time_text(i.created_at))}
+                        "Opened "<Time ms=i.created_at />
                         {i.created_by.clone().map(|u| format!(" by {u}"))}
                         {format!(" · assignee: {}", i.assignee.clone().unwrap_or_else(|| "nobody".into()))}
                         {i.html_url.clone().map(|u| view! {
@@ -333,7 +334,12 @@ impl Entry {
 
 #[component]
 fn Timeline(executions: Vec<Execution>, runs: Vec<WorkflowRunSummary>) -> impl IntoView {
-    let mut entries: Vec<Entry> = executions
+    // A workflow's steps go under their run; the rest stand alone.
+    let run_ids: std::collections::HashSet<_> = runs.iter().map(|r| r.id).collect();
+    let (steps, alone): (Vec<Execution>, Vec<Execution>) = executions
+        .into_iter()
+        .partition(|e| e.workflow_run_id.is_some_and(|r| run_ids.contains(&r)));
+    let mut entries: Vec<Entry> = alone
         .into_iter()
         .map(|e| Entry::Execution(Box::new(e)))
         .chain(runs.into_iter().map(Entry::Run))
@@ -345,37 +351,52 @@ fn Timeline(executions: Vec<Execution>, runs: Vec<WorkflowRunSummary>) -> impl I
         }
         .into_any();
     }
+    let execution_line = |e: &Execution, what: &'static str| {
+        view! {
+            <div class="flex flex-wrap items-center gap-2">
+                <StatusBadge status=Signal::stored(e.status) />
+                <a class=LINK href=format!("/executions/{}", e.id)>{e.agent_name.clone()}</a>
+                <span class="text-slate-500">{what}</span>
+                <span class="text-xs text-slate-400"><Time ms=e.started_at.unwrap_or(e.created_at) /></span>
+            </div>
+            {(!e.prompt.is_empty()).then(|| view! {
+                <p class="mt-1 truncate text-slate-600 dark:text-slate-400" title=e.prompt.clone()>{e.prompt.clone()}</p>
+            })}
+        }
+    };
     view! {
         <ol class="relative flex flex-col gap-3 border-l border-slate-200 pl-4 dark:border-slate-800">
             {entries.into_iter().map(|entry| {
-                let at = time_text(entry.at());
                 match entry {
                     Entry::Execution(e) => view! {
                         <li class="text-sm" data-testid="timeline-entry" data-kind="execution">
-                            <div class="flex flex-wrap items-center gap-2">
-                                <StatusBadge status=Signal::stored(e.status) />
-                                <a class=LINK href=format!("/executions/{}", e.id)>{e.agent_name.clone()}</a>
-                                <span class="text-slate-500">{if e.workflow_run_id.is_some() { "workflow step" } else { "agent run" }}</span>
-                                <span class="text-xs text-slate-400">{at}</span>
-                            </div>
-                            {(!e.prompt.is_empty()).then(|| view! {
-                                <p class="mt-1 truncate text-slate-600 dark:text-slate-400" title=e.prompt.clone()>{e.prompt.clone()}</p>
-                            })}
+                            {execution_line(&e, "agent run")}
                         </li>
                     }.into_any(),
-                    Entry::Run(r) => view! {
-                        <li class="text-sm" data-testid="timeline-entry" data-kind="workflow-run">
-                            <div class="flex flex-wrap items-center gap-2">
-                                <RunStatusBadge status=Signal::stored(r.status) />
-                                <a class=LINK href=format!("/workflow-runs/{}", r.id)>{r.workflow_name.clone()}</a>
-                                <span class="text-slate-500">{format!("workflow · {} of {} steps", r.steps_done, r.steps_total)}</span>
-                                {r.pr_url.clone().map(|u| view! {
-                                    <a class=LINK href=u rel="external noopener" target="_blank" data-testid="run-pr">"pull request"</a>
+                    Entry::Run(r) => {
+                        let mut mine: Vec<&Execution> = steps.iter().filter(|e| e.workflow_run_id == Some(r.id)).collect();
+                        mine.sort_by_key(|e| e.created_at);
+                        view! {
+                            <li class="text-sm" data-testid="timeline-entry" data-kind="workflow-run">
+                                <div class="flex flex-wrap items-center gap-2">
+                                    <RunStatusBadge status=Signal::stored(r.status) />
+                                    <a class=LINK href=format!("/workflow-runs/{}", r.id)>{r.workflow_name.clone()}</a>
+                                    <span class="text-slate-500">{format!("workflow · {} of {} steps", r.steps_done, r.steps_total)}</span>
+                                    {r.pr_url.clone().map(|u| view! {
+                                        <a class=LINK href=u rel="external noopener" target="_blank" data-testid="run-pr">"pull request"</a>
+                                    })}
+                                    <span class="text-xs text-slate-400"><Time ms=r.created_at /></span>
+                                </div>
+                                {(!mine.is_empty()).then(|| view! {
+                                    <ol class="mt-2 flex flex-col gap-2 border-l border-slate-200 pl-4 dark:border-slate-800">
+                                        {mine.into_iter().map(|e| view! {
+                                            <li data-testid="timeline-step">{execution_line(e, "step")}</li>
+                                        }).collect_view()}
+                                    </ol>
                                 })}
-                                <span class="text-xs text-slate-400">{at}</span>
-                            </div>
-                        </li>
-                    }.into_any(),
+                            </li>
+                        }.into_any()
+                    }
                 }
             }).collect_view()}
         </ol>

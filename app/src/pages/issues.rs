@@ -4,6 +4,7 @@
 //! Every form here posts to its server function, so it works without
 //! JavaScript; with it, the page updates in place and follows live events.
 
+use crate::components::time::Time;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -12,7 +13,6 @@ use super::common::{
     action_error, submit_with, tidy_labels, workspace_version, FormError, LabelChip, CARD, INPUT,
     LINK, PRIMARY, SECONDARY,
 };
-use super::executions::time_text;
 use crate::api::{list_issues, list_repositories, CreateIssue, CreateRepository};
 use crate::components::{
     empty_state::EmptyState, empty_state::PageHeader, status::IssueStateBadge,
@@ -152,9 +152,20 @@ pub fn IssuesPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match issues.await {
                     Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
-                    Ok(p) if p.items.is_empty() => view! {
-                        <EmptyState title="No issues here" body="Nothing matches these filters. Create an issue above, or change the filters." />
-                    }.into_any(),
+                    Ok(p) if p.items.is_empty() => {
+                        // Say what is really above: the repository form
+                        // first, then "New issue"; and whether filters hide some.
+                        let has_repo = repos.await.is_ok_and(|r| !r.is_empty());
+                        let filtered = filters.with_untracked(|f| {
+                            f.label.is_some() || f.repo.is_some() || f.text.is_some() || f.state != "open"
+                        });
+                        let (title, body) = match (has_repo, filtered) {
+                            (false, _) => ("No issues yet", "Add a repository above; then “New issue” opens its first issue."),
+                            (true, true) => ("No issues here", "Nothing matches these filters: change them, or open “New issue” above."),
+                            (true, false) => ("No open issues", "Open “New issue” above to write one, or connect GitHub in Settings to bring yours in."),
+                        };
+                        view! { <EmptyState title=title body=body /> }.into_any()
+                    }
                     Ok(p) => {
                         let f = filters.get_untracked();
                         let pages = p.total.div_ceil(u64::from(PAGE_SIZE)).max(1);
@@ -182,14 +193,15 @@ pub fn IssuesPage() -> impl IntoView {
 /// work without JavaScript.
 #[component]
 fn FilterForm(filters: Memo<Filters>, repos: Vec<Repository>) -> impl IntoView {
-    let select = "mt-1 rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-950";
+    let select = "mt-1 w-full min-w-0 rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-950";
     // Drawn again when the address changes (a label chip, say).
     move || {
         let f = filters.get();
         let repos = repos.clone();
         view! {
-            <form method="get" action="/issues" class="mb-4 flex flex-wrap items-end gap-3 text-sm" role="search">
-                <label class="flex flex-col text-xs font-medium text-slate-600 dark:text-slate-400">
+            // Two columns on a phone, one row from a tablet up.
+            <form method="get" action="/issues" class="mb-4 grid grid-cols-2 items-end gap-3 text-sm sm:flex sm:flex-wrap" role="search" data-testid="issue-filters">
+                <label class="flex min-w-0 flex-col text-xs font-medium text-slate-600 dark:text-slate-400">
                     "State"
                     <select name="state" class=select>
                         {["open", "closed", "all"].into_iter().map(|s| view! {
@@ -197,7 +209,7 @@ fn FilterForm(filters: Memo<Filters>, repos: Vec<Repository>) -> impl IntoView {
                         }).collect_view()}
                     </select>
                 </label>
-                <label class="flex flex-col text-xs font-medium text-slate-600 dark:text-slate-400">
+                <label class="flex min-w-0 flex-col text-xs font-medium text-slate-600 dark:text-slate-400">
                     "Repository"
                     <select name="repo" class=select>
                         <option value="">"Any"</option>
@@ -206,15 +218,15 @@ fn FilterForm(filters: Memo<Filters>, repos: Vec<Repository>) -> impl IntoView {
                         }).collect_view()}
                     </select>
                 </label>
-                <label class="flex flex-col text-xs font-medium text-slate-600 dark:text-slate-400">
+                <label class="flex min-w-0 flex-col text-xs font-medium text-slate-600 dark:text-slate-400">
                     "Label"
                     <input name="label" class=select value=f.label.clone().unwrap_or_default() size="12" />
                 </label>
-                <label class="flex min-w-0 flex-1 flex-col text-xs font-medium text-slate-600 dark:text-slate-400">
+                <label class="col-span-2 flex min-w-0 flex-1 flex-col text-xs font-medium text-slate-600 dark:text-slate-400 sm:min-w-48">
                     "Search"
                     <input type="search" name="q" class=select value=f.text.clone().unwrap_or_default() placeholder="Words in the title or body" />
                 </label>
-                <button type="submit" class=SECONDARY>"Filter"</button>
+                <button type="submit" class=format!("{SECONDARY} col-span-2 sm:col-auto")>"Filter"</button>
             </form>
         }
     }
@@ -234,7 +246,7 @@ fn IssueRow(issue: Issue) -> impl IntoView {
                     {issue.repository_name.clone()}
                     {issue.created_by.clone().map(|u| format!(" · opened by {u}"))}
                     {issue.assignee.clone().map(|a| format!(" · assigned to {a}"))}
-                    {format!(" · updated {}", time_text(issue.updated_at))}
+                    " · updated "<Time ms=issue.updated_at />
                 </p>
             </div>
             <div class="flex flex-wrap gap-1">

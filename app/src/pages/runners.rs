@@ -2,10 +2,12 @@
 //! follows runners coming and going live; admins create and revoke tokens
 //! here, and the page shows the command line that starts a runner.
 
+use crate::components::time::Time;
 use leptos::prelude::*;
 
+use crate::components::copy::CopyButton;
+
 use super::common::{action_error, workspace_version, FormError, CARD, DANGER, INPUT, PRIMARY};
-use super::executions::time_text;
 use crate::api::{get_runners, CreateRunnerToken, RevokeRunnerToken};
 use crate::components::empty_state::{EmptyState, PageHeader};
 use crate::model::{Runner, RunnerToken, RunnersOverview};
@@ -53,10 +55,20 @@ fn Overview(
         lease_secs,
         server_url,
     } = overview;
-    let command = format!(
-        "yagura runner --server {server_url} --token <TOKEN> --name {} --capabilities local --concurrency 2",
-        "$(hostname)"
-    );
+    // The token just created goes into the command; until then a
+    // placeholder says where it goes.
+    let command = Signal::derive(move || {
+        let token = create
+            .value()
+            .get()
+            .and_then(|r| r.ok())
+            .map(|t| t.token)
+            .unwrap_or_else(|| "<TOKEN>".to_string());
+        format!(
+            "yagura runner --server {server_url} --token {token} --name {} --capabilities local --concurrency 2",
+            "$(hostname)"
+        )
+    });
     view! {
         <div class="grid gap-6">
             <section>
@@ -75,7 +87,13 @@ fn Overview(
                 <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
                     "On the machine that should run agents, with this same "<code>"yagura"</code>" binary:"
                 </p>
-                <pre class="mt-2 overflow-x-auto rounded-md bg-slate-100 p-3 text-xs dark:bg-slate-950" data-testid="runner-command">{command}</pre>
+                <div class="mt-2 flex items-start gap-2">
+                    <pre class="min-w-0 flex-1 overflow-x-auto rounded-md bg-slate-100 p-3 text-xs dark:bg-slate-950" data-testid="runner-command">{command}</pre>
+                    <CopyButton text=command label="Copy the command" testid="copy-command" />
+                </div>
+                {move || (admin && create.value().get().is_none_or(|r| r.is_err())).then(|| view! {
+                    <p class="mt-1 text-xs text-slate-500">"Create a runner token below: it takes the place of "<code>"<TOKEN>"</code>"."</p>
+                })}
                 <p class="mt-2 text-xs text-slate-500">
                     {format!("A runner that sends no heartbeat for {lease_secs} s loses its running executions (they fail with RUNNER_LOST). It keeps its reports while the link is down and sends them again when it reconnects.")}
                 </p>
@@ -112,7 +130,7 @@ fn RunnerCard(runner: Runner, lease_secs: u64) -> impl IntoView {
                 <dt class="text-slate-500">"Version"</dt>
                 <dd>{runner.version.clone()}</dd>
                 <dt class="text-slate-500">"Last heartbeat"</dt>
-                <dd>{runner.last_heartbeat_at.map(time_text).unwrap_or_else(|| "never".into())}</dd>
+                <dd>{match runner.last_heartbeat_at { Some(at) => view! { <Time ms=at /> }.into_any(), None => "never".into_any() }}</dd>
                 <dt class="text-slate-500">"Token"</dt>
                 <dd>{runner.token_name.clone()}</dd>
             </dl>
@@ -144,7 +162,10 @@ fn Tokens(
             {move || created().map(|t| view! {
                 <div class="mt-3 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm dark:border-amber-700 dark:bg-amber-950">
                     <p>{format!("Token {:?} — copy it now; it will not be shown again:", t.info.name)}</p>
-                    <code class="mt-1 block break-all font-mono text-xs" data-testid="new-token">{t.token}</code>
+                    <div class="mt-1 flex items-start gap-2">
+                        <code class="min-w-0 flex-1 break-all font-mono text-xs" data-testid="new-token">{t.token.clone()}</code>
+                        <CopyButton text=t.token label="Copy the token" testid="copy-token" />
+                    </div>
                 </div>
             })}
             <FormError message=revoke_error />
@@ -154,8 +175,8 @@ fn Tokens(
                     view! {
                         <li class="flex flex-wrap items-center gap-x-3 gap-y-1 py-2" data-testid="runner-token">
                             <span class="font-medium">{t.name.clone()}</span>
-                            <span class="text-xs text-slate-500">{format!("created {}", time_text(t.created_at))}</span>
-                            <span class="text-xs text-slate-500">{t.last_used_at.map(|u| format!("last used {}", time_text(u))).unwrap_or_else(|| "never used".into())}</span>
+                            <span class="text-xs text-slate-500">"created "<Time ms=t.created_at /></span>
+                            <span class="text-xs text-slate-500">{match t.last_used_at { Some(u) => view! { "last used "<Time ms=u /> }.into_any(), None => "never used".into_any() }}</span>
                             {if revoked {
                                 view! { <span class="ml-auto text-xs font-medium text-rose-600">"revoked"</span> }.into_any()
                             } else {

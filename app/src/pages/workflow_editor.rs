@@ -68,7 +68,7 @@ pub fn WorkflowEditPage() -> impl IntoView {
                 let agents = agents.await;
                 match (workflow.await, agents) {
                     (Ok(existing), Ok(agents)) => {
-                        let runs = existing.as_ref().map(|w| view! { <WorkflowRuns workflow=w.id start=start runs=runs /> });
+                        let runs = existing.clone().map(|w| view! { <WorkflowRuns workflow=w start=start runs=runs /> });
                         view! {
                             <WorkflowEditor existing=existing agents=agents admin=admin />
                             {runs}

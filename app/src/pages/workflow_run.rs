@@ -6,6 +6,7 @@
 //! without JavaScript. With it, the page reads the run again whenever an
 //! event of this run arrives (simpler than patching, and always right).
 
+use crate::components::time::Time;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
@@ -113,7 +114,9 @@ fn step_detail(step: &RunStep) -> Option<String> {
         return Some("reused".into());
     }
     match (step.status, step.started_at, step.finished_at) {
-        (StepStatus::WaitingApproval, _, _) => Some("awaiting approval".into()),
+        (StepStatus::WaitingApproval, _, _) => {
+            Some(crate::components::status::words("waiting_approval"))
+        }
         (_, Some(s), Some(f)) if f >= s => Some(duration_text((f - s) as u64)),
         _ => None,
     }
@@ -195,9 +198,9 @@ fn RunView(
                     <RunStatusBadge status=Signal::stored(run.status) testid="run-status" exact=true />
                 </h1>
                 <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
-                    {format!("Started {}", time_text(run.created_at))}
+                    "Started "<Time ms=run.created_at />
                     {run.created_by.clone().map(|u| format!(" by {u}"))}
-                    {run.finished_at.map(|f| format!(" · ended {}", time_text(f)))}
+                    {run.finished_at.map(|f| view! { " · ended "<Time ms=f /> })}
                 </p>
                 <p class="mt-1 flex flex-wrap gap-x-3 text-sm">
                     {run.issue.clone().map(|i| view! {

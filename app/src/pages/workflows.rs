@@ -2,17 +2,19 @@
 //! latest runs of all of them. The editor is in `workflow_editor`, one
 //! run's page in `workflow_run`.
 
+use crate::components::time::Time;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use super::common::{action_error, workflow_version, FormError, CARD, LINK, PRIMARY, SECONDARY};
-use super::executions::time_text;
-use crate::api::{list_workflow_runs, list_workflows, StartWorkflow};
+use crate::api::{list_issues, list_workflow_runs, list_workflows, StartWorkflow};
 use crate::components::{
     empty_state::{EmptyState, PageHeader},
     status::RunStatusBadge,
 };
-use crate::model::{Role, Workflow, WorkflowId, WorkflowRunSummary};
+use crate::model::{
+    IssueId, IssueQuery, IssueState, Role, Workflow, WorkflowId, WorkflowRunSummary,
+};
 use crate::state::{use_session, SessionContext};
 
 /// Whether the signed-in user may define workflows.
@@ -41,6 +43,7 @@ pub fn WorkflowsPage() -> impl IntoView {
     let start = ServerAction::<StartWorkflow>::new();
     follow_new_run(start);
     let workflows = Resource::new(|| (), |_| list_workflows());
+    let issues = open_issue_choices();
     let runs = Resource::new(
         move || (version.get(), start.version().get()),
         |_| list_workflow_runs(None),
@@ -60,6 +63,7 @@ pub fn WorkflowsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let admin = is_admin(ctx).await;
+                let issues = issues.await.unwrap_or_default();
                 match workflows.await {
                     Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! {
@@ -72,7 +76,7 @@ pub fn WorkflowsPage() -> impl IntoView {
                     }.into_any(),
                     Ok(list) => view! {
                         <div class="grid gap-4 md:grid-cols-2">
-                            {list.into_iter().map(|w| view! { <WorkflowCard workflow=w start=start admin=admin /> }).collect_view()}
+                            {list.into_iter().map(|w| view! { <WorkflowCard workflow=w start=start admin=admin issues=issues.clone() /> }).collect_view()}
                         </div>
                     }.into_any(),
                 }
@@ -100,6 +104,7 @@ fn WorkflowCard(
     workflow: Workflow,
     start: ServerAction<StartWorkflow>,
     admin: bool,
+    issues: IssueChoices,
 ) -> impl IntoView {
     let stages = workflow.definition.stages.len();
     let steps: usize = workflow
@@ -142,14 +147,113 @@ fn WorkflowCard(
             {(!workflow.description.is_empty()).then(|| view! {
                 <p class="mt-2 text-sm text-slate-600 dark:text-slate-400">{workflow.description.clone()}</p>
             })}
-            <div class="mt-4 flex items-center gap-3">
-                <ActionForm action=start>
-                    <input type="hidden" name="workflow_id" value=workflow.id.to_string() />
-                    <button type="submit" class=PRIMARY disabled=move || start.pending().get()>"Run"</button>
-                </ActionForm>
+            <div class="mt-4 flex items-start gap-3">
+                <div class="min-w-0 flex-1">
+                    <RunWorkflowForm
+                        workflow=workflow.id
+                        name=workflow.name.clone()
+                        needs_issue=workflow.definition.needs_issue()
+                        issues=issues
+                        start=start
+                        button="Run"
+                    />
+                </div>
                 <a href=href class=SECONDARY>{if admin { "Edit" } else { "View" }}</a>
             </div>
         </article>
+    }
+}
+
+/// Open issues a workflow can run on: id and "#12 Title".
+pub type IssueChoices = Vec<(IssueId, String)>;
+
+/// Loads the open issues for the run forms of a page (once per page).
+pub fn open_issue_choices() -> Resource<Result<IssueChoices, crate::api::ApiError>> {
+    Resource::new(
+        || (),
+        |_| async move {
+            list_issues(IssueQuery {
+                state: Some(IssueState::Open),
+                limit: 200,
+                ..Default::default()
+            })
+            .await
+            .map(|page| {
+                page.items
+                    .into_iter()
+                    .map(|i| (i.id, format!("#{} {}", i.number, i.title)))
+                    .collect()
+            })
+        },
+    )
+}
+
+/// Starts a run of one workflow: the issue to run it on (a workflow whose
+/// prompts use the issue offers no "No issue"), then a button that asks
+/// first. Without JavaScript it is a plain form.
+#[component]
+pub fn RunWorkflowForm(
+    workflow: WorkflowId,
+    name: String,
+    needs_issue: bool,
+    issues: IssueChoices,
+    start: ServerAction<StartWorkflow>,
+    #[prop(into)] button: String,
+    #[prop(optional)] secondary: bool,
+) -> impl IntoView {
+    let first = if needs_issue {
+        issues.first().map(|(_, label)| label.clone())
+    } else {
+        Some("no issue".to_string())
+    };
+    let chosen = RwSignal::new(first);
+    let blocked = needs_issue && issues.is_empty();
+    let message = move || match chosen.get_untracked() {
+        Some(label) if label != "no issue" => format!("Run “{name}” on {label}?"),
+        _ => format!("Run “{name}” without an issue?"),
+    };
+    let labels = issues.clone();
+    let on_change = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        let label = labels
+            .iter()
+            .find(|(id, _)| id.to_string() == value)
+            .map(|(_, label)| label.clone())
+            .unwrap_or_else(|| "no issue".to_string());
+        chosen.set(Some(label));
+    };
+    view! {
+        <ActionForm action=start attr:class="flex min-w-0 flex-wrap items-center gap-2" attr:data-testid="run-workflow-form">
+            <input type="hidden" name="workflow_id" value=workflow.to_string() />
+            <select
+                name="issue_id"
+                aria-label="Issue"
+                class="min-w-0 max-w-full flex-1 rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm sm:max-w-xs dark:border-slate-700 dark:bg-slate-950"
+                required=needs_issue
+                disabled=blocked
+                on:change=on_change
+            >
+                {(!needs_issue).then(|| view! { <option value="">"No issue"</option> })}
+                {issues.into_iter().map(|(id, label)| view! { <option value=id.to_string()>{label}</option> }).collect_view()}
+            </select>
+            <button
+                type="submit"
+                class=if secondary { SECONDARY } else { PRIMARY }
+                disabled=move || blocked || start.pending().get()
+                on:click=move |ev| {
+                    if !crate::components::confirm::confirmed(&message()) {
+                        ev.prevent_default();
+                    }
+                }
+            >
+                {button}
+            </button>
+            {blocked.then(|| view! {
+                <p class="w-full text-xs text-slate-500" data-testid="needs-issue">
+                    "Its prompts use the issue: "<a class=LINK href="/issues">"open an issue"</a>" to run it on."
+                </p>
+            })}
+        </ActionForm>
     }
 }
 
@@ -181,7 +285,7 @@ pub fn RunsTable(runs: Vec<WorkflowRunSummary>) -> impl IntoView {
                             </td>
                             <td class="px-4 py-2 text-slate-600 dark:text-slate-400">{format!("{} / {}", r.steps_done, r.steps_total)}</td>
                             <td class="hidden px-4 py-2 text-slate-600 sm:table-cell dark:text-slate-400">
-                                {time_text(r.created_at)}
+                                <Time ms=r.created_at />
                                 {r.created_by.clone().map(|u| format!(" · {u}"))}
                             </td>
                         </tr>
@@ -195,20 +299,36 @@ pub fn RunsTable(runs: Vec<WorkflowRunSummary>) -> impl IntoView {
 /// The runs of one workflow, with a button to start another.
 #[component]
 pub fn WorkflowRuns(
-    workflow: WorkflowId,
+    workflow: Workflow,
     start: ServerAction<StartWorkflow>,
     runs: Resource<Result<Vec<WorkflowRunSummary>, crate::api::ApiError>>,
 ) -> impl IntoView {
     follow_new_run(start);
     let error = action_error(start);
+    let issues = open_issue_choices();
     view! {
         <section class="mt-8">
-            <div class="mb-3 flex items-center justify-between gap-3">
+            <div class="mb-3 flex flex-wrap items-center justify-between gap-3">
                 <h2 class="text-lg font-semibold">"Runs"</h2>
-                <ActionForm action=start>
-                    <input type="hidden" name="workflow_id" value=workflow.to_string() />
-                    <button type="submit" class=SECONDARY disabled=move || start.pending().get()>"Run now"</button>
-                </ActionForm>
+                <Suspense>
+                    {move || {
+                        let workflow = workflow.clone();
+                        Suspend::new(async move {
+                            let issues = issues.await.unwrap_or_default();
+                            view! {
+                                <RunWorkflowForm
+                                    workflow=workflow.id
+                                    name=workflow.name.clone()
+                                    needs_issue=workflow.definition.needs_issue()
+                                    issues=issues
+                                    start=start
+                                    button="Run now"
+                                    secondary=true
+                                />
+                            }
+                        })
+                    }}
+                </Suspense>
             </div>
             <FormError message=error />
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>

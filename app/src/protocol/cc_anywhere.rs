@@ -153,6 +153,11 @@ impl ServerMessage {
             metadata,
         };
         Some(match &event.body {
+            // Typed input echoed for the run page is not the task's output.
+            EventBody::Log {
+                stream: LogStream::Stdin,
+                ..
+            } => return None,
             EventBody::Queued { agent_type } => {
                 update("pending", json!({ "agentType": agent_type }))
             }

@@ -86,6 +86,7 @@ fn log_stream() -> impl Strategy<Value = LogStream> {
         Just(LogStream::Stdout),
         Just(LogStream::Stderr),
         Just(LogStream::System),
+        Just(LogStream::Stdin),
     ]
 }
 

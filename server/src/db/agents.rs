@@ -123,3 +123,34 @@ pub async fn set_env(db: &Db, id: &str, env: &BTreeMap<String, String>) -> sqlx:
         .await
         .map(|_| ())
 }
+
+/// What each agent's runs add up to.
+#[derive(Debug, Clone, FromRow)]
+pub struct AgentStatsRow {
+    pub agent_id: String,
+    pub runs: i64,
+    pub completed: i64,
+    /// Failed or timed out (cancelled runs count neither way).
+    pub failed: i64,
+    pub avg_wall_ms: Option<i64>,
+    pub last_at: i64,
+    pub last_status: String,
+}
+
+/// Runs per agent, how many succeeded, their mean wall time, and the
+/// latest run's status and time.
+pub async fn stats(db: &Db) -> sqlx::Result<Vec<AgentStatsRow>> {
+    sqlx::query_as(
+        "SELECT s.agent_id, s.runs, s.completed, s.failed, s.avg_wall_ms, s.last_at, \
+                (SELECT e.status FROM executions e WHERE e.agent_id = s.agent_id \
+                 ORDER BY e.created_at DESC, e.id DESC LIMIT 1) AS last_status \
+         FROM (SELECT agent_id, COUNT(*) AS runs, \
+                      SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed, \
+                      SUM(CASE WHEN status IN ('failed', 'timed_out') THEN 1 ELSE 0 END) AS failed, \
+                      CAST(AVG(wall_ms) AS BIGINT) AS avg_wall_ms, \
+                      MAX(created_at) AS last_at \
+               FROM executions WHERE agent_id IS NOT NULL GROUP BY agent_id) s",
+    )
+    .fetch_all(db)
+    .await
+}

@@ -244,6 +244,20 @@ pub async fn events_after(
     .await
 }
 
+/// The last `limit` log events of one execution, in order.
+pub async fn log_tail(db: &Db, id: &str, limit: i64) -> sqlx::Result<Vec<EventRow>> {
+    let mut rows: Vec<EventRow> = sqlx::query_as(
+        "SELECT execution_id, seq, kind, payload, at_ms FROM execution_events \
+         WHERE execution_id = $1 AND kind = 'log' ORDER BY seq DESC LIMIT $2",
+    )
+    .bind(id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.reverse();
+    Ok(rows)
+}
+
 /// Executions with events at or after `since_ms`, each with the seq just
 /// before its first such event (where a follower that missed them
 /// resumes). Only executions still going or ended since then are looked at.

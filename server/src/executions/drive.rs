@@ -120,10 +120,17 @@ pub async fn drive<S: Sink>(
     let outcome = proc.await?;
     let body = match outcome {
         Err(spawn_error) => {
+            let mut message = spawn_error.to_string();
+            if spawn_error.program.contains(char::is_whitespace) {
+                message.push_str(
+                    " (each line of an agent's command is one argument and no shell splits them: \
+                     put the program alone on the first line, or make the agent a shell script)",
+                );
+            }
             sink.enqueue(EventBody::Log {
                 stream: LogStream::System,
                 level: LogLevel::Error,
-                message: spawn_error.to_string(),
+                message: message.clone(),
                 end: LineEnd::Lf,
             })
             .await?;
@@ -132,7 +139,7 @@ pub async fn drive<S: Sink>(
                 status: ExecutionStatus::Failed,
                 result: None,
                 error_code: Some("SPAWN_FAILED".into()),
-                error_message: Some(spawn_error.to_string()),
+                error_message: Some(message),
                 exit_code: None,
                 signal: None,
                 usage: None,

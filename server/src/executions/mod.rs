@@ -16,6 +16,7 @@ mod local;
 pub mod markers;
 pub mod process;
 mod record;
+pub use record::log_tail;
 pub mod sandbox;
 mod settings;
 pub use settings::Settings;
@@ -419,15 +420,22 @@ impl Executions {
         self.send_running(id, Control::CloseStdin).await
     }
 
-    /// Writes to the process's standard input.
-    pub async fn stdin(&self, id: ExecutionId, data: String) -> Result<(), ApiError> {
+    /// Writes to the process's standard input; `echo`: and shows it in the
+    /// log (`> text` system lines), unless it is a secret.
+    pub async fn stdin(&self, id: ExecutionId, data: String, echo: bool) -> Result<(), ApiError> {
         if data.len() > 64 * 1024 {
             return Err(ApiError::Invalid(
                 "at most 64 KiB of input at a time".into(),
             ));
         }
-        self.send_running(id, Control::Stdin(data.into_bytes()))
-            .await
+        self.send_running(
+            id,
+            Control::Stdin {
+                data: data.into_bytes(),
+                echo,
+            },
+        )
+        .await
     }
 
     /// The runner holding an execution, if a runner holds it.
@@ -483,7 +491,7 @@ impl Executions {
 /// Where an execution comes from, beyond its agent and prompt.
 #[derive(Clone, Debug, Default)]
 pub struct Origin {
-    /// The issue it runs on: fills `{issue_title}` and `{issue_body}`.
+    /// The issue it runs on: fills `{issue.title}` and `{issue.body}`.
     pub issue: Option<IssueFacts>,
     /// A repository to work in without an issue (a worktree of its own).
     pub workspace: Option<RepositoryId>,

@@ -66,7 +66,12 @@ pub enum Control {
     Kill,
     Pause,
     Resume,
-    Stdin(Vec<u8>),
+    /// Input for the process; `echo`: shown in the log too (`> text`),
+    /// as a terminal shows what is typed (not for a secret).
+    Stdin {
+        data: Vec<u8>,
+        echo: bool,
+    },
     /// End of input: the process reads EOF once it has read what was written.
     CloseStdin,
 }
@@ -213,7 +218,9 @@ pub async fn run(
             lines.clone(),
         )));
     }
-    drop(lines);
+    // Input a person types is echoed into the log (`> text`, a system
+    // line), in order with the output around it.
+    let echo = lines;
 
     // wait4 blocks; it runs on the blocking pool and reports rusage.
     let mut waiter = tokio::task::spawn_blocking(move || wait4(pid));
@@ -274,15 +281,26 @@ pub async fn run(
                     paused = false;
                     let _ = notices.send(Notice::Resumed);
                 }
-                Some(Control::Stdin(data)) => {
+                Some(Control::Stdin { data, echo: shown }) => {
                     if let Some(pipe) = stdin.as_mut() {
                         // A process that does not read must not stall this loop.
                         let write = tokio::time::timeout(Duration::from_secs(5), async {
                             pipe.write_all(&data).await?;
                             pipe.flush().await
                         });
+                        // Echoed before it is written, so that it comes
+                        // before whatever it makes the process print.
+                        for text in echo_lines(&data).into_iter().filter(|_| shown) {
+                            let _ = echo
+                                .send(Line { stream: LogStream::Stdin, text, end: LineEnd::Lf })
+                                .await;
+                        }
                         if !matches!(write.await, Ok(Ok(()))) {
                             stdin = None;
+                            let text = "the process no longer reads its input".to_string();
+                            let _ = echo
+                                .send(Line { stream: LogStream::System, text, end: LineEnd::Lf })
+                                .await;
                         }
                     }
                 }
@@ -299,6 +317,7 @@ pub async fn run(
         }
     };
     drop(stdin);
+    drop(echo);
     // Whatever the main process left behind in its group goes too.
     signal_group(pid, libc::SIGKILL);
     for reader in readers {
@@ -321,6 +340,26 @@ pub async fn run(
         usage,
         pid,
     })
+}
+
+/// What the log shows of input written to the process: `> ` and each line
+/// (at most 20; the rest is counted).
+fn echo_lines(data: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(data);
+    let all: Vec<&str> = text
+        .strip_suffix('\n')
+        .unwrap_or(&text)
+        .split('\n')
+        .collect();
+    let mut out: Vec<String> = all
+        .iter()
+        .take(20)
+        .map(|l| format!("> {}", l.trim_end_matches('\r')))
+        .collect();
+    if all.len() > 20 {
+        out.push(format!("> … and {} more lines of input", all.len() - 20));
+    }
+    out
 }
 
 /// SIGTERM to the group (and SIGCONT, or a stopped group would never see

@@ -47,3 +47,41 @@ pub fn to_execution(row: ExecutionRow) -> Result<Execution, ApiError> {
         workflow_run_id: row.workflow_run_id.as_deref().and_then(|r| r.parse().ok()),
     })
 }
+
+/// What a finished run's page is served with: the last `limit` log events
+/// (`rows` holds one more when there are more), within 256 KiB of text.
+pub fn log_tail(
+    id: app::model::ExecutionId,
+    mut rows: Vec<crate::db::executions::EventRow>,
+    limit: usize,
+) -> app::model::LogTail {
+    const BUDGET: usize = 256 * 1024;
+    let mut complete = rows.len() <= limit;
+    if !complete {
+        rows.remove(0);
+    }
+    // From the end, as many as fit the budget.
+    let mut used = 0;
+    let mut keep = rows.len();
+    for row in rows.iter().rev() {
+        used += row.payload.len();
+        if used > BUDGET {
+            complete = false;
+            break;
+        }
+        keep -= 1;
+    }
+    let events = rows
+        .split_off(keep)
+        .into_iter()
+        .filter_map(|r| {
+            Some(app::model::ExecutionEvent {
+                execution_id: id,
+                seq: u64::try_from(r.seq).ok()?,
+                at_ms: r.at_ms,
+                body: serde_json::from_str(&r.payload).ok()?,
+            })
+        })
+        .collect();
+    app::model::LogTail { events, complete }
+}

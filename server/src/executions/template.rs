@@ -1,6 +1,7 @@
-//! Agent commands are argv templates: `{prompt}`, `{issue_title}`,
-//! `{issue_body}`, `{model}`, `{workdir}` and `{yagura}` are filled in one pass, each
-//! element stays one argument, and no shell ever parses them.
+//! Agent commands are argv templates: `{prompt}`, `{issue.title}`,
+//! `{issue.body}` (also spelt `{issue_title}`, `{issue_body}`), `{model}`,
+//! `{workdir}` and `{yagura}` are filled in one pass, each element stays one
+//! argument, and no shell ever parses them.
 
 use std::path::Path;
 
@@ -23,10 +24,15 @@ pub struct Fill<'a> {
 /// placeholder is never expanded again. Each element is one argument
 /// whatever the values contain: no shell ever parses them.
 pub fn fill_template(template: &[String], fill: &Fill<'_>) -> Vec<String> {
+    // A shell-script agent's script is shell code: nothing is pasted into
+    // it. Its values reach it as "$1", "$2", "$3" (the arguments after it).
+    let script = app::model::shell_script(template).map(|_| 2);
     let workdir = fill.workdir.display().to_string();
     let yagura = fill.yagura_bin.display().to_string();
-    let values: [(&str, &str); 6] = [
+    let values: [(&str, &str); 8] = [
         ("{prompt}", fill.prompt),
+        ("{issue.title}", fill.issue_title),
+        ("{issue.body}", fill.issue_body),
         ("{issue_title}", fill.issue_title),
         ("{issue_body}", fill.issue_body),
         ("{model}", fill.model),
@@ -35,7 +41,11 @@ pub fn fill_template(template: &[String], fill: &Fill<'_>) -> Vec<String> {
     ];
     template
         .iter()
-        .map(|arg| {
+        .enumerate()
+        .map(|(i, arg)| {
+            if Some(i) == script {
+                return arg.clone();
+            }
             let mut out = String::with_capacity(arg.len());
             let mut rest = arg.as_str();
             'scan: while !rest.is_empty() {
@@ -85,6 +95,20 @@ mod tests {
         assert_eq!(
             fill_template(&t2, &fill("{workdir}")),
             vec!["Title {prompt}|{workdir}"]
+        );
+        // A shell script's code is never filled: values are its arguments.
+        let script = app::model::shell_command("echo {prompt} \"$1\"");
+        let argv = fill_template(&script, &fill("$(reboot)"));
+        assert_eq!(argv[2], "echo {prompt} \"$1\"");
+        assert_eq!(
+            &argv[3..],
+            ["yagura-agent", "$(reboot)", "Title {prompt}", ""]
+        );
+        // One spelling with workflows, the old one still works.
+        let t3: Vec<String> = vec!["{issue.title}/{issue_title}".into()];
+        assert_eq!(
+            fill_template(&t3, &fill("")),
+            vec!["Title {prompt}/Title {prompt}"]
         );
     }
 }

@@ -145,6 +145,37 @@ impl Backend for AppState {
         agents::delete(&self.db, id).await
     }
 
+    async fn execution_log_tail(
+        &self,
+        parts: &Parts,
+        id: ExecutionId,
+        limit: u32,
+    ) -> Result<app::model::LogTail, ApiError> {
+        self.authorise(parts, Op::ReadExecutions).await?;
+        self.executions.get(id).await?;
+        let limit = limit.min(1000);
+        // One more than asked: whether there is more before.
+        let rows = store::log_tail(&self.db, &id.to_string(), i64::from(limit) + 1)
+            .await
+            .or_internal("reading a log's tail")?;
+        Ok(crate::executions::log_tail(id, rows, limit as usize))
+    }
+
+    async fn agent_stats(&self, parts: &Parts) -> Result<Vec<app::model::AgentStats>, ApiError> {
+        self.authorise(parts, Op::ReadAgents).await?;
+        agents::stats(&self.db).await
+    }
+
+    async fn check_program(
+        &self,
+        parts: &Parts,
+        command: Vec<String>,
+        path: Option<String>,
+    ) -> Result<app::model::ProgramCheck, ApiError> {
+        self.authorise(parts, Op::ManageAgents).await?;
+        Ok(agents::check_program(&command, path.as_deref()))
+    }
+
     async fn start_execution(
         &self,
         parts: &Parts,
@@ -200,9 +231,10 @@ impl Backend for AppState {
         parts: &Parts,
         id: ExecutionId,
         data: String,
+        echo: bool,
     ) -> Result<(), ApiError> {
         self.authorise(parts, Op::ControlExecution).await?;
-        self.executions.stdin(id, data).await
+        self.executions.stdin(id, data, echo).await
     }
 
     async fn dashboard(&self, parts: &Parts) -> Result<Dashboard, ApiError> {

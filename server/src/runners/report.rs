@@ -118,6 +118,7 @@ pub fn report(task_id: &str, seq: u64, body: &EventBody) -> Option<ClientFrame> 
                             LogStream::Stdout => "stdout",
                             LogStream::Stderr => "stderr",
                             LogStream::System => "system",
+                            LogStream::Stdin => "stdin",
                         }
                         .into(),
                     )]);
@@ -234,6 +235,7 @@ fn event(frame: &ClientFrame, agent_type: AgentType) -> Option<EventBody> {
             let stream = match data.metadata.get("stream").and_then(|v| v.as_str()) {
                 Some("stderr") => LogStream::Stderr,
                 Some("system") => LogStream::System,
+                Some("stdin") => LogStream::Stdin,
                 _ => LogStream::Stdout,
             };
             let level = match data.level.to_ascii_uppercase().as_str() {

@@ -211,6 +211,12 @@ impl Workflows {
         issue: Option<IssueRow>,
         actor: &str,
     ) -> Result<WorkflowRun, ApiError> {
+        if issue.is_none() && workflow.definition.needs_issue() {
+            return Err(ApiError::Invalid(format!(
+                "{} uses the issue in its prompts ({{issue.title}} and the like): choose an issue to run it on",
+                workflow.name
+            )));
+        }
         let (reply, answer) = oneshot::channel();
         self.send(Command::Start {
             workflow: Box::new(workflow.clone()),

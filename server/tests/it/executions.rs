@@ -355,7 +355,7 @@ i=0; while [ $i -lt 30 ]; do echo "tick $i"; i=$((i+1)); sleep 0.1; done"#;
         .http
         .post(t.url(&format!("/api/v1/executions/{id}/stdin")))
         .bearer_auth(&token)
-        .json(&json!({"data": "yes please\n"}))
+        .json(&json!({"data": "yes please\n", "echo": true}))
         .send()
         .await
         .unwrap();
@@ -367,6 +367,17 @@ i=0; while [ $i -lt 30 ]; do echo "tick $i"; i=$((i+1)); sleep 0.1; done"#;
         .expect("stdin reached the process");
     assert_eq!(got["level"], "warn");
     assert_eq!(got["stream"], "stderr");
+    // What was typed is in the log as a system line, before what it caused.
+    let echo = events
+        .iter()
+        .position(|m| m["message"] == "> yes please")
+        .expect("input echoed");
+    assert_eq!(events[echo]["stream"], "stdin");
+    let answer = events
+        .iter()
+        .position(|m| m["message"] == "got yes please")
+        .unwrap();
+    assert!(echo < answer, "the echo comes first");
 
     let pause = t
         .http

@@ -772,3 +772,34 @@ async fn every_connection_sees_issues_workflow_events_and_its_notifications() {
     assert!(!seen.iter().any(|m| m["type"] == "agent.log"));
     t.shutdown().await;
 }
+
+/// A workflow whose prompts use the issue never runs on none: the run is
+/// refused with the reason, and nothing starts.
+#[tokio::test]
+async fn a_workflow_that_uses_the_issue_is_refused_without_one() {
+    let t = fast_server().await;
+    let token = t.setup_admin().await;
+    let quick = echo_agent(&t, &token, "quick", "0").await;
+    let wf = workflow(
+        &t,
+        &token,
+        "needs an issue",
+        json!([{"name": "only", "steps": [step("a", &quick, "fix {issue.title}")]}]),
+    )
+    .await;
+    let (status, body) = post(
+        &t,
+        &token,
+        &format!("/api/v1/workflows/{wf}/runs"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("choose an issue"), "{body}");
+    assert_eq!(get(&t, &token, "/api/v1/workflow-runs").await, json!([]));
+    // On an issue it runs, with the title filled in.
+    let (issue_id, _) = issue(&t, &token, "Broken login", json!([])).await;
+    let id = start_run(&t, &token, &wf, Some(&issue_id)).await;
+    let done = wait_run(&t, &token, &id, &["completed", "failed"]).await;
+    assert_eq!(done["status"], "completed", "{done}");
+}

@@ -40,7 +40,7 @@ struct CreateExecution {
     agent_id: String,
     #[serde(default)]
     prompt: Option<String>,
-    /// The issue to run on: fills `{issue_title}` and `{issue_body}`.
+    /// The issue to run on: fills `{issue.title}` and `{issue.body}`.
     #[serde(default)]
     issue_id: Option<String>,
 }
@@ -280,6 +280,11 @@ async fn resume(
 #[derive(Debug, Deserialize)]
 struct StdinInput {
     data: String,
+    /// Also show the input in the log (`> text` system lines), as the
+    /// browser's input box does; off unless asked, so API clients see the
+    /// log they always saw.
+    #[serde(default)]
+    echo: bool,
 }
 
 async fn stdin(
@@ -290,6 +295,9 @@ async fn stdin(
 ) -> Result<StatusCode, HttpError> {
     user.allow(Op::ControlExecution)?;
     let input = body(payload)?;
-    state.executions.stdin(parse_id(&id)?, input.data).await?;
+    state
+        .executions
+        .stdin(parse_id(&id)?, input.data, input.echo)
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }

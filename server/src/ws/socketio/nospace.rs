@@ -137,7 +137,7 @@ impl Nospace {
         if !data.ends_with('\n') {
             data.push('\n');
         }
-        if let Err(e) = shared.state.executions.stdin(id, data).await {
+        if let Err(e) = shared.state.executions.stdin(id, data, false).await {
             tracing::debug!(%id, error = %e, "nospace input not taken");
         }
     }

@@ -229,7 +229,7 @@ pub async fn control(ctx: &Ctx, session: &Session, request: &Request) {
             if !line.ends_with('\n') {
                 line.push('\n');
             }
-            executions.stdin(agent, line).await
+            executions.stdin(agent, line, false).await
         }
         "agent:pause" => executions.pause(agent).await,
         "agent:resume" => executions.resume(agent).await,

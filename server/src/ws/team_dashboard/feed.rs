@@ -134,7 +134,7 @@ pub fn messages(event: &ExecutionEvent, started_at: Option<i64>) -> Vec<Made> {
                 LogStream::Stdout => "stdout",
                 LogStream::Stderr => "stderr",
                 // Yagura's own notes are not the agent's output.
-                LogStream::System => return Vec::new(),
+                LogStream::System | LogStream::Stdin => return Vec::new(),
             };
             vec![Made {
                 kind: Kind::Output,
