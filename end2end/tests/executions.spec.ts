@@ -169,6 +169,8 @@ test('100,000 lines: all arrive, only the visible ones are in the page', async (
 });
 
 test('the agent form keeps secrets back and shows what the sandbox allows', async ({ page }) => {
+  // Three full page loads and four screenshots on a busy machine.
+  test.setTimeout(60_000);
   await signIn(page);
   await page.goto('/agents/new');
   await page.waitForLoadState('networkidle');
@@ -199,8 +201,11 @@ test('the agent form keeps secrets back and shows what the sandbox allows', asyn
   await shot(page, 'agent-form-phone-dark');
   await page.emulateMedia({ colorScheme: 'light' });
   await page.reload();
+  await page.waitForLoadState('networkidle');
   await shot(page, 'agent-form-phone');
-  // Saved as shown, the key is kept (the next run still gets it).
+  // Saved as shown, the key is kept (the next run still gets it). The
+  // button is enabled once the page is live.
+  await expect(page.getByRole('button', { name: 'Save agent' })).toBeEnabled();
   await page.getByRole('button', { name: 'Save agent' }).click();
   await expect(page).toHaveURL(/\/agents$/);
 });

@@ -481,6 +481,8 @@ pub fn LogViewer(
             }
         })
     };
+    // Until the page is live the tools could do nothing: disabled.
+    let live_page = super::time::page_live();
     let tool = "rounded-md border border-slate-300 px-2 py-1 text-xs hover:bg-slate-100 disabled:opacity-50 dark:border-slate-700 dark:hover:bg-slate-800";
 
     view! {
@@ -489,6 +491,7 @@ pub fn LogViewer(
                 <select
                     class="rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950"
                     aria-label="Stream"
+                    disabled=move || !live_page.get()
                     on:change=move |ev| {
                         set_stream_filter.set(match event_target_value(&ev).as_str() {
                             "stdout" => StreamFilter::Stdout,
@@ -505,6 +508,7 @@ pub fn LogViewer(
                     type="search"
                     placeholder="Search the log"
                     aria-label="Search the log"
+                    disabled=move || !live_page.get()
                     class="min-w-0 grow basis-40 rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950"
                     on:input=move |ev| set_search.set(event_target_value(&ev))
                     on:keydown=move |ev| {
@@ -534,6 +538,7 @@ pub fn LogViewer(
                     <input
                         type="checkbox"
                         data-testid="toggle-timestamps"
+                        disabled=move || !live_page.get()
                         prop:checked=timestamps
                         on:change=move |ev| set_timestamps.set(event_target_checked(&ev))
                     />
@@ -547,7 +552,7 @@ pub fn LogViewer(
                         type="checkbox"
                         data-testid="toggle-wrap"
                         prop:checked=wrap
-                        disabled=too_long
+                        disabled=move || too_long() || !live_page.get()
                         on:change=move |ev| set_wrap.set(event_target_checked(&ev))
                     />
                     "Wrap"
@@ -555,7 +560,7 @@ pub fn LogViewer(
                 <button
                     type="button"
                     class=tool
-                    disabled=move || partial.get()
+                    disabled=move || partial.get() || !live_page.get()
                     data-testid="log-copy"
                     title="Copy the selected lines, or the whole log"
                     on:click=move |_| {
@@ -581,6 +586,7 @@ pub fn LogViewer(
                     type="button"
                     class=tool
                     data-testid="log-full-screen"
+                    disabled=move || !live_page.get()
                     aria-pressed=move || full_screen.get().to_string()
                     on:click=move |_| toggle_full_screen(frame)
                 >

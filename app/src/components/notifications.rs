@@ -313,6 +313,12 @@ pub fn Toasts() -> impl IntoView {
     });
     Effect::new(move |_| {
         let recent = live.notifications.get();
+        // The address bar itself: the router's copy may lag a navigation.
+        #[cfg(feature = "hydrate")]
+        let here = web_sys::window()
+            .and_then(|w| w.location().pathname().ok())
+            .unwrap_or_else(|| pathname.get_untracked());
+        #[cfg(not(feature = "hydrate"))]
         let here = pathname.get_untracked();
         #[cfg(feature = "hydrate")]
         let now = js_sys::Date::now();
