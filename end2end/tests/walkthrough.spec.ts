@@ -344,7 +344,7 @@ test.describe('on a phone', () => {
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
-  test('an agent runs from its card as a plain form', async ({ page }) => {
+  test('a finished run shows its log as served, and an agent runs from its card', async ({ page }) => {
     await page.goto('/login');
     await page.getByLabel('Username').fill(ADMIN.username);
     await page.getByLabel('Password').fill(ADMIN.password);
@@ -356,6 +356,13 @@ test.describe('without JavaScript', () => {
     await card.getByRole('button', { name: 'Run' }).click();
     await expect(page).toHaveURL(/\/executions\/[0-9a-f-]{36}$/);
     await expect(page.getByTestId('prompt')).toHaveText('served without scripts');
+    // Once it has finished, its page comes with the log in it.
+    await expect(async () => {
+      await page.reload();
+      await expect(page.getByTestId('status-badge')).toHaveText('completed');
+      await expect(page.getByTestId('log-viewport').getByText('served without scripts')).toBeVisible();
+    }).toPass({ timeout: 15_000 });
+    await expect(page.getByText('No output yet.')).toHaveCount(0);
     await shot(page, 'served-log');
   });
 });

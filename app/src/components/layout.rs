@@ -53,33 +53,56 @@ fn NavLinks() -> impl IntoView {
 /// Shows the page only to a signed-in user. The server already redirects
 /// anonymous requests for pages; this covers navigation in the browser
 /// after the session ended.
+///
+/// The frame and the page are not rendered inside the session's
+/// `Suspense`: a `Suspense`'s children may be rendered more than once on
+/// the server, and a resource made in such a render takes a new
+/// serialization id each time, so the browser would read another
+/// resource's data and fail to hydrate. Only what depends on the session
+/// waits for it.
 #[component]
 pub fn ProtectedLayout() -> impl IntoView {
     let ctx = use_session();
     view! {
-        <Transition fallback=|| view! { <p class="p-8 text-sm text-slate-500">"Loading…"</p> }>
+        <Transition>
             {move || Suspend::new(async move {
                 match ctx.session.await {
-                    Ok(session) if session.needs_setup => view! { <Redirect path="/setup" /> }.into_any(),
-                    Ok(session) => match session.user {
-                        Some(user) => view! { <AppFrame user=user /> }.into_any(),
-                        None => view! { <Redirect path="/login" /> }.into_any(),
-                    },
-                    Err(err) => view! {
-                        <div class="p-8">
-                            <h1 class="text-lg font-semibold">"Yagura is unreachable"</h1>
-                            <p class="mt-2 text-sm text-slate-600 dark:text-slate-400">{err.to_string()}</p>
+                    Ok(session) if session.needs_setup => Some(view! { <Redirect path="/setup" /> }.into_any()),
+                    Ok(session) if session.user.is_none() => Some(view! { <Redirect path="/login" /> }.into_any()),
+                    Ok(_) => None,
+                    Err(err) => Some(view! {
+                        <div role="alert" class="border-b border-rose-200 bg-rose-50 px-4 py-2 text-sm text-rose-800 dark:border-rose-900 dark:bg-rose-950 dark:text-rose-200">
+                            <strong>"Yagura is unreachable: "</strong>{err.to_string()}
                         </div>
-                    }
-                    .into_any(),
+                    }.into_any()),
                 }
+            })}
+        </Transition>
+        <AppFrame />
+    }
+}
+
+/// The signed-in user's name and role, in the header.
+#[component]
+fn CurrentUser() -> impl IntoView {
+    let ctx = use_session();
+    view! {
+        <Transition>
+            {move || Suspend::new(async move {
+                let user: Option<User> = ctx.session.await.ok().and_then(|s| s.user);
+                user.map(|user| view! {
+                    <span class="hidden text-sm text-slate-600 sm:inline dark:text-slate-400" data-testid="current-user">
+                        {user.username}
+                        <span class="ml-1 rounded bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800">{user.role.as_str()}</span>
+                    </span>
+                })
             })}
         </Transition>
     }
 }
 
 #[component]
-fn AppFrame(user: User) -> impl IntoView {
+fn AppFrame() -> impl IntoView {
     provide_live_connection();
     super::time::provide_clock();
     let ctx = use_session();
@@ -123,10 +146,7 @@ fn AppFrame(user: User) -> impl IntoView {
                         <ConnectionIndicator />
                         <NotificationBell />
                         <ThemeToggle />
-                        <span class="hidden text-sm text-slate-600 sm:inline dark:text-slate-400" data-testid="current-user">
-                            {user.username.clone()}
-                            <span class="ml-1 rounded bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800">{user.role.as_str()}</span>
-                        </span>
+                        <CurrentUser />
                         <ActionForm action=ctx.logout attr:class="inline">
                             <button
                                 type="submit"

@@ -7,9 +7,11 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::executions::{lifecycle_version, ExecutionTable};
+#[cfg(feature = "hydrate")]
+use crate::api::check_program;
 use crate::api::{
-    check_program, delete_agent, get_agent, get_agent_stats, list_agents, list_executions,
-    save_agent, start_execution, ApiError, StartExecution,
+    delete_agent, get_agent, get_agent_stats, list_agents, list_executions, save_agent,
+    start_execution, ApiError, StartExecution,
 };
 use crate::components::count::plural;
 use crate::components::empty_state::{EmptyState, Missing, PageHeader};
@@ -18,7 +20,7 @@ use crate::components::time::Time;
 use crate::model::{
     command_warnings, display_command, shell_command, shell_line, shell_script, Agent, AgentId,
     AgentInput, AgentStats, AgentType, ExecutionQuery, DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT_SECS,
-    MASKED, PLACEHOLDERS, PRESETS,
+    PLACEHOLDERS, PRESETS,
 };
 
 /// The prompt of the form's "Save and test run".
@@ -136,11 +138,18 @@ pub fn AgentEditPage() -> impl IntoView {
             }
         },
     );
+    let runs = recent_runs(id);
     view! {
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match agent.await {
-                    Ok(existing) => view! { <AgentForm existing=existing /> }.into_any(),
+                    Ok(existing) => {
+                        let saved = existing.is_some();
+                        view! {
+                            <AgentForm existing=existing />
+                            {saved.then(|| view! { <RecentRuns runs=runs /> })}
+                        }.into_any()
+                    }
                     Err(ApiError::NotFound) => view! {
                         <Missing title="Agent not found" body="There is no such agent: it may have been deleted, or the address is wrong." back_href="/agents" back_label="All agents" />
                     }.into_any(),
@@ -220,10 +229,11 @@ fn command_lines(text: &str) -> Vec<String> {
 
 /// `PATH` as the agent's environment text sets it (None: the server's,
 /// or a saved value that is never shown again).
+#[cfg(feature = "hydrate")]
 fn env_path(env: &str) -> Option<String> {
     env.lines()
         .find_map(|l| l.trim().strip_prefix("PATH="))
-        .filter(|v| *v != MASKED)
+        .filter(|v| *v != crate::model::MASKED)
         .map(str::to_string)
 }
 
@@ -320,18 +330,30 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
             command_lines(&text)
         }
     };
-    let program_check = Resource::new(
-        move || {
-            let argv = argv();
-            (argv.first().cloned(), env_path(&env.get()))
-        },
-        |(program, path)| async move {
-            match program {
-                Some(p) => check_program(vec![p], path).await.map(Some),
-                None => Ok(None),
-            }
-        },
-    );
+    // Checked in the browser only (the server's page has no answer yet, as
+    // hydration expects): a resource made here, inside the page's
+    // `Suspense`, would not keep its serialization id on the server.
+    let program_check = RwSignal::new(None::<crate::model::ProgramCheck>);
+    #[cfg(feature = "hydrate")]
+    {
+        let asked = StoredValue::new(0u64);
+        Effect::new(move |_| {
+            let program = argv().first().cloned();
+            let path = env_path(&env.get());
+            let ticket = asked.get_value() + 1;
+            asked.set_value(ticket);
+            leptos::task::spawn_local(async move {
+                let answer = match program {
+                    Some(p) => check_program(vec![p], path).await.ok(),
+                    None => None,
+                };
+                // Only the answer to the latest question is shown.
+                if asked.get_value() == ticket {
+                    program_check.set(answer);
+                }
+            });
+        });
+    }
     let remove = Action::new(move |_: &()| async move {
         match id {
             Some(id) => delete_agent(id).await,
@@ -529,25 +551,23 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
                         })}
                     }
                 }}
-                <Transition>
-                    {move || Suspend::new(async move {
-                        // A whole command line on the program's line is
-                        // said above already.
-                        let pasted = !shell.get_untracked() && command_lines(&command.get_untracked()).first().is_some_and(|p| p.trim().contains(char::is_whitespace));
-                        program_check.await.ok().flatten().filter(|_| !pasted).map(|c| match c.found {
-                            Some(path) => view! {
-                                <span data-testid="program-check" data-found="true" class="block text-xs font-normal text-emerald-700 dark:text-emerald-400">
-                                    "✓ "<code>{c.program.clone()}</code>" is on this server: "<code>{path}</code>
-                                </span>
-                            }.into_any(),
-                            None => view! {
-                                <span data-testid="program-check" data-found="false" class="block text-xs font-normal text-rose-700 dark:text-rose-400">
-                                    "✗ "{c.note.unwrap_or_else(|| format!("{} is not on this server", c.program))}
-                                </span>
-                            }.into_any(),
-                        })
-                    })}
-                </Transition>
+                {move || {
+                    // A whole command line on the program's line is said
+                    // above already.
+                    let pasted = !shell.get() && command_lines(&command.get()).first().is_some_and(|p| p.trim().contains(char::is_whitespace));
+                    program_check.get().filter(|_| !pasted).map(|c| match c.found {
+                        Some(path) => view! {
+                            <span data-testid="program-check" data-found="true" class="block text-xs font-normal text-emerald-700 dark:text-emerald-400">
+                                "✓ "<code>{c.program.clone()}</code>" is on this server: "<code>{path}</code>
+                            </span>
+                        }.into_any(),
+                        None => view! {
+                            <span data-testid="program-check" data-found="false" class="block text-xs font-normal text-rose-700 dark:text-rose-400">
+                                "✗ "{c.note.unwrap_or_else(|| format!("{} is not on this server", c.program))}
+                            </span>
+                        }.into_any(),
+                    })
+                }}
             </fieldset>
             <label class="block text-sm font-medium">
                 "Environment, KEY=VALUE per line"
@@ -607,23 +627,39 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
                 })}
             </div>
         </form>
-        {id.map(|id| view! { <RecentRuns agent=id /> })}
     }
 }
 
-#[component]
-fn RecentRuns(agent: AgentId) -> impl IntoView {
+/// An agent's last runs, kept fresh as runs start and end. Made by the
+/// page before anything is awaited, so that hydration meets it in the
+/// server's order.
+type RunsResource = Resource<Result<crate::model::ExecutionPage, ApiError>>;
+
+fn recent_runs(agent: impl Fn() -> Option<AgentId> + Send + Sync + 'static) -> RunsResource {
     let version = lifecycle_version();
-    let runs = Resource::new(
-        move || version.get(),
-        move |_| {
-            list_executions(ExecutionQuery {
-                agent_id: Some(agent),
-                limit: 10,
-                ..Default::default()
-            })
+    Resource::new(
+        move || (agent(), version.get()),
+        |(agent, _)| async move {
+            match agent {
+                Some(agent) => {
+                    list_executions(ExecutionQuery {
+                        agent_id: Some(agent),
+                        limit: 10,
+                        ..Default::default()
+                    })
+                    .await
+                }
+                None => Ok(crate::model::ExecutionPage {
+                    items: Vec::new(),
+                    total: 0,
+                }),
+            }
         },
-    );
+    )
+}
+
+#[component]
+fn RecentRuns(runs: RunsResource) -> impl IntoView {
     view! {
         <section class="mt-8 max-w-3xl">
             <h2 class="mb-3 text-lg font-semibold">"Recent runs"</h2>

@@ -10,8 +10,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{
-    control_execution, get_execution, list_agents, list_executions, send_stdin, start_execution,
-    ApiError,
+    control_execution, execution_log_tail, get_execution, list_agents, list_executions, send_stdin,
+    start_execution, ApiError,
 };
 use crate::components::{
     empty_state::{EmptyState, Missing, PageHeader},
@@ -26,6 +26,8 @@ use crate::protocol::native::ServerMessage;
 use crate::state::use_live_connection;
 
 const PAGE_SIZE: u32 = 25;
+/// How many of a finished run's last lines its page is served with.
+const TAIL_LINES: u32 = 200;
 
 /// A stored log event as a row of the log viewer.
 fn log_line(seq: u64, at_ms: i64, body: &EventBody) -> Option<LogLine> {
@@ -269,14 +271,19 @@ pub fn ExecutionPage() -> impl IntoView {
             .with(|p| p.get("id"))
             .and_then(|s| s.parse::<ExecutionId>().ok())
     };
-    // The log comes by replay in the browser. (Serving a finished run's
-    // tail with the page broke hydration of such pages; not served yet.)
+    // A finished run comes with the end of its log, so that the server's
+    // page shows it (the replay takes over in the browser).
     let execution = Resource::new(id, |id| async move {
         let Some(id) = id else {
             return Err(ApiError::NotFound);
         };
         let execution = get_execution(id).await?;
-        Ok((execution, LogTail::default()))
+        let tail = if execution.status.is_terminal() {
+            execution_log_tail(id, TAIL_LINES).await.unwrap_or_default()
+        } else {
+            LogTail::default()
+        };
+        Ok((execution, tail))
     });
     view! {
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>

@@ -12,7 +12,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::common::workflow_version;
 use super::common::{FormError, CARD, DANGER, INPUT, LINK, PRIMARY, SECONDARY};
-use super::workflows::{is_admin, WorkflowRuns};
+use super::workflows::{is_admin, open_issue_choices, WorkflowRuns};
 use crate::api::{
     delete_workflow, get_workflow, list_agents, list_workflow_runs, save_workflow, ApiError,
     StartWorkflow,
@@ -61,6 +61,7 @@ pub fn WorkflowEditPage() -> impl IntoView {
             }
         },
     );
+    let issues = open_issue_choices();
     view! {
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -68,7 +69,7 @@ pub fn WorkflowEditPage() -> impl IntoView {
                 let agents = agents.await;
                 match (workflow.await, agents) {
                     (Ok(existing), Ok(agents)) => {
-                        let runs = existing.clone().map(|w| view! { <WorkflowRuns workflow=w start=start runs=runs /> });
+                        let runs = existing.clone().map(|w| view! { <WorkflowRuns workflow=w start=start runs=runs issues=issues /> });
                         view! {
                             <WorkflowEditor existing=existing agents=agents admin=admin />
                             {runs}

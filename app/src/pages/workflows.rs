@@ -302,10 +302,10 @@ pub fn WorkflowRuns(
     workflow: Workflow,
     start: ServerAction<StartWorkflow>,
     runs: Resource<Result<Vec<WorkflowRunSummary>, crate::api::ApiError>>,
+    issues: Resource<Result<IssueChoices, crate::api::ApiError>>,
 ) -> impl IntoView {
     follow_new_run(start);
     let error = action_error(start);
-    let issues = open_issue_choices();
     view! {
         <section class="mt-8">
             <div class="mb-3 flex flex-wrap items-center justify-between gap-3">
