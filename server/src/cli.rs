@@ -139,6 +139,10 @@ pub struct ServeArgs {
     /// WebSockets one user may hold open at once; more are refused (429).
     #[arg(long, env = "YAGURA_MAX_SOCKETS_PER_USER", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_sockets_per_user: u32,
+    /// Serves Prometheus metrics at /metrics to scrapers that send this
+    /// token (`Authorization: Bearer …`); without it /metrics is off.
+    #[arg(long, env = "YAGURA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     #[command(flatten)]
     pub sandbox: SandboxArg,
 }
@@ -284,6 +288,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
                     .filter(|h| !h.is_empty())
                     .collect(),
+                metrics_token: match args.metrics_token.filter(|t| !t.trim().is_empty()) {
+                    Some(t) if t.len() < 16 => anyhow::bail!(
+                        "--metrics-token must be at least 16 characters (try: openssl rand -hex 24)"
+                    ),
+                    token => token,
+                },
                 ..Config::default()
             };
             crate::server::run_until_signal(config).await

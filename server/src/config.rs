@@ -65,6 +65,8 @@ pub struct Config {
     /// Host names requests may name besides IP addresses, `localhost` and
     /// the public URL's host (a DNS-rebinding page names its own).
     pub allowed_hosts: Vec<String>,
+    /// The bearer token `/metrics` asks for; `None`: metrics are off.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -119,6 +121,7 @@ impl Default for Config {
             cc_anywhere: CcAnywhereConfig::default(),
             nospace_agent: None,
             allowed_hosts: Vec::new(),
+            metrics_token: None,
         }
     }
 }

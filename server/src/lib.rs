@@ -21,6 +21,7 @@ pub mod executions;
 pub mod github;
 pub mod http;
 pub mod issues;
+pub mod metrics;
 pub mod notifications;
 pub mod repositories;
 pub mod runners;

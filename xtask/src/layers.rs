@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// The server's top-level modules, bottom layer first.
 pub const LAYERS: &[&[&str]] = &[
-    &["config", "error", "telemetry"],
+    &["config", "error", "telemetry", "metrics"],
     &["db"],
     &["events", "auth", "secrets"],
     &["agents", "notifications", "worktrees"],

@@ -11,6 +11,39 @@ use tokio_util::sync::CancellationToken;
 
 use super::Principal;
 
+/// The protocol a socket speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// `/ws`, the browser's and seed 002's.
+    Native,
+    CcAnywhere,
+    TeamDashboard,
+    /// Socket.IO (nospace).
+    Nospace,
+    /// A remote runner (KTCP).
+    Ktcp,
+}
+
+impl Dialect {
+    pub const ALL: [Dialect; 5] = [
+        Dialect::Native,
+        Dialect::CcAnywhere,
+        Dialect::TeamDashboard,
+        Dialect::Nospace,
+        Dialect::Ktcp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Native => "native",
+            Dialect::CcAnywhere => "cc-anywhere",
+            Dialect::TeamDashboard => "team-dashboard",
+            Dialect::Nospace => "nospace",
+            Dialect::Ktcp => "ktcp",
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Connections {
     next: AtomicU64,
@@ -18,6 +51,7 @@ pub struct Connections {
 }
 
 struct Entry {
+    dialect: Dialect,
     user: UserId,
     api_key: Option<String>,
     session: Option<String>,
@@ -46,14 +80,15 @@ impl Drop for Registration {
 }
 
 impl Connections {
-    /// Records a socket opened by `principal`.
-    pub fn register(self: &Arc<Self>, principal: &Principal) -> Registration {
+    /// Records a socket of `dialect` opened by `principal`.
+    pub fn register(self: &Arc<Self>, principal: &Principal, dialect: Dialect) -> Registration {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let ended = CancellationToken::new();
         if let Ok(mut open) = self.open.lock() {
             open.insert(
                 id,
                 Entry {
+                    dialect,
                     user: principal.user.id,
                     api_key: principal.api_key.clone(),
                     session: principal.session.as_ref().map(|(jti, _)| jti.clone()),
@@ -106,6 +141,17 @@ impl Connections {
             .unwrap_or(0)
     }
 
+    /// Open sockets by dialect.
+    pub fn count_by_dialect(&self) -> HashMap<Dialect, usize> {
+        let mut counts = HashMap::new();
+        if let Ok(open) = self.open.lock() {
+            for e in open.values() {
+                *counts.entry(e.dialect).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
     fn end_where(&self, which: impl Fn(&Entry) -> bool) -> usize {
         let Ok(open) = self.open.lock() else {
             return 0;
@@ -139,15 +185,18 @@ mod tests {
     #[test]
     fn ending_a_key_ends_only_its_sockets() {
         let c = Arc::new(Connections::default());
-        let by_key = c.register(&principal(1, Some("k1")));
-        let by_token = c.register(&principal(1, None));
-        let other = c.register(&principal(2, Some("k2")));
+        let by_key = c.register(&principal(1, Some("k1")), Dialect::Native);
+        let by_token = c.register(&principal(1, None), Dialect::Ktcp);
+        let other = c.register(&principal(2, Some("k2")), Dialect::Native);
         assert_eq!(c.end_api_key("k1"), 1);
         assert!(by_key.ended.is_cancelled());
         assert!(!by_token.ended.is_cancelled() && !other.ended.is_cancelled());
         assert_eq!(c.count_user(UserId(uuid::Uuid::from_u128(1))), 2);
+        assert_eq!(c.count_by_dialect().get(&Dialect::Native), Some(&2));
         drop(by_key);
         assert_eq!(c.count_user(UserId(uuid::Uuid::from_u128(1))), 1);
+        assert_eq!(c.count_by_dialect().get(&Dialect::Native), Some(&1));
+        assert_eq!(c.count_by_dialect().get(&Dialect::Ktcp), Some(&1));
         assert_eq!(c.end_user(UserId(uuid::Uuid::from_u128(2))), 1);
         assert!(other.ended.is_cancelled());
     }
@@ -157,9 +206,9 @@ mod tests {
         let c = Arc::new(Connections::default());
         let mut p = principal(3, None);
         p.session = Some(("jti-a".into(), chrono::Utc::now().timestamp() + 3600));
-        let a = c.register(&p);
+        let a = c.register(&p, Dialect::Native);
         p.session = Some(("jti-b".into(), chrono::Utc::now().timestamp()));
-        let b = c.register(&p);
+        let b = c.register(&p, Dialect::Nospace);
         tokio::time::timeout(std::time::Duration::from_secs(2), b.ended.cancelled())
             .await
             .expect("an expired token's socket ends");

@@ -348,8 +348,12 @@ async fn write_batch(
     if failed.is_none() && !(rows.is_empty() && remote.is_empty()) {
         let mut delay = Duration::from_millis(50);
         for attempt in 1..=6 {
+            let started = std::time::Instant::now();
             match executions::append(db, &rows, &remote).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    crate::metrics::events_written(rows.len(), started.elapsed());
+                    break;
+                }
                 // A full disk or a read-only database does not pass in
                 // milliseconds: fail the batch now, so its runs end.
                 Err(e) if WriteError(e.to_string()).code() != "STORAGE" => {

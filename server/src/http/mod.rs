@@ -8,6 +8,7 @@ pub mod error;
 mod fn_status;
 pub mod guard;
 pub mod headers;
+pub mod metrics;
 pub mod oauth;
 pub mod rest;
 pub mod server_fns;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
 
     let mut router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::scrape))
         .route("/ws", get(crate::ws::browser::upgrade))
         .route("/ws/ktcp", get(crate::ws::runner::upgrade))
         .route(
@@ -87,6 +89,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(guard::same_origin_writes))
         .layer(middleware::from_fn(headers::security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), guard::known_host))
+        // Counts what the layers above answered too (refusals included).
+        .layer(middleware::from_fn(metrics::track))
         .layer(CompressionLayer::new())
         // The span names the path, never the query: `?token=` carries
         // credentials (WebSocket clients that cannot set headers).

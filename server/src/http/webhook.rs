@@ -19,7 +19,16 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         signature: header("x-hub-signature-256"),
         body: &body,
     };
-    match state.sync.deliver(delivery).await {
+    let event = delivery.event;
+    let answer = state.sync.deliver(delivery).await;
+    crate::metrics::delivery(
+        event,
+        match &answer {
+            Answer::Done(_) => "done",
+            Answer::Refused { code, .. } => code,
+        },
+    );
+    match answer {
         Answer::Done(outcome) => (
             StatusCode::OK,
             Json(serde_json::json!({ "outcome": outcome })),

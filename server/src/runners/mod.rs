@@ -158,6 +158,11 @@ impl Runners {
             }));
     }
 
+    /// Runners connected now.
+    pub fn online_count(&self) -> usize {
+        self.inner.connected.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
     pub fn is_connected(&self) -> bool {
         self.inner
             .connected

@@ -86,7 +86,10 @@ async fn run(socket: WebSocket, state: AppState, first: Option<serde_json::Value
         }
     };
     tracing::debug!(user = %principal.user.username, "authenticated");
-    let registration = state.auth.connections.register(&principal);
+    let registration = state
+        .auth
+        .connections
+        .register(&principal, crate::auth::connections::Dialect::CcAnywhere);
     if !send(ServerMessage::AuthSuccess {
         message: "Authenticated successfully".into(),
     })

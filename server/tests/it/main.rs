@@ -10,6 +10,7 @@ mod dialects;
 mod executions;
 mod fake_github;
 mod github;
+mod metrics;
 mod restart;
 mod runner_tls;
 mod runners;

@@ -226,7 +226,10 @@ async fn run_session(
 ) {
     tracing::debug!("connected");
     let user = principal.user.clone();
-    let registration = state.auth.connections.register(&principal);
+    let registration = state
+        .auth
+        .connections
+        .register(&principal, crate::auth::connections::Dialect::Native);
 
     let (sink, mut stream) = socket.split();
     let (tx, rx) = mpsc::channel::<Outbound>(OUTBOUND_QUEUE);

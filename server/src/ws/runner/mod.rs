@@ -384,7 +384,10 @@ async fn client(socket: WebSocket, state: AppState, principal: Principal) {
     if sink.send(text(&welcome)).await.is_err() {
         return;
     }
-    let registration = state.auth.connections.register(&principal);
+    let registration = state
+        .auth
+        .connections
+        .register(&principal, crate::auth::connections::Dialect::Ktcp);
     let (tx, mut rx) = mpsc::channel::<ServerFrame>(64);
     let writer = tokio::spawn(
         async move {

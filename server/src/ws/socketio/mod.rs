@@ -207,9 +207,13 @@ async fn serve(
         Some(_) => None,
     };
     // Revoking the credential (an API key, a user) ends the socket.
-    let registration = who
-        .as_ref()
-        .map(|p| shared.state.auth.connections.register(p));
+    let registration = who.as_ref().map(|p| {
+        shared
+            .state
+            .auth
+            .connections
+            .register(p, crate::auth::connections::Dialect::Nospace)
+    });
     let revoked = async {
         match &registration {
             Some(r) => r.ended.cancelled().await,

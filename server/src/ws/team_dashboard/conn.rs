@@ -100,7 +100,11 @@ pub async fn run(
         .await;
     }
     tracing::debug!(user = %principal.user.username, session = %session.id, resumed, "authenticated");
-    let registration = ctx.state.auth.connections.register(&principal);
+    let registration = ctx
+        .state
+        .auth
+        .connections
+        .register(&principal, crate::auth::connections::Dialect::TeamDashboard);
     let mut conn = Conn {
         ctx,
         principal,

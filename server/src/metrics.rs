@@ -1,0 +1,149 @@
+//! What the process counts as it goes, for Prometheus: requests, events
+//! written and their batches' latency, GitHub deliveries. Kept since the
+//! process started (one set per process); `crate::http::metrics` serves
+//! them at `/metrics` with gauges read at each scrape.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: &'static str,
+    /// The route's pattern (`/api/v1/executions/{id}`), never the path.
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    event: String,
+    outcome: &'static str,
+}
+
+/// What the process counts as it goes.
+struct Counters {
+    http_requests: Family<HttpLabels, Counter>,
+    http_seconds: Histogram,
+    events_written: Counter,
+    batch_seconds: Histogram,
+    deliveries: Family<DeliveryLabels, Counter>,
+}
+
+static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
+    http_requests: Family::default(),
+    // 0.5 ms … ~4 s.
+    http_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+    events_written: Counter::default(),
+    // 0.1 ms … ~0.8 s.
+    batch_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 14)),
+    deliveries: Family::default(),
+});
+
+/// A batch of `events` written by the event writer in `took`.
+pub fn events_written(events: usize, took: Duration) {
+    COUNTERS.events_written.inc_by(events as u64);
+    COUNTERS.batch_seconds.observe(took.as_secs_f64());
+}
+
+/// A GitHub delivery and what became of it (`done`, or the refusal's code).
+pub fn delivery(event: Option<&str>, outcome: &'static str) {
+    // The header is the sender's: only a name of GitHub's shape becomes a
+    // label, so that nobody can grow the series without bound.
+    let event = event
+        .filter(|e| e.len() <= 40 && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .unwrap_or("other");
+    COUNTERS
+        .deliveries
+        .get_or_create(&DeliveryLabels {
+            event: event.to_string(),
+            outcome,
+        })
+        .inc();
+}
+
+/// One answered HTTP request: `route` is the matched route's pattern
+/// (`/api/v1/executions/{id}`, never the path), or `unmatched`.
+pub fn request(method: &axum::http::Method, route: String, status: u16, took: Duration) {
+    COUNTERS
+        .http_requests
+        .get_or_create(&HttpLabels {
+            method: method_label(method),
+            route,
+            status,
+        })
+        .inc();
+    COUNTERS.http_seconds.observe(took.as_secs_f64());
+}
+
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Registers the process's counters in `registry` (they keep counting:
+/// the registry holds handles, not copies).
+pub fn register(registry: &mut Registry) {
+    let c = &*COUNTERS;
+    registry.register(
+        "http_requests",
+        "HTTP requests by method, route pattern and status",
+        c.http_requests.clone(),
+    );
+    registry.register(
+        "http_request_duration_seconds",
+        "Time to answer an HTTP request (to its headers; a WebSocket until its upgrade)",
+        c.http_seconds.clone(),
+    );
+    registry.register(
+        "events_written",
+        "Execution events (log lines, progress, status) committed by the event writer",
+        c.events_written.clone(),
+    );
+    registry.register(
+        "event_batch_duration_seconds",
+        "Time to commit one batch of events",
+        c.batch_seconds.clone(),
+    );
+    registry.register(
+        "github_deliveries",
+        "GitHub webhook deliveries by event and outcome (done, or the refusal's code)",
+        c.deliveries.clone(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_event_that_is_not_githubs_shape_is_counted_as_other() {
+        delivery(Some("issues"), "done");
+        delivery(Some("x{y=\"z\"}"), "BAD_SIGNATURE");
+        delivery(None, "BAD_SIGNATURE");
+        let other = COUNTERS.deliveries.get_or_create(&DeliveryLabels {
+            event: "other".into(),
+            outcome: "BAD_SIGNATURE",
+        });
+        assert!(other.get() >= 2);
+        let issues = COUNTERS.deliveries.get_or_create(&DeliveryLabels {
+            event: "issues".into(),
+            outcome: "done",
+        });
+        assert!(issues.get() >= 1);
+    }
+}
