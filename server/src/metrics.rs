@@ -53,11 +53,15 @@ pub fn events_written(events: usize, took: Duration) {
 
 /// A GitHub delivery and what became of it (`done`, or the refusal's code).
 pub fn delivery(event: Option<&str>, outcome: &'static str) {
-    // The header is the sender's: only a name of GitHub's shape becomes a
-    // label, so that nobody can grow the series without bound.
-    let event = event
-        .filter(|e| e.len() <= 40 && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-        .unwrap_or("other");
+    // The header is the sender's: it names the event only once the
+    // signature proved the sender is GitHub (whose events are a short
+    // list), and only in GitHub's shape, so that nobody can grow the
+    // series without bound.
+    let event = match event {
+        _ if outcome != "done" => "unverified",
+        Some(e) if e.len() <= 40 && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => e,
+        _ => "other",
+    };
     COUNTERS
         .deliveries
         .get_or_create(&DeliveryLabels {
@@ -131,15 +135,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_delivery_event_that_is_not_githubs_shape_is_counted_as_other() {
+    fn only_verified_deliveries_name_their_event() {
         delivery(Some("issues"), "done");
-        delivery(Some("x{y=\"z\"}"), "BAD_SIGNATURE");
-        delivery(None, "BAD_SIGNATURE");
+        delivery(Some("x{y=\"z\"}"), "done");
+        delivery(Some("made_up_by_anyone"), "bad_signature");
+        delivery(None, "bad_signature");
+        let unverified = COUNTERS.deliveries.get_or_create(&DeliveryLabels {
+            event: "unverified".into(),
+            outcome: "bad_signature",
+        });
+        assert!(unverified.get() >= 2);
         let other = COUNTERS.deliveries.get_or_create(&DeliveryLabels {
             event: "other".into(),
-            outcome: "BAD_SIGNATURE",
+            outcome: "done",
         });
-        assert!(other.get() >= 2);
+        assert!(other.get() >= 1);
         let issues = COUNTERS.deliveries.get_or_create(&DeliveryLabels {
             event: "issues".into(),
             outcome: "done",

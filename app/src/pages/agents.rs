@@ -336,22 +336,33 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
     let program_check = RwSignal::new(None::<crate::model::ProgramCheck>);
     #[cfg(feature = "hydrate")]
     {
+        // Asked again only when the program or PATH changes, 300 ms after
+        // the typing stops; only the latest question's answer is shown, and
+        // none once the form is gone.
+        let question = Memo::new(move |_| (argv().first().cloned(), env_path(&env.get())));
         let asked = StoredValue::new(0u64);
         Effect::new(move |_| {
-            let program = argv().first().cloned();
-            let path = env_path(&env.get());
+            let (program, path) = question.get();
             let ticket = asked.get_value() + 1;
             asked.set_value(ticket);
-            leptos::task::spawn_local(async move {
-                let answer = match program {
-                    Some(p) => check_program(vec![p], path).await.ok(),
-                    None => None,
-                };
-                // Only the answer to the latest question is shown.
-                if asked.get_value() == ticket {
-                    program_check.set(answer);
-                }
-            });
+            let current = move || asked.try_get_value() == Some(ticket);
+            set_timeout(
+                move || {
+                    if !current() {
+                        return;
+                    }
+                    leptos::task::spawn_local(async move {
+                        let answer = match program {
+                            Some(p) => check_program(vec![p], path).await.ok(),
+                            None => None,
+                        };
+                        if current() {
+                            program_check.try_set(answer);
+                        }
+                    });
+                },
+                std::time::Duration::from_millis(300),
+            );
         });
     }
     let remove = Action::new(move |_: &()| async move {

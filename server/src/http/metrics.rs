@@ -16,6 +16,7 @@ use prometheus_client::encoding::{text::encode, EncodeLabelSet};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use sha2::Digest;
 use subtle::ConstantTimeEq;
 
 use crate::auth::connections::Dialect;
@@ -63,9 +64,14 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
     let offered = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
         .unwrap_or("");
-    if !bool::from(offered.as_bytes().ct_eq(token.as_bytes())) {
+    // Digests compared in constant time: neither the token nor its length
+    // shows in the time a refusal takes.
+    let digest = |t: &str| sha2::Sha256::digest(t.as_bytes());
+    if !bool::from(digest(offered).ct_eq(&digest(token))) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -99,6 +105,13 @@ async fn render(state: &AppState) -> Result<String, String> {
     crate::metrics::register(&mut registry);
 
     let by_status = Family::<StatusLabels, Gauge>::default();
+    for status in app::model::ExecutionStatus::ALL {
+        by_status
+            .get_or_create(&StatusLabels {
+                status: status.as_str().to_string(),
+            })
+            .set(0);
+    }
     let queued = Gauge::<i64>::default();
     for (status, count) in crate::db::gauges::executions_by_status(&state.db)
         .await
