@@ -40,7 +40,7 @@ pub use issue::{
 };
 pub use notification::{Notification, NotificationList, Severity};
 pub use runner::{NewRunnerToken, Runner, RunnerToken, RunnersOverview};
-pub use user::{Role, Session, Theme, User};
+pub use user::{Person, PersonChange, Role, Session, Theme, User};
 pub use workflow::{
     validate_definition, AgentExecutionRef, OnFailure, RunAction, RunStatus, RunStep, Stage, Step,
     StepRef, StepStatus, Workflow, WorkflowDefinition, WorkflowEvent, WorkflowEventBody,

@@ -62,6 +62,31 @@ pub struct User {
     pub role: Role,
 }
 
+/// A person with an account, as admins see them on the People page and
+/// at `GET /api/v1/users`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Person {
+    pub id: UserId,
+    pub username: String,
+    pub role: Role,
+    /// Whether they may sign in (a deactivated account keeps its history).
+    pub active: bool,
+    pub created_at: i64,
+    pub last_sign_in_at: Option<i64>,
+    /// Their linked GitHub login, if any.
+    pub github_login: Option<String>,
+}
+
+/// A change an admin makes to a person (`PATCH /api/v1/users/{id}`):
+/// each field left out stays as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PersonChange {
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
+
 /// The colour theme a person picked. `System` follows the operating system.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

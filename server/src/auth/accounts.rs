@@ -62,6 +62,8 @@ async fn new_row(username: &str, password: &str, role: Role) -> Result<users::Us
         password_hash,
         role,
         created_at: db::now_ms(),
+        deactivated_at: None,
+        sessions_valid_from: None,
     })
 }
 
@@ -151,13 +153,24 @@ pub async fn needs_setup(db: &Db) -> Result<bool, ApiError> {
     Ok(users::count(db).await.or_internal("counting users")? == 0)
 }
 
+/// The user with this id, if there is one and it is active (a
+/// deactivated account speaks for no one).
 pub async fn find_user(db: &Db, id: &str) -> Result<Option<User>, ApiError> {
+    Ok(find_active(db, id).await?.map(|(user, _)| user))
+}
+
+/// An active user and the time (ms) before which their session tokens do
+/// not count (0: all count).
+pub async fn find_active(db: &Db, id: &str) -> Result<Option<(User, i64)>, ApiError> {
     match users::find_by_id(db, id)
         .await
         .or_internal("finding a user")?
     {
-        Some(row) => to_user(row).map(Some),
-        None => Ok(None),
+        Some(row) if row.deactivated_at.is_none() => {
+            let from = row.sessions_valid_from.unwrap_or(0);
+            to_user(row).map(|u| Some((u, from)))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -193,8 +206,17 @@ pub async fn login(
     if verified {
         throttle.record_success(client, username);
         // `verify` is true only with a stored hash, so the row exists.
-        row.map(to_user)
-            .unwrap_or(Err(ApiError::InvalidCredentials))
+        let row = row.ok_or(ApiError::InvalidCredentials)?;
+        if row.deactivated_at.is_some() {
+            tracing::info!(client, "sign-in of a deactivated account");
+            return Err(ApiError::Conflict(
+                "this account is deactivated: ask an admin to reactivate it".into(),
+            ));
+        }
+        if let Err(e) = crate::db::people::signed_in(db, &row.id, db::now_ms()).await {
+            tracing::warn!(error = %e, "last sign-in not recorded");
+        }
+        to_user(row)
     } else {
         tracing::info!(client, "failed sign-in");
         Err(ApiError::InvalidCredentials)

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod connections;
 pub mod origin;
 pub mod password;
+pub mod people;
 pub mod policy;
 pub mod secret;
 pub mod throttle;
@@ -85,11 +86,15 @@ impl Auth {
         {
             return Err(AuthError::Invalid);
         }
-        let user = accounts::find_user(db, &claims.sub)
+        let (user, valid_from) = accounts::find_active(db, &claims.sub)
             .await
             .ok()
             .flatten()
             .ok_or(AuthError::Invalid)?;
+        // Sessions from before a deactivation stay ended.
+        if claims.iat.saturating_mul(1000) < valid_from {
+            return Err(AuthError::Invalid);
+        }
         Ok(Principal {
             user,
             api_key: None,

@@ -48,6 +48,8 @@ pub enum Op {
     ManageWorkflows,
     ManageRunnerTokens,
     ManageGithub,
+    /// See everyone's account; change roles; deactivate and reactivate.
+    ManageUsers,
 }
 
 impl Op {
@@ -61,7 +63,9 @@ impl Op {
             | CreateRepository | StartWorkflow | ActOnRun | SyncRepository | ManageApiKeys => {
                 Role::Member
             }
-            ManageAgents | ManageWorkflows | ManageRunnerTokens | ManageGithub => Role::Admin,
+            ManageAgents | ManageWorkflows | ManageRunnerTokens | ManageGithub | ManageUsers => {
+                Role::Admin
+            }
         }
     }
 }

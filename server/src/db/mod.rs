@@ -9,6 +9,7 @@ pub mod executions;
 pub mod gauges;
 pub mod issues;
 pub mod notifications;
+pub mod people;
 pub mod repositories;
 pub mod runners;
 pub mod settings;

@@ -11,9 +11,19 @@ pub struct UserRow {
     pub password_hash: String,
     pub role: Role,
     pub created_at: i64,
+    /// When an admin deactivated the account (`None`: active).
+    #[sqlx(default)]
+    pub deactivated_at: Option<i64>,
+    /// Session tokens issued before this (ms) are refused.
+    #[sqlx(default)]
+    pub sessions_valid_from: Option<i64>,
 }
 
+/// The columns a new row is inserted with.
 const COLUMNS: &str = "id, username, password_hash, role, created_at";
+/// The columns read back.
+const READ: &str =
+    "id, username, password_hash, role, created_at, deactivated_at, sessions_valid_from";
 
 pub async fn count(db: &Db) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users")
@@ -22,7 +32,7 @@ pub async fn count(db: &Db) -> sqlx::Result<i64> {
 }
 
 pub async fn find_by_id(db: &Db, id: &str) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+    sqlx::query_as(&format!("SELECT {READ} FROM users WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await
@@ -31,7 +41,7 @@ pub async fn find_by_id(db: &Db, id: &str) -> sqlx::Result<Option<UserRow>> {
 /// Looks a user up by name, ignoring case.
 pub async fn find_by_username(db: &Db, username: &str) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE lower(username) = lower($1)"
+        "SELECT {READ} FROM users WHERE lower(username) = lower($1)"
     ))
     .bind(username)
     .fetch_optional(db)
@@ -72,9 +82,12 @@ pub async fn create_if_none(db: &Db, row: &UserRow) -> sqlx::Result<bool> {
 
 /// Ids of users who may act on workflows (admins and members).
 pub async fn member_ids(db: &Db) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("SELECT id FROM users WHERE role IN ('admin', 'member') ORDER BY created_at")
-        .fetch_all(db)
-        .await
+    sqlx::query_scalar(
+        "SELECT id FROM users WHERE role IN ('admin', 'member') AND deactivated_at IS NULL \
+         ORDER BY created_at",
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// The user linked to a GitHub account (by its numeric id: logins can be

@@ -121,6 +121,11 @@ pub async fn callback(
     let Ok(token) = state.auth.issue(&user) else {
         return fail("internal");
     };
+    if let Err(e) =
+        crate::db::people::signed_in(&state.db, &user.id.to_string(), crate::db::now_ms()).await
+    {
+        tracing::warn!(error = %e, "last sign-in not recorded");
+    }
     let mut response = with_state_cleared(&state, Redirect::to("/").into_response());
     if let Ok(v) = HeaderValue::from_str(&state.auth.session_cookie(&token)) {
         response.headers_mut().append(header::SET_COOKIE, v);

@@ -11,6 +11,7 @@ mod executions;
 mod fake_github;
 mod github;
 mod metrics;
+mod people;
 mod restart;
 mod runner_tls;
 mod runners;

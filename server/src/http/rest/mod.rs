@@ -26,6 +26,7 @@ mod github;
 mod issues;
 mod notifications;
 mod runners;
+mod users;
 mod workflows;
 
 pub fn router() -> Router<AppState> {
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(notifications::router())
         .merge(runners::router())
         .merge(github::router())
+        .merge(users::router())
 }
 
 /// The signed-in user; rejects the request with 401 otherwise.

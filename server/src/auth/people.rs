@@ -1,0 +1,93 @@
+//! Admins managing people: everyone's account, roles, deactivation. A
+//! deactivated user cannot sign in; their sessions, API keys and open
+//! sockets end at once. There is always an active admin left.
+
+use app::api::ApiError;
+use app::model::{Person, PersonChange, User, UserId};
+
+use super::Auth;
+use crate::db::{self, people, Db};
+use crate::error::OrInternal;
+
+fn to_person(row: people::PersonRow) -> Result<Person, ApiError> {
+    Ok(Person {
+        id: row.id.parse().or_internal("stored user id")?,
+        username: row.username,
+        role: row.role,
+        active: row.deactivated_at.is_none(),
+        created_at: row.created_at,
+        last_sign_in_at: row.last_sign_in_at,
+        github_login: row.github_login,
+    })
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Person>, ApiError> {
+    people::list(db)
+        .await
+        .or_internal("listing people")?
+        .into_iter()
+        .map(to_person)
+        .collect()
+}
+
+async fn find(db: &Db, id: &str) -> Result<Person, ApiError> {
+    list(db)
+        .await?
+        .into_iter()
+        .find(|p| p.id.to_string() == id)
+        .ok_or(ApiError::NotFound)
+}
+
+/// Applies `change` to the person `id` (role first, then whether they are
+/// active) on behalf of `actor`, an admin; answers them as they are now.
+pub async fn change(
+    auth: &Auth,
+    db: &Db,
+    actor: &User,
+    id: &str,
+    change: PersonChange,
+) -> Result<Person, ApiError> {
+    let id = id
+        .parse::<UserId>()
+        .map_err(|_| ApiError::NotFound)?
+        .to_string();
+    let before = find(db, &id).await?;
+    if let Some(role) = change.role.filter(|r| *r != before.role) {
+        if !people::set_role(db, &id, role)
+            .await
+            .or_internal("changing a role")?
+        {
+            return Err(ApiError::Conflict(
+                "the last active admin cannot be demoted: make someone else an admin first".into(),
+            ));
+        }
+        tracing::info!(actor = %actor.username, user = %before.username, role = role.as_str(), "role changed");
+    }
+    match change.active {
+        Some(false) if before.active => {
+            let now = db::now_ms();
+            if !people::deactivate(db, &id, now)
+                .await
+                .or_internal("deactivating")?
+            {
+                return Err(ApiError::Conflict(
+                    "the last active admin cannot be deactivated: make someone else an admin first"
+                        .into(),
+                ));
+            }
+            let keys = people::revoke_api_keys(db, &id, now)
+                .await
+                .or_internal("revoking API keys")?;
+            let sockets = auth.connections.end_user(before.id);
+            tracing::info!(actor = %actor.username, user = %before.username, api_keys = keys.len(), sockets, "deactivated");
+        }
+        Some(true) if !before.active => {
+            people::reactivate(db, &id)
+                .await
+                .or_internal("reactivating")?;
+            tracing::info!(actor = %actor.username, user = %before.username, "reactivated");
+        }
+        _ => {}
+    }
+    find(db, &id).await
+}
