@@ -119,6 +119,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("issues/:id") view=IssuePage ssr=SsrMode::Async />
                     <Route path=path!("runners") view=RunnersPage ssr=SsrMode::Async />
                     <Route path=path!("api-keys") view=ApiKeysPage ssr=SsrMode::Async />
+                    <Route path=path!("people") view=PeoplePage ssr=SsrMode::Async />
                     <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>

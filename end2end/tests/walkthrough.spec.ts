@@ -306,6 +306,34 @@ test('the executions list gives each run its context, the whole row opens it', a
   await expect(page).toHaveURL(/\/executions\/[0-9a-f-]{36}$/);
 });
 
+test('the people page lists accounts, and the last admin is kept', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/people');
+  await page.waitForLoadState('networkidle');
+  const me = page.getByTestId('person').filter({ hasText: 'admin' });
+  await expect(me).toHaveAttribute('data-active', 'true');
+  await expect(me).toContainText('last signed in');
+  await expect(me.getByLabel('Role of admin')).toHaveValue('admin');
+  await shot(page, 'people');
+  // The only admin cannot step down or be deactivated: the page says why.
+  await me.getByLabel('Role of admin').selectOption('member');
+  await me.getByRole('button', { name: 'Save role' }).click();
+  await expect(page.getByTestId('form-error')).toContainText('last active admin');
+  page.once('dialog', (d) => d.accept());
+  await me.getByRole('button', { name: 'Deactivate' }).click();
+  await expect(page.getByTestId('form-error')).toContainText('last active admin');
+  await page.reload();
+  await page.waitForLoadState('networkidle');
+  await expect(me.getByLabel('Role of admin')).toHaveValue('admin');
+  await expect(me).toHaveAttribute('data-active', 'true');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.reload();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, 'people-phone-dark');
+  // The row fits the phone: no sideways scrolling.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+});
+
 test.describe('on a phone', () => {
   test.use({ viewport: { width: 390, height: 844 } });
 

@@ -195,6 +195,15 @@ pub trait Backend: Send + Sync + 'static {
     async fn create_api_key(&self, parts: &Parts, name: String) -> Result<NewApiKey, ApiError>;
     async fn revoke_api_key(&self, parts: &Parts, id: String) -> Result<(), ApiError>;
 
+    // People (admins).
+    async fn people(&self, parts: &Parts) -> Result<Vec<crate::model::Person>, ApiError>;
+    async fn change_person(
+        &self,
+        parts: &Parts,
+        id: String,
+        change: crate::model::PersonChange,
+    ) -> Result<crate::model::Person, ApiError>;
+
     // GitHub.
     async fn github_overview(&self, parts: &Parts) -> Result<GithubOverview, ApiError>;
     async fn save_github_settings(

@@ -10,6 +10,7 @@ mod executions;
 mod github;
 mod issues;
 mod notifications;
+mod people;
 mod runners;
 mod workflows;
 
@@ -21,6 +22,7 @@ pub use executions::*;
 pub use github::*;
 pub use issues::*;
 pub use notifications::*;
+pub use people::*;
 pub use runners::*;
 pub use workflows::*;
 

@@ -23,6 +23,7 @@ const NAV: &[(&str, &str)] = &[
     ("/issues", "Issues"),
     ("/runners", "Runners"),
     ("/api-keys", "API keys"),
+    ("/people", "People"),
     ("/settings", "Settings"),
 ];
 

@@ -384,11 +384,30 @@ pub fn LogViewer(
     #[cfg(not(feature = "hydrate"))]
     let _ = set_full_screen;
     // Follow mode: new output scrolls into view unless the reader scrolled
-    // up, or a line link or a search holds the view.
+    // up, or a line link or a search holds the view. A scroll event comes a
+    // frame late: when the view is above where following last put it, the
+    // reader moved it, even if their scroll event has not arrived yet.
+    let followed_to = StoredValue::new(None::<i32>);
     Effect::new(move |_| {
         let _ = total();
-        if follow.get_untracked() {
-            jump_to_end();
+        if !follow.get_untracked() {
+            return;
+        }
+        if let Some(el) = viewport.get_untracked() {
+            // (A view that got taller or a log that got shorter is still at
+            // its end: that is no reader's doing.)
+            let at_end = el.scroll_top() + el.client_height() >= el.scroll_height() - 4;
+            if !at_end
+                && followed_to
+                    .get_value()
+                    .is_some_and(|at| el.scroll_top() < at - 4)
+            {
+                set_follow.set(false);
+                followed_to.set_value(None);
+                return;
+            }
+            el.set_scroll_top(el.scroll_height());
+            followed_to.set_value(Some(el.scroll_top()));
         }
     });
     // A `#L…` fragment in the address: select those lines and show them
@@ -598,6 +617,7 @@ pub fn LogViewer(
                     disabled=move || follow.get()
                     on:click=move |_| {
                         pinned.set(false);
+                        followed_to.set_value(None);
                         set_follow.set(true);
                         jump_to_end();
                     }

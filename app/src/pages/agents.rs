@@ -34,6 +34,24 @@ pub fn AgentsPage() -> impl IntoView {
     let agents = Resource::new(|| (), |_| list_agents());
     let version = lifecycle_version();
     let stats = Resource::new(move || version.get(), |_| get_agent_stats());
+    // One run action for the page, made before anything is awaited: the
+    // cards stay as they are while their figures refresh (a run starting
+    // refreshes them, often before the answer that opens its page).
+    // A plain form until the page is live: the server starts the run and
+    // redirects to it.
+    let run = ServerAction::<StartExecution>::new();
+    let last_agent = RwSignal::new(None::<AgentId>);
+    Effect::new(move |_| {
+        if let Some(input) = run.input().get() {
+            last_agent.set(Some(input.agent_id));
+        }
+    });
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(execution)) = run.value().get() {
+            navigate(&format!("/executions/{}", execution.id), Default::default());
+        }
+    });
     view! {
         <div class="mb-6 flex flex-wrap items-start justify-between gap-4">
             <PageHeader title="Agents" subtitle="Commands Yagura can run: Claude Code, Codex, Gemini CLI, aider or any script." />
@@ -48,34 +66,51 @@ pub fn AgentsPage() -> impl IntoView {
                             <a href="/agents/new" class=PRIMARY>"New agent"</a>
                         </EmptyState>
                     }.into_any(),
-                    Ok(list) => {
-                        let stats = stats.await.unwrap_or_default();
-                        view! {
-                            <div class="grid grid-cols-1 gap-4 md:grid-cols-2">
-                                {list.into_iter().map(|a| {
-                                    let s = stats.iter().find(|s| s.agent_id == a.id).cloned();
-                                    view! { <AgentCard agent=a stats=s /> }
-                                }).collect_view()}
-                            </div>
-                        }.into_any()
-                    }
+                    Ok(list) => view! {
+                        <div class="grid grid-cols-1 gap-4 md:grid-cols-2">
+                            {list.into_iter().map(|a| view! { <AgentCard agent=a stats=stats run=run last_agent=last_agent /> }).collect_view()}
+                        </div>
+                    }.into_any(),
                 }
             })}
         </Transition>
     }
 }
 
+type StatsResource = Resource<Result<Vec<AgentStats>, ApiError>>;
+
+/// An agent's last run, run count, success rate and average duration.
 #[component]
-fn AgentCard(agent: Agent, stats: Option<AgentStats>) -> impl IntoView {
-    let navigate = use_navigate();
-    // A plain form until the page is live: the server starts the run and
-    // redirects to it.
-    let run = ServerAction::<StartExecution>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(execution)) = run.value().get() {
-            navigate(&format!("/executions/{}", execution.id), Default::default());
-        }
-    });
+fn AgentStatsLine(agent: AgentId, stats: StatsResource) -> impl IntoView {
+    view! {
+        <p class="mt-2 flex flex-wrap items-center gap-x-2 gap-y-1 text-xs text-slate-600 dark:text-slate-400" data-testid="agent-stats">
+            <Transition>
+                {move || Suspend::new(async move {
+                    let s = stats.await.unwrap_or_default().into_iter().find(|s| s.agent_id == agent);
+                    match s {
+                        None => view! { <span>"Not run yet"</span> }.into_any(),
+                        Some(s) => view! {
+                            {s.last_status.map(|st| view! { <StatusBadge status=Signal::stored(st) /> })}
+                            {s.last_at.map(|at| view! { <span>"last run "<Time ms=at /></span> })}
+                            <span>{plural(s.runs as usize, "run", "runs")}</span>
+                            {s.success_rate().map(|r| view! { <span>{format!("{r}% succeed")}</span> })}
+                            {s.avg_wall_ms.map(|ms| view! { <span>{format!("avg {}", super::executions::duration_text(ms))}</span> })}
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </p>
+    }
+}
+
+#[component]
+fn AgentCard(
+    agent: Agent,
+    stats: StatsResource,
+    run: ServerAction<StartExecution>,
+    last_agent: RwSignal<Option<AgentId>>,
+) -> impl IntoView {
+    let id = agent.id;
     view! {
         <article class="min-w-0 rounded-xl border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900" data-testid="agent-card">
             <div class="flex items-start justify-between gap-2">
@@ -89,18 +124,7 @@ fn AgentCard(agent: Agent, stats: Option<AgentStats>) -> impl IntoView {
                 </div>
                 <a href=format!("/agents/{}", agent.id) class="text-xs font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Edit"</a>
             </div>
-            <p class="mt-2 flex flex-wrap items-center gap-x-2 gap-y-1 text-xs text-slate-600 dark:text-slate-400" data-testid="agent-stats">
-                {match stats {
-                    None => view! { <span>"Not run yet"</span> }.into_any(),
-                    Some(s) => view! {
-                        {s.last_status.map(|st| view! { <StatusBadge status=Signal::stored(st) /> })}
-                        {s.last_at.map(|at| view! { <span>"last run "<Time ms=at /></span> })}
-                        <span>{plural(s.runs as usize, "run", "runs")}</span>
-                        {s.success_rate().map(|r| view! { <span>{format!("{r}% succeed")}</span> })}
-                        {s.avg_wall_ms.map(|ms| view! { <span>{format!("avg {}", super::executions::duration_text(ms))}</span> })}
-                    }.into_any(),
-                }}
-            </p>
+            <AgentStatsLine agent=id stats=stats />
             <p class="mt-2 truncate font-mono text-xs text-slate-600 dark:text-slate-400" data-testid="agent-command" title=display_command(&agent.command)>{display_command(&agent.command)}</p>
             <ActionForm action=run attr:class="mt-3 flex gap-2">
                 <input type="hidden" name="agent_id" value=agent.id.to_string() />
@@ -112,7 +136,7 @@ fn AgentCard(agent: Agent, stats: Option<AgentStats>) -> impl IntoView {
                 />
                 <button type="submit" class=PRIMARY disabled=move || run.pending().get()>"Run"</button>
             </ActionForm>
-            {move || run.value().get().and_then(|r| r.err()).map(|e| view! { <p role="alert" class="mt-2 text-sm text-rose-600">{e.to_string()}</p> })}
+            {move || (last_agent.get() == Some(id)).then(|| run.value().get().and_then(|r| r.err())).flatten().map(|e| view! { <p role="alert" class="mt-2 text-sm text-rose-600">{e.to_string()}</p> })}
         </article>
     }
 }

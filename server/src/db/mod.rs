@@ -6,7 +6,6 @@ pub mod agents;
 pub mod api_keys;
 pub mod deliveries;
 pub mod executions;
-pub mod gauges;
 pub mod issues;
 pub mod notifications;
 pub mod people;

@@ -113,14 +113,18 @@ async fn render(state: &AppState) -> Result<String, String> {
             .set(0);
     }
     let queued = Gauge::<i64>::default();
-    for (status, count) in crate::db::gauges::executions_by_status(&state.db)
+    for (status, count) in crate::db::executions::count_by_status(&state.db, 0)
         .await
         .map_err(|e| e.to_string())?
     {
-        if status == "queued" {
+        if status == app::model::ExecutionStatus::Queued {
             queued.set(count);
         }
-        by_status.get_or_create(&StatusLabels { status }).set(count);
+        by_status
+            .get_or_create(&StatusLabels {
+                status: status.as_str().to_string(),
+            })
+            .set(count);
     }
     registry.register("executions", "Executions by status", by_status);
     registry.register(

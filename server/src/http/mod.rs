@@ -4,6 +4,7 @@
 //! assets. Every operation is authorised by `crate::auth::policy`.
 
 pub mod assets;
+mod dashboard;
 pub mod error;
 mod fn_status;
 pub mod guard;

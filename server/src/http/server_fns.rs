@@ -8,12 +8,11 @@ use std::net::SocketAddr;
 use app::api::{ApiError, Backend, ExecutionAction, IssuedToken};
 use app::model::{
     Agent, AgentId, AgentInput, ApiKeysOverview, ConnectionCheck, Dashboard, Execution,
-    ExecutionId, ExecutionPage, ExecutionQuery, ExecutionStatus, GithubConnect, GithubOverview,
-    GithubSettings, GithubSettingsInput, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery,
-    IssueUpdate, NewApiKey, NewRunnerToken, NotificationId, NotificationList, Repository,
-    RepositoryId, RepositoryInput, Role, RunAction, RunnersOverview, Session, SyncReport, Theme,
-    User, Workflow, WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId,
-    WorkflowRunSummary,
+    ExecutionId, ExecutionPage, ExecutionQuery, GithubConnect, GithubOverview, GithubSettings,
+    GithubSettingsInput, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueUpdate,
+    NewApiKey, NewRunnerToken, NotificationId, NotificationList, Repository, RepositoryId,
+    RepositoryInput, Role, RunAction, RunnersOverview, Session, SyncReport, Theme, User, Workflow,
+    WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId, WorkflowRunSummary,
 };
 use axum::extract::ConnectInfo;
 use http::request::Parts;
@@ -239,48 +238,7 @@ impl Backend for AppState {
 
     async fn dashboard(&self, parts: &Parts) -> Result<Dashboard, ApiError> {
         self.authorise(parts, Op::ReadDashboard).await?;
-        let mut active = Vec::new();
-        for status in [
-            ExecutionStatus::Running,
-            ExecutionStatus::Paused,
-            ExecutionStatus::Queued,
-        ] {
-            let filter = store::Filter {
-                status: Some(status),
-                ..Default::default()
-            };
-            active.extend(self.executions.list(&filter, 50, 0).await?.items);
-        }
-        active.sort_by_key(|e| e.created_at);
-        let recent = self
-            .executions
-            .list(&store::Filter::default(), 10, 0)
-            .await?
-            .items;
-        let midnight = chrono::Utc::now()
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc().timestamp_millis())
-            .unwrap_or(0);
-        let today = store::count_by_status(&self.db, midnight)
-            .await
-            .or_internal("counting executions")?
-            .into_iter()
-            .map(|(s, n)| (s, n.max(0) as u64))
-            .collect();
-        let runs = self
-            .workflows
-            .list_runs(&wf_store::RunFilter {
-                active: true,
-                ..Default::default()
-            })
-            .await?;
-        Ok(Dashboard {
-            active,
-            recent,
-            today,
-            runs,
-        })
+        super::dashboard::dashboard(self).await
     }
 
     async fn list_repositories(&self, parts: &Parts) -> Result<Vec<Repository>, ApiError> {
@@ -488,6 +446,21 @@ impl Backend for AppState {
         crate::auth::api_keys::revoke(&self.db, &user, &id).await?;
         self.auth.connections.end_api_key(&id);
         Ok(())
+    }
+
+    async fn people(&self, parts: &Parts) -> Result<Vec<app::model::Person>, ApiError> {
+        self.authorise(parts, Op::ManageUsers).await?;
+        crate::auth::people::list(&self.db).await
+    }
+
+    async fn change_person(
+        &self,
+        parts: &Parts,
+        id: String,
+        change: app::model::PersonChange,
+    ) -> Result<app::model::Person, ApiError> {
+        let me = self.authorise(parts, Op::ManageUsers).await?;
+        crate::auth::people::change(&self.auth, &self.db, &me, &id, change).await
     }
 
     async fn github_overview(&self, parts: &Parts) -> Result<GithubOverview, ApiError> {
