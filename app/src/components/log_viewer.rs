@@ -247,6 +247,8 @@ pub fn LogViewer(
     // A line link or a search put a row in view: scrolling done by the page
     // (not the reader) must not turn following back on.
     let pinned = RwSignal::new(false);
+    // Where following last put the view (see the follow effect below).
+    let followed_to = StoredValue::new(None::<i32>);
     let (timestamps, set_timestamps) = signal(false);
     let folded = RwSignal::new(std::collections::HashSet::<usize>::new());
     // The selected lines (from a `#L…` link or a click on a number).
@@ -332,7 +334,9 @@ pub fn LogViewer(
             set_scroll_top.set(top);
             set_viewport_height.set(height);
             if !pinned.get_untracked() {
-                set_follow.set(top + height >= f64::from(el.scroll_height()) - 4.0);
+                let at_end = top + height >= f64::from(el.scroll_height()) - 4.0;
+                set_follow.set(at_end);
+                followed_to.set_value(at_end.then(|| el.scroll_top()));
             }
         }
     };
@@ -387,7 +391,6 @@ pub fn LogViewer(
     // up, or a line link or a search holds the view. A scroll event comes a
     // frame late: when the view is above where following last put it, the
     // reader moved it, even if their scroll event has not arrived yet.
-    let followed_to = StoredValue::new(None::<i32>);
     Effect::new(move |_| {
         let _ = total();
         if !follow.get_untracked() {

@@ -52,11 +52,21 @@ pub fn AgentsPage() -> impl IntoView {
             navigate(&format!("/executions/{}", execution.id), Default::default());
         }
     });
+    // A run refused after a plain form post (no JavaScript) comes back with
+    // the page, with no card to tell: it is said above the cards.
+    let page_error = move || {
+        run.value()
+            .get()
+            .and_then(|r| r.err())
+            .filter(|_| last_agent.get().is_none())
+            .map(|e| e.to_string())
+    };
     view! {
         <div class="mb-6 flex flex-wrap items-start justify-between gap-4">
             <PageHeader title="Agents" subtitle="Commands Yagura can run: Claude Code, Codex, Gemini CLI, aider or any script." />
             <a href="/agents/new" class=PRIMARY>"New agent"</a>
         </div>
+        {move || page_error().map(|e| view! { <p role="alert" class="mb-4 text-sm text-rose-600">{e}</p> })}
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match agents.await {
@@ -136,7 +146,7 @@ fn AgentCard(
                 />
                 <button type="submit" class=PRIMARY disabled=move || run.pending().get()>"Run"</button>
             </ActionForm>
-            {move || (last_agent.get() == Some(id)).then(|| run.value().get().and_then(|r| r.err())).flatten().map(|e| view! { <p role="alert" class="mt-2 text-sm text-rose-600">{e.to_string()}</p> })}
+            {move || (last_agent.get() == Some(id) && !run.pending().get()).then(|| run.value().get().and_then(|r| r.err())).flatten().map(|e| view! { <p role="alert" class="mt-2 text-sm text-rose-600">{e.to_string()}</p> })}
         </article>
     }
 }

@@ -77,6 +77,11 @@ pub async fn create_for(db: &Db, username: &str, name: &str) -> Result<NewApiKey
         .await
         .or_internal("finding a user")?
         .ok_or_else(|| ApiError::Invalid(format!("there is no user called {username:?}")))?;
+    if row.deactivated_at.is_some() {
+        return Err(ApiError::Invalid(format!(
+            "{username:?} is deactivated: reactivate them first"
+        )));
+    }
     let owner = User {
         id: row.id.parse().or_internal("stored user id")?,
         username: row.username,

@@ -92,7 +92,11 @@ impl Auth {
             .flatten()
             .ok_or(AuthError::Invalid)?;
         // Sessions from before a deactivation stay ended.
-        if claims.iat.saturating_mul(1000) < valid_from {
+        let issued_ms = match claims.iat_ms {
+            0 => claims.iat.saturating_mul(1000),
+            ms => ms,
+        };
+        if issued_ms < valid_from {
             return Err(AuthError::Invalid);
         }
         Ok(Principal {

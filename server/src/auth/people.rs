@@ -38,8 +38,9 @@ async fn find(db: &Db, id: &str) -> Result<Person, ApiError> {
         .ok_or(ApiError::NotFound)
 }
 
-/// Applies `change` to the person `id` (role first, then whether they are
-/// active) on behalf of `actor`, an admin; answers them as they are now.
+/// Applies `change` to the person `id` (whether they are active first,
+/// then their role) on behalf of `actor`, an admin; answers them as they
+/// are now.
 pub async fn change(
     auth: &Auth,
     db: &Db,
@@ -52,17 +53,8 @@ pub async fn change(
         .map_err(|_| ApiError::NotFound)?
         .to_string();
     let before = find(db, &id).await?;
-    if let Some(role) = change.role.filter(|r| *r != before.role) {
-        if !people::set_role(db, &id, role)
-            .await
-            .or_internal("changing a role")?
-        {
-            return Err(ApiError::Conflict(
-                "the last active admin cannot be demoted: make someone else an admin first".into(),
-            ));
-        }
-        tracing::info!(actor = %actor.username, user = %before.username, role = role.as_str(), "role changed");
-    }
+    // Whether they are active first: a refusal there changes nothing (a
+    // role given to someone just deactivated is never refused).
     match change.active {
         Some(false) if before.active => {
             let now = db::now_ms();
@@ -70,10 +62,13 @@ pub async fn change(
                 .await
                 .or_internal("deactivating")?
             {
-                return Err(ApiError::Conflict(
-                    "the last active admin cannot be deactivated: make someone else an admin first"
-                        .into(),
-                ));
+                // Deactivated meanwhile by someone else, or the last admin.
+                if find(db, &id).await?.active {
+                    return Err(ApiError::Conflict(
+                        "the last active admin cannot be deactivated: make someone else an admin first"
+                            .into(),
+                    ));
+                }
             }
             let keys = people::revoke_api_keys(db, &id, now)
                 .await
@@ -88,6 +83,17 @@ pub async fn change(
             tracing::info!(actor = %actor.username, user = %before.username, "reactivated");
         }
         _ => {}
+    }
+    if let Some(role) = change.role.filter(|r| *r != before.role) {
+        if !people::set_role(db, &id, role)
+            .await
+            .or_internal("changing a role")?
+        {
+            return Err(ApiError::Conflict(
+                "the last active admin cannot be demoted: make someone else an admin first".into(),
+            ));
+        }
+        tracing::info!(actor = %actor.username, user = %before.username, role = role.as_str(), "role changed");
     }
     find(db, &id).await
 }

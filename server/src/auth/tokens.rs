@@ -20,6 +20,10 @@ pub struct Claims {
     pub name: String,
     pub iss: String,
     pub iat: i64,
+    /// When it was issued, in milliseconds (tokens from before it existed
+    /// have 0: their `iat` in seconds counts).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub iat_ms: i64,
     pub exp: i64,
     /// The token's id, by which signing out ends it (tokens signed before
     /// ids existed have none, and live out their 12 hours).
@@ -57,6 +61,7 @@ impl TokenKeys {
             name: user.username.clone(),
             iss: ISSUER.into(),
             iat: now.timestamp(),
+            iat_ms: now.timestamp_millis(),
             exp: expires_at.timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
         };
@@ -67,6 +72,10 @@ impl TokenKeys {
     pub fn verify(&self, token: &str) -> jsonwebtoken::errors::Result<Claims> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
     }
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 #[cfg(test)]
