@@ -31,11 +31,11 @@ pub async fn list(db: &Db) -> Result<Vec<Person>, ApiError> {
 }
 
 async fn find(db: &Db, id: &str) -> Result<Person, ApiError> {
-    list(db)
-        .await?
-        .into_iter()
-        .find(|p| p.id.to_string() == id)
+    people::find(db, id)
+        .await
+        .or_internal("finding a person")?
         .ok_or(ApiError::NotFound)
+        .and_then(to_person)
 }
 
 /// Applies `change` to the person `id` (whether they are active first,

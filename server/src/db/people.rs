@@ -18,15 +18,24 @@ pub struct PersonRow {
     pub github_login: Option<String>,
 }
 
+const COLUMNS: &str =
+    "id, username, role, created_at, deactivated_at, last_sign_in_at, github_login";
+
 /// Everyone, admins first, then by name.
 pub async fn list(db: &Db) -> sqlx::Result<Vec<PersonRow>> {
-    sqlx::query_as(
-        "SELECT id, username, role, created_at, deactivated_at, last_sign_in_at, github_login \
-         FROM users ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'member' THEN 1 ELSE 2 END, \
-         lower(username)",
-    )
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users ORDER BY \
+         CASE role WHEN 'admin' THEN 0 WHEN 'member' THEN 1 ELSE 2 END, lower(username)"
+    ))
     .fetch_all(db)
     .await
+}
+
+pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<PersonRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Whether another active admin than `id` exists.
