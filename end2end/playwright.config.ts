@@ -26,6 +26,7 @@ const RUNNERS_PORT = 3106;
 const GITHUB_PORT = 3107;
 const DIALECTS_PORT = 3108;
 const WALKTHROUGH_PORT = 3109;
+const TEAM_PORT = 3110;
 
 export default defineConfig({
   testDir: './tests',
@@ -64,8 +65,11 @@ export default defineConfig({
     // A first-time user's walk through agents, workflows, notifications,
     // runners, the log and phones (hydrated, and a part without JavaScript).
     { name: 'walkthrough', testMatch: 'walkthrough.spec.ts', use: { baseURL: `http://127.0.0.1:${WALKTHROUGH_PORT}` } },
+    // A team: an admin invites a member, who joins in another browser and
+    // runs an agent; the audit log shows both; your own password.
+    { name: 'team', testMatch: 'team.spec.ts', use: { baseURL: `http://127.0.0.1:${TEAM_PORT}` } },
   ],
-  webServer: [SSR_PORT, HYDRATED_PORT, EXECUTIONS_PORT, WORKFLOWS_PORT, WORKFLOWS_SSR_PORT, RUNNERS_PORT, GITHUB_PORT, DIALECTS_PORT, WALKTHROUGH_PORT].map((port) => ({
+  webServer: [SSR_PORT, HYDRATED_PORT, EXECUTIONS_PORT, WORKFLOWS_PORT, WORKFLOWS_SSR_PORT, RUNNERS_PORT, GITHUB_PORT, DIALECTS_PORT, WALKTHROUGH_PORT, TEAM_PORT].map((port) => ({
     command: `sh scripts/serve-copy.sh ${port}`,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,

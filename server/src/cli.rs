@@ -143,6 +143,9 @@ pub struct ServeArgs {
     /// token (`Authorization: Bearer …`); without it /metrics is off.
     #[arg(long, env = "YAGURA_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Days the audit log keeps an entry (0: for ever).
+    #[arg(long, env = "YAGURA_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
     #[command(flatten)]
     pub sandbox: SandboxArg,
 }
@@ -220,6 +223,47 @@ pub struct ApiKeyCreateArgs {
 pub enum UserCommand {
     /// Create a user. The password is read from standard input.
     Create(UserCreateArgs),
+    /// Make an invitation link: whoever opens it chooses a username and
+    /// password and joins with the role. Printed once.
+    Invite(UserInviteArgs),
+    /// Make a one-time link that sets a user's password (for a day; their
+    /// sessions end when it is used). Printed once.
+    ResetLink(UserResetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserResetArgs {
+    /// Whose password the link sets.
+    #[arg(long)]
+    pub username: String,
+    /// Where people reach this server (as for `user invite`).
+    #[arg(long, env = "YAGURA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UserInviteArgs {
+    /// The role to join with: admin, member or viewer.
+    #[arg(long, default_value = "member", value_parser = parse_role)]
+    pub role: app::model::Role,
+    /// Whom it is for (a note shown to admins).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// How long the link works, in hours (1–720).
+    #[arg(long, default_value_t = crate::auth::invitations::DEFAULT_HOURS)]
+    pub hours: u32,
+    /// The admin it is made on behalf of (default: the longest-standing
+    /// active admin).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Where people reach this server (default: the public URL set on the
+    /// settings page, else http://127.0.0.1:3000, `serve`'s default).
+    #[arg(long, env = "YAGURA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -294,6 +338,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     ),
                     token => token,
                 },
+                audit_retention_days: Some(args.audit_retention_days),
                 ..Config::default()
             };
             crate::server::run_until_signal(config).await
@@ -345,6 +390,49 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Create(args)) => create_user(args).await,
+        Command::User(UserCommand::ResetLink(args)) => {
+            let store = crate::db::Store::open(&args.store.location()).await?;
+            let public = public_url(&store.db, args.public_url).await?;
+            let made =
+                crate::auth::invitations::reset_from_shell(&store.db, &args.username, &public)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!(
+                "a link to set {}'s password, for {} hours; it is shown only now:",
+                args.username,
+                crate::auth::invitations::RESET_HOURS
+            );
+            println!("{}", made.url);
+            Ok(())
+        }
+        Command::User(UserCommand::Invite(args)) => {
+            let store = crate::db::Store::open(&args.store.location()).await?;
+            let public = public_url(&store.db, args.public_url).await?;
+            let input = app::model::InvitationInput {
+                role: args.role,
+                email: args.email,
+                expires_in_hours: Some(args.hours),
+            };
+            let made = crate::auth::invitations::create_from_shell(
+                &store.db,
+                args.by.as_deref(),
+                &input,
+                &public,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!(
+                "invitation {} to join as {} (on behalf of {}), until {}; the link is shown only now:",
+                made.invitation.id,
+                made.invitation.role,
+                made.invitation.invited_by,
+                chrono::DateTime::<chrono::Utc>::from_timestamp_millis(made.invitation.expires_at)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default()
+            );
+            println!("{}", made.url);
+            Ok(())
+        }
         Command::ApiKey(ApiKeyCommand::Create(args)) => {
             let store = crate::db::Store::open(&args.store.location()).await?;
             let created = crate::auth::api_keys::create_for(&store.db, &args.user, &args.name)
@@ -423,4 +511,15 @@ async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("created {} user {} ({})", user.role, user.username, user.id);
     Ok(())
+}
+
+/// Where people reach the server: `--public-url`, else the settings
+/// page's, else `serve`'s default address.
+async fn public_url(db: &crate::db::Db, given: Option<String>) -> anyhow::Result<String> {
+    Ok(match given.filter(|u| !u.trim().is_empty()) {
+        Some(url) => url,
+        None => crate::db::settings::get(db, "public_url")
+            .await?
+            .unwrap_or_else(|| "http://127.0.0.1:3000".into()),
+    })
 }

@@ -67,6 +67,8 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// The bearer token `/metrics` asks for; `None`: metrics are off.
     pub metrics_token: Option<String>,
+    /// Days the audit log keeps an entry (`None` or 0: for ever).
+    pub audit_retention_days: Option<u32>,
 }
 
 impl Config {
@@ -122,6 +124,7 @@ impl Default for Config {
             nospace_agent: None,
             allowed_hosts: Vec::new(),
             metrics_token: None,
+            audit_retention_days: Some(365),
         }
     }
 }

@@ -179,6 +179,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         shutdown,
         tasks,
     };
+    crate::http::audit::keep_pruned(&state);
     let app = crate::http::router(state.clone());
     let shutdown = state.shutdown.clone();
     let handle = tokio::spawn(async move {

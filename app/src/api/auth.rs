@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 
 use super::ApiError;
-use crate::model::{Session, Theme};
+use crate::model::{InvitationPreview, Session, Theme};
 
 /// Who is signed in, whether setup is pending, and the theme. Public: it is
 /// what the login and setup pages need to know.
@@ -70,6 +70,75 @@ pub async fn logout() -> Result<(), ApiError> {
     let ended = backend.end_session(&parts).await;
     let cookie = backend.clear_session_cookie();
     server::finish(&parts, ended, Some(cookie), "/login", "/login")
+}
+
+/// What an invitation link offers. Public: the link is the credential.
+#[server(endpoint = "invitation")]
+pub async fn preview_invitation(token: String) -> Result<InvitationPreview, ApiError> {
+    super::backend()?.invitation_preview(token).await
+}
+
+/// Joins with an invitation link: makes the account and signs it in.
+#[server(endpoint = "invitation/accept")]
+pub async fn accept_invitation(
+    token: String,
+    username: String,
+    password: String,
+    confirm: String,
+) -> Result<(), ApiError> {
+    let parts = super::request_parts()?;
+    let backend = super::backend()?;
+    let result = if password != confirm {
+        Err(ApiError::Invalid("the two passwords differ".into()))
+    } else {
+        backend
+            .accept_invitation(&parts, token.clone(), username, password)
+            .await
+    };
+    let cookie = result.as_ref().ok().map(|t| backend.session_cookie(t));
+    let retry = format!("/invite/{}", encode_query(&token));
+    server::finish(&parts, result.map(|_| ()), cookie, "/", &retry)
+}
+
+/// Changes your password (the current one is asked for). Your other
+/// sessions end; this browser gets a new one.
+#[server(endpoint = "account/password")]
+pub async fn change_password(
+    current: String,
+    password: String,
+    confirm: String,
+) -> Result<(), ApiError> {
+    let parts = super::request_parts()?;
+    let backend = super::backend()?;
+    let result = if password != confirm {
+        Err(ApiError::Invalid("the two new passwords differ".into()))
+    } else {
+        backend.change_password(&parts, current, password).await
+    };
+    let cookie = result.as_ref().ok().map(|t| backend.session_cookie(t));
+    server::finish(
+        &parts,
+        result.map(|_| ()),
+        cookie,
+        "/account?done=password",
+        "/account",
+    )
+}
+
+/// Signs you out everywhere but in this browser.
+#[server(endpoint = "account/sessions/end")]
+pub async fn end_other_sessions() -> Result<(), ApiError> {
+    let parts = super::request_parts()?;
+    let backend = super::backend()?;
+    let result = backend.end_other_sessions(&parts).await;
+    let cookie = result.as_ref().ok().map(|t| backend.session_cookie(t));
+    server::finish(
+        &parts,
+        result.map(|_| ()),
+        cookie,
+        "/account?done=sessions",
+        "/account",
+    )
 }
 
 /// Remembers the colour theme in a cookie, so the server renders the page

@@ -16,6 +16,9 @@ use crate::model::{
     RepositoryInput, RunAction, RunnersOverview, Session, SyncReport, Theme, User, Workflow,
     WorkflowEvent, WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId, WorkflowRunSummary,
 };
+use crate::model::{
+    Invitation, InvitationInput, InvitationPreview, NewInvitation, Person, PersonChange,
+};
 
 /// Something a person can do to a running execution.
 pub use crate::model::ExecutionAction;
@@ -27,8 +30,58 @@ pub struct IssuedToken {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The team: people, invitations, your own account. Part of [`Backend`].
 #[async_trait::async_trait]
-pub trait Backend: Send + Sync + 'static {
+pub trait TeamBackend: Send + Sync + 'static {
+    /// Everyone with an account (admins).
+    async fn people(&self, parts: &Parts) -> Result<Vec<Person>, ApiError>;
+    async fn change_person(
+        &self,
+        parts: &Parts,
+        id: String,
+        change: PersonChange,
+    ) -> Result<Person, ApiError>;
+    /// Makes an invitation (admins); the answer holds the one-time link.
+    async fn invite(
+        &self,
+        parts: &Parts,
+        input: InvitationInput,
+    ) -> Result<NewInvitation, ApiError>;
+    async fn invitations(&self, parts: &Parts) -> Result<Vec<Invitation>, ApiError>;
+    /// Makes a one-time link to set person `id`'s password (admins).
+    async fn reset_link(&self, parts: &Parts, id: String) -> Result<NewInvitation, ApiError>;
+    async fn revoke_invitation(&self, parts: &Parts, id: String) -> Result<Invitation, ApiError>;
+    /// What an invitation link offers (public: the link is the credential).
+    async fn invitation_preview(&self, token: String) -> Result<InvitationPreview, ApiError>;
+    /// Joins with an invitation link (public) and signs the new person in.
+    async fn accept_invitation(
+        &self,
+        parts: &Parts,
+        token: String,
+        username: String,
+        password: String,
+    ) -> Result<IssuedToken, ApiError>;
+    /// Changes the signed-in person's password (the current one is asked
+    /// for); their other sessions end. Answers a new token for this one.
+    async fn change_password(
+        &self,
+        parts: &Parts,
+        current: String,
+        new: String,
+    ) -> Result<IssuedToken, ApiError>;
+    /// Ends every session of the signed-in person but this one (answers a
+    /// new token for this browser).
+    async fn end_other_sessions(&self, parts: &Parts) -> Result<IssuedToken, ApiError>;
+    /// A page of the audit log (admins).
+    async fn audit(
+        &self,
+        parts: &Parts,
+        query: crate::model::AuditQuery,
+    ) -> Result<crate::model::AuditPage, ApiError>;
+}
+
+#[async_trait::async_trait]
+pub trait Backend: TeamBackend {
     /// Who sent this request (cookie or bearer token), whether first-run
     /// setup is pending, and the chosen theme.
     async fn session(&self, parts: &Parts) -> Result<Session, ApiError>;
@@ -194,15 +247,6 @@ pub trait Backend: Send + Sync + 'static {
     async fn api_keys_overview(&self, parts: &Parts) -> Result<ApiKeysOverview, ApiError>;
     async fn create_api_key(&self, parts: &Parts, name: String) -> Result<NewApiKey, ApiError>;
     async fn revoke_api_key(&self, parts: &Parts, id: String) -> Result<(), ApiError>;
-
-    // People (admins).
-    async fn people(&self, parts: &Parts) -> Result<Vec<crate::model::Person>, ApiError>;
-    async fn change_person(
-        &self,
-        parts: &Parts,
-        id: String,
-        change: crate::model::PersonChange,
-    ) -> Result<crate::model::Person, ApiError>;
 
     // GitHub.
     async fn github_overview(&self, parts: &Parts) -> Result<GithubOverview, ApiError>;

@@ -31,5 +31,5 @@ mod backend;
 #[cfg(feature = "ssr")]
 pub use backend::{
     backend, cookie_value, is_plain_form_post, redirect_plain_form, request_parts, Backend,
-    ExecutionAction, IssuedToken, SESSION_COOKIE, THEME_COOKIE,
+    ExecutionAction, IssuedToken, TeamBackend, SESSION_COOKIE, THEME_COOKIE,
 };

@@ -1,10 +1,10 @@
 //! People, for admins: everyone's account, roles, deactivation (the
-//! backend checks the role, and keeps an active admin).
+//! backend checks the role, and keeps an active admin), and invitations.
 
 use leptos::prelude::*;
 
 use super::ApiError;
-use crate::model::{Person, Role};
+use crate::model::{Invitation, NewInvitation, Person, Role};
 
 #[server(endpoint = "people/list")]
 pub async fn list_people() -> Result<Vec<Person>, ApiError> {
@@ -25,5 +25,56 @@ pub async fn change_person(
             id,
             crate::model::PersonChange { role, active },
         )
+        .await
+}
+
+/// Makes an invitation; the answer holds its link, shown only now.
+#[server(endpoint = "people/invite")]
+pub async fn invite(
+    role: Role,
+    email: Option<String>,
+    expires_in_hours: Option<u32>,
+) -> Result<NewInvitation, ApiError> {
+    super::backend()?
+        .invite(
+            &super::request_parts()?,
+            crate::model::InvitationInput {
+                role,
+                email,
+                expires_in_hours,
+            },
+        )
+        .await
+}
+
+/// Makes a one-time link that sets person `id`'s password (for a day).
+#[server(endpoint = "people/reset")]
+pub async fn reset_link(id: String) -> Result<NewInvitation, ApiError> {
+    super::backend()?
+        .reset_link(&super::request_parts()?, id)
+        .await
+}
+
+#[server(endpoint = "people/invitations")]
+pub async fn list_invitations() -> Result<Vec<Invitation>, ApiError> {
+    super::backend()?
+        .invitations(&super::request_parts()?)
+        .await
+}
+
+#[server(endpoint = "people/invitations/revoke")]
+pub async fn revoke_invitation(id: String) -> Result<Invitation, ApiError> {
+    super::backend()?
+        .revoke_invitation(&super::request_parts()?, id)
+        .await
+}
+
+/// A page of the audit log (admins), newest first.
+#[server(endpoint = "audit/list")]
+pub async fn list_audit(
+    query: crate::model::AuditQuery,
+) -> Result<crate::model::AuditPage, ApiError> {
+    super::backend()?
+        .audit(&super::request_parts()?, query)
         .await
 }

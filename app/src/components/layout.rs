@@ -24,7 +24,9 @@ const NAV: &[(&str, &str)] = &[
     ("/runners", "Runners"),
     ("/api-keys", "API keys"),
     ("/people", "People"),
+    ("/audit", "Audit log"),
     ("/settings", "Settings"),
+    ("/account", "Your account"),
 ];
 
 #[component]
@@ -92,10 +94,10 @@ fn CurrentUser() -> impl IntoView {
             {move || Suspend::new(async move {
                 let user: Option<User> = ctx.session.await.ok().and_then(|s| s.user);
                 user.map(|user| view! {
-                    <span class="hidden text-sm text-slate-600 sm:inline dark:text-slate-400" data-testid="current-user">
+                    <a href="/account" title="Your account" class="hidden rounded-md px-1 text-sm text-slate-600 hover:text-slate-900 sm:inline dark:text-slate-400 dark:hover:text-white" data-testid="current-user">
                         {user.username}
                         <span class="ml-1 rounded bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800">{user.role.as_str()}</span>
-                    </span>
+                    </a>
                 })
             })}
         </Transition>

@@ -4,6 +4,7 @@
 
 mod agent;
 mod api_key;
+mod audit;
 mod event;
 mod execution;
 mod github;
@@ -22,6 +23,7 @@ pub use agent::{
     DEFAULT_TIMEOUT_SECS, MASKED, PLACEHOLDERS, PRESETS,
 };
 pub use api_key::{ApiKey, ApiKeysOverview, NewApiKey};
+pub use audit::{AuditEntry, AuditPage, AuditQuery};
 pub use event::{EventBody, ExecutionEvent, LogTail, WorkspaceEvent};
 pub use execution::{
     Dashboard, Execution, ExecutionAction, ExecutionPage, ExecutionQuery, ExecutionStatus, LineEnd,
@@ -40,7 +42,10 @@ pub use issue::{
 };
 pub use notification::{Notification, NotificationList, Severity};
 pub use runner::{NewRunnerToken, Runner, RunnerToken, RunnersOverview};
-pub use user::{Person, PersonChange, Role, Session, Theme, User};
+pub use user::{
+    Invitation, InvitationInput, InvitationPreview, InvitationStatus, NewInvitation, Person,
+    PersonChange, Role, Session, Theme, User,
+};
 pub use workflow::{
     validate_definition, AgentExecutionRef, OnFailure, RunAction, RunStatus, RunStep, Stage, Step,
     StepRef, StepStatus, Workflow, WorkflowDefinition, WorkflowEvent, WorkflowEventBody,

@@ -87,6 +87,83 @@ pub struct PersonChange {
     pub active: Option<bool>,
 }
 
+/// Where an invitation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+impl InvitationStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "pending",
+            InvitationStatus::Accepted => "accepted",
+            InvitationStatus::Revoked => "revoked",
+            InvitationStatus::Expired => "expired",
+        }
+    }
+}
+
+/// An invitation as admins see it (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invitation {
+    pub id: String,
+    pub role: Role,
+    /// Whom it is meant for, as the inviting admin noted it.
+    pub email: Option<String>,
+    /// The inviting admin's username.
+    pub invited_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub status: InvitationStatus,
+    /// The username of whoever joined with it.
+    pub accepted_by: Option<String>,
+    /// A password reset link for this person (`None`: an invitation).
+    #[serde(default)]
+    pub reset_for: Option<String>,
+}
+
+/// An invitation just made: its one-time link, shown only now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewInvitation {
+    #[serde(flatten)]
+    pub invitation: Invitation,
+    /// The link to send: `<public URL>/invite/<token>`.
+    pub url: String,
+    pub token: String,
+}
+
+/// What an admin asks for (`POST /api/v1/invitations`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InvitationInput {
+    pub role: Role,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// How long the link works, 1–720 hours (default 168: a week).
+    #[serde(default)]
+    pub expires_in_hours: Option<u32>,
+}
+
+/// What the person opening a link is told before joining.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationPreview {
+    pub role: Role,
+    pub invited_by: String,
+    pub expires_at: i64,
+    /// A password reset link: for this username (who then only chooses a
+    /// new password).
+    #[serde(default)]
+    pub reset_for: Option<String>,
+}
+
 /// The colour theme a person picked. `System` follows the operating system.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -2,10 +2,14 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::Redirect, hooks::use_query_map};
+use leptos_router::{
+    components::Redirect,
+    hooks::{use_params_map, use_query_map},
+};
 
 use crate::api::ApiError;
 use crate::components::layout::Logo;
+use crate::components::time::Time;
 use crate::state::use_session;
 
 const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30 dark:border-slate-700 dark:bg-slate-950";
@@ -151,6 +155,91 @@ pub fn SetupPage() -> impl IntoView {
                     {move || if pending.get() { "Creating…" } else { "Create admin account" }}
                 </button>
             </ActionForm>
+        </AuthCard>
+    }
+}
+
+/// Where an invitation link leads: who invited you and with which role,
+/// then a username and password to join with. Works without JavaScript.
+#[component]
+pub fn InvitePage() -> impl IntoView {
+    let ctx = use_session();
+    let params = use_params_map();
+    let query = use_query_map();
+    let token = move || params.with(|p| p.get("token")).unwrap_or_default();
+    let preview = Resource::new(token, crate::api::preview_invitation);
+    let last = ctx.accept.value();
+    let pending = ctx.accept.pending();
+    let error = move || match last.get() {
+        Some(Err(ApiError::Invalid(msg) | ApiError::Conflict(msg))) => Some(msg),
+        Some(Err(err)) => Some(error_text(err.code()).to_string()),
+        Some(Ok(())) => None,
+        None => query.with(|q| q.get("error")).map(|c| match c.as_str() {
+            "conflict" => {
+                "That username is taken, or the invitation was used meanwhile.".to_string()
+            }
+            other => error_text(other).to_string(),
+        }),
+    };
+    view! {
+        <AuthCard title="Join Yagura" subtitle="You were invited to a Yagura workspace.">
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match preview.await {
+                        Ok(p) => {
+                            let reset_for = p.reset_for.clone();
+                            let reset = reset_for.is_some();
+                            view! {
+                                <p class="mb-4 text-sm" data-testid="invitation-offer">
+                                    {match p.reset_for.clone() {
+                                        Some(name) => view! { "Choose a new password for "<strong>{name}</strong>". Your other sessions will be signed out. The link expires "<Time ms=p.expires_at />"." }.into_any(),
+                                        None => view! { <strong>{p.invited_by}</strong>" invites you to join as "<strong>{p.role.as_str()}</strong>". The link expires "<Time ms=p.expires_at />"." }.into_any(),
+                                    }}
+                                </p>
+                                <ErrorBox message=error />
+                                <ActionForm action=ctx.accept>
+                                    <input type="hidden" name="token" value=token />
+                                    {match reset_for {
+                                        Some(name) => view! { <input type="hidden" name="username" autocomplete="username" value=name /> }.into_any(),
+                                        None => view! {
+                                            <label class="mb-4 block text-sm font-medium">
+                                                "Choose a username"
+                                                <input class=INPUT name="username" autocomplete="username" required minlength="3" maxlength="32" pattern="[A-Za-z0-9._\\-]+" autofocus />
+                                            </label>
+                                        }.into_any(),
+                                    }}
+                                    <label class="block text-sm font-medium">
+                                        {if reset { "New password" } else { "Password" }}
+                                        <input class=INPUT type="password" name="password" autocomplete="new-password" required minlength="8" />
+                                    </label>
+                                    <label class="mt-4 block text-sm font-medium">
+                                        "Repeat password"
+                                        <input class=INPUT type="password" name="confirm" autocomplete="new-password" required minlength="8" />
+                                    </label>
+                                    <button type="submit" class=format!("mt-6 {BUTTON}") disabled=pending>
+                                        {move || match (pending.get(), reset) {
+                                            (true, _) => "Saving…",
+                                            (false, true) => "Set password",
+                                            (false, false) => "Join",
+                                        }}
+                                    </button>
+                                </ActionForm>
+                            }.into_any()
+                        }
+                        Err(e) => {
+                            let message = match e {
+                                ApiError::NotFound => "This invitation link is not valid. Check that it was copied whole.".to_string(),
+                                ApiError::Conflict(m) => format!("{}{}", m[..1].to_uppercase(), &m[1..]),
+                                other => other.to_string(),
+                            };
+                            view! {
+                                <p role="alert" data-testid="form-error" class="rounded-md border border-rose-200 bg-rose-50 px-3 py-2 text-sm text-rose-800 dark:border-rose-900 dark:bg-rose-950 dark:text-rose-200">{message}</p>
+                                <a href="/login" class="mt-4 block text-center text-sm font-medium text-indigo-600 hover:underline dark:text-indigo-400">"Sign in instead"</a>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
         </AuthCard>
     }
 }

@@ -1,7 +1,9 @@
 //! One module per route.
 
+mod account;
 mod agents;
 mod api_keys;
+mod audit;
 mod auth;
 mod common;
 mod dashboard;
@@ -16,9 +18,11 @@ mod workflow_editor;
 mod workflow_run;
 mod workflows;
 
+pub use account::AccountPage;
 pub use agents::{AgentEditPage, AgentsPage};
 pub use api_keys::ApiKeysPage;
-pub use auth::{LoginPage, SetupPage};
+pub use audit::AuditLogPage;
+pub use auth::{InvitePage, LoginPage, SetupPage};
 pub use dashboard::DashboardPage;
 pub use executions::{ExecutionPage, ExecutionsPage};
 pub use issue::IssuePage;

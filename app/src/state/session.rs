@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::api::{get_session, ApiError, Login, Logout, SetTheme, Setup};
+use crate::api::{get_session, AcceptInvitation, ApiError, Login, Logout, SetTheme, Setup};
 use crate::model::{Session, Theme};
 
 /// The session and the actions that change it, shared by every page.
@@ -10,6 +10,8 @@ pub struct SessionContext {
     pub login: ServerAction<Login>,
     pub logout: ServerAction<Logout>,
     pub setup: ServerAction<Setup>,
+    /// Joining with an invitation link signs the new person in.
+    pub accept: ServerAction<AcceptInvitation>,
     pub set_theme: ServerAction<SetTheme>,
 }
 
@@ -19,6 +21,7 @@ pub fn provide_session() -> SessionContext {
     let login = ServerAction::<Login>::new();
     let logout = ServerAction::<Logout>::new();
     let setup = ServerAction::<Setup>::new();
+    let accept = ServerAction::<AcceptInvitation>::new();
     let set_theme = ServerAction::<SetTheme>::new();
     let session = Resource::new(
         move || {
@@ -26,6 +29,7 @@ pub fn provide_session() -> SessionContext {
                 login.version().get(),
                 logout.version().get(),
                 setup.version().get(),
+                accept.version().get(),
             )
         },
         |_| get_session(),
@@ -35,6 +39,7 @@ pub fn provide_session() -> SessionContext {
         login,
         logout,
         setup,
+        accept,
         set_theme,
     };
     provide_context(ctx);

@@ -40,7 +40,7 @@ pub fn validate_password(password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn to_user(row: users::UserRow) -> Result<User, ApiError> {
+pub(super) fn to_user(row: users::UserRow) -> Result<User, ApiError> {
     let id = row.id.parse::<UserId>().or_internal("stored user id")?;
     let role = row.role;
     Ok(User {
@@ -50,7 +50,11 @@ fn to_user(row: users::UserRow) -> Result<User, ApiError> {
     })
 }
 
-async fn new_row(username: &str, password: &str, role: Role) -> Result<users::UserRow, ApiError> {
+pub(super) async fn new_row(
+    username: &str,
+    password: &str,
+    role: Role,
+) -> Result<users::UserRow, ApiError> {
     validate_username(username)?;
     validate_password(password)?;
     let password_hash = password::hash(password.to_owned())
@@ -221,6 +225,48 @@ pub async fn login(
         tracing::info!(client, "failed sign-in");
         Err(ApiError::InvalidCredentials)
     }
+}
+
+/// Changes `user`'s password after checking the current one (throttled
+/// like a sign-in). Sessions issued before now end; the caller signs a new
+/// token for the browser that asked.
+pub async fn change_password(
+    db: &Db,
+    throttle: &LoginThrottle,
+    client: &str,
+    user: &User,
+    current: &str,
+    new: &str,
+) -> Result<(), ApiError> {
+    validate_password(new)?;
+    if let Err(wait) = throttle.attempt(client, &user.username, Instant::now()) {
+        return Err(ApiError::TooManyAttempts {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let row = users::find_by_id(db, &user.id.to_string())
+        .await
+        .or_internal("finding a user")?
+        .ok_or(ApiError::Unauthorized)?;
+    let ok = current.len() <= MAX_PASSWORD_BYTES
+        && password::verify(Some(row.password_hash), current.to_owned())
+            .await
+            .map_err(|password::Busy| ApiError::TooManyAttempts {
+                retry_after_secs: 2,
+            })?;
+    if !ok {
+        tracing::info!(client, user = %user.username, "password change with a wrong current password");
+        return Err(ApiError::Invalid("the current password is wrong".into()));
+    }
+    throttle.record_success(client, &user.username);
+    let hash = password::hash(new.to_owned())
+        .await
+        .or_internal("hashing")?;
+    users::set_password(db, &user.id.to_string(), &hash, db::now_ms())
+        .await
+        .or_internal("changing a password")?;
+    tracing::info!(user = %user.username, "password changed; other sessions ended");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -133,6 +133,12 @@ impl Connections {
         self.end_where(|e| e.user == user)
     }
 
+    /// Closes `user`'s sockets opened with a session token other than
+    /// `keep` (their API keys' sockets stay).
+    pub fn end_other_sessions(&self, user: UserId, keep: Option<&str>) -> usize {
+        self.end_where(|e| e.user == user && e.session.is_some() && e.session.as_deref() != keep)
+    }
+
     /// Open sockets of `user`.
     pub fn count_user(&self, user: UserId) -> usize {
         self.open

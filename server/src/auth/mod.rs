@@ -4,7 +4,9 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod audit;
 pub mod connections;
+pub mod invitations;
 pub mod origin;
 pub mod password;
 pub mod people;

@@ -4,8 +4,10 @@
 
 pub mod agents;
 pub mod api_keys;
+pub mod audit;
 pub mod deliveries;
 pub mod executions;
+pub mod invitations;
 pub mod issues;
 pub mod notifications;
 pub mod people;

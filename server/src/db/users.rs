@@ -63,6 +63,55 @@ pub async fn create(db: &Db, row: &UserRow) -> sqlx::Result<()> {
     .map(|_| ())
 }
 
+/// Sets a new password hash and ends the sessions issued before `now`.
+pub async fn set_password(db: &Db, id: &str, hash: &str, now: i64) -> sqlx::Result<bool> {
+    sqlx::query("UPDATE users SET password_hash = $2, sessions_valid_from = $3 WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+}
+
+/// Ends the sessions issued before `now` (ms).
+pub async fn end_sessions_before(db: &Db, id: &str, now: i64) -> sqlx::Result<bool> {
+    sqlx::query("UPDATE users SET sessions_valid_from = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+}
+
+/// The longest-standing active admin.
+pub async fn first_admin(db: &Db) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {READ} FROM users WHERE role = 'admin' AND deactivated_at IS NULL \
+         ORDER BY created_at LIMIT 1"
+    ))
+    .fetch_optional(db)
+    .await
+}
+
+/// Inserts a user inside a transaction (an invitation being accepted).
+pub async fn create_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    row: &UserRow,
+) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+    ))
+    .bind(&row.id)
+    .bind(&row.username)
+    .bind(&row.password_hash)
+    .bind(row.role)
+    .bind(row.created_at)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
 /// Inserts `row` only if there is no user at all, atomically: of two
 /// concurrent first-run setups exactly one wins. Returns whether it did.
 pub async fn create_if_none(db: &Db, row: &UserRow) -> sqlx::Result<bool> {

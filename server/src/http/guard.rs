@@ -110,6 +110,9 @@ pub async fn pages(State(state): State<AppState>, req: Request, next: Next) -> R
         _ if needs_setup => Some("/setup".to_string()),
         "/login" if signed_in => Some("/".to_string()),
         "/login" => None,
+        // An invitation link is its own credential (and may be opened by
+        // someone signed in as another person, to make a second account).
+        p if p.starts_with("/invite/") => None,
         _ if !signed_in => {
             let here = req
                 .uri()

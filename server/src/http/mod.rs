@@ -4,6 +4,7 @@
 //! assets. Every operation is authorised by `crate::auth::policy`.
 
 pub mod assets;
+pub mod audit;
 mod dashboard;
 pub mod error;
 mod fn_status;
@@ -13,6 +14,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod rest;
 pub mod server_fns;
+mod team_fns;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -89,15 +91,28 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(fn_status::error_status))
         .layer(middleware::from_fn(guard::same_origin_writes))
         .layer(middleware::from_fn(headers::security_headers))
-        .layer(middleware::from_fn_with_state(state.clone(), guard::known_host))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::known_host,
+        ))
+        // Records changes; a request the guards refuse changed nothing and
+        // is kept only if it was a sign-in.
+        .layer(middleware::from_fn_with_state(state.clone(), audit::record))
         // Counts what the layers above answered too (refusals included).
         .layer(middleware::from_fn(metrics::track))
         .layer(CompressionLayer::new())
         // The span names the path, never the query: `?token=` carries
-        // credentials (WebSocket clients that cannot set headers).
+        // credentials (WebSocket clients that cannot set headers), and
+        // neither is an invitation link's secret.
         .layer(TraceLayer::new_for_http().make_span_with(
             |req: &axum::http::Request<axum::body::Body>| {
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                let path = req.uri().path();
+                let path = if path.starts_with("/invite/") {
+                    "/invite/…"
+                } else {
+                    path
+                };
+                tracing::info_span!("request", method = %req.method(), path = %path)
             },
         ))
         .layer(axum::Extension(dashboard))

@@ -23,7 +23,7 @@ use crate::{agents, auth::accounts, state::AppState};
 
 impl AppState {
     /// The signed-in user, if the policy lets them do `op`.
-    async fn authorise(&self, parts: &Parts, op: Op) -> Result<User, ApiError> {
+    pub(super) async fn authorise(&self, parts: &Parts, op: Op) -> Result<User, ApiError> {
         let user = self
             .auth
             .user_from_headers(&self.db, &parts.headers)
@@ -34,7 +34,7 @@ impl AppState {
     }
 }
 
-fn client_address(parts: &Parts) -> String {
+pub(super) fn client_address(parts: &Parts) -> String {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -446,21 +446,6 @@ impl Backend for AppState {
         crate::auth::api_keys::revoke(&self.db, &user, &id).await?;
         self.auth.connections.end_api_key(&id);
         Ok(())
-    }
-
-    async fn people(&self, parts: &Parts) -> Result<Vec<app::model::Person>, ApiError> {
-        self.authorise(parts, Op::ManageUsers).await?;
-        crate::auth::people::list(&self.db).await
-    }
-
-    async fn change_person(
-        &self,
-        parts: &Parts,
-        id: String,
-        change: app::model::PersonChange,
-    ) -> Result<app::model::Person, ApiError> {
-        let me = self.authorise(parts, Op::ManageUsers).await?;
-        crate::auth::people::change(&self.auth, &self.db, &me, &id, change).await
     }
 
     async fn github_overview(&self, parts: &Parts) -> Result<GithubOverview, ApiError> {

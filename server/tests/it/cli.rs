@@ -240,3 +240,113 @@ async fn api_key_create_prints_a_key_that_signs_in_as_its_user() {
     assert_eq!(res.status(), 403);
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn user_invite_and_reset_link_print_links_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    // No admin yet: a clear error.
+    let out = yagura(&["user", "invite", "--data-dir", data_arg], "");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no admin yet"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = yagura(
+        &[
+            "user",
+            "create",
+            "--username",
+            "root",
+            "--admin",
+            "--password-stdin",
+            "--data-dir",
+            data_arg,
+        ],
+        "long enough 1\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = yagura(
+        &[
+            "user",
+            "invite",
+            "--role",
+            "viewer",
+            "--hours",
+            "2",
+            "--public-url",
+            "https://yagura.example",
+            "--data-dir",
+            data_arg,
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let token = link
+        .strip_prefix("https://yagura.example/invite/")
+        .unwrap_or_else(|| panic!("{link}"))
+        .to_string();
+    let out = yagura(
+        &[
+            "user",
+            "reset-link",
+            "--username",
+            "root",
+            "--data-dir",
+            data_arg,
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reset = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let reset = reset.rsplit('/').next().unwrap().to_string();
+    // A bad role is refused by the command line itself.
+    let out = yagura(
+        &["user", "invite", "--role", "owner", "--data-dir", data_arg],
+        "",
+    );
+    assert!(!out.status.success());
+
+    let t = common::start_in(dir, |_| {}).await;
+    let res = t
+        .http
+        .post(t.url("/api/v1/invitations/accept"))
+        .json(&serde_json::json!({"token": token, "username": "vic", "password": "long enough 2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let joined: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(joined["user"]["role"], "viewer");
+    // The reset link sets root's password (a forgotten admin password).
+    let res = t
+        .http
+        .post(t.url("/api/v1/invitations/accept"))
+        .json(&serde_json::json!({"token": reset, "username": "", "password": "a brand new one"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        201,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    assert_eq!(t.login("root", "long enough 1").await.status(), 401);
+    assert_eq!(t.login("root", "a brand new one").await.status(), 200);
+}

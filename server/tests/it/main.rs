@@ -19,5 +19,6 @@ mod sandbox;
 mod security;
 mod site;
 mod storage;
+mod team;
 mod workflows;
 mod ws;

@@ -21,8 +21,10 @@ use crate::{auth::accounts, state::AppState};
 
 mod agents;
 mod api_keys;
+mod audit;
 mod executions;
 mod github;
+mod invitations;
 mod issues;
 mod notifications;
 mod runners;
@@ -44,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .merge(runners::router())
         .merge(github::router())
         .merge(users::router())
+        .merge(invitations::router())
+        .merge(audit::router())
 }
 
 /// The signed-in user; rejects the request with 401 otherwise.

@@ -1,22 +1,24 @@
 //! `/api/v1/users`: people, for admins. `GET` lists everyone with their
 //! role, whether they are active and when they last signed in; `PATCH
-//! /users/{id}` with `{"role": …, "active": …}` changes either.
+//! /users/{id}` with `{"role": …, "active": …}` changes either; `POST
+//! /users/{id}/reset-link` makes a one-time link to set their password.
 
-use app::model::{Person, PersonChange};
+use app::model::{NewInvitation, Person, PersonChange};
 use axum::{
     extract::{rejection::JsonRejection, Path, State},
-    routing::{get, patch},
+    routing::{get, patch, post},
     Json, Router,
 };
 
 use super::{body, AuthUser};
-use crate::auth::{people, policy::Op};
+use crate::auth::{invitations, people, policy::Op};
 use crate::{http::error::HttpError, state::AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/users", get(list))
         .route("/users/{id}", patch(change))
+        .route("/users/{id}/reset-link", post(reset_link))
 }
 
 async fn list(
@@ -37,5 +39,20 @@ async fn change(
     let input = body(payload)?;
     Ok(Json(
         people::change(&state.auth, &state.db, me, &id, input).await?,
+    ))
+}
+
+/// A one-time link that sets the person's password (for a day); their
+/// sessions end when it is used.
+async fn reset_link(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<(axum::http::StatusCode, Json<NewInvitation>), HttpError> {
+    let me = user.allow(Op::ManageUsers)?;
+    let public = state.github.public_url().await;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(invitations::create_reset(&state.db, me, &id, &public).await?),
     ))
 }

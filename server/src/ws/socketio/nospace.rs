@@ -42,6 +42,20 @@ impl Nospace {
         }
         match self.start(shared, who, &request).await {
             Ok(id) => {
+                if let Some(who) = who {
+                    let agent = request
+                        .pointer("/options/agentId")
+                        .and_then(Value::as_str)
+                        .map(|a| ("agentId".to_string(), a.to_string()));
+                    crate::auth::audit::note(
+                        &shared.state.db,
+                        who,
+                        "nospace.run",
+                        Some(format!("executions/{id}")),
+                        agent.into_iter().collect(),
+                    )
+                    .await;
+                }
                 self.current = Some(id);
                 tokio::spawn(forward(shared.clone(), socket.clone(), id).in_current_span());
             }

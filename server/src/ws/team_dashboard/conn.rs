@@ -326,6 +326,27 @@ impl Conn {
             return None;
         }
         let member = self.principal.user.role.at_least(Role::Member);
+        let command = matches!(
+            request.kind.as_str(),
+            "agent:create" | "agent:command" | "agent:pause" | "agent:resume" | "agent:terminate"
+        );
+        if member && command {
+            // Commands, not their outcome (that is in the run's history);
+            // `agent:command`'s text is what the agent reads: not kept.
+            let detail = request
+                .str("agentId")
+                .map(|a| ("agentId".to_string(), a.to_string()))
+                .into_iter()
+                .collect();
+            crate::auth::audit::note(
+                &self.ctx.state.db,
+                &self.principal,
+                &format!("team-dashboard.{}", request.kind.replace(':', ".")),
+                request.str("agentId").map(|a| format!("agents/{a}")),
+                detail,
+            )
+            .await;
+        }
         match request.kind.as_str() {
             "ping" => pong(&self.ctx, &request).await,
             "pong" => {}

@@ -1,0 +1,360 @@
+//! Invitations: an admin makes a one-time link with a role; whoever opens
+//! it chooses a username and password and joins with that role. The link
+//! carries 256 random bits (`yai_` and 64 hex digits), stored only as a
+//! SHA-256 hash. It works once, until it expires or an admin revokes it.
+//! A password reset link is the same kind of link, made for one existing
+//! person: whoever opens it sets that account's password (its sessions
+//! end), for a day.
+
+use app::api::ApiError;
+use app::model::{
+    Invitation, InvitationInput, InvitationPreview, InvitationStatus, NewInvitation, User,
+};
+use rand::RngCore;
+
+use crate::db::{self, invitations as store, users, Db};
+use crate::error::{internal, OrInternal};
+
+/// What every invitation secret starts with.
+pub const PREFIX: &str = "yai_";
+/// How long a link works unless the admin says otherwise: a week.
+pub const DEFAULT_HOURS: u32 = 168;
+/// The longest an admin may choose: 30 days.
+pub const MAX_HOURS: u32 = 720;
+/// How long a password reset link works.
+pub const RESET_HOURS: u32 = 24;
+/// How many invitations the list shows.
+const LIST_LIMIT: i64 = 100;
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{PREFIX}{}", hex::encode(bytes))
+}
+
+fn status(row: &store::InvitationRow, now: i64) -> InvitationStatus {
+    if row.accepted_at.is_some() {
+        InvitationStatus::Accepted
+    } else if row.revoked_at.is_some() {
+        InvitationStatus::Revoked
+    } else if row.expires_at <= now {
+        InvitationStatus::Expired
+    } else {
+        InvitationStatus::Pending
+    }
+}
+
+fn to_invitation(row: store::InvitationRow, now: i64) -> Invitation {
+    Invitation {
+        status: status(&row, now),
+        id: row.id,
+        role: row.role,
+        email: row.email,
+        invited_by: row.created_by_name,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        accepted_by: row.accepted_by_name,
+        reset_for: row.for_username,
+    }
+}
+
+fn check_input(input: &InvitationInput) -> Result<(Option<String>, u32), ApiError> {
+    let email = input
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    if let Some(e) = email {
+        let plausible = e.len() <= 254
+            && e.split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+            && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !plausible {
+            return Err(ApiError::Invalid(format!("{e:?} is not an email address")));
+        }
+    }
+    let hours = input.expires_in_hours.unwrap_or(DEFAULT_HOURS);
+    if !(1..=MAX_HOURS).contains(&hours) {
+        return Err(ApiError::Invalid(format!(
+            "an invitation lasts 1–{MAX_HOURS} hours"
+        )));
+    }
+    Ok((email.map(str::to_string), hours))
+}
+
+/// Makes an invitation on behalf of `admin`; the answer carries the link,
+/// shown only now. `public_url` is where the server is reached from.
+pub async fn create(
+    db: &Db,
+    admin: &User,
+    input: &InvitationInput,
+    public_url: &str,
+) -> Result<NewInvitation, ApiError> {
+    let (email, hours) = check_input(input)?;
+    let token = new_token();
+    let now = db::now_ms();
+    let id = uuid::Uuid::new_v4().to_string();
+    store::insert(
+        db,
+        &store::NewInvitation {
+            id: &id,
+            token_hash: &super::api_keys::hash(&token),
+            role: input.role,
+            email: email.as_deref(),
+            created_by: &admin.id.to_string(),
+            created_at: now,
+            expires_at: now + i64::from(hours) * 3_600_000,
+            user_id: None,
+        },
+    )
+    .await
+    .or_internal("creating an invitation")?;
+    tracing::info!(admin = %admin.username, role = input.role.as_str(), hours, "invitation created");
+    made(db, &id, token, public_url, now).await
+}
+
+/// The invitation `id` just made, with its link.
+async fn made(
+    db: &Db,
+    id: &str,
+    token: String,
+    public_url: &str,
+    now: i64,
+) -> Result<NewInvitation, ApiError> {
+    let row = store::find(db, id)
+        .await
+        .or_internal("reading an invitation")?
+        .ok_or(ApiError::Internal)?;
+    Ok(NewInvitation {
+        invitation: to_invitation(row, now),
+        url: format!("{}/invite/{token}", public_url.trim_end_matches('/')),
+        token,
+    })
+}
+
+/// Makes an invitation from the server's shell, on behalf of the admin
+/// called `by` (default: the longest-standing active admin).
+pub async fn create_from_shell(
+    db: &Db,
+    by: Option<&str>,
+    input: &InvitationInput,
+    public_url: &str,
+) -> Result<NewInvitation, ApiError> {
+    let admin = match by {
+        Some(name) => users::find_by_username(db, name)
+            .await
+            .or_internal("finding a user")?
+            .filter(|r| r.deactivated_at.is_none() && r.role == app::model::Role::Admin)
+            .ok_or_else(|| {
+                ApiError::Invalid(format!("there is no active admin called {name:?}"))
+            })?,
+        None => users::first_admin(db)
+            .await
+            .or_internal("finding an admin")?
+            .ok_or_else(|| {
+                ApiError::Invalid("there is no admin yet: finish first-run setup first".into())
+            })?,
+    };
+    let admin = super::accounts::to_user(admin)?;
+    create(db, &admin, input, public_url).await
+}
+
+/// Makes a password reset link for the person `user_id` on behalf of
+/// `admin`: it works once, for [`RESET_HOURS`].
+pub async fn create_reset(
+    db: &Db,
+    admin: &User,
+    user_id: &str,
+    public_url: &str,
+) -> Result<NewInvitation, ApiError> {
+    let person = users::find_by_id(db, user_id)
+        .await
+        .or_internal("finding a user")?
+        .ok_or(ApiError::NotFound)?;
+    if person.deactivated_at.is_some() {
+        return Err(ApiError::Conflict(
+            "this account is deactivated: reactivate it first".into(),
+        ));
+    }
+    let token = new_token();
+    let now = db::now_ms();
+    let id = uuid::Uuid::new_v4().to_string();
+    store::insert(
+        db,
+        &store::NewInvitation {
+            id: &id,
+            token_hash: &super::api_keys::hash(&token),
+            role: person.role,
+            email: None,
+            created_by: &admin.id.to_string(),
+            created_at: now,
+            expires_at: now + i64::from(RESET_HOURS) * 3_600_000,
+            user_id: Some(&person.id),
+        },
+    )
+    .await
+    .or_internal("creating a reset link")?;
+    tracing::info!(admin = %admin.username, user = %person.username, "password reset link made");
+    made(db, &id, token, public_url, now).await
+}
+
+/// A password reset link for `username`, made from the server's shell on
+/// behalf of the longest-standing active admin.
+pub async fn reset_from_shell(
+    db: &Db,
+    username: &str,
+    public_url: &str,
+) -> Result<NewInvitation, ApiError> {
+    let person = users::find_by_username(db, username)
+        .await
+        .or_internal("finding a user")?
+        .ok_or_else(|| ApiError::Invalid(format!("there is no user called {username:?}")))?;
+    let admin = users::first_admin(db)
+        .await
+        .or_internal("finding an admin")?
+        .ok_or_else(|| ApiError::Invalid("there is no active admin".into()))?;
+    let admin = super::accounts::to_user(admin)?;
+    create_reset(db, &admin, &person.id, public_url).await
+}
+
+/// The newest invitations, in every state.
+pub async fn list(db: &Db) -> Result<Vec<Invitation>, ApiError> {
+    let now = db::now_ms();
+    Ok(store::list(db, LIST_LIMIT)
+        .await
+        .or_internal("listing invitations")?
+        .into_iter()
+        .map(|r| to_invitation(r, now))
+        .collect())
+}
+
+/// Revokes an invitation nobody has used yet.
+pub async fn revoke(db: &Db, id: &str) -> Result<Invitation, ApiError> {
+    let now = db::now_ms();
+    if !store::revoke(db, id, now)
+        .await
+        .or_internal("revoking an invitation")?
+    {
+        let row = store::find(db, id)
+            .await
+            .or_internal("finding an invitation")?
+            .ok_or(ApiError::NotFound)?;
+        if row.accepted_at.is_some() {
+            return Err(ApiError::Conflict(
+                "this invitation has been used: deactivate the person instead".into(),
+            ));
+        }
+    }
+    store::find(db, id)
+        .await
+        .or_internal("finding an invitation")?
+        .map(|r| to_invitation(r, now))
+        .ok_or(ApiError::NotFound)
+}
+
+/// The invitation a link's secret opens, if it can still be used.
+async fn usable(db: &Db, token: &str) -> Result<store::InvitationRow, ApiError> {
+    let token = token.trim();
+    if !token.starts_with(PREFIX) || token.len() > 128 {
+        return Err(ApiError::NotFound);
+    }
+    let row = store::find_by_hash(db, &super::api_keys::hash(token))
+        .await
+        .or_internal("finding an invitation")?
+        .ok_or(ApiError::NotFound)?;
+    match status(&row, db::now_ms()) {
+        InvitationStatus::Pending => Ok(row),
+        InvitationStatus::Accepted => {
+            Err(ApiError::Conflict("this link has already been used".into()))
+        }
+        InvitationStatus::Revoked => Err(ApiError::Conflict("this link was revoked".into())),
+        InvitationStatus::Expired => Err(ApiError::Conflict(
+            "this link has expired: ask for a new one".into(),
+        )),
+    }
+}
+
+/// What the link's page shows before the person joins.
+pub async fn preview(db: &Db, token: &str) -> Result<InvitationPreview, ApiError> {
+    let row = usable(db, token).await?;
+    Ok(InvitationPreview {
+        role: row.role,
+        invited_by: row.created_by_name,
+        expires_at: row.expires_at,
+        reset_for: row.for_username,
+    })
+}
+
+/// Sets a new password with a reset link; the account's other sessions
+/// end.
+async fn reset(db: &Db, token: &str, password: &str) -> Result<User, ApiError> {
+    super::accounts::validate_password(password)?;
+    let hash = super::password::hash(password.to_owned())
+        .await
+        .or_internal("hashing")?;
+    let user = store::claim_reset(
+        db,
+        &super::api_keys::hash(token.trim()),
+        &hash,
+        db::now_ms(),
+    )
+    .await
+    .or_internal("resetting a password")?;
+    let Some(user) = user else {
+        return Err(usable(db, token)
+            .await
+            .err()
+            .unwrap_or(ApiError::Conflict("this account is deactivated".into())));
+    };
+    let row = users::find_by_id(db, &user)
+        .await
+        .or_internal("finding a user")?
+        .ok_or(ApiError::NotFound)?;
+    tracing::info!(user = %row.username, "password set with a reset link");
+    super::accounts::to_user(row)
+}
+
+/// Joins with an invitation: makes the account and uses the link up, in
+/// one transaction (a taken username leaves the link usable; of two
+/// browsers racing one link, one joins).
+pub async fn accept(
+    db: &Db,
+    token: &str,
+    username: &str,
+    password: &str,
+) -> Result<User, ApiError> {
+    let invitation = usable(db, token).await?;
+    if invitation.user_id.is_some() {
+        return reset(db, token, password).await;
+    }
+    let row = super::accounts::new_row(username, password, invitation.role).await?;
+    let mut tx = db.begin().await.or_internal("accepting an invitation")?;
+    match users::create_in(&mut tx, &row).await {
+        Ok(()) => {}
+        Err(e) if db::is_unique_violation(&e) => {
+            return Err(ApiError::Conflict(format!(
+                "the username {username:?} is taken"
+            )))
+        }
+        Err(e) => return Err(internal("accepting an invitation", e)),
+    }
+    let claimed = store::claim(
+        &mut tx,
+        &super::api_keys::hash(token.trim()),
+        &row.id,
+        db::now_ms(),
+    )
+    .await
+    .or_internal("accepting an invitation")?;
+    if claimed.is_none() {
+        // Used, revoked or expired since it was looked at.
+        drop(tx);
+        return Err(usable(db, token)
+            .await
+            .err()
+            .unwrap_or(ApiError::Conflict("this link has already been used".into())));
+    }
+    tx.commit().await.or_internal("accepting an invitation")?;
+    tracing::info!(username, role = row.role.as_str(), invited_by = %invitation.created_by_name, "joined by invitation");
+    super::accounts::to_user(row)
+}

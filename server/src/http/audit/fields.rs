@@ -1,0 +1,350 @@
+//! What the audit layer reads from a request: the action a route stands
+//! for, whether it is recorded at all, its target, and the fields sent
+//! with secrets replaced.
+
+use std::collections::BTreeMap;
+
+use axum::http::Method;
+
+/// Server functions that change nothing (they are all `POST`s).
+pub const READ_ONLY_FNS: &[&str] = &[
+    "session",
+    "invitation",
+    "agents/list",
+    "agents/get",
+    "agents/check-program",
+    "agents/stats",
+    "api-keys/overview",
+    "executions/list",
+    "executions/get",
+    "executions/log-tail",
+    "dashboard",
+    "github/overview",
+    "github/sign-in-enabled",
+    "github/test",
+    "repositories/list",
+    "issues/list",
+    "issues/get",
+    "notifications/list",
+    "people/list",
+    "people/invitations",
+    "runners/overview",
+    "workflows/list",
+    "workflows/get",
+    "workflow-runs/list",
+    "workflow-runs/get",
+    "workflow-runs/history",
+    "audit/list",
+    // The colour theme: a cookie in one browser, not a change to Yagura.
+    "theme",
+];
+
+/// The largest body read for the entry's detail; larger ones are passed
+/// on untouched and recorded without it.
+pub(super) const BODY_LIMIT: usize = 64 * 1024;
+/// Each recorded value is cut to this many characters.
+const VALUE_LIMIT: usize = 200;
+/// Fields whose values are never recorded.
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "secret",
+    "token",
+    "key",
+    "confirm",
+    "current",
+    "env",
+    "private",
+    "credential",
+    "data",
+    "code",
+];
+
+/// What a request is, for the log (None: not recorded).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Kind {
+    pub action: String,
+    /// The target as the path names it (REST), before the body is read.
+    pub target: Option<String>,
+    /// A server function: its target comes from an `id`-like field.
+    pub server_fn: Option<String>,
+}
+
+fn is_plural(word: &str) -> bool {
+    word.ends_with('s') && !matches!(word, "status" | "progress" | "access")
+}
+
+/// `POST /api/v1/agents` → `agents.create`, `PATCH /api/v1/agents/{id}` →
+/// `agents.update`, `POST /api/v1/executions/{id}/cancel` →
+/// `executions.cancel`, `POST /api/v1/runners/tokens` →
+/// `runners.tokens.create`.
+fn rest_action(method: &Method, pattern: &str) -> String {
+    let segments: Vec<&str> = pattern
+        .trim_start_matches("/api/v1")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let names: Vec<&str> = segments
+        .iter()
+        .copied()
+        .filter(|s| !s.starts_with('{'))
+        .collect();
+    let ends_in_param = segments.last().is_some_and(|s| s.starts_with('{'));
+    let verb = match *method {
+        Method::DELETE => Some("delete"),
+        Method::PUT | Method::PATCH => Some("update"),
+        _ if ends_in_param => Some("update"),
+        _ if names.last().is_none_or(|n| is_plural(n)) => Some("create"),
+        _ => None,
+    };
+    // First-run setup sits at `/setup`, beside the sign-in routes.
+    if names == ["setup"] {
+        return "auth.setup".into();
+    }
+    let mut action = names.join(".");
+    if let Some(verb) = verb {
+        if !action.is_empty() {
+            action.push('.');
+        }
+        action.push_str(verb);
+    }
+    action
+}
+
+/// Server function endpoint → action: `agents/save` → `agents.save`,
+/// `login` → `auth.login`.
+fn fn_action(endpoint: &str) -> String {
+    match endpoint {
+        "login" | "logout" | "setup" => format!("auth.{endpoint}"),
+        "invitation/accept" => "invitations.accept".into(),
+        other => other.replace('/', "."),
+    }
+}
+
+pub(super) fn classify(method: &Method, path: &str, pattern: Option<&str>) -> Option<Kind> {
+    if path == "/auth/github/callback" {
+        return Some(Kind {
+            action: "auth.github".into(),
+            target: None,
+            server_fn: None,
+        });
+    }
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    if path == "/api/github/webhook" {
+        return Some(Kind {
+            action: "github.webhook".into(),
+            target: None,
+            server_fn: None,
+        });
+    }
+    if let Some(rest) = path.strip_prefix("/api/v1/") {
+        let action = rest_action(method, pattern.unwrap_or(path));
+        return Some(Kind {
+            action,
+            target: Some(rest.trim_end_matches('/').to_string()).filter(|t| t.contains('/')),
+            server_fn: None,
+        });
+    }
+    let endpoint = path.strip_prefix("/api/")?;
+    if READ_ONLY_FNS.contains(&endpoint) {
+        return None;
+    }
+    Some(Kind {
+        action: fn_action(endpoint),
+        target: None,
+        server_fn: Some(endpoint.to_string()),
+    })
+}
+
+fn is_secret(field: &str) -> bool {
+    let field = field.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|w| field.contains(w))
+}
+
+pub(super) fn short(value: &str) -> String {
+    if value.chars().count() <= VALUE_LIMIT {
+        value.to_string()
+    } else {
+        let cut: String = value.chars().take(VALUE_LIMIT).collect();
+        format!("{cut}…")
+    }
+}
+
+/// The fields of a form or JSON body, flattened (`input[name]`,
+/// `env.API_KEY`), secrets replaced.
+pub(super) fn fields(content_type: &str, body: &[u8]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        for (k, v) in form_urlencoded::parse(body) {
+            if out.len() >= 50 {
+                break;
+            }
+            let value = if is_secret(&k) {
+                "•••".into()
+            } else {
+                short(&v)
+            };
+            out.insert(k.into_owned(), value);
+        }
+    } else if content_type.starts_with("application/json") {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+            flatten("", &value, &mut out, false);
+        }
+    }
+    out
+}
+
+fn flatten(
+    prefix: &str,
+    value: &serde_json::Value,
+    out: &mut BTreeMap<String, String>,
+    secret: bool,
+) {
+    if out.len() >= 50 {
+        return;
+    }
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out, secret || is_secret(k));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), v, out, secret);
+            }
+        }
+        other => {
+            let text = match other {
+                serde_json::Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            let value = if secret || is_secret(prefix) {
+                "•••".into()
+            } else {
+                short(&text)
+            };
+            out.insert(prefix.to_string(), value);
+        }
+    }
+}
+
+/// A server function's target: its `id`-like field, named after the
+/// endpoint's first part (`agents/save` with `id=…` → `agents/…`).
+pub(super) fn fn_target(endpoint: &str, fields: &BTreeMap<String, String>) -> Option<String> {
+    let kind = endpoint.split('/').next().unwrap_or(endpoint);
+    for key in [
+        "id",
+        "agent",
+        "execution",
+        "workflow",
+        "run",
+        "issue",
+        "repository",
+    ] {
+        if let Some(v) = fields
+            .get(key)
+            .filter(|v| !v.is_empty() && v.as_str() != "•••")
+        {
+            let kind = if key == "id" { kind } else { key };
+            return Some(format!("{kind}/{v}"));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_are_named_after_routes() {
+        let cases = [
+            (Method::POST, "/api/v1/agents", "agents.create"),
+            (Method::PATCH, "/api/v1/agents/{id}", "agents.update"),
+            (Method::PUT, "/api/v1/agents/{id}", "agents.update"),
+            (Method::DELETE, "/api/v1/agents/{id}", "agents.delete"),
+            (
+                Method::POST,
+                "/api/v1/executions/{id}/cancel",
+                "executions.cancel",
+            ),
+            (
+                Method::POST,
+                "/api/v1/runners/tokens",
+                "runners.tokens.create",
+            ),
+            (Method::POST, "/api/v1/auth/login", "auth.login"),
+            (Method::POST, "/api/v1/setup", "auth.setup"),
+            (
+                Method::POST,
+                "/api/v1/invitations/accept",
+                "invitations.accept",
+            ),
+            (Method::POST, "/api/v1/me/password", "me.password"),
+        ];
+        for (m, p, want) in cases {
+            assert_eq!(rest_action(&m, p), want, "{m} {p}");
+        }
+        assert_eq!(fn_action("login"), "auth.login");
+        assert_eq!(fn_action("agents/save"), "agents.save");
+        assert_eq!(fn_action("invitation/accept"), "invitations.accept");
+    }
+
+    #[test]
+    fn reads_are_not_recorded_and_writes_are() {
+        assert_eq!(
+            classify(&Method::GET, "/api/v1/agents", Some("/api/v1/agents")),
+            None
+        );
+        assert_eq!(classify(&Method::POST, "/api/agents/list", None), None);
+        assert_eq!(classify(&Method::GET, "/agents", None), None);
+        let save = classify(&Method::POST, "/api/agents/save", None).unwrap();
+        assert_eq!(save.action, "agents.save");
+        let cancel = classify(
+            &Method::POST,
+            "/api/v1/executions/abc/cancel",
+            Some("/api/v1/executions/{id}/cancel"),
+        )
+        .unwrap();
+        assert_eq!(cancel.target.as_deref(), Some("executions/abc/cancel"));
+        assert!(classify(&Method::GET, "/auth/github/callback", None).is_some());
+    }
+
+    #[test]
+    fn secrets_are_never_recorded() {
+        let form = b"username=ada&password=hunter22&confirm=hunter22&input%5Benv%5D%5B0%5D%5Bvalue%5D=sk-1&name=x";
+        let f = fields("application/x-www-form-urlencoded", form);
+        assert_eq!(f["username"], "ada");
+        assert_eq!(f["name"], "x");
+        for k in ["password", "confirm", "input[env][0][value]"] {
+            assert_eq!(f[k], "•••", "{k}");
+        }
+        let json = br#"{"name":"a","env":{"OPENAI":"sk-2"},"command":["x"],"webhookSecret":"s","token":"t"}"#;
+        let f = fields("application/json", json);
+        assert_eq!(f["name"], "a");
+        assert_eq!(f["command[0]"], "x");
+        assert_eq!(f["env.OPENAI"], "•••");
+        assert_eq!(f["webhookSecret"], "•••");
+        assert_eq!(f["token"], "•••");
+        let all = format!("{f:?}");
+        assert!(!all.contains("sk-2") && !all.contains("\"s\""));
+    }
+
+    #[test]
+    fn a_server_function_names_its_target() {
+        let f = fields("application/x-www-form-urlencoded", b"id=42&role=member");
+        assert_eq!(fn_target("people/change", &f).as_deref(), Some("people/42"));
+        let f = fields("application/x-www-form-urlencoded", b"agent=7&prompt=hi");
+        assert_eq!(
+            fn_target("executions/start", &f).as_deref(),
+            Some("agent/7")
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! `/api/v1/invitations`: admins make one-time links to join with a role
+//! (`POST`, answered once with the link), list them (`GET`) and revoke
+//! unused ones (`DELETE /invitations/{id}`). `POST /invitations/accept`
+//! with `{"token", "username", "password"}` joins (no credentials: the
+//! link is one) and answers a session token. `POST /me/password` with
+//! `{"currentPassword", "newPassword"}` changes your own password and ends
+//! your other sessions.
+
+use std::net::SocketAddr;
+
+use app::model::{Invitation, InvitationInput, NewInvitation};
+use axum::{
+    extract::{rejection::JsonRejection, ConnectInfo, Path, State},
+    http::StatusCode,
+    routing::{delete, get, post},
+    Json, Router,
+};
+use serde::Deserialize;
+
+use super::{body, AuthUser, TokenResponse};
+use crate::auth::{accounts, invitations, policy::Op};
+use crate::{db, http::error::HttpError, state::AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/invitations", get(list).post(create))
+        .route("/invitations/accept", post(accept))
+        .route("/invitations/{id}", delete(revoke))
+        .route("/me/password", post(change_password))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<Vec<Invitation>>, HttpError> {
+    user.allow(Op::ManageUsers)?;
+    Ok(Json(invitations::list(&state.db).await?))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    payload: Result<Json<InvitationInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<NewInvitation>), HttpError> {
+    let me = user.allow(Op::ManageUsers)?;
+    let input = body(payload)?;
+    let public = state.github.public_url().await;
+    Ok((
+        StatusCode::CREATED,
+        Json(invitations::create(&state.db, me, &input, &public).await?),
+    ))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<Invitation>, HttpError> {
+    user.allow(Op::ManageUsers)?;
+    Ok(Json(invitations::revoke(&state.db, &id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Acceptance {
+    token: String,
+    username: String,
+    password: String,
+}
+
+async fn accept(
+    State(state): State<AppState>,
+    payload: Result<Json<Acceptance>, JsonRejection>,
+) -> Result<(StatusCode, Json<TokenResponse>), HttpError> {
+    let a = body(payload)?;
+    let user = invitations::accept(&state.db, &a.token, &a.username, &a.password).await?;
+    if let Err(e) = db::people::signed_in(&state.db, &user.id.to_string(), db::now_ms()).await {
+        tracing::warn!(error = %e, "last sign-in not recorded");
+    }
+    let issued = state.auth.issue(&user)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenResponse {
+            token: issued.token,
+            expires_at: issued.expires_at,
+            user,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password; every session but the one that asked
+/// (which gets the new token in the answer) ends, API keys stay.
+async fn change_password(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+    payload: Result<Json<PasswordChange>, JsonRejection>,
+) -> Result<Json<TokenResponse>, HttpError> {
+    let me = state
+        .auth
+        .principal_from_headers(&state.db, &headers)
+        .await
+        .map_err(|_| HttpError(app::api::ApiError::Unauthorized))?;
+    let c = body(payload)?;
+    accounts::change_password(
+        &state.db,
+        &state.auth.throttle,
+        &peer.ip().to_string(),
+        &me.user,
+        &c.current_password,
+        &c.new_password,
+    )
+    .await?;
+    let keep = me.session.as_ref().map(|(jti, _)| jti.as_str());
+    state.auth.connections.end_other_sessions(me.user.id, keep);
+    let issued = state.auth.issue(&me.user)?;
+    Ok(Json(TokenResponse {
+        token: issued.token,
+        expires_at: issued.expires_at,
+        user: me.user,
+    }))
+}

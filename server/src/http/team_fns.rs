@@ -1,0 +1,132 @@
+//! The server's side of `app::api::TeamBackend`: people, invitations and
+//! your own account, as the pages' server functions ask for them.
+
+use app::api::{ApiError, IssuedToken, TeamBackend};
+use app::model::{
+    Invitation, InvitationInput, InvitationPreview, NewInvitation, Person, PersonChange,
+};
+use http::request::Parts;
+
+use super::server_fns::client_address;
+use crate::auth::{accounts, invitations, people, policy::Op, Principal};
+use crate::{db, state::AppState};
+
+impl AppState {
+    /// The signed-in person (by session or API key), whatever their role.
+    async fn principal(&self, parts: &Parts) -> Result<Principal, ApiError> {
+        self.auth
+            .principal_from_headers(&self.db, &parts.headers)
+            .await
+            .map_err(|_| ApiError::Unauthorized)
+    }
+
+    /// Ends the sessions of the person behind `principal` but the one it
+    /// carries, and signs a new token for it.
+    fn reissue_for(&self, principal: &Principal) -> Result<IssuedToken, ApiError> {
+        let keep = principal.session.as_ref().map(|(jti, _)| jti.as_str());
+        let closed = self
+            .auth
+            .connections
+            .end_other_sessions(principal.user.id, keep);
+        tracing::debug!(user = %principal.user.username, closed, "other sessions' sockets closed");
+        self.auth.issue(&principal.user)
+    }
+}
+
+#[async_trait::async_trait]
+impl TeamBackend for AppState {
+    async fn people(&self, parts: &Parts) -> Result<Vec<Person>, ApiError> {
+        self.authorise(parts, Op::ManageUsers).await?;
+        people::list(&self.db).await
+    }
+
+    async fn change_person(
+        &self,
+        parts: &Parts,
+        id: String,
+        change: PersonChange,
+    ) -> Result<Person, ApiError> {
+        let me = self.authorise(parts, Op::ManageUsers).await?;
+        people::change(&self.auth, &self.db, &me, &id, change).await
+    }
+
+    async fn invite(
+        &self,
+        parts: &Parts,
+        input: InvitationInput,
+    ) -> Result<NewInvitation, ApiError> {
+        let me = self.authorise(parts, Op::ManageUsers).await?;
+        let public = self.github.public_url().await;
+        invitations::create(&self.db, &me, &input, &public).await
+    }
+
+    async fn reset_link(&self, parts: &Parts, id: String) -> Result<NewInvitation, ApiError> {
+        let me = self.authorise(parts, Op::ManageUsers).await?;
+        let public = self.github.public_url().await;
+        invitations::create_reset(&self.db, &me, &id, &public).await
+    }
+
+    async fn invitations(&self, parts: &Parts) -> Result<Vec<Invitation>, ApiError> {
+        self.authorise(parts, Op::ManageUsers).await?;
+        invitations::list(&self.db).await
+    }
+
+    async fn revoke_invitation(&self, parts: &Parts, id: String) -> Result<Invitation, ApiError> {
+        self.authorise(parts, Op::ManageUsers).await?;
+        invitations::revoke(&self.db, &id).await
+    }
+
+    async fn invitation_preview(&self, token: String) -> Result<InvitationPreview, ApiError> {
+        invitations::preview(&self.db, &token).await
+    }
+
+    async fn accept_invitation(
+        &self,
+        _parts: &Parts,
+        token: String,
+        username: String,
+        password: String,
+    ) -> Result<IssuedToken, ApiError> {
+        let user = invitations::accept(&self.db, &token, &username, &password).await?;
+        if let Err(e) = db::people::signed_in(&self.db, &user.id.to_string(), db::now_ms()).await {
+            tracing::warn!(error = %e, "last sign-in not recorded");
+        }
+        self.auth.issue(&user)
+    }
+
+    async fn change_password(
+        &self,
+        parts: &Parts,
+        current: String,
+        new: String,
+    ) -> Result<IssuedToken, ApiError> {
+        let me = self.principal(parts).await?;
+        accounts::change_password(
+            &self.db,
+            &self.auth.throttle,
+            &client_address(parts),
+            &me.user,
+            &current,
+            &new,
+        )
+        .await?;
+        self.reissue_for(&me)
+    }
+
+    async fn end_other_sessions(&self, parts: &Parts) -> Result<IssuedToken, ApiError> {
+        let me = self.principal(parts).await?;
+        db::users::end_sessions_before(&self.db, &me.user.id.to_string(), db::now_ms())
+            .await
+            .map_err(|e| crate::error::internal("ending sessions", e))?;
+        self.reissue_for(&me)
+    }
+
+    async fn audit(
+        &self,
+        parts: &Parts,
+        query: app::model::AuditQuery,
+    ) -> Result<app::model::AuditPage, ApiError> {
+        self.authorise(parts, Op::ManageUsers).await?;
+        super::audit::list(&self.db, &query).await
+    }
+}
