@@ -2,6 +2,8 @@
 -- server only inserts, and deletes entries older than the retention
 -- setting). Times are Unix milliseconds.
 CREATE TABLE audit_log (
+    -- SQLite's rowid: ascending, assigned on insert. (A PostgreSQL store
+    -- will need its own file here: BIGINT GENERATED ALWAYS AS IDENTITY.)
     id         INTEGER PRIMARY KEY,
     at         BIGINT NOT NULL,
     -- The person (NULL: nobody signed in, e.g. a failed sign-in or GitHub).

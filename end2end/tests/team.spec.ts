@@ -122,6 +122,15 @@ test('a password change signs you out everywhere else', async ({ page, browser, 
   await page.goto('/account');
   await page.waitForLoadState('networkidle');
   await expect(page.getByTestId('account-user')).toContainText('mira');
+  // Where mira is signed in: this browser, marked, and the others.
+  const sessions = page.getByTestId('session');
+  await expect(sessions.and(page.locator('[data-current="true"]'))).toHaveCount(1);
+  await expect(sessions.first()).toContainText('Chrom');
+  const others = await page.locator('[data-testid="session"][data-current="false"]').count();
+  expect(others).toBeGreaterThanOrEqual(1);
+  await page.locator('[data-testid="session"][data-current="false"]').first().getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByTestId('account-done')).toContainText('That session was signed out');
+  await expect(page.locator('[data-testid="session"][data-current="false"]')).toHaveCount(others - 1);
   // A wrong current password changes nothing.
   await page.getByLabel('Current password').fill('not-my-password');
   await page.getByLabel('New password', { exact: true }).fill('mira-new-password');

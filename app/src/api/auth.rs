@@ -35,7 +35,7 @@ pub async fn setup(
         let user = backend
             .setup_admin(&parts, &username, &password, setup_code.as_deref())
             .await?;
-        backend.issue_token(&user)
+        backend.issue_token(&parts, &user).await
     }
     .await;
     let cookie = result.as_ref().ok().map(|t| backend.session_cookie(t));
@@ -123,6 +123,21 @@ pub async fn change_password(
         "/account?done=password",
         "/account",
     )
+}
+
+/// Where you are signed in.
+#[server(endpoint = "account/sessions")]
+pub async fn list_sessions() -> Result<Vec<crate::model::SignedInSession>, ApiError> {
+    super::backend()?.sessions(&super::request_parts()?).await
+}
+
+/// Signs one of your sessions out (its open pages lose their connection).
+#[server(endpoint = "account/sessions/end-one")]
+pub async fn end_session(id: String) -> Result<(), ApiError> {
+    let parts = super::request_parts()?;
+    let backend = super::backend()?;
+    let result = backend.end_one_session(&parts, id).await;
+    server::finish(&parts, result, None, "/account?done=session", "/account")
 }
 
 /// Signs you out everywhere but in this browser.

@@ -72,6 +72,11 @@ pub trait TeamBackend: Send + Sync + 'static {
     /// Ends every session of the signed-in person but this one (answers a
     /// new token for this browser).
     async fn end_other_sessions(&self, parts: &Parts) -> Result<IssuedToken, ApiError>;
+    /// Where the signed-in person is signed in.
+    async fn sessions(&self, parts: &Parts)
+        -> Result<Vec<crate::model::SignedInSession>, ApiError>;
+    /// Ends one of the signed-in person's sessions (its sockets close).
+    async fn end_one_session(&self, parts: &Parts, id: String) -> Result<(), ApiError>;
     /// A page of the audit log (admins).
     async fn audit(
         &self,
@@ -103,7 +108,7 @@ pub trait Backend: TeamBackend {
         password: &str,
     ) -> Result<(User, IssuedToken), ApiError>;
     /// Signs a token for a user who just proved who they are.
-    fn issue_token(&self, user: &User) -> Result<IssuedToken, ApiError>;
+    async fn issue_token(&self, parts: &Parts, user: &User) -> Result<IssuedToken, ApiError>;
     /// `Set-Cookie` value carrying a session token.
     fn session_cookie(&self, token: &IssuedToken) -> String;
     /// `Set-Cookie` value that removes the session cookie.

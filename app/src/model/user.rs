@@ -87,6 +87,23 @@ pub struct PersonChange {
     pub active: Option<bool>,
 }
 
+/// A place someone is signed in (a session token), as "Your account"
+/// and `GET /api/v1/me/sessions` list them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedInSession {
+    /// The token's id.
+    pub id: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+    /// The address it was signed in from.
+    pub client: Option<String>,
+    /// The session this request came with.
+    pub current: bool,
+}
+
 /// Where an invitation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

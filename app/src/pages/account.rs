@@ -7,8 +7,10 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::common::{action_error, FormError, CARD, INPUT, LINK, PRIMARY, SECONDARY};
-use crate::api::{ChangePassword, EndOtherSessions};
+use crate::api::{list_sessions, ChangePassword, EndOtherSessions, EndSession};
 use crate::components::empty_state::PageHeader;
+use crate::components::time::Time;
+use crate::model::SignedInSession;
 use crate::state::use_session;
 
 #[component]
@@ -16,6 +18,19 @@ pub fn AccountPage() -> impl IntoView {
     let ctx = use_session();
     let change = ServerAction::<ChangePassword>::new();
     let end = ServerAction::<EndOtherSessions>::new();
+    let end_one = ServerAction::<EndSession>::new();
+    // Made before anything is awaited (one serialization id).
+    let sessions = Resource::new(
+        move || {
+            (
+                change.version().get(),
+                end.version().get(),
+                end_one.version().get(),
+            )
+        },
+        |_| list_sessions(),
+    );
+    let end_one_error = action_error(end_one);
     let query = use_query_map();
     let change_error = action_error(change);
     let end_error = action_error(end);
@@ -35,9 +50,13 @@ pub fn AccountPage() -> impl IntoView {
         if matches!(end.value().get(), Some(Ok(()))) {
             return Some("sessions");
         }
+        if matches!(end_one.value().get(), Some(Ok(()))) {
+            return Some("session");
+        }
         match query.with(|q| q.get("done")).as_deref() {
             Some("password") => Some("password"),
             Some("sessions") => Some("sessions"),
+            Some("session") => Some("session"),
             _ => None,
         }
     };
@@ -48,6 +67,7 @@ pub fn AccountPage() -> impl IntoView {
             <p role="status" data-testid="account-done" class="mb-4 rounded-md border border-emerald-200 bg-emerald-50 px-3 py-2 text-sm text-emerald-900 dark:border-emerald-900 dark:bg-emerald-950 dark:text-emerald-200">
                 {match what {
                     "password" => "Your password was changed. Every other session was signed out.",
+                    "session" => "That session was signed out.",
                     _ => "Every other session was signed out. This browser stays signed in.",
                 }}
             </p>
@@ -90,11 +110,99 @@ pub fn AccountPage() -> impl IntoView {
         </section>
         <section class=format!("mt-6 {CARD}")>
             <h2 class="text-base font-semibold">"Sessions"</h2>
-            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">"Signed in on another computer, or on one you no longer use? End every session but this one; their open pages lose their connection at once."</p>
+            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">"Where you are signed in. Signing a session out closes its open pages' connection at once."</p>
+            <Transition fallback=|| view! { <p class="mt-3 text-sm text-slate-500">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    sessions.await.ok().map(|list| view! {
+                        <ul class="mt-3 divide-y divide-slate-100 dark:divide-slate-800" data-testid="sessions">
+                            {list.into_iter().map(|s| view! { <SessionRow session=s end=end_one /> }).collect_view()}
+                        </ul>
+                    })
+                })}
+            </Transition>
+            <FormError message=end_one_error />
             <ActionForm action=end attr:class="mt-4">
                 <button type="submit" class=SECONDARY disabled=move || end.pending().get()>"Sign out everywhere else"</button>
             </ActionForm>
             <FormError message=end_error />
         </section>
+    }
+}
+
+/// "Firefox on Linux" from a user agent; the raw string when unknown.
+fn describe(agent: Option<&str>) -> String {
+    let Some(ua) = agent.filter(|a| !a.is_empty()) else {
+        return "Unknown client".into();
+    };
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chromium/", "Chromium"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+        ("reqwest", "a script"),
+        ("node", "Node.js"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    let os = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Mac OS X", "macOS"),
+        ("Windows", "Windows"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match (browser, os) {
+        (Some(b), Some(o)) => format!("{b} on {o}"),
+        (Some(b), None) => b.to_string(),
+        _ => ua.chars().take(60).collect(),
+    }
+}
+
+#[component]
+fn SessionRow(session: SignedInSession, end: ServerAction<EndSession>) -> impl IntoView {
+    let id = session.id.clone();
+    view! {
+        <li class="flex flex-wrap items-center gap-x-4 gap-y-2 py-3 text-sm" data-testid="session" data-current=session.current.to_string()>
+            <div class="min-w-0 flex-1">
+                <p class="font-medium" title=session.user_agent.clone().unwrap_or_default()>
+                    {describe(session.user_agent.as_deref())}
+                    {session.current.then(|| view! { <span class="ml-2 rounded bg-emerald-100 px-1.5 py-0.5 text-xs font-normal text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200">"this browser"</span> })}
+                </p>
+                <p class="text-xs text-slate-500">
+                    "signed in "<Time ms=session.created_at />
+                    {session.client.clone().map(|c| format!(" from {c}"))}
+                </p>
+            </div>
+            {(!session.current).then(|| view! {
+                <ActionForm action=end>
+                    <input type="hidden" name="id" value=id />
+                    <button type="submit" class=SECONDARY disabled=move || end.pending().get()>"Sign out"</button>
+                </ActionForm>
+            })}
+        </li>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn user_agents_read_as_people_say_them() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+        assert_eq!(describe(Some(chrome)), "Chrome on Linux");
+        let firefox =
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(describe(Some(firefox)), "Firefox on macOS");
+        assert_eq!(describe(Some("curl/8.5.0")), "curl");
+        assert_eq!(describe(None), "Unknown client");
     }
 }

@@ -48,10 +48,16 @@ pub fn PeoplePage() -> impl IntoView {
         },
         |_| list_invitations(),
     );
+    let (change_error, reset_error, revoke_error) = (
+        action_error(change),
+        action_error(reset),
+        action_error(revoke),
+    );
     let error = Signal::derive(move || {
-        action_error(change)
+        change_error
             .get()
-            .or_else(|| action_error(reset).get())
+            .or_else(|| reset_error.get())
+            .or_else(|| revoke_error.get())
     });
     let reset_made = move || reset.value().get().and_then(|r| r.ok());
     view! {

@@ -318,6 +318,7 @@ async fn reset(db: &Db, token: &str, password: &str) -> Result<User, ApiError> {
 /// one transaction (a taken username leaves the link usable; of two
 /// browsers racing one link, one joins).
 pub async fn accept(
+    auth: &super::Auth,
     db: &Db,
     token: &str,
     username: &str,
@@ -325,7 +326,10 @@ pub async fn accept(
 ) -> Result<User, ApiError> {
     let invitation = usable(db, token).await?;
     if invitation.user_id.is_some() {
-        return reset(db, token, password).await;
+        // A reset: the account's sessions ended, so do their sockets.
+        let user = reset(db, token, password).await?;
+        auth.connections.end_user(user.id);
+        return Ok(user);
     }
     let row = super::accounts::new_row(username, password, invitation.role).await?;
     let mut tx = db.begin().await.or_internal("accepting an invitation")?;

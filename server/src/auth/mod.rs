@@ -127,6 +127,42 @@ impl Auth {
         Ok(true)
     }
 
+    /// Where `who` is signed in, newest first, theirs marked current.
+    pub async fn sessions(
+        &self,
+        db: &Db,
+        who: &Principal,
+    ) -> Result<Vec<app::model::SignedInSession>, ApiError> {
+        let current = who.session.as_ref().map(|(jti, _)| jti.as_str());
+        Ok(crate::db::sessions::active(db, &who.user.id.to_string())
+            .await
+            .or_internal("listing sessions")?
+            .into_iter()
+            .map(|r| app::model::SignedInSession {
+                current: current == Some(r.id.as_str()),
+                id: r.id,
+                created_at: r.created_at,
+                expires_at: r.expires_at.saturating_mul(1000),
+                user_agent: r.user_agent,
+                client: r.client,
+            })
+            .collect())
+    }
+
+    /// Ends `who`'s session `id` (not someone else's: 404), here and on
+    /// every socket it opened.
+    pub async fn end_one(&self, db: &Db, who: &Principal, id: &str) -> Result<(), ApiError> {
+        let mine = self.sessions(db, who).await?;
+        let Some(session) = mine.iter().find(|s| s.id == id) else {
+            return Err(ApiError::NotFound);
+        };
+        crate::db::users::revoke_token(db, &session.id, session.expires_at / 1000)
+            .await
+            .or_internal("ending a session")?;
+        self.connections.end_session(&session.id);
+        Ok(())
+    }
+
     /// The user behind a credential, if it is valid.
     pub async fn user_for_token(&self, db: &Db, token: &str) -> Result<User, AuthError> {
         self.authenticate(db, token).await.map(|p| p.user)
@@ -168,8 +204,34 @@ impl Auth {
             .map(|p| p.user)
     }
 
-    pub fn issue(&self, user: &User) -> Result<IssuedToken, ApiError> {
-        self.keys.sign(user).or_internal("signing a token")
+    /// Signs a session token for `user`, who just proved who they are,
+    /// and records where it was asked from (`headers`' user agent and the
+    /// client's address) for their list of sessions.
+    pub async fn issue(
+        &self,
+        db: &Db,
+        user: &User,
+        headers: &HeaderMap,
+        client: Option<String>,
+    ) -> Result<IssuedToken, ApiError> {
+        let issued = self.keys.sign(user).or_internal("signing a token")?;
+        if let Ok(claims) = self.keys.verify(&issued.token) {
+            let row = crate::db::sessions::SessionRow {
+                id: claims.jti,
+                user_id: user.id.to_string(),
+                created_at: claims.iat_ms,
+                expires_at: claims.exp,
+                user_agent: headers
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.chars().take(300).collect()),
+                client,
+            };
+            if let Err(e) = crate::db::sessions::insert(db, &row).await {
+                tracing::warn!(error = %e, "session not recorded");
+            }
+        }
+        Ok(issued)
     }
 
     pub fn session_cookie(&self, token: &IssuedToken) -> String {

@@ -3,7 +3,7 @@
 //! sockets end at once. There is always an active admin left.
 
 use app::api::ApiError;
-use app::model::{Person, PersonChange, User, UserId};
+use app::model::{Person, PersonChange, Role, User, UserId};
 
 use super::Auth;
 use crate::db::{self, people, Db};
@@ -74,6 +74,9 @@ pub async fn change(
                 .await
                 .or_internal("revoking API keys")?;
             let sockets = auth.connections.end_user(before.id);
+            db::invitations::revoke_made_by(db, &id, now)
+                .await
+                .or_internal("revoking their links")?;
             tracing::info!(actor = %actor.username, user = %before.username, api_keys = keys.len(), sockets, "deactivated");
         }
         Some(true) if !before.active => {
@@ -92,6 +95,11 @@ pub async fn change(
             return Err(ApiError::Conflict(
                 "the last active admin cannot be demoted: make someone else an admin first".into(),
             ));
+        }
+        if before.role == Role::Admin {
+            db::invitations::revoke_made_by(db, &id, db::now_ms())
+                .await
+                .or_internal("revoking their links")?;
         }
         tracing::info!(actor = %actor.username, user = %before.username, role = role.as_str(), "role changed");
     }

@@ -33,6 +33,11 @@ const SELECT: &str = "SELECT i.id, i.role, i.email, i.created_by, c.username AS 
     FROM invitations i JOIN users c ON c.id = i.created_by LEFT JOIN users a ON a.id = i.accepted_by \
     LEFT JOIN users f ON f.id = i.user_id";
 
+/// A link works only while the admin who made it still is one (demoting
+/// or deactivating them also revokes their unused links).
+const MAKER_IS_ADMIN: &str = "EXISTS (SELECT 1 FROM users c WHERE c.id = invitations.created_by \
+     AND c.role = 'admin' AND c.deactivated_at IS NULL)";
+
 pub struct NewInvitation<'a> {
     pub id: &'a str,
     pub token_hash: &'a str,
@@ -107,11 +112,11 @@ pub async fn claim(
     user_id: &str,
     now: i64,
 ) -> sqlx::Result<Option<Role>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar(&format!(
         "UPDATE invitations SET accepted_at = $3, accepted_by = $2 \
          WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3 \
-         AND user_id IS NULL RETURNING role",
-    )
+         AND user_id IS NULL AND {MAKER_IS_ADMIN} RETURNING role"
+    ))
     .bind(hash)
     .bind(user_id)
     .bind(now)
@@ -130,11 +135,11 @@ pub async fn claim_reset(
     now: i64,
 ) -> sqlx::Result<Option<String>> {
     let mut tx = db.begin().await?;
-    let user: Option<String> = sqlx::query_scalar(
+    let user: Option<String> = sqlx::query_scalar(&format!(
         "UPDATE invitations SET accepted_at = $2, accepted_by = user_id \
          WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
-         AND user_id IS NOT NULL RETURNING user_id",
-    )
+         AND user_id IS NOT NULL AND {MAKER_IS_ADMIN} RETURNING user_id"
+    ))
     .bind(hash)
     .bind(now)
     .fetch_optional(&mut *tx)
@@ -156,4 +161,18 @@ pub async fn claim_reset(
     }
     tx.commit().await?;
     Ok(Some(user))
+}
+
+/// Revokes the unused links `user_id` made (they stopped being an active
+/// admin); answers how many.
+pub async fn revoke_made_by(db: &Db, user_id: &str, now: i64) -> sqlx::Result<u64> {
+    sqlx::query(
+        "UPDATE invitations SET revoked_at = $2 \
+         WHERE created_by = $1 AND revoked_at IS NULL AND accepted_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
 }

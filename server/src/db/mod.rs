@@ -13,6 +13,7 @@ pub mod notifications;
 pub mod people;
 pub mod repositories;
 pub mod runners;
+pub mod sessions;
 pub mod settings;
 pub mod users;
 pub mod workflows;

@@ -60,6 +60,7 @@ pub struct Callback {
 
 pub async fn callback(
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     Query(query): Query<Callback>,
 ) -> Response {
@@ -118,7 +119,11 @@ pub async fn callback(
         );
         return with_state_cleared(&state, fail("github_unlinked"));
     };
-    let Ok(token) = state.auth.issue(&user) else {
+    let Ok(token) = state
+        .auth
+        .issue(&state.db, &user, &headers, Some(peer.ip().to_string()))
+        .await
+    else {
         return fail("internal");
     };
     if let Err(e) =

@@ -89,12 +89,17 @@ impl Backend for AppState {
         let client = client_address(parts);
         let user =
             accounts::login(&self.db, &self.auth.throttle, &client, username, password).await?;
-        let token = self.auth.issue(&user)?;
+        let token = self
+            .auth
+            .issue(&self.db, &user, &parts.headers, Some(client))
+            .await?;
         Ok((user, token))
     }
 
-    fn issue_token(&self, user: &User) -> Result<IssuedToken, ApiError> {
-        self.auth.issue(user)
+    async fn issue_token(&self, parts: &Parts, user: &User) -> Result<IssuedToken, ApiError> {
+        self.auth
+            .issue(&self.db, user, &parts.headers, Some(client_address(parts)))
+            .await
     }
 
     fn session_cookie(&self, token: &IssuedToken) -> String {

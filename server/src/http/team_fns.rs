@@ -20,16 +20,38 @@ impl AppState {
             .map_err(|_| ApiError::Unauthorized)
     }
 
+    /// The signed-in person, by a session: an API key may not change the
+    /// password nor end sessions (it would come away with a session token
+    /// that outlives the key).
+    async fn session_principal(&self, parts: &Parts) -> Result<Principal, ApiError> {
+        let me = self.principal(parts).await?;
+        if me.api_key.is_some() {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(me)
+    }
+
     /// Ends the sessions of the person behind `principal` but the one it
     /// carries, and signs a new token for it.
-    fn reissue_for(&self, principal: &Principal) -> Result<IssuedToken, ApiError> {
+    async fn reissue_for(
+        &self,
+        parts: &Parts,
+        principal: &Principal,
+    ) -> Result<IssuedToken, ApiError> {
         let keep = principal.session.as_ref().map(|(jti, _)| jti.as_str());
         let closed = self
             .auth
             .connections
             .end_other_sessions(principal.user.id, keep);
         tracing::debug!(user = %principal.user.username, closed, "other sessions' sockets closed");
-        self.auth.issue(&principal.user)
+        self.auth
+            .issue(
+                &self.db,
+                &principal.user,
+                &parts.headers,
+                Some(client_address(parts)),
+            )
+            .await
     }
 }
 
@@ -82,16 +104,18 @@ impl TeamBackend for AppState {
 
     async fn accept_invitation(
         &self,
-        _parts: &Parts,
+        parts: &Parts,
         token: String,
         username: String,
         password: String,
     ) -> Result<IssuedToken, ApiError> {
-        let user = invitations::accept(&self.db, &token, &username, &password).await?;
+        let user = invitations::accept(&self.auth, &self.db, &token, &username, &password).await?;
         if let Err(e) = db::people::signed_in(&self.db, &user.id.to_string(), db::now_ms()).await {
             tracing::warn!(error = %e, "last sign-in not recorded");
         }
-        self.auth.issue(&user)
+        self.auth
+            .issue(&self.db, &user, &parts.headers, Some(client_address(parts)))
+            .await
     }
 
     async fn change_password(
@@ -100,7 +124,7 @@ impl TeamBackend for AppState {
         current: String,
         new: String,
     ) -> Result<IssuedToken, ApiError> {
-        let me = self.principal(parts).await?;
+        let me = self.session_principal(parts).await?;
         accounts::change_password(
             &self.db,
             &self.auth.throttle,
@@ -110,15 +134,15 @@ impl TeamBackend for AppState {
             &new,
         )
         .await?;
-        self.reissue_for(&me)
+        self.reissue_for(parts, &me).await
     }
 
     async fn end_other_sessions(&self, parts: &Parts) -> Result<IssuedToken, ApiError> {
-        let me = self.principal(parts).await?;
+        let me = self.session_principal(parts).await?;
         db::users::end_sessions_before(&self.db, &me.user.id.to_string(), db::now_ms())
             .await
             .map_err(|e| crate::error::internal("ending sessions", e))?;
-        self.reissue_for(&me)
+        self.reissue_for(parts, &me).await
     }
 
     async fn audit(
@@ -128,5 +152,15 @@ impl TeamBackend for AppState {
     ) -> Result<app::model::AuditPage, ApiError> {
         self.authorise(parts, Op::ManageUsers).await?;
         super::audit::list(&self.db, &query).await
+    }
+
+    async fn sessions(&self, parts: &Parts) -> Result<Vec<app::model::SignedInSession>, ApiError> {
+        let me = self.principal(parts).await?;
+        self.auth.sessions(&self.db, &me).await
+    }
+
+    async fn end_one_session(&self, parts: &Parts, id: String) -> Result<(), ApiError> {
+        let me = self.principal(parts).await?;
+        self.auth.end_one(&self.db, &me, &id).await
     }
 }

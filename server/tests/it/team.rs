@@ -224,6 +224,39 @@ async fn expired_revoked_and_taken_names_are_refused() {
         .await
         .unwrap();
     assert_eq!(n, 1, "nobody joined");
+
+    // An admin's unused links die with their admin rights.
+    let second = user_with_role(&t, "second", Role::Admin).await;
+    let made: Value = invite(&t, &second, json!({"role": "admin"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let people: Vec<Value> = t
+        .http
+        .get(t.url("/api/v1/users"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = people.iter().find(|p| p["username"] == "second").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let demoted = t
+        .http
+        .patch(t.url(&format!("/api/v1/users/{id}")))
+        .bearer_auth(&admin)
+        .json(&json!({"role": "member"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demoted.status(), 200);
+    let res = accept(&t, made["token"].as_str().unwrap(), "backdoor").await;
+    assert_eq!(res.status(), 409, "a demoted admin's link still worked");
 }
 
 #[tokio::test]
@@ -257,6 +290,16 @@ async fn a_password_change_ends_the_other_sessions() {
     assert_eq!(me(&t, &laptop).await, 401, "the old token of this one too");
     assert_eq!(me(&t, &fresh).await, 200, "the new token works");
     assert_eq!(me(&t, &key).await, 200, "API keys stay");
+    // An API key cannot change the password (nor turn into a session).
+    let by_key = t
+        .http
+        .post(t.url("/api/v1/me/password"))
+        .bearer_auth(&key)
+        .json(&json!({"currentPassword": "a-new-long-password", "newPassword": "another-long-one"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_key.status(), 403);
     assert_ne!(ws_close_code(&mut ws, Duration::from_secs(2)).await, 0);
     assert_eq!(t.login("mira", PASSWORD).await.status(), 401);
     assert_eq!(t.login("mira", "a-new-long-password").await.status(), 200);
@@ -567,6 +610,7 @@ async fn a_reset_link_sets_a_password_once_and_ends_the_old_sessions() {
         .await
         .unwrap();
     assert_eq!(short.status(), 422);
+    let mut ws = ws_connect(&t.ws_url(&format!("?token={member}"))).await;
     let res = accept(&t, &secret, "ignored").await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
@@ -575,6 +619,11 @@ async fn a_reset_link_sets_a_password_once_and_ends_the_old_sessions() {
         "the link sets mira's, makes no account"
     );
     assert_eq!(me(&t, &member).await, 401, "the old session ended");
+    assert_ne!(
+        ws_close_code(&mut ws, Duration::from_secs(2)).await,
+        0,
+        "its socket closed"
+    );
     assert_eq!(t.login("mira", PASSWORD).await.status(), 401);
     assert_eq!(t.login("mira", "a-long-password").await.status(), 200);
     assert_eq!(accept(&t, &secret, "ignored").await.status(), 409);
@@ -583,4 +632,66 @@ async fn a_reset_link_sets_a_password_once_and_ends_the_old_sessions() {
         .await
         .unwrap();
     assert_eq!(n, 2);
+}
+
+#[tokio::test]
+async fn your_sessions_are_listed_and_one_can_be_ended() {
+    let t = start().await;
+    t.setup_admin().await;
+    user_with_role(&t, "mira", Role::Member).await;
+    let laptop = login_token(&t, "mira", PASSWORD).await;
+    let phone = login_token(&t, "mira", PASSWORD).await;
+    let other = user_with_role(&t, "otto", Role::Member).await;
+    let list = |token: String| {
+        let req = t.http.get(t.url("/api/v1/me/sessions")).bearer_auth(token);
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<Vec<Value>>()
+                .await
+                .unwrap()
+        }
+    };
+    // Three of mira's (user_with_role signed in once too), the laptop's current.
+    let mine = list(laptop.clone()).await;
+    assert_eq!(mine.len(), 3, "{mine:?}");
+    assert_eq!(mine.iter().filter(|s| s["current"] == true).count(), 1);
+    assert!(mine
+        .iter()
+        .all(|s| s["userAgent"].is_string() || s["userAgent"].is_null()));
+    assert_eq!(mine[0]["client"], "127.0.0.1");
+    let phone_id = mine
+        .iter()
+        .find(|s| s["current"] == false)
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .unwrap();
+    // Someone else's session is not theirs to end.
+    let res = t
+        .http
+        .delete(t.url(&format!("/api/v1/me/sessions/{phone_id}")))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let mut ws = ws_connect(&t.ws_url(&format!("?token={phone}"))).await;
+    // Which of the two others is the phone's is not known here: end both.
+    for s in mine.iter().filter(|s| s["current"] == false) {
+        let res = t
+            .http
+            .delete(t.url(&format!(
+                "/api/v1/me/sessions/{}",
+                s["id"].as_str().unwrap()
+            )))
+            .bearer_auth(&laptop)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    }
+    assert_eq!(me(&t, &phone).await, 401);
+    assert_eq!(me(&t, &laptop).await, 200);
+    assert_ne!(ws_close_code(&mut ws, Duration::from_secs(2)).await, 0);
+    assert_eq!(list(laptop).await.len(), 1);
 }

@@ -35,6 +35,7 @@ pub const READ_ONLY_FNS: &[&str] = &[
     "workflow-runs/get",
     "workflow-runs/history",
     "audit/list",
+    "account/sessions",
     // The colour theme: a cookie in one browser, not a change to Yagura.
     "theme",
 ];
@@ -142,7 +143,7 @@ pub(super) fn classify(method: &Method, path: &str, pattern: Option<&str>) -> Op
         let action = rest_action(method, pattern.unwrap_or(path));
         return Some(Kind {
             action,
-            target: Some(rest.trim_end_matches('/').to_string()).filter(|t| t.contains('/')),
+            target: pattern.and_then(|p| rest_target(p, rest)),
             server_fn: None,
         });
     }
@@ -157,9 +158,38 @@ pub(super) fn classify(method: &Method, path: &str, pattern: Option<&str>) -> Op
     })
 }
 
+/// A REST route's target: its first segment and the first id in the
+/// path (`/api/v1/executions/{id}/cancel` → `executions/<id>`).
+fn rest_target(pattern: &str, rest: &str) -> Option<String> {
+    let shape = pattern.trim_start_matches("/api/v1/").split('/');
+    let values: Vec<&str> = rest.split('/').collect();
+    let at = shape.clone().position(|s| s.starts_with('{'))?;
+    Some(format!("{}/{}", values.first()?, short(values.get(at)?)))
+}
+
+/// What a server function's ids name: `people/invite` makes an
+/// invitation, `executions/start` an execution.
+pub(super) fn fn_kind(endpoint: &str) -> &str {
+    match endpoint {
+        "people/invite" | "people/invitations/revoke" => "invitations",
+        "workflows/run" => "workflow-runs",
+        "github/connect" | "github/test" | "github/sync" | "github/keep-worktrees" => {
+            "repositories"
+        }
+        "runners/tokens/create" | "runners/tokens/revoke" => "runner-tokens",
+        "account/sessions/end-one" => "sessions",
+        other => other.split('/').next().unwrap_or(other),
+    }
+}
+
 fn is_secret(field: &str) -> bool {
     let field = field.to_ascii_lowercase();
     SECRET_WORDS.iter().any(|w| field.contains(w))
+}
+
+/// A field's name, cut to 100 characters.
+fn short_key(key: &str) -> String {
+    key.chars().take(100).collect()
 }
 
 pub(super) fn short(value: &str) -> String {
@@ -185,7 +215,7 @@ pub(super) fn fields(content_type: &str, body: &[u8]) -> BTreeMap<String, String
             } else {
                 short(&v)
             };
-            out.insert(k.into_owned(), value);
+            out.insert(short_key(&k), value);
         }
     } else if content_type.starts_with("application/json") {
         if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
@@ -230,29 +260,33 @@ fn flatten(
             } else {
                 short(&text)
             };
-            out.insert(prefix.to_string(), value);
+            out.insert(short_key(prefix), value);
         }
     }
 }
 
 /// A server function's target: its `id`-like field, named after the
 /// endpoint's first part (`agents/save` with `id=…` → `agents/…`).
-pub(super) fn fn_target(endpoint: &str, fields: &BTreeMap<String, String>) -> Option<String> {
-    let kind = endpoint.split('/').next().unwrap_or(endpoint);
-    for key in [
-        "id",
-        "agent",
-        "execution",
-        "workflow",
-        "run",
-        "issue",
-        "repository",
-    ] {
+pub(super) fn fn_target(
+    endpoint: &str,
+    fields: &BTreeMap<String, String>,
+    own_id_only: bool,
+) -> Option<String> {
+    let keys = [
+        ("id", fn_kind(endpoint)),
+        ("execution_id", "executions"),
+        ("run_id", "workflow-runs"),
+        ("workflow_id", "workflows"),
+        ("agent_id", "agents"),
+        ("issue_id", "issues"),
+        ("repository_id", "repositories"),
+    ];
+    let keys = if own_id_only { &keys[..1] } else { &keys[..] };
+    for (key, kind) in keys {
         if let Some(v) = fields
-            .get(key)
+            .get(*key)
             .filter(|v| !v.is_empty() && v.as_str() != "•••")
         {
-            let kind = if key == "id" { kind } else { key };
             return Some(format!("{kind}/{v}"));
         }
     }
@@ -313,7 +347,7 @@ mod tests {
             Some("/api/v1/executions/{id}/cancel"),
         )
         .unwrap();
-        assert_eq!(cancel.target.as_deref(), Some("executions/abc/cancel"));
+        assert_eq!(cancel.target.as_deref(), Some("executions/abc"));
         assert!(classify(&Method::GET, "/auth/github/callback", None).is_some());
     }
 
@@ -340,11 +374,24 @@ mod tests {
     #[test]
     fn a_server_function_names_its_target() {
         let f = fields("application/x-www-form-urlencoded", b"id=42&role=member");
-        assert_eq!(fn_target("people/change", &f).as_deref(), Some("people/42"));
-        let f = fields("application/x-www-form-urlencoded", b"agent=7&prompt=hi");
         assert_eq!(
-            fn_target("executions/start", &f).as_deref(),
-            Some("agent/7")
+            fn_target("people/change", &f, false).as_deref(),
+            Some("people/42")
         );
+        let f = fields("application/x-www-form-urlencoded", b"agent_id=7&prompt=hi");
+        assert_eq!(
+            fn_target("executions/start", &f, false).as_deref(),
+            Some("agents/7")
+        );
+        let f = fields("application/x-www-form-urlencoded", b"id=9");
+        assert_eq!(
+            fn_target("people/invitations/revoke", &f, true).as_deref(),
+            Some("invitations/9")
+        );
+        assert_eq!(
+            rest_target("/api/v1/executions/{id}/cancel", "executions/abc/cancel").as_deref(),
+            Some("executions/abc")
+        );
+        assert_eq!(rest_target("/api/v1/auth/login", "auth/login"), None);
     }
 }

@@ -27,7 +27,7 @@ use crate::state::AppState;
 
 mod fields;
 
-use fields::{classify, fields, fn_target, short, BODY_LIMIT};
+use fields::{classify, fields, fn_kind, fn_target, short, BODY_LIMIT};
 
 /// Actions whose failures are kept too (someone trying to get in).
 const SIGN_INS: &[&str] = &[
@@ -50,12 +50,16 @@ fn succeeded(res: &Response) -> bool {
     {
         return false;
     }
+    // A plain form sent back with `?error=<code>` (the key exactly).
     let location = res
         .headers()
         .get(header::LOCATION)
         .and_then(|l| l.to_str().ok())
         .unwrap_or("");
-    !(location.contains("error=") || location.contains("&error"))
+    let query = location.split_once('?').map(|(_, q)| q).unwrap_or("");
+    !query
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some("error"))
 }
 
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -108,55 +112,68 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
             }
         }
     }
-    let kind_of = kind
-        .server_fn
-        .as_deref()
-        .map(|e| e.to_string())
-        .or_else(|| {
-            req.uri()
-                .path()
-                .strip_prefix("/api/v1/")
-                .map(str::to_string)
-        })
-        .and_then(|p| p.split('/').next().map(str::to_string));
+    // What a create names itself by: REST's first path segment, a server
+    // function's kind.
+    let kind_of = match kind.server_fn.as_deref() {
+        Some(endpoint) => Some(fn_kind(endpoint).to_string()),
+        None => req
+            .uri()
+            .path()
+            .strip_prefix("/api/v1/")
+            .and_then(|p| p.split('/').next())
+            .map(str::to_string),
+    };
+    let status = res_status_ignored;
     let res = next.run(req).await;
     let ok = succeeded(&res);
-    if !ok && !SIGN_INS.contains(&kind.action.as_str()) {
+    let sign_in = SIGN_INS.contains(&kind.action.as_str());
+    if !ok && (!sign_in || status(res.status())) {
         return res;
     }
-    // A sign-in (or joining) names who tried, whoever this browser was
-    // signed in as before.
-    let tried = detail.get("username").map(|name| (None, short(name)));
-    let actor = match tried {
-        Some(t) if SIGN_INS.contains(&kind.action.as_str()) => Some(t),
-        _ => actor,
-    };
-    // A sign-in that worked names the account too.
-    let actor = match actor {
-        Some((None, name)) if ok => {
-            let id = db::users::find_by_username(&state.db, &name)
-                .await
-                .ok()
-                .flatten()
-                .map(|r| r.id);
-            Some((id, name))
-        }
-        other => other,
-    };
+    if !ok {
+        // A failed attempt from anyone: only the name tried is kept.
+        detail.retain(|k, _| k == "username");
+    }
+    // A server function's target: its own `id`, else what it made (the
+    // answer's id, below), else the ids it was given (`agent_id`…).
     let mut target = kind.target.or_else(|| {
         kind.server_fn
             .as_deref()
-            .and_then(|endpoint| fn_target(endpoint, &detail))
+            .and_then(|endpoint| fn_target(endpoint, &detail, true))
     });
-    // What was made names itself in the answer: `executions/<its id>`.
+    // The answer: what a create made (`executions/<its id>`), and who a
+    // sign-in signed in (REST answers with the user).
     let mut res = res;
-    if ok && (target.is_none() || kind.server_fn.is_some()) {
-        let (made, answer) = created_id(res).await;
-        res = answer;
+    let mut answer = None;
+    if ok && (target.is_none() || sign_in) {
+        let (json, rebuilt) = small_json(res).await;
+        res = rebuilt;
+        answer = json;
+    }
+    if target.is_none() {
+        let made = answer.as_ref().and_then(|v| match v.get("id")? {
+            serde_json::Value::String(s) => Some(short(s)),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
         if let (Some(id), Some(kind)) = (made, kind_of) {
             target = Some(format!("{kind}/{id}"));
         }
     }
+    if target.is_none() {
+        target = kind
+            .server_fn
+            .as_deref()
+            .and_then(|endpoint| fn_target(endpoint, &detail, false));
+    }
+    let actor = if sign_in && ok {
+        // Whom the answer signed in, never a name the form claimed.
+        signed_in_as(&state.auth, &res, answer.as_ref()).or(actor)
+    } else if sign_in {
+        detail.get("username").map(|name| (None, short(name)))
+    } else {
+        actor
+    };
     let row = store::AuditRow {
         id: 0,
         at: db::now_ms(),
@@ -166,9 +183,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         action: kind.action,
         target,
         outcome: if ok { "ok" } else { "failed" }.into(),
-        detail: (!detail.is_empty())
-            .then(|| serde_json::to_string(&detail).ok())
-            .flatten(),
+        detail: capped(detail),
         client,
     };
     if let Err(e) = store::insert(&state.db, &row).await {
@@ -177,9 +192,28 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     res
 }
 
-/// The `id` of a small JSON answer (what a create or start made), and the
-/// answer, unchanged.
-async fn created_id(res: Response) -> (Option<String>, Response) {
+/// The most an entry's detail takes, serialized.
+const DETAIL_LIMIT: usize = 4096;
+
+/// The detail as stored: JSON, at most [`DETAIL_LIMIT`] bytes (the last
+/// fields go first, and `…` says so).
+fn capped(mut detail: BTreeMap<String, String>) -> Option<String> {
+    loop {
+        let json = serde_json::to_string(&detail).ok()?;
+        if detail.is_empty() {
+            return None;
+        }
+        if json.len() <= DETAIL_LIMIT {
+            return Some(json);
+        }
+        let last = detail.keys().rev().find(|k| k.as_str() != "…")?.clone();
+        detail.remove(&last);
+        detail.insert("…".into(), "more fields".into());
+    }
+}
+
+/// A small JSON answer, parsed, and the answer, unchanged.
+async fn small_json(res: Response) -> (Option<serde_json::Value>, Response) {
     let json = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -195,14 +229,41 @@ async fn created_id(res: Response) -> (Option<String>, Response) {
     let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
         return (None, Response::from_parts(parts, Body::empty()));
     };
-    let id = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| match v.get("id")? {
-            serde_json::Value::String(s) => Some(short(s)),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
-    (id, Response::from_parts(parts, Body::from(bytes)))
+    let value = serde_json::from_slice(&bytes).ok();
+    (value, Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// Whom a sign-in's answer signed in: the session cookie it sets (pages,
+/// GitHub), else the `user` of a REST answer.
+fn signed_in_as(
+    auth: &Auth,
+    res: &Response,
+    answer: Option<&serde_json::Value>,
+) -> Option<(Option<String>, String)> {
+    let prefix = format!("{}=", app::api::SESSION_COOKIE);
+    let from_cookie = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.strip_prefix(prefix.as_str()))
+        .filter_map(|v| v.split(';').next())
+        .filter(|t| !t.is_empty())
+        .find_map(|t| auth.keys.verify(t).ok())
+        .map(|claims| (Some(claims.sub), claims.name));
+    from_cookie.or_else(|| {
+        let user = answer?.get("user")?;
+        Some((
+            user.get("id")?.as_str().map(str::to_string),
+            user.get("username")?.as_str()?.to_string(),
+        ))
+    })
+}
+
+/// Refusals that are not attempts at a password: throttled (the password
+/// was not even checked), foreign origin or host, too large.
+fn res_status_ignored(status: axum::http::StatusCode) -> bool {
+    matches!(status.as_u16(), 403 | 413 | 421 | 429)
 }
 
 /// The actor (id, name) and source of a request.
@@ -303,4 +364,22 @@ pub fn keep_pruned(state: &AppState) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_are_capped_and_stay_json() {
+        let big: BTreeMap<String, String> = (0..50)
+            .map(|i| (format!("field{i:02}"), "x".repeat(200)))
+            .collect();
+        let json = capped(big).unwrap();
+        assert!(json.len() <= DETAIL_LIMIT, "{}", json.len());
+        let back: BTreeMap<String, String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["…"], "more fields");
+        assert!(back.contains_key("field00"));
+        assert_eq!(capped(BTreeMap::new()), None);
+    }
 }

@@ -4,7 +4,8 @@
 //! with `{"token", "username", "password"}` joins (no credentials: the
 //! link is one) and answers a session token. `POST /me/password` with
 //! `{"currentPassword", "newPassword"}` changes your own password and ends
-//! your other sessions.
+//! your other sessions; `GET /me/sessions` lists where you are signed in
+//! and `DELETE /me/sessions/{id}` ends one.
 
 use std::net::SocketAddr;
 
@@ -27,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/invitations/accept", post(accept))
         .route("/invitations/{id}", delete(revoke))
         .route("/me/password", post(change_password))
+        .route("/me/sessions", get(sessions))
+        .route("/me/sessions/{id}", delete(end_session))
 }
 
 async fn list(
@@ -70,14 +73,20 @@ struct Acceptance {
 
 async fn accept(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     payload: Result<Json<Acceptance>, JsonRejection>,
 ) -> Result<(StatusCode, Json<TokenResponse>), HttpError> {
     let a = body(payload)?;
-    let user = invitations::accept(&state.db, &a.token, &a.username, &a.password).await?;
+    let user =
+        invitations::accept(&state.auth, &state.db, &a.token, &a.username, &a.password).await?;
     if let Err(e) = db::people::signed_in(&state.db, &user.id.to_string(), db::now_ms()).await {
         tracing::warn!(error = %e, "last sign-in not recorded");
     }
-    let issued = state.auth.issue(&user)?;
+    let issued = state
+        .auth
+        .issue(&state.db, &user, &headers, Some(peer.ip().to_string()))
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenResponse {
@@ -108,6 +117,10 @@ async fn change_password(
         .principal_from_headers(&state.db, &headers)
         .await
         .map_err(|_| HttpError(app::api::ApiError::Unauthorized))?;
+    // An API key would come away with a session token outliving it.
+    if me.api_key.is_some() {
+        return Err(HttpError(app::api::ApiError::Forbidden));
+    }
     let c = body(payload)?;
     accounts::change_password(
         &state.db,
@@ -120,10 +133,42 @@ async fn change_password(
     .await?;
     let keep = me.session.as_ref().map(|(jti, _)| jti.as_str());
     state.auth.connections.end_other_sessions(me.user.id, keep);
-    let issued = state.auth.issue(&me.user)?;
+    let issued = state
+        .auth
+        .issue(&state.db, &me.user, &headers, Some(peer.ip().to_string()))
+        .await?;
     Ok(Json(TokenResponse {
         token: issued.token,
         expires_at: issued.expires_at,
         user: me.user,
     }))
+}
+
+/// Where the caller is signed in, newest first (`current`: this token).
+async fn sessions(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Vec<app::model::SignedInSession>>, HttpError> {
+    let me = state
+        .auth
+        .principal_from_headers(&state.db, &headers)
+        .await
+        .map_err(|_| HttpError(app::api::ApiError::Unauthorized))?;
+    Ok(Json(state.auth.sessions(&state.db, &me).await?))
+}
+
+/// Ends one of the caller's sessions (204); 404 for another's or an
+/// unknown one.
+async fn end_session(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, HttpError> {
+    let me = state
+        .auth
+        .principal_from_headers(&state.db, &headers)
+        .await
+        .map_err(|_| HttpError(app::api::ApiError::Unauthorized))?;
+    state.auth.end_one(&state.db, &me, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -104,6 +104,7 @@ pub struct TokenResponse {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     payload: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Json<TokenResponse>, HttpError> {
     let c = body(payload)?;
@@ -116,7 +117,10 @@ async fn login(
         &c.password,
     )
     .await?;
-    let issued = state.auth.issue(&user)?;
+    let issued = state
+        .auth
+        .issue(&state.db, &user, &headers, Some(client))
+        .await?;
     Ok(Json(TokenResponse {
         token: issued.token,
         expires_at: issued.expires_at,
@@ -151,7 +155,10 @@ async fn setup(
         )?;
     }
     let user = accounts::setup_admin(&state.db, &c.username, &c.password).await?;
-    let issued = state.auth.issue(&user)?;
+    let issued = state
+        .auth
+        .issue(&state.db, &user, &headers, Some(peer.ip().to_string()))
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenResponse {
