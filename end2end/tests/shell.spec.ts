@@ -73,6 +73,8 @@ async function waitForLoginForm(page: Page) {
 }
 
 test('the navigation reaches every section, and the live link connects', async ({ page }) => {
+  // Seven full page loads without scripts: slow while the other projects run.
+  test.setTimeout(60_000);
   await signIn(page);
   await expect(page.getByRole('heading', { level: 1, name: 'Dashboard' })).toBeVisible();
   const indicator = page.getByTestId('connection-indicator');

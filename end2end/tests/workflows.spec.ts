@@ -7,6 +7,9 @@ import { test, expect, type APIRequestContext, type Page } from '@playwright/tes
 // does what works without scripts (the editor needs JavaScript, so the
 // workflow is defined through the API there).
 test.describe.configure({ mode: 'serial' });
+// Long scenarios (a workflow run end to end, without scripts by reloading):
+// more than the default 30 s while the other projects load the machine.
+test.setTimeout(60_000);
 
 const ADMIN = { username: 'admin', password: 'correct horse battery' };
 const js = () => test.info().project.name === 'workflows';
