@@ -289,7 +289,8 @@ impl YaguraTarget {
         let token = server
             .state
             .auth
-            .issue(&user)
+            .issue(&server.state.db, &user, &http::HeaderMap::new(), None)
+            .await
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .token;
         let execution = execution_row(&server.state.db).await?;
