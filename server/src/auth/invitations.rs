@@ -324,6 +324,21 @@ pub async fn accept(
     username: &str,
     password: &str,
 ) -> Result<User, ApiError> {
+    let user = use_link(auth, db, token, username, password).await?;
+    // They are signed in by it, as by a password.
+    if let Err(e) = crate::db::people::signed_in(db, &user.id.to_string(), db::now_ms()).await {
+        tracing::warn!(error = %e, "last sign-in not recorded");
+    }
+    Ok(user)
+}
+
+async fn use_link(
+    auth: &super::Auth,
+    db: &Db,
+    token: &str,
+    username: &str,
+    password: &str,
+) -> Result<User, ApiError> {
     let invitation = usable(db, token).await?;
     if invitation.user_id.is_some() {
         // A reset: the account's sessions ended, so do their sockets.

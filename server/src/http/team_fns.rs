@@ -110,9 +110,6 @@ impl TeamBackend for AppState {
         password: String,
     ) -> Result<IssuedToken, ApiError> {
         let user = invitations::accept(&self.auth, &self.db, &token, &username, &password).await?;
-        if let Err(e) = db::people::signed_in(&self.db, &user.id.to_string(), db::now_ms()).await {
-            tracing::warn!(error = %e, "last sign-in not recorded");
-        }
         self.auth
             .issue(&self.db, &user, &parts.headers, Some(client_address(parts)))
             .await

@@ -18,9 +18,9 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{body, AuthUser, TokenResponse};
+use super::{body, AuthPrincipal, AuthUser, TokenResponse};
 use crate::auth::{accounts, invitations, policy::Op};
-use crate::{db, http::error::HttpError, state::AppState};
+use crate::{http::error::HttpError, state::AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -80,21 +80,11 @@ async fn accept(
     let a = body(payload)?;
     let user =
         invitations::accept(&state.auth, &state.db, &a.token, &a.username, &a.password).await?;
-    if let Err(e) = db::people::signed_in(&state.db, &user.id.to_string(), db::now_ms()).await {
-        tracing::warn!(error = %e, "last sign-in not recorded");
-    }
     let issued = state
         .auth
         .issue(&state.db, &user, &headers, Some(peer.ip().to_string()))
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TokenResponse {
-            token: issued.token,
-            expires_at: issued.expires_at,
-            user,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(TokenResponse::new(issued, user))))
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,14 +99,10 @@ struct PasswordChange {
 async fn change_password(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    AuthPrincipal(me): AuthPrincipal,
     headers: axum::http::HeaderMap,
     payload: Result<Json<PasswordChange>, JsonRejection>,
 ) -> Result<Json<TokenResponse>, HttpError> {
-    let me = state
-        .auth
-        .principal_from_headers(&state.db, &headers)
-        .await
-        .map_err(|_| HttpError(app::api::ApiError::Unauthorized))?;
     // An API key would come away with a session token outliving it.
     if me.api_key.is_some() {
         return Err(HttpError(app::api::ApiError::Forbidden));
@@ -137,23 +123,14 @@ async fn change_password(
         .auth
         .issue(&state.db, &me.user, &headers, Some(peer.ip().to_string()))
         .await?;
-    Ok(Json(TokenResponse {
-        token: issued.token,
-        expires_at: issued.expires_at,
-        user: me.user,
-    }))
+    Ok(Json(TokenResponse::new(issued, me.user)))
 }
 
 /// Where the caller is signed in, newest first (`current`: this token).
 async fn sessions(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    AuthPrincipal(me): AuthPrincipal,
 ) -> Result<Json<Vec<app::model::SignedInSession>>, HttpError> {
-    let me = state
-        .auth
-        .principal_from_headers(&state.db, &headers)
-        .await
-        .map_err(|_| HttpError(app::api::ApiError::Unauthorized))?;
     Ok(Json(state.auth.sessions(&state.db, &me).await?))
 }
 
@@ -161,14 +138,9 @@ async fn sessions(
 /// unknown one.
 async fn end_session(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    AuthPrincipal(me): AuthPrincipal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, HttpError> {
-    let me = state
-        .auth
-        .principal_from_headers(&state.db, &headers)
-        .await
-        .map_err(|_| HttpError(app::api::ApiError::Unauthorized))?;
     state.auth.end_one(&state.db, &me, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -101,6 +101,36 @@ pub struct TokenResponse {
     pub user: User,
 }
 
+impl TokenResponse {
+    pub fn new(issued: app::api::IssuedToken, user: User) -> Self {
+        TokenResponse {
+            token: issued.token,
+            expires_at: issued.expires_at,
+            user,
+        }
+    }
+}
+
+/// Whoever a credential speaks for (a session token or an API key), with
+/// which one; rejects the request with 401 otherwise.
+pub struct AuthPrincipal(pub crate::auth::Principal);
+
+impl FromRequestParts<AppState> for AuthPrincipal {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        state
+            .auth
+            .principal_from_headers(&state.db, &parts.headers)
+            .await
+            .map(AuthPrincipal)
+            .map_err(|_| HttpError(ApiError::Unauthorized))
+    }
+}
+
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -121,11 +151,7 @@ async fn login(
         .auth
         .issue(&state.db, &user, &headers, Some(client))
         .await?;
-    Ok(Json(TokenResponse {
-        token: issued.token,
-        expires_at: issued.expires_at,
-        user,
-    }))
+    Ok(Json(TokenResponse::new(issued, user)))
 }
 
 /// Ends the session token the request carries (bearer or cookie): it is
@@ -159,14 +185,7 @@ async fn setup(
         .auth
         .issue(&state.db, &user, &headers, Some(peer.ip().to_string()))
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TokenResponse {
-            token: issued.token,
-            expires_at: issued.expires_at,
-            user,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(TokenResponse::new(issued, user))))
 }
 
 async fn me(AuthUser(user): AuthUser) -> Json<User> {
