@@ -77,9 +77,16 @@ pub fn run_cmd(cmd: &mut Command) -> Result {
     if cmd.get_current_dir().is_none() {
         cmd.current_dir(root());
     }
+    let started = std::time::Instant::now();
     let status = cmd
         .status()
         .map_err(|e| format!("{}: {e}", describe(cmd)))?;
+    // Each step's time, so a slow CI run says where its minutes went.
+    eprintln!(
+        "xtask: {:.0} s for `{}`",
+        started.elapsed().as_secs_f64(),
+        describe(cmd)
+    );
     if status.success() {
         Ok(())
     } else {
