@@ -69,6 +69,33 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Days the audit log keeps an entry (`None` or 0: for ever).
     pub audit_retention_days: Option<u32>,
+    /// Single sign-on (OpenID Connect); off without an issuer.
+    pub sso: SsoConfig,
+    /// Whether people may sign in with a password (off: single sign-on
+    /// only; first-run setup and the shell's commands still work).
+    pub password_sign_in: bool,
+}
+
+/// Single sign-on with an OpenID Connect provider.
+#[derive(Clone, Debug, Default)]
+pub struct SsoConfig {
+    /// The provider's issuer URL (discovery is at
+    /// `<issuer>/.well-known/openid-configuration`); `None`: off.
+    pub issuer: Option<String>,
+    pub client_id: String,
+    /// `None`: a public client (PKCE alone).
+    pub client_secret: Option<String>,
+    /// The button's words: "Sign in with <name>".
+    pub name: String,
+    /// Scopes asked for besides `openid`.
+    pub scopes: Vec<String>,
+    /// The role of someone who signs in for the first time without an
+    /// invitation; `None`: they are refused unless a group maps to a role.
+    pub new_user_role: Option<app::model::Role>,
+    /// The ID token claim that lists the person's groups.
+    pub groups_claim: String,
+    /// Groups that give a role when an account is made (highest role wins).
+    pub role_groups: Vec<(app::model::Role, String)>,
 }
 
 impl Config {
@@ -125,6 +152,8 @@ impl Default for Config {
             allowed_hosts: Vec::new(),
             metrics_token: None,
             audit_retention_days: Some(365),
+            sso: SsoConfig::default(),
+            password_sign_in: true,
         }
     }
 }

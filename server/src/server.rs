@@ -162,6 +162,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             secure_cookies: config.secure_cookies,
             connections: Arc::default(),
             setup_code: setup_code.into(),
+            sso: crate::auth::sso::Sso::new(&config.sso)?.map(Arc::new),
+            password_sign_in: config.password_sign_in,
         },
         config: Arc::new(config),
         leptos_options,

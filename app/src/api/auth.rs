@@ -156,6 +156,27 @@ pub async fn end_other_sessions() -> Result<(), ApiError> {
     )
 }
 
+/// How people may sign in here: password, GitHub, single sign-on.
+#[server(endpoint = "auth/options")]
+pub async fn sign_in_options() -> Result<crate::model::SignInOptions, ApiError> {
+    super::backend()?.sign_in_options().await
+}
+
+/// Your single sign-on link (None: the server has no provider).
+#[server(endpoint = "account/sso")]
+pub async fn my_sso() -> Result<Option<crate::model::SsoLink>, ApiError> {
+    super::backend()?.my_sso(&super::request_parts()?).await
+}
+
+/// Unlinks your single sign-on account (you sign in with your password
+/// or GitHub then).
+#[server(endpoint = "account/sso/unlink")]
+pub async fn unlink_sso() -> Result<(), ApiError> {
+    let parts = super::request_parts()?;
+    let result = super::backend()?.unlink_sso(&parts).await;
+    server::finish(&parts, result, None, "/account?done=unlinked", "/account")
+}
+
 /// Remembers the colour theme in a cookie, so the server renders the page
 /// in it from the first byte (no flash of the wrong theme).
 #[server(endpoint = "theme")]

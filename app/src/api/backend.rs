@@ -41,6 +41,8 @@ pub trait TeamBackend: Send + Sync + 'static {
         id: String,
         change: PersonChange,
     ) -> Result<Person, ApiError>;
+    /// Deletes a deactivated account (admins).
+    async fn delete_person(&self, parts: &Parts, id: String) -> Result<(), ApiError>;
     /// Makes an invitation (admins); the answer holds the one-time link.
     async fn invite(
         &self,
@@ -83,6 +85,12 @@ pub trait TeamBackend: Send + Sync + 'static {
         parts: &Parts,
         query: crate::model::AuditQuery,
     ) -> Result<crate::model::AuditPage, ApiError>;
+    /// How people may sign in here (public).
+    async fn sign_in_options(&self) -> Result<crate::model::SignInOptions, ApiError>;
+    /// Your single sign-on link; None when the server has no provider.
+    async fn my_sso(&self, parts: &Parts) -> Result<Option<crate::model::SsoLink>, ApiError>;
+    /// Unlinks your single sign-on account.
+    async fn unlink_sso(&self, parts: &Parts) -> Result<(), ApiError>;
 }
 
 #[async_trait::async_trait]

@@ -28,6 +28,14 @@ pub async fn change_person(
         .await
 }
 
+/// Deletes a deactivated account; what they made stays under their name.
+#[server(endpoint = "people/delete")]
+pub async fn delete_person(id: String) -> Result<(), ApiError> {
+    super::backend()?
+        .delete_person(&super::request_parts()?, id)
+        .await
+}
+
 /// Makes an invitation; the answer holds its link, shown only now.
 #[server(endpoint = "people/invite")]
 pub async fn invite(

@@ -44,7 +44,7 @@ pub use notification::{Notification, NotificationList, Severity};
 pub use runner::{NewRunnerToken, Runner, RunnerToken, RunnersOverview};
 pub use user::{
     Invitation, InvitationInput, InvitationPreview, InvitationStatus, NewInvitation, Person,
-    PersonChange, Role, Session, SignedInSession, Theme, User,
+    PersonChange, Role, Session, SignInOptions, SignedInSession, SsoLink, Theme, User,
 };
 pub use workflow::{
     validate_definition, AgentExecutionRef, OnFailure, RunAction, RunStatus, RunStep, Stage, Step,

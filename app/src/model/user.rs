@@ -76,6 +76,32 @@ pub struct Person {
     pub last_sign_in_at: Option<i64>,
     /// Their linked GitHub login, if any.
     pub github_login: Option<String>,
+    /// Who they are at the single sign-on provider (email, else subject),
+    /// if linked.
+    #[serde(default)]
+    pub sso_login: Option<String>,
+}
+
+/// How people may sign in here, for the login and invitation pages.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInOptions {
+    /// With a username and password.
+    pub password: bool,
+    /// With a linked GitHub account.
+    pub github: bool,
+    /// With the single sign-on provider of this name.
+    pub sso: Option<String>,
+}
+
+/// Your single sign-on link, on your account page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SsoLink {
+    /// The provider's name, as the sign-in button says it.
+    pub provider: String,
+    /// Who you are there (email, else subject); None: not linked.
+    pub linked_as: Option<String>,
 }
 
 /// A change an admin makes to a person (`PATCH /api/v1/users/{id}`):

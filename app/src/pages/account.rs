@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::common::{action_error, FormError, CARD, INPUT, LINK, PRIMARY, SECONDARY};
-use crate::api::{list_sessions, ChangePassword, EndOtherSessions, EndSession};
+use crate::api::{list_sessions, my_sso, ChangePassword, EndOtherSessions, EndSession, UnlinkSso};
 use crate::components::empty_state::PageHeader;
 use crate::components::time::Time;
 use crate::model::SignedInSession;
@@ -19,6 +19,7 @@ pub fn AccountPage() -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
     let end = ServerAction::<EndOtherSessions>::new();
     let end_one = ServerAction::<EndSession>::new();
+    let unlink = ServerAction::<UnlinkSso>::new();
     // Made before anything is awaited (one serialization id).
     let sessions = Resource::new(
         move || {
@@ -30,6 +31,8 @@ pub fn AccountPage() -> impl IntoView {
         },
         |_| list_sessions(),
     );
+    let sso = Resource::new(move || unlink.version().get(), |_| my_sso());
+    let unlink_error = action_error(unlink);
     let end_one_error = action_error(end_one);
     let query = use_query_map();
     let change_error = action_error(change);
@@ -40,6 +43,7 @@ pub fn AccountPage() -> impl IntoView {
         query.with(|q| q.get("error")).map(|c| match c.as_str() {
             "invalid" => "The current password is wrong, or the new one is too short (8 characters at least) or typed differently twice.".to_string(),
             "too_many_attempts" => "Too many attempts. Wait a minute and try again.".to_string(),
+            "sso_taken" => "That single sign-on account is linked to another Yagura account.".to_string(),
             _ => "Something went wrong. Try again.".to_string(),
         })
     };
@@ -53,10 +57,17 @@ pub fn AccountPage() -> impl IntoView {
         if matches!(end_one.value().get(), Some(Ok(()))) {
             return Some("session");
         }
+        if matches!(unlink.value().get(), Some(Ok(()))) {
+            return Some("unlinked");
+        }
+        if query.with(|q| q.get("linked")).as_deref() == Some("sso") {
+            return Some("linked");
+        }
         match query.with(|q| q.get("done")).as_deref() {
             Some("password") => Some("password"),
             Some("sessions") => Some("sessions"),
             Some("session") => Some("session"),
+            Some("unlinked") => Some("unlinked"),
             _ => None,
         }
     };
@@ -68,6 +79,8 @@ pub fn AccountPage() -> impl IntoView {
                 {match what {
                     "password" => "Your password was changed. Every other session was signed out.",
                     "session" => "That session was signed out.",
+                    "linked" => "Your single sign-on account is linked: you can sign in with it.",
+                    "unlinked" => "Your single sign-on account is unlinked.",
                     _ => "Every other session was signed out. This browser stays signed in.",
                 }}
             </p>
@@ -86,6 +99,28 @@ pub fn AccountPage() -> impl IntoView {
                 "Keys for scripts and clients are on the "<a href="/api-keys" class=LINK>"API keys"</a>" page; a GitHub account to sign in with is linked in "<a href="/settings" class=LINK>"Settings"</a>"."
             </p>
         </section>
+        <Transition>
+            {move || Suspend::new(async move {
+                sso.await.ok().flatten().map(|link| view! {
+                    <section class=format!("mt-6 {CARD}") data-testid="account-sso">
+                        <h2 class="text-base font-semibold">"Single sign-on"</h2>
+                        {match link.linked_as {
+                            Some(who) => view! {
+                                <p class="mt-1 text-sm">"Linked to "<strong>{who}</strong>{format!(" at {}.", link.provider)}</p>
+                                <ActionForm action=unlink attr:class="mt-3">
+                                    <button type="submit" class=SECONDARY disabled=move || unlink.pending().get()>"Unlink"</button>
+                                </ActionForm>
+                            }.into_any(),
+                            None => view! {
+                                <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{format!("Link your {} account to sign in with it.", link.provider)}</p>
+                                <a href="/auth/sso?link=1" rel="external" data-testid="sso-link" class=format!("mt-3 inline-block {PRIMARY}")>{format!("Link {}", link.provider)}</a>
+                            }.into_any(),
+                        }}
+                        <FormError message=unlink_error />
+                    </section>
+                })
+            })}
+        </Transition>
         <section class=format!("mt-6 {CARD}")>
             <h2 class="text-base font-semibold">"Change your password"</h2>
             <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">"Signs you out everywhere else."</p>

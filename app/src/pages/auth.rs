@@ -10,6 +10,7 @@ use leptos_router::{
 use crate::api::ApiError;
 use crate::components::layout::Logo;
 use crate::components::time::Time;
+use crate::model::SignInOptions;
 use crate::state::use_session;
 
 const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30 dark:border-slate-700 dark:bg-slate-950";
@@ -26,6 +27,16 @@ fn error_text(code: &str) -> &'static str {
         "github_state" => "The GitHub sign-in expired or did not come from this browser. Try again.",
         "github_failed" => "GitHub did not confirm who you are. Try again.",
         "github_unlinked" => "No Yagura account is linked to that GitHub account. Sign in with your password, then link GitHub on the Settings page.",
+        "sso_not_configured" => "Single sign-on is not set up on this server.",
+        "sso_provider" => "The identity provider could not be reached or answered something unexpected. Try again; if it goes on, tell an admin (the server log says more).",
+        "sso_state" => "The sign-in expired or did not start in this browser. Try again.",
+        "sso_denied" => "The identity provider did not sign you in.",
+        "sso_token" => "The identity provider's answer did not pass the checks, so you were not signed in. Tell an admin (the server log says why).",
+        "sso_no_account" => "You have no Yagura account yet. Ask an admin for an invitation, then join with single sign-on from its link.",
+        "sso_deactivated" => "This account is deactivated: ask an admin to reactivate it.",
+        "sso_taken" => "That single sign-on account is linked to another Yagura account.",
+        "sso_invitation" => "The invitation could not be used: it was used, revoked or expired, or that single sign-on account has a Yagura account already (sign in with it).",
+        "internal" => "Something went wrong on the server. Try again.",
         "invalid" => "Check the fields: a username of 3–32 letters, digits, '.', '-' or '_', and a password of at least 8 characters, typed the same twice.",
         _ => "Something went wrong. Try again.",
     }
@@ -35,7 +46,7 @@ fn error_text(code: &str) -> &'static str {
 fn form_error(last: Signal<Option<Result<(), ApiError>>>) -> impl Fn() -> Option<String> {
     let query = use_query_map();
     move || match last.get() {
-        Some(Err(ApiError::Invalid(msg))) => Some(msg),
+        Some(Err(ApiError::Invalid(msg) | ApiError::Conflict(msg))) => Some(msg),
         Some(Err(err)) => Some(error_text(err.code()).to_string()),
         Some(Ok(())) => None,
         None => query
@@ -75,6 +86,9 @@ fn ErrorBox(message: impl Fn() -> Option<String> + Send + Sync + 'static) -> imp
     }
 }
 
+/// The secondary look of the other ways to sign in.
+const OTHER_WAY: &str = "mt-3 block w-full rounded-md border border-slate-300 px-4 py-2 text-center text-sm font-semibold hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800";
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let ctx = use_session();
@@ -82,32 +96,52 @@ pub fn LoginPage() -> impl IntoView {
     let next = move || query.with(|q| q.get("next")).unwrap_or_default();
     let error = form_error(ctx.login.value().into());
     let pending = ctx.login.pending();
-    let github = Resource::new(|| (), |_| crate::api::github_sign_in_enabled());
+    // Made before anything is awaited (one serialization id).
+    let options = Resource::new(|| (), |_| crate::api::sign_in_options());
     view! {
         <AuthCard title="Sign in" subtitle="Welcome back. Sign in to watch and drive your agents.">
             <ErrorBox message=error />
-            <ActionForm action=ctx.login>
-                <input type="hidden" name="next" value=next />
-                <label class="block text-sm font-medium">
-                    "Username"
-                    <input class=INPUT name="username" autocomplete="username" required autofocus />
-                </label>
-                <label class="mt-4 block text-sm font-medium">
-                    "Password"
-                    <input class=INPUT type="password" name="password" autocomplete="current-password" required />
-                </label>
-                <button type="submit" class=format!("mt-6 {BUTTON}") disabled=pending>
-                    {move || if pending.get() { "Signing in…" } else { "Sign in" }}
-                </button>
-            </ActionForm>
-            <Suspense>
+            <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    github.await.unwrap_or(false).then(|| view! {
-                        <a href="/auth/github" rel="external" data-testid="github-sign-in"
-                            class="mt-3 block w-full rounded-md border border-slate-300 px-4 py-2 text-center text-sm font-semibold hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800">
+                    let o = options.await.unwrap_or(SignInOptions { password: true, ..Default::default() });
+                    let sso = o.sso.clone().map(|name| {
+                        let next = next();
+                        let href = if next.is_empty() { "/auth/sso".to_string() } else { format!("/auth/sso?next={}", crate::api::encode_query(&next)) };
+                        view! {
+                            <a href=href rel="external" data-testid="sso-sign-in" class=format!("block text-center {BUTTON}")>
+                                {format!("Sign in with {name}")}
+                            </a>
+                        }
+                    });
+                    let divider = (o.sso.is_some() && o.password).then(|| view! {
+                        <div class="my-4 flex items-center gap-3 text-xs uppercase tracking-wide text-slate-500">
+                            <span class="h-px flex-1 bg-slate-200 dark:bg-slate-800"></span>
+                            "or"
+                            <span class="h-px flex-1 bg-slate-200 dark:bg-slate-800"></span>
+                        </div>
+                    });
+                    let password = o.password.then(|| view! {
+                        <ActionForm action=ctx.login>
+                            <input type="hidden" name="next" value=next />
+                            <label class="block text-sm font-medium">
+                                "Username"
+                                <input class=INPUT name="username" autocomplete="username" required autofocus=o.sso.is_none() />
+                            </label>
+                            <label class="mt-4 block text-sm font-medium">
+                                "Password"
+                                <input class=INPUT type="password" name="password" autocomplete="current-password" required />
+                            </label>
+                            <button type="submit" class=format!("mt-6 {BUTTON}") disabled=pending>
+                                {move || if pending.get() { "Signing in…" } else { "Sign in" }}
+                            </button>
+                        </ActionForm>
+                    });
+                    let github = o.github.then(|| view! {
+                        <a href="/auth/github" rel="external" data-testid="github-sign-in" class=OTHER_WAY>
                             "Sign in with GitHub"
                         </a>
-                    })
+                    });
+                    view! { {sso} {divider} {password} {github} }
                 })}
             </Suspense>
         </AuthCard>
@@ -168,6 +202,7 @@ pub fn InvitePage() -> impl IntoView {
     let query = use_query_map();
     let token = move || params.with(|p| p.get("token")).unwrap_or_default();
     let preview = Resource::new(token, crate::api::preview_invitation);
+    let options = Resource::new(|| (), |_| crate::api::sign_in_options());
     let last = ctx.accept.value();
     let pending = ctx.accept.pending();
     let error = move || match last.get() {
@@ -187,8 +222,22 @@ pub fn InvitePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match preview.await {
                         Ok(p) => {
+                            let o = options.await.unwrap_or(SignInOptions { password: true, ..Default::default() });
                             let reset_for = p.reset_for.clone();
                             let reset = reset_for.is_some();
+                            let sso = o.sso.clone().filter(|_| !reset).map(|name| view! {
+                                <a href=format!("/auth/sso?invite={}", crate::api::encode_query(&token())) rel="external" data-testid="sso-join" class=format!("block text-center {BUTTON}")>
+                                    {format!("Join with {name}")}
+                                </a>
+                                {o.password.then(|| view! {
+                                    <div class="my-4 flex items-center gap-3 text-xs uppercase tracking-wide text-slate-500">
+                                        <span class="h-px flex-1 bg-slate-200 dark:bg-slate-800"></span>
+                                        "or choose a password"
+                                        <span class="h-px flex-1 bg-slate-200 dark:bg-slate-800"></span>
+                                    </div>
+                                })}
+                            });
+                            let password = o.password;
                             view! {
                                 <p class="mb-4 text-sm" data-testid="invitation-offer">
                                     {match p.reset_for.clone() {
@@ -197,7 +246,11 @@ pub fn InvitePage() -> impl IntoView {
                                     }}
                                 </p>
                                 <ErrorBox message=error />
-                                <ActionForm action=ctx.accept>
+                                {sso}
+                                {(!password && reset).then(|| view! {
+                                    <p class="text-sm text-slate-600 dark:text-slate-400">"Password sign-in is turned off on this server: sign in with single sign-on instead."</p>
+                                })}
+                                <ActionForm action=ctx.accept attr:hidden=!password>
                                     <input type="hidden" name="token" value=token />
                                     {match reset_for {
                                         Some(name) => view! { <input type="hidden" name="username" autocomplete="username" value=name /> }.into_any(),

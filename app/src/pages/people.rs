@@ -8,7 +8,8 @@ use leptos::prelude::*;
 
 use super::common::{action_error, FormError, CARD, DANGER, INPUT, PRIMARY, SECONDARY};
 use crate::api::{
-    list_invitations, list_people, ApiError, ChangePerson, Invite, ResetLink, RevokeInvitation,
+    list_invitations, list_people, ApiError, ChangePerson, DeletePerson, Invite, ResetLink,
+    RevokeInvitation,
 };
 use crate::components::empty_state::PageHeader;
 use crate::components::time::Time;
@@ -32,10 +33,17 @@ pub fn PeoplePage() -> impl IntoView {
     let invite = ServerAction::<Invite>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
     let reset = ServerAction::<ResetLink>::new();
+    let delete = ServerAction::<DeletePerson>::new();
     // Made before anything is awaited (see the hydration rule in
     // `state`): one serialization id each, whatever the server renders.
     let people = Resource::new(
-        move || (change.version().get(), invite.version().get()),
+        move || {
+            (
+                change.version().get(),
+                invite.version().get(),
+                delete.version().get(),
+            )
+        },
         |_| list_people(),
     );
     let invitations = Resource::new(
@@ -48,21 +56,23 @@ pub fn PeoplePage() -> impl IntoView {
         },
         |_| list_invitations(),
     );
-    let (change_error, reset_error, revoke_error) = (
+    let (change_error, reset_error, revoke_error, delete_error) = (
         action_error(change),
         action_error(reset),
         action_error(revoke),
+        action_error(delete),
     );
     let error = Signal::derive(move || {
         change_error
             .get()
             .or_else(|| reset_error.get())
             .or_else(|| revoke_error.get())
+            .or_else(|| delete_error.get())
     });
     let reset_made = move || reset.value().get().and_then(|r| r.ok());
     view! {
         <leptos_meta::Title text="People" />
-        <PageHeader title="People" subtitle="Who has an account, with which role. Deactivating someone ends their sessions, API keys and connections at once; their runs and history stay." />
+        <PageHeader title="People" subtitle="Who has an account, with which role. Deactivating someone ends their sessions, API keys and connections at once; their runs and history stay. A deactivated account can then be deleted." />
         <FormError message=error />
         {move || reset_made().map(|made| view! {
             <div class="mb-4 rounded-md border border-emerald-200 bg-emerald-50 p-3 text-sm dark:border-emerald-900 dark:bg-emerald-950">
@@ -82,7 +92,7 @@ pub fn PeoplePage() -> impl IntoView {
                     Ok(list) => view! {
                         <section class=CARD>
                             <ul class="divide-y divide-slate-100 dark:divide-slate-800" data-testid="people">
-                                {list.into_iter().map(|p| view! { <PersonRow person=p change=change reset=reset /> }).collect_view()}
+                                {list.into_iter().map(|p| view! { <PersonRow person=p change=change reset=reset delete=delete /> }).collect_view()}
                             </ul>
                         </section>
                         <InviteForm invite=invite />
@@ -206,10 +216,16 @@ fn PersonRow(
     person: Person,
     change: ServerAction<ChangePerson>,
     reset: ServerAction<ResetLink>,
+    delete: ServerAction<DeletePerson>,
 ) -> impl IntoView {
     let role_id = person.id.to_string();
     let reset_id = role_id.clone();
     let active_id = role_id.clone();
+    let delete_id = role_id.clone();
+    let delete_confirm = format!(
+        "Delete {}'s account for good? Their password, linked accounts, API keys and notifications are removed. What they made (agents, workflows, issues, runs) stays under their name, and nobody can take that name again.",
+        person.username
+    );
     let role_label = format!("Role of {}", person.username);
     let current = person.role;
     let active = person.active;
@@ -230,6 +246,7 @@ fn PersonRow(
                         None => "never signed in".into_any(),
                     }}
                     {person.github_login.clone().map(|l| format!(" · GitHub @{l}"))}
+                    {person.sso_login.clone().map(|l| format!(" · single sign-on as {l}"))}
                 </p>
             </div>
             <ActionForm action=change attr:class="flex items-center gap-2">
@@ -258,6 +275,12 @@ fn PersonRow(
                     view! { <button type="submit" class=SECONDARY disabled=move || change.pending().get()>"Reactivate"</button> }.into_any()
                 }}
             </ActionForm>
+            {(!active).then(|| view! {
+                <ActionForm action=delete>
+                    <input type="hidden" name="id" value=delete_id />
+                    <button type="submit" class=DANGER disabled=move || delete.pending().get() on:click=move |ev: leptos::ev::MouseEvent| if !crate::components::confirm::confirmed(&delete_confirm) { ev.prevent_default() }>"Delete"</button>
+                </ActionForm>
+            })}
         </li>
     }
 }

@@ -258,7 +258,12 @@ async fn usable(db: &Db, token: &str) -> Result<store::InvitationRow, ApiError> 
     if !token.starts_with(PREFIX) || token.len() > 128 {
         return Err(ApiError::NotFound);
     }
-    let row = store::find_by_hash(db, &super::api_keys::hash(token))
+    usable_hash(db, &super::api_keys::hash(token)).await
+}
+
+/// [`usable`] by the hash of the secret (a single sign-on kept only that).
+pub async fn usable_hash(db: &Db, hash: &str) -> Result<store::InvitationRow, ApiError> {
+    let row = store::find_by_hash(db, hash)
         .await
         .or_internal("finding an invitation")?
         .ok_or(ApiError::NotFound)?;
@@ -339,6 +344,7 @@ async fn use_link(
     username: &str,
     password: &str,
 ) -> Result<User, ApiError> {
+    auth.allow_passwords()?;
     let invitation = usable(db, token).await?;
     if invitation.user_id.is_some() {
         // A reset: the account's sessions ended, so do their sockets.
@@ -375,5 +381,68 @@ async fn use_link(
     }
     tx.commit().await.or_internal("accepting an invitation")?;
     tracing::info!(username, role = row.role.as_str(), invited_by = %invitation.created_by_name, "joined by invitation");
+    super::accounts::to_user(row)
+}
+
+/// Joins with the invitation whose secret hashes to `hash`, as the account
+/// `row` (its role is the invitation's) signed in by single sign-on: the
+/// account, the provider link and the claim are one transaction.
+pub async fn join_by_identity(
+    db: &Db,
+    hash: &str,
+    mut row: users::UserRow,
+    issuer: &str,
+    identity: &super::sso::Identity,
+) -> Result<User, ApiError> {
+    let invitation = usable_hash(db, hash).await?;
+    if invitation.user_id.is_some() {
+        return Err(ApiError::Conflict(
+            "a password reset link sets a password: open it and choose one".into(),
+        ));
+    }
+    row.role = invitation.role;
+    let now = db::now_ms();
+    let mut tx = db.begin().await.or_internal("accepting an invitation")?;
+    match users::create_in(&mut tx, &row).await {
+        Ok(()) => {}
+        Err(e) if db::is_unique_violation(&e) => {
+            return Err(ApiError::Conflict(format!(
+                "the username {:?} is taken",
+                row.username
+            )))
+        }
+        Err(e) => return Err(internal("accepting an invitation", e)),
+    }
+    match db::sso::link_in(
+        &mut tx,
+        issuer,
+        &identity.subject,
+        &row.id,
+        identity.email.as_deref(),
+        now,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(e) if db::is_unique_violation(&e) => {
+            return Err(ApiError::Conflict(
+                "this single sign-on account has a Yagura account already: sign in with it".into(),
+            ))
+        }
+        Err(e) => return Err(internal("accepting an invitation", e)),
+    }
+    if store::claim(&mut tx, hash, &row.id, now)
+        .await
+        .or_internal("accepting an invitation")?
+        .is_none()
+    {
+        drop(tx);
+        return Err(usable_hash(db, hash)
+            .await
+            .err()
+            .unwrap_or(ApiError::Conflict("this link has already been used".into())));
+    }
+    tx.commit().await.or_internal("accepting an invitation")?;
+    tracing::info!(username = %row.username, role = row.role.as_str(), invited_by = %invitation.created_by_name, "joined by invitation, with single sign-on");
     super::accounts::to_user(row)
 }

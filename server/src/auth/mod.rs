@@ -12,6 +12,7 @@ pub mod password;
 pub mod people;
 pub mod policy;
 pub mod secret;
+pub mod sso;
 pub mod throttle;
 pub mod tokens;
 
@@ -35,6 +36,10 @@ pub struct Auth {
     pub connections: Arc<connections::Connections>,
     /// The one-time code first-run setup asks for from another machine.
     pub setup_code: Arc<str>,
+    /// Single sign-on, when an OpenID provider is configured.
+    pub sso: Option<Arc<sso::Sso>>,
+    /// Whether people may sign in (and join) with a password.
+    pub password_sign_in: bool,
 }
 
 /// Who a credential speaks for.
@@ -60,6 +65,22 @@ pub enum AuthError {
 }
 
 impl Auth {
+    /// Refuses password sign-ins (and joining with a password) when the
+    /// server signs people in with single sign-on only.
+    pub fn allow_passwords(&self) -> Result<(), ApiError> {
+        if self.password_sign_in {
+            return Ok(());
+        }
+        let with = self
+            .sso
+            .as_ref()
+            .map(|s| format!(": sign in with {}", s.name()))
+            .unwrap_or_default();
+        Err(ApiError::Conflict(format!(
+            "password sign-in is turned off on this server{with}"
+        )))
+    }
+
     /// Who a credential (a session token or an API key) speaks for, if it
     /// is valid and its user still exists.
     pub async fn authenticate(&self, db: &Db, token: &str) -> Result<Principal, AuthError> {

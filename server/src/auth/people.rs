@@ -18,6 +18,7 @@ fn to_person(row: people::PersonRow) -> Result<Person, ApiError> {
         created_at: row.created_at,
         last_sign_in_at: row.last_sign_in_at,
         github_login: row.github_login,
+        sso_login: row.sso_login,
     })
 }
 
@@ -104,4 +105,52 @@ pub async fn change(
         tracing::info!(actor = %actor.username, user = %before.username, role = role.as_str(), "role changed");
     }
     find(db, &id).await
+}
+
+/// Deletes the account `id` on behalf of `actor`, an admin. The rule: only
+/// a deactivated account can be deleted (so the last admin never can, and
+/// their sessions, keys and sockets have ended already); what they made
+/// for the team stays under their name, which nobody can take after them;
+/// what let them in or was theirs alone goes (see `db::people::delete`).
+pub async fn delete(db: &Db, actor: &User, id: &str) -> Result<(), ApiError> {
+    let id = id
+        .parse::<UserId>()
+        .map_err(|_| ApiError::NotFound)?
+        .to_string();
+    if id == actor.id.to_string() {
+        return Err(ApiError::Conflict(
+            "you cannot delete your own account".into(),
+        ));
+    }
+    let before = find(db, &id).await?;
+    if before.active {
+        return Err(ApiError::Conflict(format!(
+            "deactivate {} first: only a deactivated account can be deleted",
+            before.username
+        )));
+    }
+    let Some(gone) = people::delete(db, &id, db::now_ms())
+        .await
+        .or_internal("deleting an account")?
+    else {
+        // Reactivated or deleted meanwhile.
+        return match find(db, &id).await {
+            Ok(_) => Err(ApiError::Conflict(format!(
+                "{} was reactivated meanwhile: deactivate them first",
+                before.username
+            ))),
+            Err(e) => Err(e),
+        };
+    };
+    tracing::info!(
+        actor = %actor.username,
+        user = %before.username,
+        api_keys = gone.api_keys,
+        sessions = gone.sessions,
+        notifications = gone.notifications,
+        links = gone.links,
+        identities = gone.identities,
+        "account deleted"
+    );
+    Ok(())
 }

@@ -15,6 +15,7 @@ pub mod repositories;
 pub mod runners;
 pub mod sessions;
 pub mod settings;
+pub mod sso;
 pub mod users;
 pub mod workflows;
 

@@ -16,26 +16,32 @@ pub struct PersonRow {
     pub deactivated_at: Option<i64>,
     pub last_sign_in_at: Option<i64>,
     pub github_login: Option<String>,
+    /// Their single sign-on account (email, else subject), if linked.
+    pub sso_login: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, username, role, created_at, deactivated_at, last_sign_in_at, github_login";
+const COLUMNS: &str = "id, username, role, created_at, deactivated_at, last_sign_in_at, \
+     github_login, (SELECT COALESCE(i.email, i.subject) FROM user_identities i \
+     WHERE i.user_id = users.id ORDER BY i.created_at LIMIT 1) AS sso_login";
 
-/// Everyone, admins first, then by name.
+/// Everyone (deleted accounts aside), admins first, then by name.
 pub async fn list(db: &Db) -> sqlx::Result<Vec<PersonRow>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users ORDER BY \
+        "SELECT {COLUMNS} FROM users WHERE deleted_at IS NULL ORDER BY \
          CASE role WHEN 'admin' THEN 0 WHEN 'member' THEN 1 ELSE 2 END, lower(username)"
     ))
     .fetch_all(db)
     .await
 }
 
+/// A person whose account was not deleted.
 pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<PersonRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 /// Whether another active admin than `id` exists.
@@ -73,7 +79,7 @@ pub async fn deactivate(db: &Db, id: &str, now: i64) -> sqlx::Result<bool> {
 
 /// Lets `id` sign in again (their old sessions stay ended).
 pub async fn reactivate(db: &Db, id: &str) -> sqlx::Result<bool> {
-    sqlx::query("UPDATE users SET deactivated_at = NULL WHERE id = $1")
+    sqlx::query("UPDATE users SET deactivated_at = NULL WHERE id = $1 AND deleted_at IS NULL")
         .bind(id)
         .execute(db)
         .await
@@ -99,4 +105,71 @@ pub async fn revoke_api_keys(db: &Db, user_id: &str, now: i64) -> sqlx::Result<V
     .bind(now)
     .fetch_all(db)
     .await
+}
+
+/// What deleting an account took away.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Deleted {
+    pub api_keys: u64,
+    pub sessions: u64,
+    pub notifications: u64,
+    pub links: u64,
+    pub identities: u64,
+}
+
+/// Deletes the account `id`, which must be deactivated already (None
+/// otherwise, or when unknown or deleted). One transaction: the row stays
+/// as a tombstone that keeps the name (see the migration), everything
+/// that let them in or was theirs alone goes.
+pub async fn delete(db: &Db, id: &str, now: i64) -> sqlx::Result<Option<Deleted>> {
+    let mut tx = db.begin().await?;
+    let marked = sqlx::query(
+        "UPDATE users SET deleted_at = $2, password_hash = '!deleted', github_id = NULL, \
+         github_login = NULL, sessions_valid_from = $2 \
+         WHERE id = $1 AND deactivated_at IS NOT NULL AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if marked.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let mut gone = Deleted::default();
+    for (count, statement) in [
+        (
+            &mut gone.api_keys,
+            "DELETE FROM api_keys WHERE user_id = $1",
+        ),
+        (
+            &mut gone.sessions,
+            "DELETE FROM sessions WHERE user_id = $1",
+        ),
+        (
+            &mut gone.notifications,
+            "DELETE FROM notifications WHERE user_id = $1",
+        ),
+        (
+            &mut gone.identities,
+            "DELETE FROM user_identities WHERE user_id = $1",
+        ),
+        (&mut gone.links, "DELETE FROM sso_flows WHERE user_id = $1"),
+    ] {
+        *count = sqlx::query(statement)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    }
+    gone.links = sqlx::query(
+        "UPDATE invitations SET revoked_at = $2 \
+         WHERE (created_by = $1 OR user_id = $1) AND revoked_at IS NULL AND accepted_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(Some(gone))
 }

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod rest;
 pub mod server_fns;
+mod sso;
 mod team_fns;
 pub mod webhook;
 
@@ -84,6 +85,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/auth/github", get(oauth::start))
         .route("/auth/github/callback", get(oauth::callback))
+        .route("/auth/sso", get(sso::start))
+        .route("/auth/sso/callback", get(sso::callback))
         .nest("/api/v1", rest::router())
         .merge(pages)
         .merge(assets_router)

@@ -86,6 +86,7 @@ impl Backend for AppState {
         username: &str,
         password: &str,
     ) -> Result<(User, IssuedToken), ApiError> {
+        self.auth.allow_passwords()?;
         let client = client_address(parts);
         let user =
             accounts::login(&self.db, &self.auth.throttle, &client, username, password).await?;

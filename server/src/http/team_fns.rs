@@ -72,6 +72,11 @@ impl TeamBackend for AppState {
         people::change(&self.auth, &self.db, &me, &id, change).await
     }
 
+    async fn delete_person(&self, parts: &Parts, id: String) -> Result<(), ApiError> {
+        let me = self.authorise(parts, Op::ManageUsers).await?;
+        people::delete(&self.db, &me, &id).await
+    }
+
     async fn invite(
         &self,
         parts: &Parts,
@@ -84,6 +89,7 @@ impl TeamBackend for AppState {
 
     async fn reset_link(&self, parts: &Parts, id: String) -> Result<NewInvitation, ApiError> {
         let me = self.authorise(parts, Op::ManageUsers).await?;
+        self.auth.allow_passwords()?;
         let public = self.github.public_url().await;
         invitations::create_reset(&self.db, &me, &id, &public).await
     }
@@ -159,5 +165,49 @@ impl TeamBackend for AppState {
     async fn end_one_session(&self, parts: &Parts, id: String) -> Result<(), ApiError> {
         let me = self.principal(parts).await?;
         self.auth.end_one(&self.db, &me, &id).await
+    }
+
+    async fn sign_in_options(&self) -> Result<app::model::SignInOptions, ApiError> {
+        use app::api::Backend;
+        Ok(app::model::SignInOptions {
+            password: self.auth.password_sign_in,
+            github: self.github_sign_in_enabled().await.unwrap_or(false),
+            sso: self.auth.sso.as_ref().map(|s| s.name().to_string()),
+        })
+    }
+
+    async fn my_sso(&self, parts: &Parts) -> Result<Option<app::model::SsoLink>, ApiError> {
+        let me = self.principal(parts).await?;
+        let Some(sso) = self.auth.sso.as_ref() else {
+            return Ok(None);
+        };
+        let linked_as = crate::auth::sso::linked_as(sso, &self.db, &me.user.id.to_string())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "reading a single sign-on link");
+                ApiError::Internal
+            })?;
+        Ok(Some(app::model::SsoLink {
+            provider: sso.name().to_string(),
+            linked_as,
+        }))
+    }
+
+    async fn unlink_sso(&self, parts: &Parts) -> Result<(), ApiError> {
+        let me = self.session_principal(parts).await?;
+        let sso = self.auth.sso.as_ref().ok_or(ApiError::NotFound)?;
+        // Unlinked, someone with no password could not sign in again.
+        if !self.auth.password_sign_in {
+            return Err(ApiError::Conflict(
+                "single sign-on is the only way to sign in here: it cannot be unlinked".into(),
+            ));
+        }
+        crate::auth::sso::unlink(sso, &self.db, &me.user.id.to_string())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "unlinking single sign-on");
+                ApiError::Internal
+            })?;
+        Ok(())
     }
 }

@@ -18,6 +18,7 @@ mod runners;
 mod sandbox;
 mod security;
 mod site;
+mod sso;
 mod storage;
 mod team;
 mod workflows;

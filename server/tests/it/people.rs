@@ -177,3 +177,98 @@ async fn the_last_active_admin_is_kept() {
         1
     );
 }
+
+/// Deleting: only a deactivated account, never your own; what they made
+/// stays under their name, which nobody can take; their keys, sessions
+/// and notifications go, and they never sign in again.
+#[tokio::test]
+async fn a_deactivated_account_can_be_deleted_and_its_name_stays_taken() {
+    let t = start().await;
+    let admin = t.setup_admin().await;
+    let member = user_with_role(&t, "mira", Role::Member).await;
+    let (_, key) = api_key(&t, &member, "laptop").await;
+    // Something they made.
+    let agent = create_agent(&t, &admin, "Echo", &["echo", "{prompt}"], json!({})).await;
+    let run = start_execution(&t, &member, &agent, "hi").await;
+    let id = id_of(&t, &admin, "mira").await;
+    let delete = |id: String| {
+        let t = &t;
+        let admin = admin.clone();
+        async move {
+            t.http
+                .delete(t.url(&format!("/api/v1/users/{id}")))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Still active: refused, with the way forward.
+    let res = delete(id.clone()).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("deactivate mira first"));
+    // Not by a member, and not yourself.
+    let res = t
+        .http
+        .delete(t.url(&format!("/api/v1/users/{id}")))
+        .bearer_auth(&member)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let me = id_of(&t, &admin, ADMIN).await;
+    assert_eq!(delete(me).await.status(), 409);
+
+    assert_eq!(
+        change(&t, &admin, &id, json!({"active": false}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(delete(id.clone()).await.status(), 204);
+    // Gone from the list; a second delete finds no one; cannot come back.
+    let list: Vec<Value> = people(&t, &admin).await.json().await.unwrap();
+    assert!(list.iter().all(|p| p["username"] != "mira"), "{list:?}");
+    assert_eq!(delete(id.clone()).await.status(), 404);
+    assert_eq!(
+        change(&t, &admin, &id, json!({"active": true}))
+            .await
+            .status(),
+        404
+    );
+    // Their credentials are gone for good.
+    assert_eq!(me_status(&t, &member).await, 401);
+    assert_eq!(me_status(&t, &key).await, 401);
+    assert_eq!(t.login("mira", PASSWORD).await.status(), 401);
+    let db = &t.server.state.db;
+    for table in ["api_keys", "sessions", "notifications"] {
+        let n: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1"))
+                .bind(&id)
+                .fetch_one(db)
+                .await
+                .unwrap();
+        assert_eq!(n, 0, "{table}");
+    }
+    // What they made stays, under their name.
+    let run = execution(&t, &admin, &run).await;
+    assert_eq!(run["createdBy"], "mira", "{run}");
+    // Nobody takes the name (an invitation's joiner is told so).
+    let err = yagura::auth::accounts::create_user(db, "Mira", PASSWORD, Role::Member)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("taken"), "{err}");
+    // The audit log has the deletion, by whom and of what.
+    let audit: Value = t
+        .http
+        .get(t.url("/api/v1/audit?action=users"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(audit.to_string().contains(&id), "{audit}");
+    t.shutdown().await;
+}

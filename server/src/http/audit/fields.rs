@@ -27,6 +27,8 @@ pub const READ_ONLY_FNS: &[&str] = &[
     "issues/get",
     "notifications/list",
     "people/list",
+    "auth/options",
+    "account/sso",
     "people/invitations",
     "runners/overview",
     "workflows/list",
@@ -122,9 +124,14 @@ fn fn_action(endpoint: &str) -> String {
 }
 
 pub(super) fn classify(method: &Method, path: &str, pattern: Option<&str>) -> Option<Kind> {
-    if path == "/auth/github/callback" {
+    if path == "/auth/github/callback" || path == "/auth/sso/callback" {
         return Some(Kind {
-            action: "auth.github".into(),
+            action: if path == "/auth/sso/callback" {
+                "auth.sso"
+            } else {
+                "auth.github"
+            }
+            .into(),
             target: None,
             server_fn: None,
         });
@@ -349,6 +356,10 @@ mod tests {
         .unwrap();
         assert_eq!(cancel.target.as_deref(), Some("executions/abc"));
         assert!(classify(&Method::GET, "/auth/github/callback", None).is_some());
+        assert_eq!(
+            classify(&Method::GET, "/auth/sso/callback", None).map(|k| k.action),
+            Some("auth.sso".to_string())
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ const SIGN_INS: &[&str] = &[
     "auth.login",
     "auth.setup",
     "auth.github",
+    "auth.sso",
     "invitations.accept",
     "account.password",
     "me.password",

@@ -138,6 +138,7 @@ async fn login(
     payload: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Json<TokenResponse>, HttpError> {
     let c = body(payload)?;
+    state.auth.allow_passwords()?;
     let client = peer.ip().to_string();
     let user = accounts::login(
         &state.db,

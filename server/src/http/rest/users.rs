@@ -1,7 +1,8 @@
 //! `/api/v1/users`: people, for admins. `GET` lists everyone with their
 //! role, whether they are active and when they last signed in; `PATCH
 //! /users/{id}` with `{"role": …, "active": …}` changes either; `POST
-//! /users/{id}/reset-link` makes a one-time link to set their password.
+//! /users/{id}/reset-link` makes a one-time link to set their password;
+//! `DELETE /users/{id}` deletes a deactivated account (204).
 
 use app::model::{NewInvitation, Person, PersonChange};
 use axum::{
@@ -17,7 +18,7 @@ use crate::{http::error::HttpError, state::AppState};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/users", get(list))
-        .route("/users/{id}", patch(change))
+        .route("/users/{id}", patch(change).delete(delete))
         .route("/users/{id}/reset-link", post(reset_link))
 }
 
@@ -42,6 +43,17 @@ async fn change(
     ))
 }
 
+/// Deletes a deactivated account (the rule is `people::delete`'s).
+async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, HttpError> {
+    let me = user.allow(Op::ManageUsers)?;
+    people::delete(&state.db, me, &id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 /// A one-time link that sets the person's password (for a day); their
 /// sessions end when it is used.
 async fn reset_link(
@@ -50,6 +62,7 @@ async fn reset_link(
     Path(id): Path<String>,
 ) -> Result<(axum::http::StatusCode, Json<NewInvitation>), HttpError> {
     let me = user.allow(Op::ManageUsers)?;
+    state.auth.allow_passwords()?;
     let public = state.github.public_url().await;
     Ok((
         axum::http::StatusCode::CREATED,

@@ -1,6 +1,8 @@
 //! The command line: `yagura serve`, `yagura runner`, `yagura user create`,
 //! `yagura api-key create`, `yagura runner-token create`.
 
+mod sso;
+
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -148,6 +150,8 @@ pub struct ServeArgs {
     pub audit_retention_days: u32,
     #[command(flatten)]
     pub sandbox: SandboxArg,
+    #[command(flatten)]
+    pub sso: sso::SsoArgs,
 }
 
 #[derive(Debug, Args)]
@@ -296,6 +300,7 @@ impl StoreArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
+            let args = *args;
             let config = Config {
                 addr: args.addr,
                 store: args.store.location(),
@@ -339,6 +344,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     token => token,
                 },
                 audit_retention_days: Some(args.audit_retention_days),
+                sso: args.sso.config()?,
+                password_sign_in: !args.sso.no_password_sign_in,
                 ..Config::default()
             };
             crate::server::run_until_signal(config).await

@@ -1,0 +1,148 @@
+//! Single sign-on: which provider account is whose (`user_identities`),
+//! and the sign-ins under way (`sso_flows`).
+
+use sqlx::FromRow;
+
+use super::users::UserRow;
+use super::Db;
+
+/// A sign-in under way, as stored (see the migration).
+#[derive(Debug, Clone, FromRow)]
+pub struct FlowRow {
+    pub state_hash: String,
+    pub nonce: String,
+    pub verifier: String,
+    pub next_path: String,
+    pub purpose: String,
+    pub user_id: Option<String>,
+    pub invitation_hash: Option<String>,
+    pub expires_at: i64,
+}
+
+/// Stores a flow, forgetting the ones that expired.
+pub async fn insert_flow(db: &Db, flow: &FlowRow, now: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sso_flows WHERE expires_at <= $1")
+        .bind(now)
+        .execute(db)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sso_flows (state_hash, nonce, verifier, next_path, purpose, user_id, \
+         invitation_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&flow.state_hash)
+    .bind(&flow.nonce)
+    .bind(&flow.verifier)
+    .bind(&flow.next_path)
+    .bind(&flow.purpose)
+    .bind(&flow.user_id)
+    .bind(&flow.invitation_hash)
+    .bind(flow.expires_at)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Takes the flow with this state hash out of the store (a state works
+/// once); None when unknown, used or expired at `now`.
+pub async fn take_flow(db: &Db, state_hash: &str, now: i64) -> sqlx::Result<Option<FlowRow>> {
+    sqlx::query_as(
+        "DELETE FROM sso_flows WHERE state_hash = $1 AND expires_at > $2 \
+         RETURNING state_hash, nonce, verifier, next_path, purpose, user_id, invitation_hash, \
+         expires_at",
+    )
+    .bind(state_hash)
+    .bind(now)
+    .fetch_optional(db)
+    .await
+}
+
+/// The account a provider's subject belongs to (deleted ones aside).
+pub async fn user_of(db: &Db, issuer: &str, subject: &str) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(
+        "SELECT u.id, u.username, u.password_hash, u.role, u.created_at, u.deactivated_at, \
+         u.sessions_valid_from FROM user_identities i JOIN users u ON u.id = i.user_id \
+         WHERE i.issuer = $1 AND i.subject = $2 AND u.deleted_at IS NULL",
+    )
+    .bind(issuer)
+    .bind(subject)
+    .fetch_optional(db)
+    .await
+}
+
+/// Links a provider account to `user_id`; a subject linked already (to
+/// anyone) fails with a unique violation.
+pub async fn link(
+    db: &Db,
+    issuer: &str,
+    subject: &str,
+    user_id: &str,
+    email: Option<&str>,
+    now: i64,
+) -> sqlx::Result<()> {
+    link_in(
+        &mut *db.acquire().await?,
+        issuer,
+        subject,
+        user_id,
+        email,
+        now,
+    )
+    .await
+}
+
+/// [`link`] on a connection or inside a transaction.
+pub async fn link_in(
+    conn: &mut sqlx::SqliteConnection,
+    issuer: &str,
+    subject: &str,
+    user_id: &str,
+    email: Option<&str>,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO user_identities (issuer, subject, user_id, email, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(issuer)
+    .bind(subject)
+    .bind(user_id)
+    .bind(email)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Keeps the email the provider last gave (shown, never trusted).
+pub async fn seen(db: &Db, issuer: &str, subject: &str, email: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE user_identities SET email = $3 WHERE issuer = $1 AND subject = $2")
+        .bind(issuer)
+        .bind(subject)
+        .bind(email)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Unlinks `user_id`'s provider accounts of `issuer`; answers how many.
+pub async fn unlink(db: &Db, issuer: &str, user_id: &str) -> sqlx::Result<u64> {
+    sqlx::query("DELETE FROM user_identities WHERE issuer = $1 AND user_id = $2")
+        .bind(issuer)
+        .bind(user_id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+/// The email (or, without one, the subject) `user_id` is linked with at
+/// `issuer`.
+pub async fn linked_as(db: &Db, issuer: &str, user_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(email, subject) FROM user_identities \
+         WHERE issuer = $1 AND user_id = $2 ORDER BY created_at LIMIT 1",
+    )
+    .bind(issuer)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
