@@ -3,6 +3,7 @@
 -- its author, the audit log keeps its actor, and their username is never
 -- given to someone else (who would otherwise inherit what carries it).
 -- Everything that let them in or was theirs alone goes: password, linked
--- GitHub and single sign-on accounts, sessions, API keys, notifications,
--- unused links. Only a deactivated account can be deleted.
+-- GitHub account, sessions, API keys, notifications, unused links. Their
+-- single sign-on link stays with the tombstone, so the provider cannot
+-- make them a new account. Only a deactivated account can be deleted.
 ALTER TABLE users ADD COLUMN deleted_at BIGINT;

@@ -12,7 +12,8 @@ CREATE TABLE user_identities (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (issuer, subject)
 );
-CREATE INDEX user_identities_user ON user_identities (user_id);
+-- And one provider account per person (per provider).
+CREATE UNIQUE INDEX user_identities_user ON user_identities (issuer, user_id);
 
 -- Sign-ins under way: the browser holds the state (a cookie), the server
 -- its nonce and PKCE verifier, so any replica can finish the flow and a

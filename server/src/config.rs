@@ -96,6 +96,9 @@ pub struct SsoConfig {
     pub groups_claim: String,
     /// Groups that give a role when an account is made (highest role wins).
     pub role_groups: Vec<(app::model::Role, String)>,
+    /// When set, accounts are made by the rules above only for people
+    /// with a verified email address at one of these domains.
+    pub email_domains: Vec<String>,
 }
 
 impl Config {

@@ -43,7 +43,7 @@ pub fn AccountPage() -> impl IntoView {
         query.with(|q| q.get("error")).map(|c| match c.as_str() {
             "invalid" => "The current password is wrong, or the new one is too short (8 characters at least) or typed differently twice.".to_string(),
             "too_many_attempts" => "Too many attempts. Wait a minute and try again.".to_string(),
-            "sso_taken" => "That single sign-on account is linked to another Yagura account.".to_string(),
+            other if other.starts_with("sso_") => super::auth::error_text(other).to_string(),
             _ => "Something went wrong. Try again.".to_string(),
         })
     };
@@ -113,7 +113,9 @@ pub fn AccountPage() -> impl IntoView {
                             }.into_any(),
                             None => view! {
                                 <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{format!("Link your {} account to sign in with it.", link.provider)}</p>
-                                <a href="/auth/sso?link=1" rel="external" data-testid="sso-link" class=format!("mt-3 inline-block {PRIMARY}")>{format!("Link {}", link.provider)}</a>
+                                <form method="post" action="/auth/sso/link" class="mt-3">
+                                    <button type="submit" data-testid="sso-link" class=PRIMARY>{format!("Link {}", link.provider)}</button>
+                                </form>
                             }.into_any(),
                         }}
                         <FormError message=unlink_error />

@@ -18,7 +18,7 @@ const BUTTON: &str = "w-full rounded-md bg-indigo-600 px-4 py-2 text-sm font-sem
 
 /// The message for an error code carried in `?error=` (browser without
 /// JavaScript) or for an error returned to the hydrated form.
-fn error_text(code: &str) -> &'static str {
+pub(crate) fn error_text(code: &str) -> &'static str {
     match code {
         "invalid_credentials" => "Invalid username or password.",
         "too_many_attempts" => "Too many failed attempts. Wait a minute and try again.",
@@ -26,16 +26,19 @@ fn error_text(code: &str) -> &'static str {
         "github_not_configured" => "Sign in with GitHub is not set up on this server.",
         "github_state" => "The GitHub sign-in expired or did not come from this browser. Try again.",
         "github_failed" => "GitHub did not confirm who you are. Try again.",
+        "github_taken" => "That GitHub account has a Yagura account already: sign in with it.",
+        "github_invitation" => "The invitation could not be used with GitHub: it was used, revoked or expired meanwhile, or that GitHub account has a Yagura account already.",
         "github_unlinked" => "No Yagura account is linked to that GitHub account. Sign in with your password, then link GitHub on the Settings page.",
         "sso_not_configured" => "Single sign-on is not set up on this server.",
         "sso_provider" => "The identity provider could not be reached or answered something unexpected. Try again; if it goes on, tell an admin (the server log says more).",
         "sso_state" => "The sign-in expired or did not start in this browser. Try again.",
         "sso_denied" => "The identity provider did not sign you in.",
         "sso_token" => "The identity provider's answer did not pass the checks, so you were not signed in. Tell an admin (the server log says why).",
-        "sso_no_account" => "You have no Yagura account yet. Ask an admin for an invitation, then join with single sign-on from its link.",
+        "sso_no_account" => "No Yagura account is linked to that single sign-on account. If you have one, sign in with your password and link it on Your account; if not, ask an admin for an invitation and join from its link.",
+        "sso_not_set_up" => "Yagura is not set up yet: its first admin is made on the setup page.",
         "sso_deactivated" => "This account is deactivated: ask an admin to reactivate it.",
         "sso_taken" => "That single sign-on account is linked to another Yagura account.",
-        "sso_invitation" => "The invitation could not be used: it was used, revoked or expired, or that single sign-on account has a Yagura account already (sign in with it).",
+        "sso_invitation" => "The link could not be used: it was used, revoked or expired meanwhile, or that single sign-on account has a Yagura account already (sign in with it).",
         "internal" => "Something went wrong on the server. Try again.",
         "invalid" => "Check the fields: a username of 3–32 letters, digits, '.', '-' or '_', and a password of at least 8 characters, typed the same twice.",
         _ => "Something went wrong. Try again.",
@@ -225,17 +228,22 @@ pub fn InvitePage() -> impl IntoView {
                             let o = options.await.unwrap_or(SignInOptions { password: true, ..Default::default() });
                             let reset_for = p.reset_for.clone();
                             let reset = reset_for.is_some();
-                            let sso = o.sso.clone().filter(|_| !reset).map(|name| view! {
+                            let sso = o.sso.clone().filter(|_| !reset || !o.password).map(|name| view! {
                                 <a href=format!("/auth/sso?invite={}", crate::api::encode_query(&token())) rel="external" data-testid="sso-join" class=format!("block text-center {BUTTON}")>
-                                    {format!("Join with {name}")}
+                                    {if reset { format!("Sign in with {name}") } else { format!("Join with {name}") }}
                                 </a>
-                                {o.password.then(|| view! {
-                                    <div class="my-4 flex items-center gap-3 text-xs uppercase tracking-wide text-slate-500">
-                                        <span class="h-px flex-1 bg-slate-200 dark:bg-slate-800"></span>
-                                        "or choose a password"
-                                        <span class="h-px flex-1 bg-slate-200 dark:bg-slate-800"></span>
-                                    </div>
-                                })}
+                            });
+                            let github = (o.github && !reset).then(|| view! {
+                                <a href=format!("/auth/github?invite={}", crate::api::encode_query(&token())) rel="external" data-testid="github-join" class=OTHER_WAY>
+                                    "Join with GitHub"
+                                </a>
+                            });
+                            let divider = (o.password && !reset && (o.sso.is_some() || o.github)).then(|| view! {
+                                <div class="my-4 flex items-center gap-3 text-xs uppercase tracking-wide text-slate-500">
+                                    <span class="h-px flex-1 bg-slate-200 dark:bg-slate-800"></span>
+                                    "or choose a password"
+                                    <span class="h-px flex-1 bg-slate-200 dark:bg-slate-800"></span>
+                                </div>
                             });
                             let password = o.password;
                             view! {
@@ -247,8 +255,10 @@ pub fn InvitePage() -> impl IntoView {
                                 </p>
                                 <ErrorBox message=error />
                                 {sso}
+                                {github}
+                                {divider}
                                 {(!password && reset).then(|| view! {
-                                    <p class="text-sm text-slate-600 dark:text-slate-400">"Password sign-in is turned off on this server: sign in with single sign-on instead."</p>
+                                    <p class="mt-3 text-sm text-slate-600 dark:text-slate-400">"Password sign-in is turned off on this server: the provider account you sign in with becomes this account's way in."</p>
                                 })}
                                 <ActionForm action=ctx.accept attr:hidden=!password>
                                     <input type="hidden" name="token" value=token />

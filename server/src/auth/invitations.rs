@@ -384,15 +384,25 @@ async fn use_link(
     super::accounts::to_user(row)
 }
 
+/// Who vouches for someone joining without a password.
+pub enum Vouched<'a> {
+    /// The single sign-on provider `issuer`.
+    Sso {
+        issuer: &'a str,
+        identity: &'a super::sso::Identity,
+    },
+    /// GitHub, for the account with this numeric id and login.
+    GitHub { id: i64, login: &'a str },
+}
+
 /// Joins with the invitation whose secret hashes to `hash`, as the account
-/// `row` (its role is the invitation's) signed in by single sign-on: the
-/// account, the provider link and the claim are one transaction.
-pub async fn join_by_identity(
+/// `row` (its role is the invitation's), linked to whoever vouched for
+/// them: the account, the link and the claim are one transaction.
+pub async fn join_vouched(
     db: &Db,
     hash: &str,
     mut row: users::UserRow,
-    issuer: &str,
-    identity: &super::sso::Identity,
+    by: Vouched<'_>,
 ) -> Result<User, ApiError> {
     let invitation = usable_hash(db, hash).await?;
     if invitation.user_id.is_some() {
@@ -413,20 +423,27 @@ pub async fn join_by_identity(
         }
         Err(e) => return Err(internal("accepting an invitation", e)),
     }
-    match db::sso::link_in(
-        &mut tx,
-        issuer,
-        &identity.subject,
-        &row.id,
-        identity.email.as_deref(),
-        now,
-    )
-    .await
-    {
+    let linked = match &by {
+        Vouched::Sso { issuer, identity } => {
+            db::sso::link_in(
+                &mut tx,
+                issuer,
+                &identity.subject,
+                &row.id,
+                identity.email.as_deref(),
+                now,
+            )
+            .await
+        }
+        Vouched::GitHub { id, login } => {
+            users::set_github_account_in(&mut tx, &row.id, Some((*id, login))).await
+        }
+    };
+    match linked {
         Ok(()) => {}
         Err(e) if db::is_unique_violation(&e) => {
             return Err(ApiError::Conflict(
-                "this single sign-on account has a Yagura account already: sign in with it".into(),
+                "that account has a Yagura account already: sign in with it".into(),
             ))
         }
         Err(e) => return Err(internal("accepting an invitation", e)),
@@ -443,6 +460,65 @@ pub async fn join_by_identity(
             .unwrap_or(ApiError::Conflict("this link has already been used".into())));
     }
     tx.commit().await.or_internal("accepting an invitation")?;
-    tracing::info!(username = %row.username, role = row.role.as_str(), invited_by = %invitation.created_by_name, "joined by invitation, with single sign-on");
+    let via = match by {
+        Vouched::Sso { .. } => "single sign-on",
+        Vouched::GitHub { .. } => "GitHub",
+    };
+    tracing::info!(username = %row.username, role = row.role.as_str(), invited_by = %invitation.created_by_name, via, "joined by invitation");
+    super::accounts::to_user(row)
+}
+
+/// Uses a password reset link to link `identity` at `issuer` to the
+/// link's account instead of setting a password (how someone gets back in
+/// when password sign-in is off): the claim, the end of their older
+/// sessions and the link are one transaction.
+pub async fn recover_with_sso(
+    db: &Db,
+    hash: &str,
+    issuer: &str,
+    identity: &super::sso::Identity,
+) -> Result<User, ApiError> {
+    let now = db::now_ms();
+    let mut tx = db.begin().await.or_internal("using a reset link")?;
+    let Some(user_id) = store::claim_reset_in(&mut tx, hash, now)
+        .await
+        .or_internal("using a reset link")?
+    else {
+        drop(tx);
+        return Err(usable_hash(db, hash)
+            .await
+            .err()
+            .unwrap_or(ApiError::Conflict("this link has already been used".into())));
+    };
+    let active = users::end_sessions_before_in(&mut tx, &user_id, now)
+        .await
+        .or_internal("ending sessions")?;
+    if !active {
+        return Err(ApiError::Conflict("this account is deactivated".into()));
+    }
+    match db::sso::replace_in(
+        &mut tx,
+        issuer,
+        &identity.subject,
+        &user_id,
+        identity.email.as_deref(),
+        now,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(e) if db::is_unique_violation(&e) => {
+            return Err(ApiError::Conflict(
+                "that single sign-on account belongs to another Yagura account".into(),
+            ))
+        }
+        Err(e) => return Err(internal("using a reset link", e)),
+    }
+    tx.commit().await.or_internal("using a reset link")?;
+    let row = users::find_by_id(db, &user_id)
+        .await
+        .or_internal("finding a user")?
+        .ok_or(ApiError::NotFound)?;
+    tracing::info!(user = %row.username, "single sign-on linked with a reset link");
     super::accounts::to_user(row)
 }

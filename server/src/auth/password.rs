@@ -52,9 +52,11 @@ pub async fn verify(stored: Option<String>, password: String) -> Result<bool, Bu
     };
     Ok(tokio::task::spawn_blocking(move || {
         let dummy = dummy_hash();
+        // An account without a usable password (made by single sign-on,
+        // or deleted: `!…`) costs the same work as an unknown name.
         let (hash, real) = match &stored {
-            Some(h) => (h.as_str(), true),
-            None => (dummy, false),
+            Some(h) if PasswordHash::new(h).is_ok() => (h.as_str(), true),
+            _ => (dummy, false),
         };
         let ok = PasswordHash::new(hash)
             .map(|parsed| {

@@ -149,7 +149,7 @@ pub async fn delete(db: &Db, actor: &User, id: &str) -> Result<(), ApiError> {
         sessions = gone.sessions,
         notifications = gone.notifications,
         links = gone.links,
-        identities = gone.identities,
+        flows = gone.flows,
         "account deleted"
     );
     Ok(())

@@ -46,8 +46,20 @@ pub struct SsoArgs {
         value_delimiter = ','
     )]
     pub oidc_role_groups: Vec<String>,
-    /// Refuse password sign-ins (and joining with a password): single
-    /// sign-on only. First-run setup and the shell's commands still work.
+    /// Make accounts by the rules above only for people with a verified
+    /// email address at one of these domains (repeat, or commas). Set it
+    /// with a provider anyone can have an account at (Google, a
+    /// multi-tenant Entra app).
+    #[arg(
+        long = "oidc-email-domain",
+        env = "YAGURA_OIDC_EMAIL_DOMAINS",
+        value_delimiter = ','
+    )]
+    pub oidc_email_domains: Vec<String>,
+    /// Refuse password sign-ins (and joining or resetting with a
+    /// password): single sign-on only. First-run setup still makes the
+    /// first admin with a password; a reset link (`yagura user
+    /// reset-link`) then links a provider account instead.
     #[arg(long, env = "YAGURA_NO_PASSWORD_SIGN_IN")]
     pub no_password_sign_in: bool,
 }
@@ -115,6 +127,12 @@ impl SsoArgs {
             new_user_role,
             groups_claim: self.oidc_groups_claim.trim().to_string(),
             role_groups,
+            email_domains: self
+                .oidc_email_domains
+                .iter()
+                .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
         })
     }
 }

@@ -135,16 +135,7 @@ pub async fn claim_reset(
     now: i64,
 ) -> sqlx::Result<Option<String>> {
     let mut tx = db.begin().await?;
-    let user: Option<String> = sqlx::query_scalar(&format!(
-        "UPDATE invitations SET accepted_at = $2, accepted_by = user_id \
-         WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
-         AND user_id IS NOT NULL AND {MAKER_IS_ADMIN} RETURNING user_id"
-    ))
-    .bind(hash)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(user) = user else {
+    let Some(user) = claim_reset_in(&mut tx, hash, now).await? else {
         return Ok(None);
     };
     let set = sqlx::query(
@@ -161,6 +152,24 @@ pub async fn claim_reset(
     }
     tx.commit().await?;
     Ok(Some(user))
+}
+
+/// Uses up the reset link with this hash inside a transaction: answers
+/// its user's id, or None when it is unknown, used, revoked or expired.
+pub async fn claim_reset_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    hash: &str,
+    now: i64,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(&format!(
+        "UPDATE invitations SET accepted_at = $2, accepted_by = user_id \
+         WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+         AND user_id IS NOT NULL AND {MAKER_IS_ADMIN} RETURNING user_id"
+    ))
+    .bind(hash)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 /// Revokes the unused links `user_id` made (they stopped being an active

@@ -114,13 +114,16 @@ pub struct Deleted {
     pub sessions: u64,
     pub notifications: u64,
     pub links: u64,
-    pub identities: u64,
+    /// Single sign-on links being made.
+    pub flows: u64,
 }
 
 /// Deletes the account `id`, which must be deactivated already (None
 /// otherwise, or when unknown or deleted). One transaction: the row stays
 /// as a tombstone that keeps the name (see the migration), everything
-/// that let them in or was theirs alone goes.
+/// that let them in or was theirs alone goes. Their single sign-on link
+/// stays, pointing at the tombstone: the provider's word alone never makes
+/// them a new account (an invitation is refused too).
 pub async fn delete(db: &Db, id: &str, now: i64) -> sqlx::Result<Option<Deleted>> {
     let mut tx = db.begin().await?;
     let marked = sqlx::query(
@@ -149,11 +152,7 @@ pub async fn delete(db: &Db, id: &str, now: i64) -> sqlx::Result<Option<Deleted>
             &mut gone.notifications,
             "DELETE FROM notifications WHERE user_id = $1",
         ),
-        (
-            &mut gone.identities,
-            "DELETE FROM user_identities WHERE user_id = $1",
-        ),
-        (&mut gone.links, "DELETE FROM sso_flows WHERE user_id = $1"),
+        (&mut gone.flows, "DELETE FROM sso_flows WHERE user_id = $1"),
     ] {
         *count = sqlx::query(statement)
             .bind(id)

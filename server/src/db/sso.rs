@@ -19,12 +19,19 @@ pub struct FlowRow {
     pub expires_at: i64,
 }
 
-/// Stores a flow, forgetting the ones that expired.
-pub async fn insert_flow(db: &Db, flow: &FlowRow, now: i64) -> sqlx::Result<()> {
+/// Stores a flow, forgetting the ones that expired; false (nothing
+/// stored) when `cap` flows are under way already.
+pub async fn insert_flow(db: &Db, flow: &FlowRow, now: i64, cap: i64) -> sqlx::Result<bool> {
     sqlx::query("DELETE FROM sso_flows WHERE expires_at <= $1")
         .bind(now)
         .execute(db)
         .await?;
+    let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sso_flows")
+        .fetch_one(db)
+        .await?;
+    if live >= cap {
+        return Ok(false);
+    }
     sqlx::query(
         "INSERT INTO sso_flows (state_hash, nonce, verifier, next_path, purpose, user_id, \
          invitation_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -39,7 +46,7 @@ pub async fn insert_flow(db: &Db, flow: &FlowRow, now: i64) -> sqlx::Result<()> 
     .bind(flow.expires_at)
     .execute(db)
     .await
-    .map(|_| ())
+    .map(|_| true)
 }
 
 /// Takes the flow with this state hash out of the store (a state works
@@ -56,12 +63,13 @@ pub async fn take_flow(db: &Db, state_hash: &str, now: i64) -> sqlx::Result<Opti
     .await
 }
 
-/// The account a provider's subject belongs to (deleted ones aside).
+/// The account a provider's subject belongs to, deleted ones included
+/// (they are deactivated: refused, never made again).
 pub async fn user_of(db: &Db, issuer: &str, subject: &str) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(
         "SELECT u.id, u.username, u.password_hash, u.role, u.created_at, u.deactivated_at, \
          u.sessions_valid_from FROM user_identities i JOIN users u ON u.id = i.user_id \
-         WHERE i.issuer = $1 AND i.subject = $2 AND u.deleted_at IS NULL",
+         WHERE i.issuer = $1 AND i.subject = $2",
     )
     .bind(issuer)
     .bind(subject)
@@ -69,9 +77,10 @@ pub async fn user_of(db: &Db, issuer: &str, subject: &str) -> sqlx::Result<Optio
     .await
 }
 
-/// Links a provider account to `user_id`; a subject linked already (to
-/// anyone) fails with a unique violation.
-pub async fn link(
+/// Links a provider account to `user_id`, replacing the one they had at
+/// this issuer, in one transaction; a subject linked to someone already
+/// fails with a unique violation (and their old link stays).
+pub async fn relink(
     db: &Db,
     issuer: &str,
     subject: &str,
@@ -79,15 +88,26 @@ pub async fn link(
     email: Option<&str>,
     now: i64,
 ) -> sqlx::Result<()> {
-    link_in(
-        &mut *db.acquire().await?,
-        issuer,
-        subject,
-        user_id,
-        email,
-        now,
-    )
-    .await
+    let mut tx = db.begin().await?;
+    replace_in(&mut tx, issuer, subject, user_id, email, now).await?;
+    tx.commit().await
+}
+
+/// [`relink`] inside a transaction.
+pub async fn replace_in(
+    conn: &mut sqlx::SqliteConnection,
+    issuer: &str,
+    subject: &str,
+    user_id: &str,
+    email: Option<&str>,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM user_identities WHERE issuer = $1 AND user_id = $2")
+        .bind(issuer)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    link_in(conn, issuer, subject, user_id, email, now).await
 }
 
 /// [`link`] on a connection or inside a transaction.

@@ -31,21 +31,32 @@ pub async fn count(db: &Db) -> sqlx::Result<i64> {
         .await
 }
 
+/// A user by id (deleted accounts are no one).
 pub async fn find_by_id(db: &Db, id: &str) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(&format!("SELECT {READ} FROM users WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {READ} FROM users WHERE id = $1 AND deleted_at IS NULL"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
-/// Looks a user up by name, ignoring case.
+/// Looks a user up by name, ignoring case (deleted accounts are no one).
 pub async fn find_by_username(db: &Db, username: &str) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(&format!(
-        "SELECT {READ} FROM users WHERE lower(username) = lower($1)"
+        "SELECT {READ} FROM users WHERE lower(username) = lower($1) AND deleted_at IS NULL"
     ))
     .bind(username)
     .fetch_optional(db)
     .await
+}
+
+/// Whether a name is taken, by anyone: a deleted account keeps its name.
+pub async fn name_taken(db: &Db, username: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1))")
+        .bind(username)
+        .fetch_one(db)
+        .await
 }
 
 /// Inserts a user; a taken name fails with a unique violation.
@@ -82,6 +93,23 @@ pub async fn end_sessions_before(db: &Db, id: &str, now: i64) -> sqlx::Result<bo
         .execute(db)
         .await
         .map(|r| r.rows_affected() == 1)
+}
+
+/// [`end_sessions_before`] inside a transaction, for an active account
+/// only (false otherwise).
+pub async fn end_sessions_before_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query(
+        "UPDATE users SET sessions_valid_from = $2 WHERE id = $1 AND deactivated_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map(|r| r.rows_affected() == 1)
 }
 
 /// The longest-standing active admin.
@@ -161,6 +189,22 @@ pub async fn set_github_account(
         .execute(db)
         .await
         .map(|r| r.rows_affected() > 0)
+}
+
+/// [`set_github_account`] inside a transaction (joining with GitHub); a
+/// GitHub account linked to someone already fails with a unique violation.
+pub async fn set_github_account_in(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: &str,
+    account: Option<(i64, &str)>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET github_id = $2, github_login = $3 WHERE id = $1")
+        .bind(user_id)
+        .bind(account.map(|a| a.0))
+        .bind(account.map(|a| a.1))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 pub async fn github_login_of(db: &Db, user_id: &str) -> sqlx::Result<Option<String>> {

@@ -86,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/github", get(oauth::start))
         .route("/auth/github/callback", get(oauth::callback))
         .route("/auth/sso", get(sso::start))
+        .route("/auth/sso/link", axum::routing::post(sso::start_link))
         .route("/auth/sso/callback", get(sso::callback))
         .nest("/api/v1", rest::router())
         .merge(pages)

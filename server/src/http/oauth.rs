@@ -3,7 +3,9 @@
 //! the code into a token, asks GitHub who it is, and signs in the Yagura
 //! user linked to that account. A signed-in user who goes through the same
 //! flow links their GitHub account to theirs; an account linked to no one
-//! is refused (no account is made behind an admin's back).
+//! is refused (no account is made behind an admin's back), unless the
+//! flow started from an invitation link (`/auth/github?invite=…`): then
+//! the person joins with the invitation's role, named after their login.
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -16,14 +18,34 @@ use crate::github::oauth::{who, GhLogin};
 use crate::state::AppState;
 
 const STATE_COOKIE: &str = "yagura_oauth_state";
+/// The hash of the invitation a GitHub sign-in joins with.
+const INVITE_COOKIE: &str = "yagura_oauth_invite";
+
+#[derive(Deserialize, Default)]
+pub struct StartQuery {
+    #[serde(default)]
+    invite: Option<String>,
+}
 
 fn fail(code: &str) -> Response {
     Redirect::to(&format!("/login?error={code}")).into_response()
 }
 
-pub async fn start(State(state): State<AppState>) -> Response {
+pub async fn start(State(state): State<AppState>, Query(query): Query<StartQuery>) -> Response {
     let Ok(Some((client_id, _))) = state.github.oauth_client().await else {
         return fail("github_not_configured");
+    };
+    // Joining with an invitation: an unusable link goes back to its page,
+    // which says why.
+    let invite = match query.invite.as_deref().map(str::trim) {
+        Some(token) => match crate::auth::invitations::preview(&state.db, token).await {
+            Ok(p) if p.reset_for.is_none() => Some(crate::auth::api_keys::hash(token)),
+            _ => {
+                return Redirect::to(&format!("/invite/{}", app::api::encode_query(token)))
+                    .into_response()
+            }
+        },
+        None => None,
     };
     let mut bytes = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -47,7 +69,29 @@ pub async fn start(State(state): State<AppState>) -> Response {
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
+    let invite_cookie = cookie_of(
+        &state,
+        INVITE_COOKIE,
+        invite.as_deref().unwrap_or(""),
+        invite.is_some(),
+    );
+    if let Ok(v) = HeaderValue::from_str(&invite_cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
     response
+}
+
+/// A cookie of this flow (`live`: for ten minutes, else cleared).
+fn cookie_of(state: &AppState, name: &str, value: &str, live: bool) -> String {
+    format!(
+        "{name}={value}; Path=/auth/github; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        if live { 600 } else { 0 },
+        if state.auth.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    )
 }
 
 #[derive(Deserialize)]
@@ -112,12 +156,27 @@ pub async fn callback(
             None
         }
     };
-    let Some(user) = user else {
-        tracing::info!(
-            login,
-            "GitHub sign-in refused: no Yagura user is linked to this account"
-        );
-        return with_state_cleared(&state, fail("github_unlinked"));
+    let invite = app::api::cookie_value(&headers, INVITE_COOKIE).filter(|h| !h.is_empty());
+    let (user, joined) = match (user, invite) {
+        (Some(_), Some(_)) => {
+            tracing::info!(login, "GitHub join refused: this account has a Yagura user");
+            return with_state_cleared(&state, fail("github_taken"));
+        }
+        (Some(user), None) => (user, false),
+        (None, Some(hash)) => match join(&state, hash, github_id, &login).await {
+            Ok(user) => (user, true),
+            Err(e) => {
+                tracing::info!(login, error = %e, "GitHub join refused");
+                return with_state_cleared(&state, fail("github_invitation"));
+            }
+        },
+        (None, None) => {
+            tracing::info!(
+                login,
+                "GitHub sign-in refused: no Yagura user is linked to this account"
+            );
+            return with_state_cleared(&state, fail("github_unlinked"));
+        }
     };
     let Ok(token) = state
         .auth
@@ -135,12 +194,50 @@ pub async fn callback(
     if let Ok(v) = HeaderValue::from_str(&state.auth.session_cookie(&token)) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
-    tracing::info!(user = %user.username, login, "signed in with GitHub");
+    tracing::info!(user = %user.username, login, joined, "signed in with GitHub");
     response
 }
 
-/// The state cookie is single use.
+/// Joins with the invitation whose secret hashes to `hash`, as a new
+/// account linked to this GitHub account and named after its login.
+async fn join(
+    state: &AppState,
+    hash: &str,
+    github_id: i64,
+    login: &str,
+) -> Result<app::model::User, app::api::ApiError> {
+    let identity = crate::auth::sso::Identity {
+        subject: github_id.to_string(),
+        email: None,
+        email_verified: false,
+        preferred_username: Some(login.to_string()),
+        name: None,
+        groups: Vec::new(),
+    };
+    let row = crate::auth::sso::new_row(&state.db, &identity, app::model::Role::Viewer)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "naming a new account");
+            app::api::ApiError::Internal
+        })?;
+    let user = crate::auth::invitations::join_vouched(
+        &state.db,
+        hash,
+        row,
+        crate::auth::invitations::Vouched::GitHub {
+            id: github_id,
+            login,
+        },
+    )
+    .await?;
+    Ok(user)
+}
+
+/// The state cookie is single use (and so is the invitation's).
 fn with_state_cleared(state: &AppState, mut response: Response) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&cookie_of(state, INVITE_COOKIE, "", false)) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
     let cookie = format!(
         "{STATE_COOKIE}=; Path=/auth/github; HttpOnly; SameSite=Lax; Max-Age=0{}",
         if state.auth.secure_cookies {

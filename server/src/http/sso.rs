@@ -1,15 +1,17 @@
-//! Single sign-on's two routes. `/auth/sso` starts a sign-in at the
+//! Single sign-on's routes. `GET /auth/sso` starts a sign-in at the
 //! OpenID provider (`?next=` a path to return to; `?invite=` an invitation
-//! link's secret, to join with it; `?link=1` to link the signed-in
-//! person's provider account); `/auth/sso/callback` finishes it. The flow
-//! itself is `crate::auth::sso`.
+//! or reset link's secret, to join or get back in with it); `POST
+//! /auth/sso/link` (a form on Your account, so the same-origin guard
+//! stands in front of it) starts linking the signed-in person's provider
+//! account; `/auth/sso/callback` finishes either. The flow itself is
+//! `crate::auth::sso`.
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::auth::sso::{self, Callback, Outcome, Purpose, SsoError};
+use crate::auth::sso::{self, Callback, Outcome, Purpose};
 use crate::state::AppState;
 
 const STATE_COOKIE: &str = "yagura_sso";
@@ -20,8 +22,6 @@ pub struct Start {
     next: Option<String>,
     #[serde(default)]
     invite: Option<String>,
-    #[serde(default)]
-    link: Option<String>,
 }
 
 /// A path on this site to return to; anything else is `/`.
@@ -51,50 +51,56 @@ async fn redirect_uri(state: &AppState) -> String {
     format!("{}/auth/sso/callback", state.github.public_url().await)
 }
 
-pub async fn start(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<Start>,
-) -> Response {
-    let Some(client) = state.auth.sso.clone() else {
-        return to("/login?error=sso_not_configured");
-    };
+pub async fn start(State(state): State<AppState>, Query(query): Query<Start>) -> Response {
     let purpose = if let Some(token) = query.invite.as_deref() {
         // An unusable link goes back to its page, which says why.
         match crate::auth::invitations::preview(&state.db, token).await {
-            Ok(p) if p.reset_for.is_none() => Purpose::Invite {
+            Ok(_) => Purpose::Invite {
                 invitation_hash: crate::auth::api_keys::hash(token.trim()),
             },
-            _ => return to(&format!("/invite/{}", app::api::encode_query(token.trim()))),
-        }
-    } else if query.link.is_some() {
-        match state.auth.user_from_headers(&state.db, &headers).await {
-            Ok(user) => Purpose::Link {
-                user_id: user.id.to_string(),
-            },
-            Err(_) => return to("/login?next=/account"),
+            Err(_) => return to(&format!("/invite/{}", app::api::encode_query(token.trim()))),
         }
     } else {
         Purpose::SignIn
     };
-    let next = match purpose {
-        Purpose::Link { .. } => "/account".to_string(),
-        _ => local_path(query.next.as_deref()),
+    let next = local_path(query.next.as_deref());
+    begin(&state, purpose, &next).await
+}
+
+/// Linking starts with a form post from Your account (a page of this
+/// site: the same-origin guard refuses it from anywhere else).
+pub async fn start_link(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match state.auth.user_from_headers(&state.db, &headers).await {
+        Ok(user) => {
+            let purpose = Purpose::Link {
+                user_id: user.id.to_string(),
+            };
+            begin(&state, purpose, "/account").await
+        }
+        Err(_) => to("/login?next=/account"),
+    }
+}
+
+async fn begin(state: &AppState, purpose: Purpose, next: &str) -> Response {
+    let Some(client) = state.auth.sso.clone() else {
+        return to("/login?error=sso_not_configured");
     };
+    let linking = matches!(purpose, Purpose::Link { .. });
     match client
-        .start(&state.db, &redirect_uri(&state).await, purpose, &next)
+        .start(&state.db, &redirect_uri(state).await, purpose, next)
         .await
     {
         Ok((location, flow_state)) => {
             let mut response = to(&location);
-            if let Some(cookie) = state_cookie(&state, &flow_state, 600) {
+            if let Some(cookie) = state_cookie(state, &flow_state, 600) {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
             response
         }
         Err(e) => {
             tracing::warn!(error = %e, "single sign-on could not start");
-            to(&format!("/login?error={}", e.code()))
+            let page = if linking { "/account" } else { "/login" };
+            to(&format!("{page}?error={}", e.code()))
         }
     }
 }
@@ -126,15 +132,10 @@ async fn finish(
     let current = state.auth.user_from_headers(&state.db, headers).await.ok();
     let outcome = async {
         let confirmed = client
-            .finish(
-                &state.db,
-                &redirect_uri(state).await,
-                cookie,
-                query,
-            )
+            .finish(&state.db, &redirect_uri(state).await, cookie, query)
             .await?;
         let outcome = sso::finish_sign_in(&client, &state.db, &confirmed, current.as_ref()).await?;
-        Ok::<_, SsoError>((outcome, confirmed.next))
+        Ok::<_, sso::SsoError>((outcome, confirmed.next))
     }
     .await;
     match outcome {
@@ -156,10 +157,13 @@ async fn finish(
         }
         Err(e) => {
             tracing::warn!(error = %e, "single sign-on refused");
-            match (&e, current.is_some()) {
-                (SsoError::Taken, true) => to("/account?error=sso_taken"),
-                _ => to(&format!("/login?error={}", e.code())),
-            }
+            // Someone signed in was linking: back to their account page.
+            let page = if current.is_some() {
+                "/account"
+            } else {
+                "/login"
+            };
+            to(&format!("{page}?error={}", e.code()))
         }
     }
 }

@@ -202,7 +202,21 @@ impl TeamBackend for AppState {
                 "single sign-on is the only way to sign in here: it cannot be unlinked".into(),
             ));
         }
-        crate::auth::sso::unlink(sso, &self.db, &me.user.id.to_string())
+        // Nor may someone unlink the only way they have in.
+        let id = me.user.id.to_string();
+        let row = db::users::find_by_id(&self.db, &id)
+            .await
+            .map_err(|e| crate::error::internal("finding a user", e))?
+            .ok_or(ApiError::NotFound)?;
+        let github = db::users::github_login_of(&self.db, &id)
+            .await
+            .map_err(|e| crate::error::internal("finding a user", e))?;
+        if row.password_hash.starts_with('!') && github.is_none() {
+            return Err(ApiError::Conflict(
+                "your account has no password and no GitHub account to sign in with: unlinking would lock you out (an admin's reset link gives it a password)".into(),
+            ));
+        }
+        crate::auth::sso::unlink(sso, &self.db, &id)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "unlinking single sign-on");

@@ -264,6 +264,7 @@ async fn yagura_with(provider: &Provider, adjust: impl FnOnce(&mut yagura::Confi
             new_user_role: None,
             groups_claim: "groups".into(),
             role_groups: vec![],
+            email_domains: vec![],
         };
         adjust(c);
     })
@@ -297,7 +298,11 @@ async fn walk(t: &TestServer, start: &str, cookie: Option<&str>) -> (String, Opt
         Some(c) => r.header(header::COOKIE, format!("yagura_session={c}")),
         None => r,
     };
-    let res = with(t.http.get(t.url(start))).send().await.unwrap();
+    // `POST /auth/sso/link` is a form on Your account; the rest are links.
+    let res = match start.strip_prefix("POST ") {
+        Some(path) => with(t.http.post(t.url(path))).send().await.unwrap(),
+        None => with(t.http.get(t.url(start))).send().await.unwrap(),
+    };
     assert!(res.status().is_redirection(), "start: {}", res.status());
     let to_provider = location(&res);
     let Some(flow) = set_cookie(&res, "yagura_sso") else {
@@ -457,7 +462,12 @@ async fn the_provider_signs_people_in_end_to_end() {
         ];
     })
     .await;
-    t.setup_admin().await;
+    // Before first-run setup nobody becomes anyone: setup needs an
+    // empty installation.
+    let (to, session) = walk(&t, "/auth/sso", None).await;
+    assert_eq!(to, "/login?error=sso_not_set_up");
+    assert!(session.is_none());
+    let admin = t.setup_admin().await;
     let (_, session) = walk(&t, "/auth/sso", None).await;
     let who = me(&t, &session.unwrap()).await;
     assert_eq!(who["username"], "grace-hopper");
@@ -474,7 +484,49 @@ async fn the_provider_signs_people_in_end_to_end() {
     // "admin" is taken by the first admin: the name gets a number.
     assert_eq!(who["username"], "admin-2");
     assert_eq!(who["role"], "viewer");
+    // Deleted, they do not come back by the rule: their link stays with
+    // the deleted account, which is deactivated.
+    let id = who["id"].as_str().unwrap().to_string();
+    for (method, body) in [("PATCH", Some(json!({"active": false}))), ("DELETE", None)] {
+        let mut req = t
+            .http
+            .request(
+                method.parse().unwrap(),
+                t.url(&format!("/api/v1/users/{id}")),
+            )
+            .bearer_auth(&admin);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        assert!(req.send().await.unwrap().status().is_success(), "{method}");
+    }
+    let (to, session) = walk(&t, "/auth/sso", None).await;
+    assert_eq!(to, "/login?error=sso_deactivated");
+    assert!(session.is_none());
     assert!(provider.refused.lock().unwrap().is_empty());
+    t.shutdown().await;
+
+    // Only verified addresses of the allowed domains get accounts by the
+    // rule (a provider anyone can sign up at).
+    let provider = start_provider(Person {
+        sub: "mallory".into(),
+        email: "mallory@gmail.example".into(),
+        username: "mallory".into(),
+        groups: vec![],
+    })
+    .await;
+    let t = yagura_with(&provider, |c| {
+        c.sso.new_user_role = Some(Role::Member);
+        c.sso.email_domains = vec!["example.com".into()];
+    })
+    .await;
+    t.setup_admin().await;
+    let (to, _) = walk(&t, "/auth/sso", None).await;
+    assert_eq!(to, "/login?error=sso_no_account");
+    *provider.person.lock().unwrap() = self::ada();
+    let (to, session) = walk(&t, "/auth/sso", None).await;
+    assert_eq!(to, "/");
+    assert_eq!(me(&t, &session.unwrap()).await["username"], "ada");
     t.shutdown().await;
 }
 
@@ -551,8 +603,9 @@ async fn bad_id_tokens_and_states_are_refused() {
 }
 
 /// A signed-in person links their provider account from their account
-/// page, and signs in with it; with password sign-in off, passwords are
-/// refused and the link cannot be undone.
+/// page (a form post), and signs in with it; with password sign-in off,
+/// passwords are refused, and a reset link from the shell links a
+/// provider account instead of setting a password.
 #[tokio::test]
 async fn linking_and_password_sign_in_off() {
     let provider = start_provider(ada()).await;
@@ -562,14 +615,64 @@ async fn linking_and_password_sign_in_off() {
     let res = t.login(common::ADMIN, common::PASSWORD).await;
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("sign in with Test IdP"));
-    // The admin (set up first) links the provider account.
-    let (to, _) = walk(&t, "/auth/sso?link=1", Some(&admin)).await;
+    // Linking needs a signed-in person, and a post from this site.
+    let (to, _) = walk(&t, "POST /auth/sso/link", None).await;
+    assert_eq!(to, "/login?next=/account");
+    let res = t
+        .http
+        .post(t.url("/auth/sso/link"))
+        .header(header::COOKIE, format!("yagura_session={admin}"))
+        .header(header::ORIGIN, "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // The admin (set up first) links the provider account, then signs in
+    // with it.
+    let (to, _) = walk(&t, "POST /auth/sso/link", Some(&admin)).await;
     assert_eq!(to, "/account?linked=sso");
     let (to, session) = walk(&t, "/auth/sso", None).await;
     assert_eq!(to, "/");
     assert_eq!(me(&t, &session.unwrap()).await["username"], common::ADMIN);
-    // Linking needs a signed-in person; someone else's link is taken.
-    let (to, _) = walk(&t, "/auth/sso?link=1", None).await;
-    assert_eq!(to, "/login?next=/account");
+    // Someone else's provider account cannot be linked to it too.
+    // (Made from the shell; signed in as a session the server issues.)
+    let state = &t.server.state;
+    let mira =
+        yagura::auth::accounts::create_user(&state.db, "mira", common::PASSWORD, Role::Member)
+            .await
+            .unwrap();
+    let member = state
+        .auth
+        .issue(&state.db, &mira, &HeaderMap::new(), None)
+        .await
+        .unwrap()
+        .token;
+    let (to, _) = walk(&t, "POST /auth/sso/link", Some(&member)).await;
+    assert_eq!(to, "/account?error=sso_taken");
+
+    // Mira cannot sign in with a password; a reset link from the shell
+    // makes her provider account her way in, and ends her old sessions.
+    let link = yagura::auth::invitations::reset_from_shell(&t.server.state.db, "mira", &t.base)
+        .await
+        .unwrap();
+    *provider.person.lock().unwrap() = Person {
+        sub: "mira-at-idp".into(),
+        email: "mira@example.com".into(),
+        username: "mira".into(),
+        groups: vec![],
+    };
+    let (to, session) = walk(&t, &format!("/auth/sso?invite={}", link.token), None).await;
+    assert_eq!(to, "/");
+    assert_eq!(me(&t, &session.unwrap()).await["username"], "mira");
+    let res = t
+        .http
+        .get(t.url("/api/v1/me"))
+        .header(header::COOKIE, format!("yagura_session={member}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "her session from before ended");
+    let (to, session) = walk(&t, "/auth/sso", None).await;
+    assert_eq!((to.as_str(), session.is_some()), ("/", true));
     t.shutdown().await;
 }

@@ -9,7 +9,6 @@ use app::model::{Role, User};
 use super::{Confirmed, Identity, Purpose, Sso, SsoError};
 use crate::auth::accounts::to_user;
 use crate::db::{self, sso as store, users, Db};
-use crate::error::internal;
 
 /// What a confirmed sign-in did.
 #[derive(Debug)]
@@ -24,6 +23,24 @@ pub enum Outcome {
 /// one for everyone, else none (refused).
 pub fn role_for(sso: &Sso, identity: &Identity) -> Option<Role> {
     let config = sso.config();
+    // Only people of these email domains (a verified address) are let in
+    // by the rule; invitations are not bound by it.
+    if !config.email_domains.is_empty() {
+        let domain = identity
+            .email
+            .as_deref()
+            .filter(|_| identity.email_verified)
+            .and_then(|e| e.rsplit_once('@'))
+            .map(|(_, d)| d.to_ascii_lowercase());
+        if !domain.is_some_and(|d| {
+            config
+                .email_domains
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(&d))
+        }) {
+            return None;
+        }
+    }
     let by_group = config
         .role_groups
         .iter()
@@ -40,7 +57,7 @@ pub fn role_for(sso: &Sso, identity: &Identity) -> Option<Role> {
 /// A name for someone new, from what the provider says (their preferred
 /// username, their email's local part, their name), made to fit the
 /// username rule; the first one free.
-async fn free_username(db: &Db, identity: &Identity) -> Result<String, SsoError> {
+pub(crate) async fn free_username(db: &Db, identity: &Identity) -> Result<String, SsoError> {
     let fit = |raw: &str| -> Option<String> {
         let cleaned: String = raw
             .chars()
@@ -73,10 +90,9 @@ async fn free_username(db: &Db, identity: &Identity) -> Result<String, SsoError>
             } else {
                 format!("{base}-{n}")
             };
-            let taken = users::find_by_username(db, &name)
+            let taken = users::name_taken(db, &name)
                 .await
-                .map_err(|e| SsoError::Api(internal("finding a user", e)))?
-                .is_some();
+                .map_err(|e| SsoError::Internal(format!("finding a user: {e}")))?;
             if !taken {
                 return Ok(name);
             }
@@ -90,7 +106,11 @@ async fn free_username(db: &Db, identity: &Identity) -> Result<String, SsoError>
 
 /// A new account's row: no password (it signs in through the provider;
 /// an admin's reset link can give it one).
-async fn new_row(db: &Db, identity: &Identity, role: Role) -> Result<users::UserRow, SsoError> {
+pub(crate) async fn new_row(
+    db: &Db,
+    identity: &Identity,
+    role: Role,
+) -> Result<users::UserRow, SsoError> {
     Ok(users::UserRow {
         id: uuid::Uuid::new_v4().to_string(),
         username: free_username(db, identity).await?,
@@ -114,9 +134,7 @@ pub async fn finish_sign_in(
     let identity = &confirmed.identity;
     let subject = identity.subject.as_str();
     let email = identity.email.as_deref();
-    let owner = store::user_of(db, issuer, subject)
-        .await
-        .map_err(|e| SsoError::Api(internal("finding a linked account", e)))?;
+    let owner = owner_of(db, issuer, subject).await?;
     match &confirmed.purpose {
         Purpose::Link { user_id } => {
             // Only the person who started it, still signed in.
@@ -128,75 +146,127 @@ pub async fn finish_sign_in(
                 Some(_) => return Err(SsoError::Taken),
                 None => {}
             }
-            store::unlink(db, issuer, user_id)
-                .await
-                .map_err(|e| SsoError::Api(internal("unlinking", e)))?;
-            match store::link(db, issuer, subject, user_id, email, db::now_ms()).await {
+            match store::relink(db, issuer, subject, user_id, email, db::now_ms()).await {
                 Ok(()) => Ok(Outcome::Linked),
                 Err(e) if db::is_unique_violation(&e) => Err(SsoError::Taken),
-                Err(e) => Err(SsoError::Api(internal("linking", e))),
+                Err(e) => Err(SsoError::Internal(format!("linking: {e}"))),
             }
         }
         Purpose::Invite { invitation_hash } => {
-            if owner.is_some() {
-                return Err(SsoError::Api(app::api::ApiError::Conflict(
-                    "this single sign-on account has a Yagura account already: sign in with it"
-                        .into(),
-                )));
-            }
-            let row = new_row(db, identity, Role::Viewer).await?;
-            let user = crate::auth::invitations::join_by_identity(
-                db,
-                invitation_hash,
-                row,
-                issuer,
-                identity,
-            )
-            .await?;
+            let invitation = crate::auth::invitations::usable_hash(db, invitation_hash).await?;
+            let user = if invitation.user_id.is_some() {
+                // A reset link: this provider account becomes the way in.
+                if owner.is_some_and(|o| Some(&o.id) != invitation.user_id.as_ref()) {
+                    return Err(SsoError::Taken);
+                }
+                crate::auth::invitations::recover_with_sso(db, invitation_hash, issuer, identity)
+                    .await?
+            } else {
+                if owner.is_some() {
+                    return Err(SsoError::Api(app::api::ApiError::Conflict(
+                        "this single sign-on account has a Yagura account already: sign in with it"
+                            .into(),
+                    )));
+                }
+                let row = new_row(db, identity, Role::Viewer).await?;
+                crate::auth::invitations::join_vouched(
+                    db,
+                    invitation_hash,
+                    row,
+                    crate::auth::invitations::Vouched::Sso { issuer, identity },
+                )
+                .await?
+            };
             signed_in(db, &user).await;
             Ok(Outcome::SignedIn { user, joined: true })
         }
         Purpose::SignIn => match owner {
-            Some(row) if row.deactivated_at.is_some() => Err(SsoError::Deactivated),
-            Some(row) => {
-                if let Err(e) = store::seen(db, issuer, subject, email).await {
-                    tracing::warn!(error = %e, "provider email not recorded");
-                }
-                let user = to_user(row)?;
-                signed_in(db, &user).await;
-                Ok(Outcome::SignedIn {
-                    user,
-                    joined: false,
-                })
-            }
+            Some(row) => sign_in_as(db, issuer, identity, row).await,
             None => {
+                // Nobody may become someone before the first admin exists
+                // (setup needs an empty installation).
+                if crate::auth::accounts::needs_setup(db).await? {
+                    return Err(SsoError::NotSetUp);
+                }
                 let role = role_for(sso, identity).ok_or(SsoError::NoAccount)?;
-                let row = new_row(db, identity, role).await?;
-                let mut tx = db
-                    .begin()
-                    .await
-                    .map_err(|e| SsoError::Api(internal("making an account", e)))?;
-                let made = async {
-                    users::create_in(&mut tx, &row).await?;
-                    store::link_in(&mut tx, issuer, subject, &row.id, email, row.created_at).await
+                // A name taken meanwhile: the next one; the same person
+                // signing in twice at once: the account the other made.
+                for _ in 0..3 {
+                    let row = new_row(db, identity, role).await?;
+                    match make_account(db, issuer, identity, &row).await {
+                        Ok(()) => {
+                            tracing::info!(username = %row.username, role = role.as_str(), "account made at first single sign-on");
+                            let user = to_user(row)?;
+                            signed_in(db, &user).await;
+                            return Ok(Outcome::SignedIn { user, joined: true });
+                        }
+                        Err(e) if db::is_unique_violation(&e) => {
+                            if let Some(row) = owner_of(db, issuer, subject).await? {
+                                return sign_in_as(db, issuer, identity, row).await;
+                            }
+                        }
+                        Err(e) => {
+                            return Err(SsoError::Internal(format!("making an account: {e}")))
+                        }
+                    }
                 }
-                .await;
-                match made {
-                    Ok(()) => {}
-                    // The same person twice at once: the other one won.
-                    Err(e) if db::is_unique_violation(&e) => return Err(SsoError::State),
-                    Err(e) => return Err(SsoError::Api(internal("making an account", e))),
-                }
-                tx.commit()
-                    .await
-                    .map_err(|e| SsoError::Api(internal("making an account", e)))?;
-                tracing::info!(username = %row.username, role = role.as_str(), "account made at first single sign-on");
-                let user = to_user(row)?;
-                signed_in(db, &user).await;
-                Ok(Outcome::SignedIn { user, joined: true })
+                Err(SsoError::Internal("no free username".into()))
             }
         },
     }
+}
+
+async fn owner_of(
+    db: &Db,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<users::UserRow>, SsoError> {
+    store::user_of(db, issuer, subject)
+        .await
+        .map_err(|e| SsoError::Internal(format!("finding a linked account: {e}")))
+}
+
+/// Signs in the account a provider account is linked to, if it is active
+/// (a deleted one is deactivated too).
+async fn sign_in_as(
+    db: &Db,
+    issuer: &str,
+    identity: &Identity,
+    row: users::UserRow,
+) -> Result<Outcome, SsoError> {
+    if row.deactivated_at.is_some() {
+        return Err(SsoError::Deactivated);
+    }
+    if let Err(e) = store::seen(db, issuer, &identity.subject, identity.email.as_deref()).await {
+        tracing::warn!(error = %e, "provider email not recorded");
+    }
+    let user = to_user(row)?;
+    signed_in(db, &user).await;
+    Ok(Outcome::SignedIn {
+        user,
+        joined: false,
+    })
+}
+
+/// The account and its link, in one transaction.
+async fn make_account(
+    db: &Db,
+    issuer: &str,
+    identity: &Identity,
+    row: &users::UserRow,
+) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    users::create_in(&mut tx, row).await?;
+    store::link_in(
+        &mut tx,
+        issuer,
+        &identity.subject,
+        &row.id,
+        identity.email.as_deref(),
+        row.created_at,
+    )
+    .await?;
+    tx.commit().await
 }
 
 async fn signed_in(db: &Db, user: &User) {
@@ -210,12 +280,12 @@ pub async fn unlink(sso: &Sso, db: &Db, user_id: &str) -> Result<bool, SsoError>
     store::unlink(db, sso.issuer(), user_id)
         .await
         .map(|n| n > 0)
-        .map_err(|e| SsoError::Api(internal("unlinking", e)))
+        .map_err(|e| SsoError::Internal(format!("unlinking: {e}")))
 }
 
 /// What `user_id` is linked as at the provider (email or subject).
 pub async fn linked_as(sso: &Sso, db: &Db, user_id: &str) -> Result<Option<String>, SsoError> {
     store::linked_as(db, sso.issuer(), user_id)
         .await
-        .map_err(|e| SsoError::Api(internal("reading a link", e)))
+        .map_err(|e| SsoError::Internal(format!("reading a link: {e}")))
 }

@@ -21,6 +21,8 @@ const LEEWAY: u64 = 60;
 pub struct Identity {
     pub subject: String,
     pub email: Option<String>,
+    /// Whether the provider says it verified the address.
+    pub email_verified: bool,
     pub preferred_username: Option<String>,
     pub name: Option<String>,
     pub groups: Vec<String>,
@@ -205,7 +207,12 @@ pub fn check(
     Ok(Identity {
         subject,
         // An address the provider did not verify is not kept.
-        email: text("email").filter(|_| claims.get("email_verified") != Some(&Value::Bool(false))),
+        email_verified: matches!(claims.get("email_verified"), Some(Value::Bool(true)))
+            || claims.get("email_verified").and_then(Value::as_str) == Some("true"),
+        email: text("email").filter(|_| {
+            !matches!(claims.get("email_verified"), Some(Value::Bool(false)))
+                && claims.get("email_verified").and_then(Value::as_str) != Some("false")
+        }),
         preferred_username: text("preferred_username"),
         name: text("name"),
         groups,

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use app::api::ApiError;
 
+pub(crate) use accounts::new_row;
 pub use accounts::{finish_sign_in, linked_as, role_for, unlink, Outcome};
 pub use id_token::Identity;
 
@@ -32,6 +33,9 @@ use crate::db::{self, sso as store, Db};
 
 /// How long a sign-in may take at the provider.
 const FLOW_TTL_MS: i64 = 10 * 60 * 1000;
+/// Sign-ins under way at once (each costs a row for ten minutes, and
+/// anyone may start one).
+const MAX_FLOWS: i64 = 10_000;
 /// An answer from the token endpoint larger than this is refused.
 const MAX_TOKEN_RESPONSE: usize = 256 * 1024;
 
@@ -54,6 +58,10 @@ pub enum SsoError {
     Deactivated,
     #[error("this single sign-on account is linked to another Yagura account")]
     Taken,
+    #[error("Yagura is not set up yet: its first admin is made on the setup page")]
+    NotSetUp,
+    #[error("the server failed: {0}")]
+    Internal(String),
     #[error(transparent)]
     Api(#[from] ApiError),
 }
@@ -70,6 +78,8 @@ impl SsoError {
             SsoError::NoAccount => "sso_no_account",
             SsoError::Deactivated => "sso_deactivated",
             SsoError::Taken => "sso_taken",
+            SsoError::NotSetUp => "sso_not_set_up",
+            SsoError::Internal(_) => "internal",
             SsoError::Api(ApiError::Conflict(_)) => "sso_invitation",
             SsoError::Api(ApiError::NotFound) => "sso_invitation",
             SsoError::Api(_) => "internal",
@@ -184,7 +194,7 @@ impl Sso {
             Purpose::Link { user_id } => ("link", Some(user_id.clone()), None),
             Purpose::Invite { invitation_hash } => ("invite", None, Some(invitation_hash.clone())),
         };
-        store::insert_flow(
+        let stored = store::insert_flow(
             db,
             &store::FlowRow {
                 state_hash: sha256_hex(&state),
@@ -197,9 +207,15 @@ impl Sso {
                 expires_at: now + FLOW_TTL_MS,
             },
             now,
+            MAX_FLOWS,
         )
         .await
-        .map_err(|e| SsoError::Provider(format!("cannot keep the sign-in: {e}")))?;
+        .map_err(|e| SsoError::Internal(format!("cannot keep the sign-in: {e}")))?;
+        if !stored {
+            return Err(SsoError::Provider(
+                "too many sign-ins are under way; try again in a few minutes".into(),
+            ));
+        }
         let mut scopes = vec!["openid".to_string()];
         scopes.extend(
             self.config
@@ -245,7 +261,7 @@ impl Sso {
         // Taken out whatever follows: a state works once.
         let flow = store::take_flow(db, &sha256_hex(state), db::now_ms())
             .await
-            .map_err(|e| SsoError::Provider(format!("cannot read the sign-in: {e}")))?
+            .map_err(|e| SsoError::Internal(format!("cannot read the sign-in: {e}")))?
             .ok_or(SsoError::State)?;
         if let Some(error) = callback.error {
             let detail = callback.error_description.unwrap_or_default();

@@ -111,3 +111,100 @@ async fn sign_in_with_github_needs_a_linked_account() {
     let (to, session) = callback(&t, Some(&cookie4), &state4, code, None).await;
     assert_eq!((to.as_str(), session), ("/", true));
 }
+
+/// An invitation's link offers "Join with GitHub": the person joins with
+/// the invitation's role, named after their login, once; a GitHub account
+/// that has a Yagura account already cannot join again.
+#[tokio::test]
+async fn an_invitation_can_be_accepted_with_github() {
+    let dir = tempfile::tempdir().unwrap();
+    let gh = FakeGitHub::start(dir.path()).await;
+    let t = server().await;
+    let admin = t.setup_admin().await;
+    let (status, _) = send(
+        &t,
+        &admin,
+        "PUT",
+        "/api/v1/settings/github",
+        Some(json!({"oauthClientId": "client-1", "oauthClientSecret": "client-secret", "oauthWebUrl": gh.base()})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let invite = |role: &'static str| {
+        let t = &t;
+        let admin = admin.clone();
+        async move {
+            let (status, made) = send(
+                t,
+                &admin,
+                "POST",
+                "/api/v1/invitations",
+                Some(json!({"role": role})),
+            )
+            .await;
+            assert_eq!(status, 201, "{made}");
+            made["token"].as_str().unwrap().to_string()
+        }
+    };
+    // Start from the link: the state cookie and the invitation's.
+    async fn join(t: &TestServer, secret: &str) -> (String, Option<String>) {
+        let res = t
+            .http
+            .get(t.url(&format!("/auth/github?invite={secret}")))
+            .send()
+            .await
+            .unwrap();
+        let location = res.headers()["location"].to_str().unwrap().to_string();
+        if location.starts_with("/invite/") {
+            return (location, None);
+        }
+        let cookies = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let state = location
+            .split("state=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
+        let res = t
+            .http
+            .get(t.url(&format!(
+                "/auth/github/callback?code={}&state={state}",
+                fake_github::OAUTH_CODE
+            )))
+            .header("cookie", cookies)
+            .send()
+            .await
+            .unwrap();
+        let to = res.headers()["location"].to_str().unwrap().to_string();
+        let session = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().unwrap().strip_prefix("yagura_session="))
+            .map(|c| c.split(';').next().unwrap().to_string())
+            .find(|c| !c.is_empty());
+        (to, session)
+    }
+    let secret = invite("member").await;
+    let (to, session) = join(&t, &secret).await;
+    assert_eq!(to, "/");
+    let (status, me) = send(&t, &session.unwrap(), "GET", "/api/v1/me", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["username"], "octocat");
+    assert_eq!(me["role"], "member");
+    // Used up: the link's page says why.
+    let (to, _) = join(&t, &secret).await;
+    assert!(to.starts_with("/invite/"), "{to}");
+    // Another invitation, the same GitHub account: refused.
+    let other = invite("admin").await;
+    let (to, session) = join(&t, &other).await;
+    assert_eq!(to, "/login?error=github_taken");
+    assert!(session.is_none());
+}
