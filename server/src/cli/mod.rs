@@ -1,6 +1,7 @@
 //! The command line: `yagura serve`, `yagura runner`, `yagura user create`,
 //! `yagura api-key create`, `yagura runner-token create`.
 
+mod client;
 mod sso;
 
 use std::io::Read;
@@ -46,6 +47,17 @@ pub enum Command {
     /// The built-in demo agent (what the "Demo agent" preset runs).
     #[command(hide = true)]
     DemoAgent(DemoArgs),
+    /// Sign this machine in to a Yagura server: saves an API key for
+    /// `ls`, `run` and `logs`.
+    Login(client::LoginArgs),
+    /// A server's recent runs.
+    Ls(client::LsArgs),
+    /// Start a run of an agent; with --follow, print its output until it
+    /// ends and exit with its outcome.
+    Run(client::RunArgs),
+    /// A run's output; with --follow, live until it ends (its outcome is
+    /// the exit code).
+    Logs(client::LogsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -297,8 +309,23 @@ impl StoreArgs {
     }
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the command; answers the process's exit code (a followed run's
+/// outcome, else success).
+pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
+        Command::Run(args) => client::run(args).await,
+        Command::Logs(args) => client::logs(args).await,
+        command => run_command(command)
+            .await
+            .map(|()| std::process::ExitCode::SUCCESS),
+    }
+}
+
+async fn run_command(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Login(args) => client::login(args).await,
+        Command::Ls(args) => client::ls(args).await,
+        Command::Run(_) | Command::Logs(_) => unreachable!("answered by `run`"),
         Command::Serve(args) => {
             let args = *args;
             let config = Config {
@@ -488,7 +515,7 @@ fn parse_role(s: &str) -> Result<app::model::Role, String> {
         .map_err(|_| format!("{s:?} is not a role (admin, member or viewer)"))
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_string())

@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod client;
 mod dialects;
 mod executions;
 mod fake_github;
