@@ -26,6 +26,8 @@ pub(crate) fn error_text(code: &str) -> &'static str {
         "github_not_configured" => "Sign in with GitHub is not set up on this server.",
         "github_state" => "The GitHub sign-in expired or did not come from this browser. Try again.",
         "github_failed" => "GitHub did not confirm who you are. Try again.",
+        "github_signed_in" => "You are signed in as someone else in this browser: sign out first, then open the invitation link again.",
+        "github_deactivated" => "The account linked to that GitHub account is deactivated: ask an admin to reactivate it.",
         "github_taken" => "That GitHub account has a Yagura account already: sign in with it.",
         "github_invitation" => "The invitation could not be used with GitHub: it was used, revoked or expired meanwhile, or that GitHub account has a Yagura account already.",
         "github_unlinked" => "No Yagura account is linked to that GitHub account. Sign in with your password, then link GitHub on the Settings page.",

@@ -312,20 +312,11 @@ impl StoreArgs {
 /// Runs the command; answers the process's exit code (a followed run's
 /// outcome, else success).
 pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
-    match cli.command {
-        Command::Run(args) => client::run(args).await,
-        Command::Logs(args) => client::logs(args).await,
-        command => run_command(command)
-            .await
-            .map(|()| std::process::ExitCode::SUCCESS),
-    }
-}
-
-async fn run_command(command: Command) -> anyhow::Result<()> {
-    match command {
+    let done: anyhow::Result<()> = match cli.command {
+        Command::Run(args) => return client::run(args).await,
+        Command::Logs(args) => return client::logs(args).await,
         Command::Login(args) => client::login(args).await,
         Command::Ls(args) => client::ls(args).await,
-        Command::Run(_) | Command::Logs(_) => unreachable!("answered by `run`"),
         Command::Serve(args) => {
             let args = *args;
             let config = Config {
@@ -507,7 +498,8 @@ async fn run_command(command: Command) -> anyhow::Result<()> {
             );
             std::process::exit(code)
         }
-    }
+    };
+    done.map(|()| std::process::ExitCode::SUCCESS)
 }
 
 fn parse_role(s: &str) -> Result<app::model::Role, String> {

@@ -130,8 +130,15 @@ pub async fn callback(
             return fail("github_failed");
         }
     };
+    let invite = app::api::cookie_value(&headers, INVITE_COOKIE).filter(|h| !h.is_empty());
+    let signed_in = state.auth.user_from_headers(&state.db, &headers).await.ok();
+    // Joining from an invitation while signed in as someone: never link
+    // the invitee's GitHub account to whoever that is.
+    if invite.is_some() && signed_in.is_some() {
+        return with_state_cleared(&state, fail("github_signed_in"));
+    }
     // Signed in already: link this GitHub account to the Yagura one.
-    if let Ok(user) = state.auth.user_from_headers(&state.db, &headers).await {
+    if let Some(user) = signed_in {
         let linked =
             store::set_github_account(&state.db, &user.id.to_string(), Some((github_id, &login)))
                 .await;
@@ -146,17 +153,20 @@ pub async fn callback(
         return with_state_cleared(&state, Redirect::to(to).into_response());
     }
     let user = match store::user_by_github_id(&state.db, github_id).await {
-        Ok(Some(id)) => crate::auth::accounts::find_user(&state.db, &id)
-            .await
-            .ok()
-            .flatten(),
+        Ok(Some(id)) => match crate::auth::accounts::find_user(&state.db, &id).await {
+            Ok(Some(user)) => Some(user),
+            // Linked to someone who may not sign in now.
+            _ => {
+                tracing::info!(login, "GitHub sign-in of a deactivated account");
+                return with_state_cleared(&state, fail("github_deactivated"));
+            }
+        },
         Ok(None) => None,
         Err(e) => {
             tracing::error!(error = %e, "cannot look up a GitHub account");
             None
         }
     };
-    let invite = app::api::cookie_value(&headers, INVITE_COOKIE).filter(|h| !h.is_empty());
     let (user, joined) = match (user, invite) {
         (Some(_), Some(_)) => {
             tracing::info!(login, "GitHub join refused: this account has a Yagura user");

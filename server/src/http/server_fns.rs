@@ -544,7 +544,26 @@ impl Backend for AppState {
 
     async fn unlink_github(&self, parts: &Parts) -> Result<(), ApiError> {
         let user = self.authorise(parts, Op::OwnAccount).await?;
-        crate::db::users::set_github_account(&self.db, &user.id.to_string(), None)
+        let id = user.id.to_string();
+        // Nobody unlinks the only way they have in (an account that joined
+        // with GitHub has no password until an admin's reset link).
+        let row = crate::db::users::find_by_id(&self.db, &id)
+            .await
+            .or_internal("finding a user")?
+            .ok_or(ApiError::NotFound)?;
+        let sso = match self.auth.sso.as_ref() {
+            Some(sso) => crate::auth::sso::linked_as(sso, &self.db, &id)
+                .await
+                .map_err(|_| ApiError::Internal)?
+                .is_some(),
+            None => false,
+        };
+        if row.password_hash.starts_with('!') && !sso {
+            return Err(ApiError::Conflict(
+                "your account has no password to sign in with: unlinking GitHub would lock you out (an admin's reset link gives it a password)".into(),
+            ));
+        }
+        crate::db::users::set_github_account(&self.db, &id, None)
             .await
             .or_internal("unlinking GitHub")?;
         Ok(())

@@ -140,7 +140,17 @@ async fn finish(
     .await;
     match outcome {
         Ok((Outcome::Linked, _)) => to("/account?linked=sso"),
-        Ok((Outcome::SignedIn { user, joined }, next)) => {
+        Ok((
+            Outcome::SignedIn {
+                user,
+                joined,
+                ended_others,
+            },
+            next,
+        )) => {
+            if ended_others {
+                state.auth.connections.end_user(user.id);
+            }
             let Ok(token) = state
                 .auth
                 .issue(&state.db, &user, headers, Some(peer.ip().to_string()))

@@ -223,6 +223,109 @@ async fn login_ls_run_and_logs() {
         log.contains("hello") && log.contains("warning") && log.contains("done"),
         "{log}"
     );
+    // An id as people paste it (upper case) follows the same run.
+    let full = rows[1].split_whitespace().next().unwrap().to_string();
+    let page: Value = t
+        .http
+        .get(t.url("/api/v1/executions?limit=5"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .find(|id| id.starts_with(&full))
+        .unwrap();
+    let out = output(
+        {
+            let mut c = client(home.path());
+            c.args(["logs", &id.to_uppercase(), "--follow"]);
+            c
+        },
+        "",
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("done"));
+    // An unknown run, or a wrong URL: said at once, not retried.
+    let out = output(
+        {
+            let mut c = client(home.path());
+            c.args(["logs", "00000000-0000-4000-8000-000000000000", "-f"]);
+            c
+        },
+        "",
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no run"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = output(
+        {
+            let mut c = client(home.path());
+            c.args([
+                "logs",
+                &id,
+                "-f",
+                "--url",
+                &format!("{}/nothing-here", t.base),
+            ]);
+            c
+        },
+        "",
+    )
+    .await;
+    assert!(!out.status.success());
+    // Both environment variables set: the API key wins, no clap error.
+    let key = file["apiKey"].as_str().unwrap().to_string();
+    let out = output(
+        {
+            let mut c = client(home.path());
+            c.args(["ls"])
+                .env("YAGURA_URL", &t.base)
+                .env("YAGURA_API_KEY", &key)
+                .env("YAGURA_TOKEN", "not-a-token");
+            c
+        },
+        "",
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Logging in again replaces the saved key and revokes the old one.
+    let out = output(
+        {
+            let mut c = client(home.path());
+            c.args([
+                "login",
+                "--url",
+                &t.base,
+                "--username",
+                common::ADMIN,
+                "--password-stdin",
+            ]);
+            c
+        },
+        &format!("{}\n", common::PASSWORD),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let res = t
+        .http
+        .get(t.url("/api/v1/me"))
+        .header("X-API-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "the first key was revoked");
     // Flags win over the saved login: a bad key is refused clearly.
     let out = output(
         {

@@ -13,8 +13,14 @@ use crate::db::{self, sso as store, users, Db};
 /// What a confirmed sign-in did.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Signed in to this account (made now if `joined`).
-    SignedIn { user: User, joined: bool },
+    /// Signed in to this account (made now if `joined`; `ended_others`:
+    /// a reset link was used, so its older sessions ended and their
+    /// sockets are the caller's to close).
+    SignedIn {
+        user: User,
+        joined: bool,
+        ended_others: bool,
+    },
     /// The signed-in person's provider account is linked to them now.
     Linked,
 }
@@ -154,7 +160,8 @@ pub async fn finish_sign_in(
         }
         Purpose::Invite { invitation_hash } => {
             let invitation = crate::auth::invitations::usable_hash(db, invitation_hash).await?;
-            let user = if invitation.user_id.is_some() {
+            let reset = invitation.user_id.is_some();
+            let user = if reset {
                 // A reset link: this provider account becomes the way in.
                 if owner.is_some_and(|o| Some(&o.id) != invitation.user_id.as_ref()) {
                     return Err(SsoError::Taken);
@@ -178,7 +185,11 @@ pub async fn finish_sign_in(
                 .await?
             };
             signed_in(db, &user).await;
-            Ok(Outcome::SignedIn { user, joined: true })
+            Ok(Outcome::SignedIn {
+                user,
+                joined: !reset,
+                ended_others: reset,
+            })
         }
         Purpose::SignIn => match owner {
             Some(row) => sign_in_as(db, issuer, identity, row).await,
@@ -198,7 +209,11 @@ pub async fn finish_sign_in(
                             tracing::info!(username = %row.username, role = role.as_str(), "account made at first single sign-on");
                             let user = to_user(row)?;
                             signed_in(db, &user).await;
-                            return Ok(Outcome::SignedIn { user, joined: true });
+                            return Ok(Outcome::SignedIn {
+                                user,
+                                joined: true,
+                                ended_others: false,
+                            });
                         }
                         Err(e) if db::is_unique_violation(&e) => {
                             if let Some(row) = owner_of(db, issuer, subject).await? {
@@ -245,6 +260,7 @@ async fn sign_in_as(
     Ok(Outcome::SignedIn {
         user,
         joined: false,
+        ended_others: false,
     })
 }
 

@@ -27,7 +27,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 enum Ended {
     Finished(ExitCode),
     Unauthorized(String),
+    /// Cannot work, however often tried (an unknown run, a wrong URL).
     NotFound(String),
+    /// Worth connecting again.
     Dropped(String),
 }
 
@@ -42,9 +44,9 @@ pub async fn follow(client: &Client, id: &str) -> anyhow::Result<ExitCode> {
     let mut printer = Printer::new();
     let mut since = 0u64;
     let mut backoff = Duration::from_millis(250);
-    let mut lost_at: Option<std::time::Instant> = None;
+    let mut link = Link::default();
     loop {
-        match session(client, &ws_url, id, &mut since, &mut printer, &mut lost_at).await {
+        match session(client, &ws_url, id, &mut since, &mut printer, &mut link).await {
             Ended::Finished(code) => return Ok(code),
             Ended::Unauthorized(why) => {
                 printer.finish();
@@ -54,10 +56,17 @@ pub async fn follow(client: &Client, id: &str) -> anyhow::Result<ExitCode> {
                 printer.finish();
                 bail!("{why}")
             }
+            // Never connected: a wrong URL or a server that is down is
+            // said at once, not retried in silence.
+            Ended::Dropped(why) if !link.ever => {
+                printer.finish();
+                bail!("cannot follow the run at {ws_url}: {why}")
+            }
             Ended::Dropped(why) => {
-                if lost_at.is_none() {
+                if link.lost_at.is_none() {
                     printer.note(&format!("connection lost ({why}); reconnecting…"));
-                    lost_at = Some(std::time::Instant::now());
+                    link.lost_at = Some(std::time::Instant::now());
+                    backoff = Duration::from_millis(250);
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -66,13 +75,22 @@ pub async fn follow(client: &Client, id: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The connection's story so far.
+#[derive(Default)]
+struct Link {
+    /// Whether a subscription was ever confirmed.
+    ever: bool,
+    /// When the connection was lost, while it is.
+    lost_at: Option<std::time::Instant>,
+}
+
 async fn session(
     client: &Client,
     ws_url: &str,
     id: &str,
     since: &mut u64,
     printer: &mut Printer,
-    lost_at: &mut Option<std::time::Instant>,
+    link: &mut Link,
 ) -> Ended {
     let mut request = match ws_url.into_client_request() {
         Ok(r) => r,
@@ -87,8 +105,22 @@ async fn session(
         tokio_tungstenite::connect_async_tls_with_config(request, None, false, None),
     )
     .await;
+    use tokio_tungstenite::tungstenite::Error as WsError;
     let mut ws = match connected {
         Ok(Ok((ws, _))) => ws,
+        // Refused at the upgrade: no retry mends a wrong path or a
+        // proxy without WebSockets (a 429 or a 5xx may pass).
+        Ok(Err(WsError::Http(res)))
+            if res.status().is_client_error() && res.status().as_u16() != 429 =>
+        {
+            return match res.status().as_u16() {
+                401 | 403 => Ended::Unauthorized(format!("HTTP {}", res.status())),
+                _ => Ended::NotFound(format!(
+                    "the server refused the WebSocket at {ws_url} (HTTP {})",
+                    res.status()
+                )),
+            };
+        }
         Ok(Err(e)) => return Ended::Dropped(e.to_string()),
         Err(_) => return Ended::Dropped("no answer in 10 s".into()),
     };
@@ -115,7 +147,10 @@ async fn session(
                     .map(|f| (u16::from(f.code), f.reason.to_string()))
                     .unwrap_or((1005, String::new()));
                 return match code {
-                    4001 | 4003 => Ended::Unauthorized(reason),
+                    4001 => Ended::Unauthorized(reason),
+                    4003 => Ended::NotFound(format!(
+                        "the server closed the connection: {reason} (4003)"
+                    )),
                     _ => Ended::Dropped(format!("closed {code} {reason}").trim().to_string()),
                 };
             }
@@ -127,7 +162,8 @@ async fn session(
         let events = match frame["type"].as_str() {
             Some("batch") => frame["events"].as_array().cloned().unwrap_or_default(),
             Some("subscribed") => {
-                if let Some(at) = lost_at.take() {
+                link.ever = true;
+                if let Some(at) = link.lost_at.take() {
                     printer.note(&format!(
                         "reconnected after {:.1} s; nothing was missed",
                         at.elapsed().as_secs_f64()
@@ -136,13 +172,15 @@ async fn session(
                 continue;
             }
             Some("error") => {
-                if frame["code"] == "SUBSCRIPTION_ERROR" {
-                    return Ended::NotFound(format!(
-                        "no run {id}: {}",
-                        frame["message"].as_str().unwrap_or("")
-                    ));
-                }
-                continue;
+                let message = frame["message"].as_str().unwrap_or("").to_string();
+                return match frame["code"].as_str() {
+                    Some("SUBSCRIPTION_ERROR") => {
+                        Ended::NotFound(format!("no run {id}: {message}"))
+                    }
+                    // The server could not read the stored events: it
+                    // stopped this subscription, so subscribe again.
+                    _ => Ended::Dropped(format!("the server said: {message}")),
+                };
             }
             _ => vec![frame],
         };
@@ -157,7 +195,12 @@ async fn session(
                 continue;
             }
             *since = seq;
-            if let Some(code) = printer.event(&event) {
+            let ended = printer.event(&event);
+            // Whoever read our output stopped (`| head`): so do we.
+            if printer.broken {
+                return Ended::Finished(ExitCode::SUCCESS);
+            }
+            if let Some(code) = ended {
                 let _ = ws.close(None).await;
                 return Ended::Finished(code);
             }
@@ -170,6 +213,8 @@ struct Printer {
     bar: Option<indicatif::ProgressBar>,
     /// Whether stderr is a terminal (progress bar, colours).
     tty: bool,
+    /// Whether a write found its reader gone.
+    broken: bool,
 }
 
 impl Printer {
@@ -177,28 +222,29 @@ impl Printer {
         Printer {
             bar: None,
             tty: std::io::stderr().is_terminal(),
+            broken: false,
         }
     }
 
-    fn out(&self, to_stderr: bool, text: &str) {
+    fn out(&mut self, to_stderr: bool, text: &str) {
         let write = || {
-            if to_stderr {
+            let result = if to_stderr {
                 let mut err = std::io::stderr().lock();
-                let _ = err.write_all(text.as_bytes());
-                let _ = err.flush();
+                err.write_all(text.as_bytes()).and_then(|()| err.flush())
             } else {
                 let mut out = std::io::stdout().lock();
-                let _ = out.write_all(text.as_bytes());
-                let _ = out.flush();
-            }
+                out.write_all(text.as_bytes()).and_then(|()| out.flush())
+            };
+            matches!(result, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
         };
-        match &self.bar {
+        let broken = match &self.bar {
             Some(bar) => bar.suspend(write),
             None => write(),
-        }
+        };
+        self.broken |= broken;
     }
 
-    fn note(&self, text: &str) {
+    fn note(&mut self, text: &str) {
         let line = if self.tty {
             format!("\x1b[2m{text}\x1b[0m\n")
         } else {
@@ -223,7 +269,7 @@ impl Printer {
                     Some("crlf") => "\r\n",
                     _ => "\n",
                 };
-                let to_stderr = matches!(e["stream"].as_str(), Some("stderr" | "system"))
+                let to_stderr = matches!(e["stream"].as_str(), Some("stderr" | "system" | "stdin"))
                     || (e["stream"].is_null() && e["level"] != "info");
                 self.out(to_stderr, &format!("{message}{ending}"));
                 None
@@ -300,21 +346,41 @@ fn took(e: &Value) -> String {
 }
 
 /// Turns off the terminal's echo while a password is typed (restored
-/// when dropped).
+/// when dropped, or by Ctrl-C, which would otherwise leave the terminal
+/// silent).
 pub struct NoEcho {
     saved: Option<libc::termios>,
+}
+
+static SAVED_TERMIOS: std::sync::OnceLock<libc::termios> = std::sync::OnceLock::new();
+
+extern "C" fn restore_and_exit(_: libc::c_int) {
+    if let Some(t) = SAVED_TERMIOS.get() {
+        // SAFETY: tcsetattr and _exit are async-signal-safe; `t` is what
+        // tcgetattr returned.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, t);
+        }
+    }
+    // SAFETY: ends the process at once, as SIGINT would have.
+    unsafe { libc::_exit(130) }
 }
 
 impl NoEcho {
     pub fn new() -> Self {
         // SAFETY: tcgetattr/tcsetattr on stdin with a zeroed termios that
-        // tcgetattr fills; nothing else holds it.
+        // tcgetattr fills; the handler only restores it and exits.
         unsafe {
             let mut t: libc::termios = std::mem::zeroed();
             if libc::tcgetattr(libc::STDIN_FILENO, &mut t) != 0 {
                 return NoEcho { saved: None };
             }
             let saved = t;
+            let _ = SAVED_TERMIOS.set(saved);
+            libc::signal(
+                libc::SIGINT,
+                restore_and_exit as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
             t.c_lflag &= !libc::ECHO;
             libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &t);
             NoEcho { saved: Some(saved) }
@@ -325,9 +391,11 @@ impl NoEcho {
 impl Drop for NoEcho {
     fn drop(&mut self) {
         if let Some(t) = self.saved {
-            // SAFETY: restores what tcgetattr returned.
+            // SAFETY: restores what tcgetattr returned, and SIGINT's
+            // default action.
             unsafe {
                 libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &t);
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
             }
         }
     }

@@ -26,16 +26,13 @@ pub struct ClientArgs {
     /// The server, e.g. https://yagura.example.com.
     #[arg(long, env = "YAGURA_URL")]
     pub url: Option<String>,
-    /// An API key (`yagura login` saves one).
+    /// An API key (`yagura login` saves one). Prefer YAGURA_API_KEY or the
+    /// saved login: a flag shows in the process list.
     #[arg(long, env = "YAGURA_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// A session token, instead of an API key.
-    #[arg(
-        long,
-        env = "YAGURA_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "api_key"
-    )]
+    /// A session token, instead of an API key (a key wins when both are
+    /// given).
+    #[arg(long, env = "YAGURA_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 }
 
@@ -43,9 +40,10 @@ pub struct ClientArgs {
 pub struct LoginArgs {
     #[command(flatten)]
     pub client: ClientArgs,
-    /// Your username.
+    /// Your username (or pass --api-key with a key made on the API keys
+    /// page, to save it).
     #[arg(long)]
-    pub username: String,
+    pub username: Option<String>,
     /// Read the password from standard input (else it is asked for).
     #[arg(long)]
     pub password_stdin: bool,
@@ -100,6 +98,10 @@ pub struct LogsArgs {
 struct Saved {
     url: String,
     api_key: String,
+    /// The key's id, to revoke it at the next login (absent: a key given
+    /// with `--api-key`, which is not ours to revoke).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_key_id: Option<String>,
 }
 
 fn config_path() -> Option<PathBuf> {
@@ -173,6 +175,7 @@ impl Client {
     pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let res = self
             .authorized(self.http.get(format!("{}{path}", self.url)))
+            .timeout(CALL_TIMEOUT)
             .send()
             .await
             .with_context(|| format!("cannot reach {}", self.url))?;
@@ -186,6 +189,7 @@ impl Client {
     ) -> anyhow::Result<T> {
         let res = self
             .authorized(self.http.post(format!("{}{path}", self.url)))
+            .timeout(CALL_TIMEOUT)
             .json(body)
             .send()
             .await
@@ -194,10 +198,16 @@ impl Client {
     }
 }
 
+/// How long a JSON call may take (the log download streams for as long as
+/// it needs).
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 fn http_client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
+        // A redirect (an auth proxy, another host) must never carry the
+        // API key or the password away.
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("yagura-cli/", env!("CARGO_PKG_VERSION")))
         .build()?)
 }
@@ -214,6 +224,15 @@ fn base_url(url: &str) -> anyhow::Result<String> {
 /// The body of a successful answer, or the server's error as a sentence.
 async fn answer<T: serde::de::DeserializeOwned>(res: reqwest::Response) -> anyhow::Result<T> {
     let status = res.status();
+    if status.is_redirection() {
+        let to = res
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        bail!("the server sent us elsewhere ({status} to {to}): check --url (a proxy in front of Yagura must pass /api and /ws through)");
+    }
     let text = res.text().await.unwrap_or_default();
     if status.is_success() {
         return serde_json::from_str(&text)
@@ -256,56 +275,128 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
             .clone()
             .context("which server? Pass --url (or YAGURA_URL)")?,
     )?;
-    let password = read_password(args.password_stdin)?;
     let http = http_client()?;
+    let path = config_path()
+        .context("no place for the client's file: set HOME or YAGURA_CLIENT_CONFIG")?;
+    let previous = saved().filter(|s| s.url == url);
+    // A key made elsewhere (the API keys page): checked, then saved as is.
+    if let Some(key) = &args.client.api_key {
+        let res = http
+            .get(format!("{url}/api/v1/me"))
+            .header("X-API-Key", key)
+            .timeout(CALL_TIMEOUT)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        let me: Value = answer(res).await?;
+        save(
+            &path,
+            &Saved {
+                url: url.clone(),
+                api_key: key.clone(),
+                api_key_id: None,
+            },
+        )?;
+        println!(
+            "Signed in to {url} as {}; the key is saved in {}.",
+            me["username"].as_str().unwrap_or("?"),
+            path.display()
+        );
+        return Ok(());
+    }
+    let username = args
+        .username
+        .clone()
+        .context("--username is needed (or --api-key with a key from the API keys page)")?;
+    let password = read_password(args.password_stdin)?;
     let res = http
         .post(format!("{url}/api/v1/auth/login"))
-        .json(&json!({"username": args.username, "password": password}))
+        .timeout(CALL_TIMEOUT)
+        .json(&json!({"username": username, "password": password}))
         .send()
         .await
         .with_context(|| format!("cannot reach {url}"))?;
     let signed: Value = answer(res).await?;
-    let token = signed["token"].as_str().context("no token in the answer")?;
+    let token = signed["token"]
+        .as_str()
+        .context("no token in the answer")?
+        .to_string();
     let host = crate::cli::hostname();
-    let res = http
-        .post(format!("{url}/api/v1/api-keys"))
-        .bearer_auth(token)
-        .json(&json!({"name": format!("yagura CLI on {host}")}))
-        .send()
-        .await?;
-    let made: Value = answer(res).await?;
-    let key = made["key"].as_str().context("no key in the answer")?;
-    let path = config_path()
-        .context("no place for the client's file: set HOME or YAGURA_CLIENT_CONFIG")?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let made = async {
+        let res = http
+            .post(format!("{url}/api/v1/api-keys"))
+            .bearer_auth(&token)
+            .timeout(CALL_TIMEOUT)
+            .json(&json!({"name": format!("yagura CLI on {host}")}))
+            .send()
+            .await?;
+        answer::<Value>(res).await
     }
-    let text = serde_json::to_string_pretty(&Saved {
-        url: url.clone(),
-        api_key: key.to_string(),
-    })?;
-    write_private(&path, &text)?;
+    .await;
+    // The session was only for this: it ends whatever happened.
+    let _ = http
+        .post(format!("{url}/api/v1/auth/logout"))
+        .bearer_auth(&token)
+        .timeout(CALL_TIMEOUT)
+        .send()
+        .await;
+    let made = made.context(
+        "cannot make an API key (viewers may not: pass --api-key, or use --token with a session)",
+    )?;
+    let key = made["key"].as_str().context("no key in the answer")?;
+    save(
+        &path,
+        &Saved {
+            url: url.clone(),
+            api_key: key.to_string(),
+            api_key_id: made["id"].as_str().map(str::to_owned),
+        },
+    )?;
+    // The key an earlier login saved for this server is not needed now.
+    if let Some(old) = previous.and_then(|p| p.api_key_id.map(|id| (id, p.api_key))) {
+        let _ = http
+            .delete(format!("{url}/api/v1/api-keys/{}", old.0))
+            .header("X-API-Key", key)
+            .timeout(CALL_TIMEOUT)
+            .send()
+            .await;
+    }
     println!(
-        "Signed in to {url} as {}. An API key named \"yagura CLI on {host}\" is saved in {} (revoke it on the API keys page).",
-        args.username,
+        "Signed in to {url} as {username}. An API key named \"yagura CLI on {host}\" is saved in {} (revoke it on the API keys page).",
         path.display()
     );
     Ok(())
 }
 
-/// Writes `text` to `path`, readable by its owner only.
+fn save(path: &std::path::Path, saved: &Saved) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    write_private(path, &serde_json::to_string_pretty(saved)?)
+}
+
+/// Writes `text` to `path`, readable by its owner only: a new file
+/// (never following a link) renamed over the old one, so the old one
+/// stays whole until the new one is.
 fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(text.as_bytes())?;
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    let written = file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
     Ok(())
 }
 
@@ -360,7 +451,8 @@ fn took(e: &Execution) -> String {
 /// An agent named or identified by `which`.
 async fn agent(client: &Client, which: &str) -> anyhow::Result<Agent> {
     let agents: Vec<Agent> = client.get("/api/v1/agents").await?;
-    if let Some(a) = agents.iter().find(|a| a.id.to_string() == which) {
+    let as_id = uuid::Uuid::parse_str(which).map(|u| u.to_string()).ok();
+    if let Some(a) = agents.iter().find(|a| Some(a.id.to_string()) == as_id) {
         return Ok(a.clone());
     }
     let named: Vec<&Agent> = agents
@@ -383,21 +475,28 @@ async fn agent(client: &Client, which: &str) -> anyhow::Result<Agent> {
 
 /// An issue by id, or by number when exactly one repository has it.
 async fn issue(client: &Client, which: &str) -> anyhow::Result<String> {
-    if uuid::Uuid::parse_str(which).is_ok() {
-        return Ok(which.to_string());
+    if let Ok(id) = uuid::Uuid::parse_str(which) {
+        return Ok(id.to_string());
     }
     let number: i64 = which
         .trim_start_matches('#')
         .parse()
         .with_context(|| format!("--issue is an issue's id or number, not {which:?}"))?;
-    let list: Value = client.get("/api/v1/issues?limit=500").await?;
-    let items = list
-        .get("items")
-        .and_then(Value::as_array)
-        .or_else(|| list.as_array())
-        .cloned()
-        .unwrap_or_default();
-    let found: Vec<&Value> = items.iter().filter(|i| i["number"] == number).collect();
+    // Every page: the same number may be in several repositories.
+    let mut found: Vec<Value> = Vec::new();
+    let mut offset = 0usize;
+    loop {
+        let page: Value = client
+            .get(&format!("/api/v1/issues?limit=200&offset={offset}"))
+            .await?;
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        let total = page["total"].as_u64().unwrap_or(0) as usize;
+        offset += items.len();
+        found.extend(items.into_iter().filter(|i| i["number"] == number));
+        if offset >= total || offset == 0 {
+            break;
+        }
+    }
     match found.as_slice() {
         [one] => Ok(one["id"].as_str().unwrap_or_default().to_string()),
         [] => bail!("no issue #{number}"),
@@ -425,8 +524,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
 
 /// The run `which` names: its id, or the start of one of the newest 200.
 async fn execution_id(client: &Client, which: &str) -> anyhow::Result<String> {
-    if uuid::Uuid::parse_str(which).is_ok() {
-        return Ok(which.to_string());
+    // The form the server writes ids in (events carry it).
+    if let Ok(id) = uuid::Uuid::parse_str(which) {
+        return Ok(id.to_string());
     }
     if which.len() < 4 || !which.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
         bail!("{which:?} is not a run's id (or its first characters, 4 or more)");

@@ -202,6 +202,40 @@ async fn an_invitation_can_be_accepted_with_github() {
     // Used up: the link's page says why.
     let (to, _) = join(&t, &secret).await;
     assert!(to.starts_with("/invite/"), "{to}");
+    // Signed in as someone else in this browser: never linked to them.
+    let other = invite("viewer").await;
+    let res = t
+        .http
+        .get(t.url(&format!("/auth/github?invite={other}")))
+        .send()
+        .await
+        .unwrap();
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let cookies = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let state = location
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let res = t
+        .http
+        .get(t.url(&format!(
+            "/auth/github/callback?code={}&state={state}",
+            fake_github::OAUTH_CODE
+        )))
+        .header("cookie", format!("{cookies}; yagura_session={admin}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/login?error=github_signed_in");
     // Another invitation, the same GitHub account: refused.
     let other = invite("admin").await;
     let (to, session) = join(&t, &other).await;
