@@ -124,6 +124,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=AuditLogPage ssr=SsrMode::Async />
+                    <Route path=path!("insights") view=InsightsPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

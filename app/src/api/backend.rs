@@ -85,6 +85,8 @@ pub trait TeamBackend: Send + Sync + 'static {
         parts: &Parts,
         query: crate::model::AuditQuery,
     ) -> Result<crate::model::AuditPage, ApiError>;
+    /// The Insights page's figures for the last `days` days (any role).
+    async fn insights(&self, parts: &Parts, days: u32) -> Result<crate::model::Insights, ApiError>;
     /// How people may sign in here (public).
     async fn sign_in_options(&self) -> Result<crate::model::SignInOptions, ApiError>;
     /// Your single sign-on link; None when the server has no provider.

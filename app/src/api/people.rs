@@ -86,3 +86,11 @@ pub async fn list_audit(
         .audit(&super::request_parts()?, query)
         .await
 }
+
+/// The Insights page's figures for the last `days` days (1–90).
+#[server(endpoint = "insights")]
+pub async fn insights(days: u32) -> Result<crate::model::Insights, ApiError> {
+    super::backend()?
+        .insights(&super::request_parts()?, days)
+        .await
+}

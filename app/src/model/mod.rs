@@ -9,6 +9,7 @@ mod event;
 mod execution;
 mod github;
 mod ids;
+mod insights;
 mod issue;
 mod notification;
 mod runner;
@@ -36,6 +37,7 @@ pub use github::{
 pub use ids::{
     AgentId, ExecutionId, IssueId, NotificationId, RepositoryId, UserId, WorkflowId, WorkflowRunId,
 };
+pub use insights::{DayOutcomes, GroupStats, HostLoad, Insights, Percentiles};
 pub use issue::{
     normalise_labels, split_labels, Issue, IssueDetail, IssueInput, IssuePage, IssueQuery,
     IssueRef, IssueState, IssueUpdate, Repository, RepositoryInput,

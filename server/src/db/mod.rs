@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod deliveries;
 pub mod executions;
+pub mod insights;
 pub mod invitations;
 pub mod issues;
 pub mod notifications;

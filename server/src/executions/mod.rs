@@ -11,6 +11,7 @@
 
 pub mod demo;
 pub mod drive;
+pub mod insights;
 pub mod lines;
 mod local;
 pub mod markers;

@@ -11,6 +11,7 @@ mod dialects;
 mod executions;
 mod fake_github;
 mod github;
+mod insights;
 mod metrics;
 mod people;
 mod restart;

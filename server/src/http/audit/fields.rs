@@ -28,6 +28,7 @@ pub const READ_ONLY_FNS: &[&str] = &[
     "notifications/list",
     "people/list",
     "auth/options",
+    "insights",
     "account/sso",
     "people/invitations",
     "runners/overview",

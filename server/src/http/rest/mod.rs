@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(invitations::router())
         .merge(audit::router())
+        .merge(audit::insights_router())
 }
 
 /// The signed-in user; rejects the request with 401 otherwise.

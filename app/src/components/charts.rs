@@ -1,0 +1,130 @@
+//! Small charts drawn as SVG on the server (and again in the browser when
+//! their data changes): no chart library, no script needed to see them.
+//! They scale to their box (`viewBox`, width 100%) and take their colours
+//! from classes, so dark mode is the stylesheet's.
+
+use leptos::prelude::*;
+
+use crate::model::DayOutcomes;
+
+/// The outcome colours, as the status badges use them.
+const COMPLETED: &str = "fill-emerald-500 dark:fill-emerald-400";
+const FAILED: &str = "fill-rose-500 dark:fill-rose-400";
+const CANCELLED: &str = "fill-slate-400 dark:fill-slate-500";
+const UNFINISHED: &str = "fill-sky-400 dark:fill-sky-500";
+
+fn day_label(day_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(day_ms)
+        .map(|d| d.format("%b %-d").to_string())
+        .unwrap_or_default()
+}
+
+/// Runs per day, stacked by outcome, oldest on the left.
+#[component]
+pub fn RunsPerDay(days: Vec<DayOutcomes>) -> impl IntoView {
+    const H: f64 = 120.0;
+    const BAR: f64 = 10.0;
+    const GAP: f64 = 4.0;
+    let width = (days.len() as f64 * (BAR + GAP)).max(BAR + GAP);
+    let max = days
+        .iter()
+        .map(DayOutcomes::total)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let scale = H / f64::from(max);
+    let label_every = (days.len() / 6).max(1);
+    let bars = days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let x = i as f64 * (BAR + GAP);
+            let mut y = H;
+            let mut parts = Vec::new();
+            for (count, class) in [
+                (d.completed, COMPLETED),
+                (d.failed, FAILED),
+                (d.cancelled, CANCELLED),
+                (d.unfinished, UNFINISHED),
+            ] {
+                if count == 0 {
+                    continue;
+                }
+                let h = f64::from(count) * scale;
+                y -= h;
+                parts.push(view! { <rect x=x y=y width=BAR height=h class=class /> });
+            }
+            let title = format!(
+                "{}: {} completed, {} failed, {} cancelled, {} not finished",
+                day_label(d.day),
+                d.completed,
+                d.failed,
+                d.cancelled,
+                d.unfinished
+            );
+            let label = (i % label_every == 0 || i + 1 == days.len()).then(|| {
+                view! {
+                    <text x=x + BAR / 2.0 y=H + 14.0 text-anchor="middle" class="fill-slate-500 text-[9px] dark:fill-slate-400">
+                        {day_label(d.day)}
+                    </text>
+                }
+            });
+            view! {
+                <g data-total=d.total()>
+                    <title>{title}</title>
+                    // The whole column answers to the pointer, empty days too.
+                    <rect x=x y=0 width=BAR height=H class="fill-transparent" />
+                    {parts}
+                    {label}
+                </g>
+            }
+        })
+        .collect_view();
+    view! {
+        <svg viewBox=format!("-2 -4 {} {}", width + 4.0, H + 22.0) class="h-48 w-full" role="img"
+            aria-label="Runs per day by outcome" data-testid="runs-per-day" preserveAspectRatio="none">
+            <line x1=0 y1=H x2=width y2=H class="stroke-slate-200 dark:stroke-slate-700" stroke-width="1" />
+            <text x=0 y=8 class="fill-slate-500 text-[9px] dark:fill-slate-400">{format!("{max}")}</text>
+            {bars}
+        </svg>
+        <ul class="mt-2 flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-600 dark:text-slate-400">
+            {[("completed", COMPLETED), ("failed", FAILED), ("cancelled", CANCELLED), ("not finished", UNFINISHED)]
+                .into_iter()
+                .map(|(label, class)| view! {
+                    <li class="flex items-center gap-1.5">
+                        <svg viewBox="0 0 10 10" class="h-2.5 w-2.5" aria-hidden="true"><rect width="10" height="10" rx="2" class=class /></svg>
+                        {label}
+                    </li>
+                })
+                .collect_view()}
+        </ul>
+    }
+}
+
+/// A horizontal meter, 0–100.
+#[component]
+pub fn Meter(
+    percent: f64,
+    /// Read out to screen readers.
+    label: String,
+    /// Its colour: `good` (green), `warn` (amber over 75), `load` (indigo,
+    /// amber over 75, red over 90).
+    #[prop(default = "load")]
+    kind: &'static str,
+) -> impl IntoView {
+    let p = percent.clamp(0.0, 100.0);
+    let class = match kind {
+        "good" if p < 50.0 => "bg-rose-500 dark:bg-rose-400",
+        "good" if p < 80.0 => "bg-amber-500 dark:bg-amber-400",
+        "good" => "bg-emerald-500 dark:bg-emerald-400",
+        _ if p > 90.0 => "bg-rose-500 dark:bg-rose-400",
+        _ if p > 75.0 => "bg-amber-500 dark:bg-amber-400",
+        _ => "bg-indigo-500 dark:bg-indigo-400",
+    };
+    view! {
+        <div class="h-2 w-full overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800" role="meter"
+            aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{p:.0}") aria-label=label>
+            <div class=format!("h-full rounded-full {class}") style=format!("width: {p:.1}%") />
+        </div>
+    }
+}
