@@ -183,3 +183,45 @@ test('a forgotten password: the admin makes a reset link, the member sets a new 
   await page.reload();
   await expect(page.getByTestId('invitation').filter({ hasText: 'password reset for mira' })).toHaveAttribute('data-status', 'accepted');
 });
+
+test('insights show the team’s runs, on a phone and in the dark', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/insights?days=7');
+  await page.waitForLoadState('networkidle');
+  // Mira's run of the demo agent, once it ended (the page follows live).
+  const row = page.getByTestId('agent-stats').locator('tr[data-name="Demo agent"]');
+  await expect(row).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByTestId('runs-total')).toContainText(/[1-9]\d* runs? in the last 7 days/);
+  await expect(page.getByTestId('runs-per-day').locator('g[data-total]').last()).not.toHaveAttribute('data-total', '0');
+  await expect(page.getByTestId('load')).toContainText('CPU');
+  await shot(page, 'insights');
+  // The period links work without a round trip through a form.
+  await page.getByRole('link', { name: '30 days' }).click();
+  await expect(page).toHaveURL(/days=30$/);
+  await expect(page.getByTestId('runs-per-day').locator('g[data-total]')).toHaveCount(30);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto('/insights?days=7');
+  await expect(row).toBeVisible();
+  await shot(page, 'insights-phone-dark');
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+});
+
+test('a deactivated account is deleted; what they did stays theirs', async ({ page }) => {
+  await signIn(page);
+  page.on('dialog', (dialog) => dialog.accept());
+  await page.goto('/people');
+  await page.waitForLoadState('networkidle');
+  const row = page.getByTestId('person').filter({ hasText: 'mira' });
+  // Only a deactivated account offers "Delete".
+  await expect(row.getByRole('button', { name: 'Delete' })).toHaveCount(0);
+  await row.getByRole('button', { name: 'Deactivate' }).click();
+  await expect(row).toHaveAttribute('data-active', 'false');
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await expect(page.getByTestId('person').filter({ hasText: 'mira' })).toHaveCount(0);
+  // The audit log has the deletion; mira's run is still hers.
+  await page.goto('/audit?action=people.delete');
+  await expect(page.getByTestId('audit-entry').first()).toHaveAttribute('data-actor', 'admin');
+  await page.goto('/audit?actor=mira&action=executions');
+  await expect(page.getByTestId('audit-entry').first()).toHaveAttribute('data-action', 'executions.start');
+});

@@ -19,13 +19,16 @@ fn day_label(day_ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Runs per day, stacked by outcome, oldest on the left.
+/// Runs per day, stacked by outcome, oldest on the left. The bars are SVG
+/// stretched to the box; the scale and the day labels are HTML, so their
+/// text is never stretched with it.
 #[component]
 pub fn RunsPerDay(days: Vec<DayOutcomes>) -> impl IntoView {
     const H: f64 = 120.0;
     const BAR: f64 = 10.0;
     const GAP: f64 = 4.0;
-    let width = (days.len() as f64 * (BAR + GAP)).max(BAR + GAP);
+    let n = days.len().max(1);
+    let width = n as f64 * (BAR + GAP);
     let max = days
         .iter()
         .map(DayOutcomes::total)
@@ -33,12 +36,12 @@ pub fn RunsPerDay(days: Vec<DayOutcomes>) -> impl IntoView {
         .unwrap_or(0)
         .max(1);
     let scale = H / f64::from(max);
-    let label_every = (days.len() / 6).max(1);
+    let label_every = n.div_ceil(7);
     let bars = days
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let x = i as f64 * (BAR + GAP);
+            let x = i as f64 * (BAR + GAP) + GAP / 2.0;
             let mut y = H;
             let mut parts = Vec::new();
             for (count, class) in [
@@ -62,32 +65,46 @@ pub fn RunsPerDay(days: Vec<DayOutcomes>) -> impl IntoView {
                 d.cancelled,
                 d.unfinished
             );
-            let label = (i % label_every == 0 || i + 1 == days.len()).then(|| {
-                view! {
-                    <text x=x + BAR / 2.0 y=H + 14.0 text-anchor="middle" class="fill-slate-500 text-[9px] dark:fill-slate-400">
-                        {day_label(d.day)}
-                    </text>
-                }
-            });
             view! {
                 <g data-total=d.total()>
                     <title>{title}</title>
                     // The whole column answers to the pointer, empty days too.
-                    <rect x=x y=0 width=BAR height=H class="fill-transparent" />
+                    <rect x=x - GAP / 2.0 y=0 width=BAR + GAP height=H class="fill-transparent" />
                     {parts}
-                    {label}
                 </g>
             }
         })
         .collect_view();
+    let labels = days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let shown = (n - 1 - i).is_multiple_of(label_every);
+            view! {
+                <span class="overflow-visible whitespace-nowrap text-center">
+                    {shown.then(|| day_label(d.day))}
+                </span>
+            }
+        })
+        .collect_view();
     view! {
-        <svg viewBox=format!("-2 -4 {} {}", width + 4.0, H + 22.0) class="h-48 w-full" role="img"
-            aria-label="Runs per day by outcome" data-testid="runs-per-day" preserveAspectRatio="none">
-            <line x1=0 y1=H x2=width y2=H class="stroke-slate-200 dark:stroke-slate-700" stroke-width="1" />
-            <text x=0 y=8 class="fill-slate-500 text-[9px] dark:fill-slate-400">{format!("{max}")}</text>
-            {bars}
-        </svg>
-        <ul class="mt-2 flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-600 dark:text-slate-400">
+        <div class="flex gap-2">
+            <div class="flex h-40 flex-col justify-between text-right text-[10px] tabular-nums text-slate-500 dark:text-slate-400" aria-hidden="true">
+                <span>{max}</span>
+                <span>"0"</span>
+            </div>
+            <div class="min-w-0 flex-1">
+                <svg viewBox=format!("0 0 {width} {H}") class="block h-40 w-full border-b border-slate-200 dark:border-slate-700" role="img"
+                    aria-label="Runs per day by outcome" data-testid="runs-per-day" preserveAspectRatio="none">
+                    {bars}
+                </svg>
+                <div class="mt-1 grid text-[10px] text-slate-500 dark:text-slate-400" aria-hidden="true"
+                    style=format!("grid-template-columns: repeat({n}, minmax(0, 1fr))")>
+                    {labels}
+                </div>
+            </div>
+        </div>
+        <ul class="mt-3 flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-600 dark:text-slate-400">
             {[("completed", COMPLETED), ("failed", FAILED), ("cancelled", CANCELLED), ("not finished", UNFINISHED)]
                 .into_iter()
                 .map(|(label, class)| view! {

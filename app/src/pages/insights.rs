@@ -99,7 +99,7 @@ fn Figures(insights: Insights) -> impl IntoView {
             <section class=format!("lg:col-span-2 {CARD}")>
                 <h2 class="text-base font-semibold">"Runs per day"</h2>
                 <p class="mt-1 text-sm text-slate-600 dark:text-slate-400" data-testid="runs-total">
-                    {format!("{total} runs in the last {} days.", insights.days)}
+                    {format!("{total} {} in the last {} days.", if total == 1 { "run" } else { "runs" }, insights.days)}
                 </p>
                 <div class="mt-3">
                     <RunsPerDay days=insights.per_day.clone() />
@@ -152,7 +152,7 @@ fn WaitFigures(wait: Percentiles) -> impl IntoView {
             {if wait.samples == 0 {
                 "No run started in this period.".to_string()
             } else {
-                format!("From queued to started, over {} runs:", wait.samples)
+                format!("From queued to started, over {} {}:", wait.samples, if wait.samples == 1 { "run" } else { "runs" })
             }}
         </p>
         {(wait.samples > 0).then(|| view! {
@@ -186,15 +186,15 @@ fn GroupTable(
             } else {
                 view! {
                     <div class="mt-3 overflow-x-auto">
-                        <table class="w-full min-w-[36rem] text-sm" data-testid=testid>
+                        <table class="w-full text-sm" data-testid=testid>
                             <thead class="text-left text-xs uppercase tracking-wide text-slate-500">
                                 <tr>
                                     <th class="py-2 pr-4 font-medium">"Name"</th>
                                     <th class="py-2 pr-4 font-medium">"Success"</th>
                                     <th class="py-2 pr-4 text-right font-medium">"Runs"</th>
                                     <th class="py-2 pr-4 text-right font-medium">"Median"</th>
-                                    <th class="py-2 pr-4 text-right font-medium">"p90"</th>
-                                    <th class="py-2 text-right font-medium">"p99"</th>
+                                    <th class="hidden py-2 pr-4 text-right font-medium sm:table-cell">"p90"</th>
+                                    <th class="hidden py-2 text-right font-medium sm:table-cell">"p99"</th>
                                 </tr>
                             </thead>
                             <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
@@ -203,7 +203,7 @@ fn GroupTable(
                                     view! {
                                         <tr data-name=g.name.clone()>
                                             <td class="py-2 pr-4 font-medium">{g.name.clone()}</td>
-                                            <td class="w-48 py-2 pr-4">
+                                            <td class="w-24 py-2 pr-4 sm:w-48">
                                                 {match rate {
                                                     Some(r) => view! {
                                                         <div class="flex items-center gap-2">
@@ -216,8 +216,8 @@ fn GroupTable(
                                             </td>
                                             <td class="py-2 pr-4 text-right tabular-nums">{g.finished}</td>
                                             <td class="py-2 pr-4 text-right tabular-nums">{duration(g.duration.p50)}</td>
-                                            <td class="py-2 pr-4 text-right tabular-nums">{duration(g.duration.p90)}</td>
-                                            <td class="py-2 text-right tabular-nums">{duration(g.duration.p99)}</td>
+                                            <td class="hidden py-2 pr-4 text-right tabular-nums sm:table-cell">{duration(g.duration.p90)}</td>
+                                            <td class="hidden py-2 text-right tabular-nums sm:table-cell">{duration(g.duration.p99)}</td>
                                         </tr>
                                     }
                                 }).collect_view()}
