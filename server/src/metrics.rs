@@ -45,10 +45,35 @@ static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
     deliveries: Family::default(),
 });
 
-/// A batch of `events` written by the event writer in `took`.
-pub fn events_written(events: usize, took: Duration) {
+/// Events and log lines written, per second, for the last minute or so
+/// (one slot per second, reused as time goes round).
+static RECENT: std::sync::Mutex<[(i64, u64, u64); 64]> = std::sync::Mutex::new([(0, 0, 0); 64]);
+
+/// A batch of `events` (`lines` of them log lines) written by the event
+/// writer in `took`.
+pub fn events_written(events: usize, lines: usize, took: Duration) {
     COUNTERS.events_written.inc_by(events as u64);
     COUNTERS.batch_seconds.observe(took.as_secs_f64());
+    let second = chrono::Utc::now().timestamp();
+    let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+    let slot = &mut recent[second.rem_euclid(64) as usize];
+    if slot.0 != second {
+        *slot = (second, 0, 0);
+    }
+    slot.1 += events as u64;
+    slot.2 += lines as u64;
+}
+
+/// Events and log lines this process wrote per second over the last 60
+/// seconds.
+pub fn recent_rates() -> (f64, f64) {
+    let now = chrono::Utc::now().timestamp();
+    let recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+    let (events, lines) = recent
+        .iter()
+        .filter(|(second, _, _)| now - second < 60 && *second <= now)
+        .fold((0, 0), |(e, l), (_, de, dl)| (e + de, l + dl));
+    (events as f64 / 60.0, lines as f64 / 60.0)
 }
 
 /// A GitHub delivery and what became of it (`done`, or the refusal's code).

@@ -87,6 +87,8 @@ pub trait TeamBackend: Send + Sync + 'static {
     ) -> Result<crate::model::AuditPage, ApiError>;
     /// The Insights page's figures for the last `days` days (any role).
     async fn insights(&self, parts: &Parts, days: u32) -> Result<crate::model::Insights, ApiError>;
+    /// The load right now (any role).
+    async fn insights_now(&self, parts: &Parts) -> Result<crate::model::LiveLoad, ApiError>;
     /// How people may sign in here (public).
     async fn sign_in_options(&self) -> Result<crate::model::SignInOptions, ApiError>;
     /// Your single sign-on link; None when the server has no provider.

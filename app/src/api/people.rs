@@ -94,3 +94,11 @@ pub async fn insights(days: u32) -> Result<crate::model::Insights, ApiError> {
         .insights(&super::request_parts()?, days)
         .await
 }
+
+/// The load right now: runs queued and running, event rates, the host.
+#[server(endpoint = "insights/now")]
+pub async fn insights_now() -> Result<crate::model::LiveLoad, ApiError> {
+    super::backend()?
+        .insights_now(&super::request_parts()?)
+        .await
+}

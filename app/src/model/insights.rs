@@ -61,7 +61,7 @@ pub struct GroupStats {
     /// Runs that ended.
     pub finished: u32,
     pub succeeded: u32,
-    /// How long the ended runs took.
+    /// How long the ended runs took (of the period's newest 20,000).
     pub duration: Percentiles,
 }
 
@@ -86,6 +86,23 @@ pub struct HostLoad {
     pub disk_total: u64,
 }
 
+/// The load right now.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveLoad {
+    /// Events and log lines this server stored per second over the last
+    /// minute.
+    pub events_per_second: f64,
+    pub lines_per_second: f64,
+    /// Runs queued or running now.
+    pub queued: u32,
+    pub running: u32,
+    /// The host (absent over REST).
+    pub host: Option<HostLoad>,
+    /// When these were read (ms).
+    pub at: i64,
+}
+
 /// Everything the Insights page shows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -93,21 +110,14 @@ pub struct Insights {
     /// The period, in days, ending now.
     pub days: u32,
     /// One entry per day of the period, oldest first (days without runs
-    /// included).
+    /// included). Every run counts.
     pub per_day: Vec<DayOutcomes>,
     pub agents: Vec<GroupStats>,
     pub workflows: Vec<GroupStats>,
-    /// From created to started, for runs that started in the period.
+    /// From created to started, for runs created in the period that
+    /// started (the newest 20,000).
     pub queue_wait: Percentiles,
-    /// Events and log lines stored in the last minute, per second.
-    pub events_per_second: f64,
-    pub lines_per_second: f64,
-    /// Runs queued or running now.
-    pub queued_now: u32,
-    pub running_now: u32,
-    pub host: Option<HostLoad>,
-    /// When these figures were read (ms).
-    pub at: i64,
+    pub now: LiveLoad,
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub use github::{
 pub use ids::{
     AgentId, ExecutionId, IssueId, NotificationId, RepositoryId, UserId, WorkflowId, WorkflowRunId,
 };
-pub use insights::{DayOutcomes, GroupStats, HostLoad, Insights, Percentiles};
+pub use insights::{DayOutcomes, GroupStats, HostLoad, Insights, LiveLoad, Percentiles};
 pub use issue::{
     normalise_labels, split_labels, Issue, IssueDetail, IssueInput, IssuePage, IssueQuery,
     IssueRef, IssueState, IssueUpdate, Repository, RepositoryInput,

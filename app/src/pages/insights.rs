@@ -11,10 +11,10 @@ use leptos_router::hooks::use_query_map;
 
 use super::common::{workflow_version, CARD};
 use super::executions::lifecycle_version;
-use crate::api::insights;
+use crate::api::{insights, insights_now, ApiError};
 use crate::components::charts::{Meter, RunsPerDay};
 use crate::components::empty_state::PageHeader;
-use crate::model::{GroupStats, Insights, Percentiles};
+use crate::model::{GroupStats, Insights, LiveLoad, Percentiles};
 
 const PERIODS: [u32; 3] = [7, 30, 90];
 
@@ -58,11 +58,14 @@ pub fn InsightsPage() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     });
-    // Made before anything is awaited (one serialization id).
+    // Made before anything is awaited (one serialization id each). The
+    // period's figures change when runs start or end; the load is read
+    // again every few seconds on its own.
     let data = Resource::new(
-        move || (days(), runs.get(), workflows.get(), tick.get()),
-        |(d, _, _, _)| insights(d),
+        move || (days(), runs.get(), workflows.get()),
+        |(d, _, _)| insights(d),
     );
+    let load = Resource::new(move || (tick.get(), runs.get()), |_| insights_now());
     view! {
         <leptos_meta::Title text="Insights" />
         <PageHeader title="Insights" subtitle="How the runs went, how long they take and wait, and the load right now. Live." />
@@ -82,7 +85,7 @@ pub fn InsightsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(i) => view! { <Figures insights=i /> }.into_any(),
+                    Ok(i) => view! { <Figures insights=i load=load /> }.into_any(),
                     Err(e) => view! { <p role="alert" class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
                 }
             })}
@@ -91,9 +94,9 @@ pub fn InsightsPage() -> impl IntoView {
 }
 
 #[component]
-fn Figures(insights: Insights) -> impl IntoView {
+fn Figures(insights: Insights, load: Resource<Result<LiveLoad, ApiError>>) -> impl IntoView {
     let total: u32 = insights.per_day.iter().map(|d| d.total()).sum();
-    let host = insights.host.clone();
+    let first = insights.now.clone();
     view! {
         <div class="grid gap-6 lg:grid-cols-3">
             <section class=format!("lg:col-span-2 {CARD}")>
@@ -107,33 +110,11 @@ fn Figures(insights: Insights) -> impl IntoView {
             </section>
             <section class=CARD data-testid="load">
                 <h2 class="text-base font-semibold">"Now"</h2>
-                <dl class="mt-3 grid grid-cols-2 gap-x-4 gap-y-2 text-sm">
-                    <dt class="text-slate-600 dark:text-slate-400">"Running"</dt>
-                    <dd class="text-right font-medium tabular-nums" data-testid="running-now">{insights.running_now}</dd>
-                    <dt class="text-slate-600 dark:text-slate-400">"Queued"</dt>
-                    <dd class="text-right font-medium tabular-nums">{insights.queued_now}</dd>
-                    <dt class="text-slate-600 dark:text-slate-400">"Events / s"</dt>
-                    <dd class="text-right font-medium tabular-nums">{format!("{:.1}", insights.events_per_second)}</dd>
-                    <dt class="text-slate-600 dark:text-slate-400">"Log lines / s"</dt>
-                    <dd class="text-right font-medium tabular-nums">{format!("{:.1}", insights.lines_per_second)}</dd>
-                </dl>
-                <p class="mt-1 text-xs text-slate-500">"Rates over the last minute."</p>
-                {host.map(|h| view! {
-                    <div class="mt-4 space-y-3 text-sm">
-                        <div>
-                            <div class="mb-1 flex justify-between"><span>{format!("CPU ({} cores)", h.cores)}</span><span class="tabular-nums">{format!("{:.0}%", h.cpu_percent)}</span></div>
-                            <Meter percent=h.cpu_percent label="CPU".to_string() />
-                        </div>
-                        <div>
-                            <div class="mb-1 flex justify-between"><span>"Memory"</span><span class="tabular-nums">{format!("{} of {}", bytes(h.memory_used), bytes(h.memory_total))}</span></div>
-                            <Meter percent=h.memory_percent label="Memory".to_string() />
-                        </div>
-                        <div>
-                            <div class="mb-1 flex justify-between"><span>"Disk (data)"</span><span class="tabular-nums">{format!("{} of {}", bytes(h.disk_used), bytes(h.disk_total))}</span></div>
-                            <Meter percent=h.disk_percent label="Disk".to_string() />
-                        </div>
-                    </div>
-                })}
+                <Transition fallback=move || view! { <Now now=first.clone() /> }>
+                    {move || Suspend::new(async move {
+                        load.await.ok().map(|now| view! { <Now now=now /> })
+                    })}
+                </Transition>
             </section>
         </div>
         <section class=format!("mt-6 {CARD}")>
@@ -142,6 +123,39 @@ fn Figures(insights: Insights) -> impl IntoView {
         </section>
         <GroupTable title="Agents" testid="agent-stats" groups=insights.agents.clone() empty="No agent ran in this period." />
         <GroupTable title="Workflows" testid="workflow-stats" groups=insights.workflows.clone() empty="No workflow ran in this period." />
+    }
+}
+
+#[component]
+fn Now(now: LiveLoad) -> impl IntoView {
+    view! {
+        <dl class="mt-3 grid grid-cols-2 gap-x-4 gap-y-2 text-sm">
+            <dt class="text-slate-600 dark:text-slate-400">"Running"</dt>
+            <dd class="text-right font-medium tabular-nums" data-testid="running-now">{now.running}</dd>
+            <dt class="text-slate-600 dark:text-slate-400">"Queued"</dt>
+            <dd class="text-right font-medium tabular-nums">{now.queued}</dd>
+            <dt class="text-slate-600 dark:text-slate-400">"Events / s"</dt>
+            <dd class="text-right font-medium tabular-nums">{format!("{:.1}", now.events_per_second)}</dd>
+            <dt class="text-slate-600 dark:text-slate-400">"Log lines / s"</dt>
+            <dd class="text-right font-medium tabular-nums">{format!("{:.1}", now.lines_per_second)}</dd>
+        </dl>
+        <p class="mt-1 text-xs text-slate-500">"Rates over the last minute, on this server."</p>
+        {now.host.map(|h| view! {
+            <div class="mt-4 space-y-3 text-sm">
+                <div>
+                    <div class="mb-1 flex justify-between"><span>{format!("CPU ({} cores)", h.cores)}</span><span class="tabular-nums">{format!("{:.0}%", h.cpu_percent)}</span></div>
+                    <Meter percent=h.cpu_percent label="CPU".to_string() />
+                </div>
+                <div>
+                    <div class="mb-1 flex justify-between"><span>"Memory"</span><span class="tabular-nums">{format!("{} of {}", bytes(h.memory_used), bytes(h.memory_total))}</span></div>
+                    <Meter percent=h.memory_percent label="Memory".to_string() />
+                </div>
+                <div>
+                    <div class="mb-1 flex justify-between"><span>"Disk (data)"</span><span class="tabular-nums">{format!("{} of {}", bytes(h.disk_used), bytes(h.disk_total))}</span></div>
+                    <Meter percent=h.disk_percent label="Disk".to_string() />
+                </div>
+            </div>
+        })}
     }
 }
 

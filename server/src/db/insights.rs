@@ -1,60 +1,109 @@
 //! The Insights page's raw figures: runs and workflow runs of a period,
-//! and what the event log took in the last minute. Aggregation that SQL
-//! dialects disagree on (percentiles, days) is done by the caller.
+//! counted by day and status and by name and status in SQL (every run
+//! counts), and the durations of the newest ones (a bounded sample).
 
 use sqlx::FromRow;
 
 use super::Db;
 
-/// Most runs read for one period; beyond, the newest.
-const MAX_ROWS: i64 = 50_000;
+/// Most durations read for one period's percentiles: the newest.
+pub const SAMPLE: i64 = 20_000;
 
-/// A run, as the figures need it.
+/// Runs of one day (UTC, days since 1970) with one status.
 #[derive(Debug, Clone, FromRow)]
-pub struct RunRow {
-    /// The agent's name (executions) or the workflow's (workflow runs).
+pub struct DayCount {
+    pub day: i64,
+    pub status: String,
+    pub runs: i64,
+}
+
+/// Runs of one agent or workflow with one status.
+#[derive(Debug, Clone, FromRow)]
+pub struct NameCount {
     pub name: String,
     pub status: String,
-    pub created_at: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
+    pub runs: i64,
 }
 
-/// Agent runs created since `since` (ms), newest first.
-pub async fn executions_since(db: &Db, since: i64) -> sqlx::Result<Vec<RunRow>> {
+/// How long one ended run took (ms), by name.
+#[derive(Debug, Clone, FromRow)]
+pub struct Took {
+    pub name: String,
+    pub ms: i64,
+}
+
+/// Agent runs created since `since` (ms), by UTC day and status.
+pub async fn executions_per_day(db: &Db, since: i64) -> sqlx::Result<Vec<DayCount>> {
     sqlx::query_as(
-        "SELECT agent_name AS name, status, created_at, started_at, finished_at \
-         FROM executions WHERE created_at >= $1 ORDER BY created_at DESC LIMIT $2",
+        "SELECT created_at / 86400000 AS day, status, COUNT(*) AS runs FROM executions \
+         WHERE created_at >= $1 GROUP BY created_at / 86400000, status",
     )
     .bind(since)
-    .bind(MAX_ROWS)
     .fetch_all(db)
     .await
 }
 
-/// Workflow runs created since `since` (ms), newest first.
-pub async fn workflow_runs_since(db: &Db, since: i64) -> sqlx::Result<Vec<RunRow>> {
+/// Agent runs created since `since`, by agent and status.
+pub async fn executions_by_name(db: &Db, since: i64) -> sqlx::Result<Vec<NameCount>> {
     sqlx::query_as(
-        "SELECT workflow_name AS name, status, created_at, created_at AS started_at, finished_at \
-         FROM workflow_runs WHERE created_at >= $1 ORDER BY created_at DESC LIMIT $2",
+        "SELECT agent_name AS name, status, COUNT(*) AS runs FROM executions \
+         WHERE created_at >= $1 GROUP BY agent_name, status",
     )
     .bind(since)
-    .bind(MAX_ROWS)
     .fetch_all(db)
     .await
 }
 
-/// Events and log lines stored since `since` (ms), among the runs that
-/// could have written any then (running, or finished since).
-pub async fn events_since(db: &Db, since: i64) -> sqlx::Result<(i64, i64)> {
+/// Workflow runs created since `since`, by workflow and status.
+pub async fn workflow_runs_by_name(db: &Db, since: i64) -> sqlx::Result<Vec<NameCount>> {
     sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN e.kind = 'log' THEN 1 ELSE 0 END), 0) \
-         FROM execution_events e WHERE e.at_ms >= $1 AND e.execution_id IN \
-         (SELECT id FROM executions WHERE status IN ('running', 'paused') \
-          OR finished_at >= $1)",
+        "SELECT workflow_name AS name, status, COUNT(*) AS runs FROM workflow_runs \
+         WHERE created_at >= $1 GROUP BY workflow_name, status",
     )
     .bind(since)
-    .fetch_one(db)
+    .fetch_all(db)
+    .await
+}
+
+/// How long the newest [`SAMPLE`] agent runs created since `since` that
+/// ended took, start to end.
+pub async fn execution_durations(db: &Db, since: i64) -> sqlx::Result<Vec<Took>> {
+    sqlx::query_as(
+        "SELECT agent_name AS name, finished_at - started_at AS ms FROM executions \
+         WHERE created_at >= $1 AND started_at IS NOT NULL AND finished_at IS NOT NULL \
+         ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(since)
+    .bind(SAMPLE)
+    .fetch_all(db)
+    .await
+}
+
+/// How long the newest [`SAMPLE`] workflow runs created since `since`
+/// that ended took.
+pub async fn workflow_durations(db: &Db, since: i64) -> sqlx::Result<Vec<Took>> {
+    sqlx::query_as(
+        "SELECT workflow_name AS name, finished_at - created_at AS ms FROM workflow_runs \
+         WHERE created_at >= $1 AND finished_at IS NOT NULL \
+         ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(since)
+    .bind(SAMPLE)
+    .fetch_all(db)
+    .await
+}
+
+/// How long the newest [`SAMPLE`] agent runs created since `since` waited
+/// from created to started.
+pub async fn queue_waits(db: &Db, since: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT started_at - created_at FROM executions \
+         WHERE created_at >= $1 AND started_at IS NOT NULL \
+         ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(since)
+    .bind(SAMPLE)
+    .fetch_all(db)
     .await
 }
 

@@ -351,7 +351,8 @@ async fn write_batch(
             let started = std::time::Instant::now();
             match executions::append(db, &rows, &remote).await {
                 Ok(()) => {
-                    crate::metrics::events_written(rows.len(), started.elapsed());
+                    let lines = rows.iter().filter(|(r, _)| r.kind == "log").count();
+                    crate::metrics::events_written(rows.len(), lines, started.elapsed());
                     break;
                 }
                 // A full disk or a read-only database does not pass in

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use app::api::ApiError;
-use app::model::{DayOutcomes, GroupStats, Insights, Percentiles};
+use app::model::{DayOutcomes, GroupStats, Insights, LiveLoad, Percentiles};
 
 use crate::db::{insights as store, Db};
 use crate::error::OrInternal;
@@ -31,26 +31,29 @@ fn outcome(status: &str) -> Outcome {
     }
 }
 
-/// Per name: runs that ended, how many succeeded, how long they took.
-fn groups(rows: &[store::RunRow]) -> Vec<GroupStats> {
-    let mut by_name: BTreeMap<&str, (u32, u32, Vec<i64>)> = BTreeMap::new();
-    for row in rows {
-        let ended = !matches!(outcome(&row.status), Outcome::Unfinished);
-        let entry = by_name.entry(row.name.as_str()).or_default();
-        if ended {
-            entry.0 += 1;
-            if matches!(outcome(&row.status), Outcome::Completed) {
-                entry.1 += 1;
-            }
-            if let (Some(start), Some(end)) = (row.started_at, row.finished_at) {
-                entry.2.push((end - start).max(0));
-            }
+/// Per name: runs that ended, how many succeeded (every run), how long
+/// they took (the sample).
+fn groups(counts: &[store::NameCount], took: Vec<store::Took>) -> Vec<GroupStats> {
+    let mut by_name: BTreeMap<String, (u32, u32, Vec<i64>)> = BTreeMap::new();
+    for c in counts {
+        if matches!(outcome(&c.status), Outcome::Unfinished) {
+            continue;
+        }
+        let entry = by_name.entry(c.name.clone()).or_default();
+        entry.0 += c.runs as u32;
+        if matches!(outcome(&c.status), Outcome::Completed) {
+            entry.1 += c.runs as u32;
+        }
+    }
+    for t in took {
+        if let Some(entry) = by_name.get_mut(&t.name) {
+            entry.2.push(t.ms.max(0));
         }
     }
     let mut list: Vec<GroupStats> = by_name
         .into_iter()
         .map(|(name, (finished, succeeded, durations))| GroupStats {
-            name: name.to_string(),
+            name,
             finished,
             succeeded,
             duration: Percentiles::of(durations),
@@ -61,56 +64,84 @@ fn groups(rows: &[store::RunRow]) -> Vec<GroupStats> {
     list
 }
 
-/// The figures of the last `days` days (1–90) at `now` (ms). The host's
-/// load is the caller's to add.
+/// The figures of the last `days` days (1–90) at `now` (ms), with the
+/// load as this server sees it (the host's is the caller's to add).
 pub async fn figures(db: &Db, days: u32, now: i64) -> Result<Insights, ApiError> {
     let days = days.clamp(1, MAX_DAYS);
-    let first_day = (now.div_euclid(DAY_MS) - i64::from(days) + 1) * DAY_MS;
-    let runs = store::executions_since(db, first_day)
+    let first_day = now.div_euclid(DAY_MS) - i64::from(days) + 1;
+    let since = first_day * DAY_MS;
+    let read = "reading the insights";
+    let per_day_counts = store::executions_per_day(db, since)
         .await
-        .or_internal("reading runs")?;
-    let workflow_runs = store::workflow_runs_since(db, first_day)
-        .await
-        .or_internal("reading workflow runs")?;
+        .or_internal(read)?;
     let mut per_day: Vec<DayOutcomes> = (0..i64::from(days))
         .map(|i| DayOutcomes {
-            day: first_day + i * DAY_MS,
+            day: (first_day + i) * DAY_MS,
             ..Default::default()
         })
         .collect();
-    for run in &runs {
-        let index = ((run.created_at - first_day) / DAY_MS) as usize;
-        let Some(day) = per_day.get_mut(index) else {
+    for c in &per_day_counts {
+        let Some(day) = usize::try_from(c.day - first_day)
+            .ok()
+            .and_then(|i| per_day.get_mut(i))
+        else {
             continue;
         };
-        match outcome(&run.status) {
-            Outcome::Completed => day.completed += 1,
-            Outcome::Failed => day.failed += 1,
-            Outcome::Cancelled => day.cancelled += 1,
-            Outcome::Unfinished => day.unfinished += 1,
+        let n = c.runs as u32;
+        match outcome(&c.status) {
+            Outcome::Completed => day.completed += n,
+            Outcome::Failed => day.failed += n,
+            Outcome::Cancelled => day.cancelled += n,
+            Outcome::Unfinished => day.unfinished += n,
         }
     }
+    let agents = groups(
+        &store::executions_by_name(db, since)
+            .await
+            .or_internal(read)?,
+        store::execution_durations(db, since)
+            .await
+            .or_internal(read)?,
+    );
+    let workflows = groups(
+        &store::workflow_runs_by_name(db, since)
+            .await
+            .or_internal(read)?,
+        store::workflow_durations(db, since)
+            .await
+            .or_internal(read)?,
+    );
     let queue_wait = Percentiles::of(
-        runs.iter()
-            .filter_map(|r| r.started_at.map(|s| (s - r.created_at).max(0)))
+        store::queue_waits(db, since)
+            .await
+            .or_internal(read)?
+            .into_iter()
+            .map(|w| w.max(0))
             .collect(),
     );
-    let (events, lines) = store::events_since(db, now - 60_000)
-        .await
-        .or_internal("reading event rates")?;
-    let (queued, running) = store::queued_and_running(db)
-        .await
-        .or_internal("counting runs")?;
     Ok(Insights {
         days,
         per_day,
-        agents: groups(&runs),
-        workflows: groups(&workflow_runs),
+        agents,
+        workflows,
         queue_wait,
-        events_per_second: events as f64 / 60.0,
-        lines_per_second: lines as f64 / 60.0,
-        queued_now: queued as u32,
-        running_now: running as u32,
+        now: live(db, now).await?,
+    })
+}
+
+/// The load right now: runs queued and running, and the events this
+/// server wrote per second over the last minute (the host's is the
+/// caller's to add).
+pub async fn live(db: &Db, now: i64) -> Result<LiveLoad, ApiError> {
+    let (queued, running) = store::queued_and_running(db)
+        .await
+        .or_internal("counting runs")?;
+    let (events_per_second, lines_per_second) = crate::metrics::recent_rates();
+    Ok(LiveLoad {
+        events_per_second,
+        lines_per_second,
+        queued: queued as u32,
+        running: running as u32,
         host: None,
         at: now,
     })
@@ -120,25 +151,30 @@ pub async fn figures(db: &Db, days: u32, now: i64) -> Result<Insights, ApiError>
 mod tests {
     use super::*;
 
-    fn row(name: &str, status: &str, start: i64, end: Option<i64>) -> store::RunRow {
-        store::RunRow {
+    fn count(name: &str, status: &str, runs: i64) -> store::NameCount {
+        store::NameCount {
             name: name.into(),
             status: status.into(),
-            created_at: start - 10,
-            started_at: Some(start),
-            finished_at: end,
+            runs,
+        }
+    }
+
+    fn took(name: &str, ms: i64) -> store::Took {
+        store::Took {
+            name: name.into(),
+            ms,
         }
     }
 
     #[test]
     fn groups_count_only_ended_runs() {
-        let rows = vec![
-            row("a", "completed", 0, Some(100)),
-            row("a", "failed", 0, Some(300)),
-            row("a", "running", 0, None),
-            row("b", "completed", 0, Some(50)),
+        let counts = vec![
+            count("a", "completed", 1),
+            count("a", "failed", 1),
+            count("a", "running", 1),
+            count("b", "completed", 1),
         ];
-        let g = groups(&rows);
+        let g = groups(&counts, vec![took("a", 100), took("a", 300), took("b", 50)]);
         assert_eq!(g[0].name, "a");
         assert_eq!((g[0].finished, g[0].succeeded), (2, 1));
         assert_eq!(g[0].duration.p50, Some(100));

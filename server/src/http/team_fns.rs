@@ -229,26 +229,35 @@ impl TeamBackend for AppState {
         self.principal(parts).await?;
         let mut figures =
             crate::executions::insights::figures(&self.db, days, db::now_ms()).await?;
-        // The host's load, as the Team Dashboard's sampler reads it.
-        if let Some(dashboard) = parts
-            .extensions
-            .get::<std::sync::Arc<crate::ws::team_dashboard::Dashboard>>()
-        {
-            let sample = dashboard.metrics.sample(Vec::new()).await;
-            let system = &sample["system"];
-            let number = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
-            let bytes = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
-            figures.host = Some(app::model::HostLoad {
-                cpu_percent: number(&system["cpu"]["usage"]),
-                cores: bytes(&system["cpu"]["cores"]) as u32,
-                memory_percent: number(&system["memory"]["percent"]),
-                memory_used: bytes(&system["memory"]["used"]),
-                memory_total: bytes(&system["memory"]["total"]),
-                disk_percent: number(&system["disk"]["percent"]),
-                disk_used: bytes(&system["disk"]["used"]),
-                disk_total: bytes(&system["disk"]["total"]),
-            });
-        }
+        figures.now.host = host_load(parts).await;
         Ok(figures)
     }
+
+    async fn insights_now(&self, parts: &Parts) -> Result<app::model::LiveLoad, ApiError> {
+        self.principal(parts).await?;
+        let mut now = crate::executions::insights::live(&self.db, db::now_ms()).await?;
+        now.host = host_load(parts).await;
+        Ok(now)
+    }
+}
+
+/// The host's load, as the Team Dashboard's sampler reads it.
+async fn host_load(parts: &Parts) -> Option<app::model::HostLoad> {
+    let dashboard = parts
+        .extensions
+        .get::<std::sync::Arc<crate::ws::team_dashboard::Dashboard>>()?;
+    let sample = dashboard.metrics.sample(Vec::new()).await;
+    let system = &sample["system"];
+    let number = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
+    let bytes = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    Some(app::model::HostLoad {
+        cpu_percent: number(&system["cpu"]["usage"]),
+        cores: bytes(&system["cpu"]["cores"]) as u32,
+        memory_percent: number(&system["memory"]["percent"]),
+        memory_used: bytes(&system["memory"]["used"]),
+        memory_total: bytes(&system["memory"]["total"]),
+        disk_percent: number(&system["disk"]["percent"]),
+        disk_used: bytes(&system["disk"]["used"]),
+        disk_total: bytes(&system["disk"]["total"]),
+    })
 }

@@ -29,6 +29,7 @@ pub const READ_ONLY_FNS: &[&str] = &[
     "people/list",
     "auth/options",
     "insights",
+    "insights/now",
     "account/sso",
     "people/invitations",
     "runners/overview",

@@ -26,8 +26,12 @@ struct Inner {
     system: System,
     networks: Networks,
     disks: Disks,
-    last: Option<(Instant, Value)>,
+    /// The last sample and the agents it was read for.
+    last: Option<(Instant, Agents, Value)>,
 }
+
+/// Running agents' processes: execution id and pid.
+type Agents = Vec<(ExecutionId, u32)>;
 
 impl Sampler {
     pub fn new(data_dir: PathBuf) -> Self {
@@ -50,13 +54,15 @@ impl Sampler {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let mut inner = inner.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((at, value)) = &inner.last {
-                if at.elapsed() < FRESH_FOR {
+            // Reused only for the same agents: a read for none (the
+            // Insights page) must not blank the dashboard's.
+            if let Some((at, for_agents, value)) = &inner.last {
+                if at.elapsed() < FRESH_FOR && *for_agents == agents {
                     return value.clone();
                 }
             }
             let value = inner.read(&agents);
-            inner.last = Some((Instant::now(), value.clone()));
+            inner.last = Some((Instant::now(), agents, value.clone()));
             value
         })
         .await
@@ -174,6 +180,10 @@ mod tests {
         let dir = std::env::temp_dir();
         let sampler = Sampler::new(dir);
         let me = ExecutionId(uuid::Uuid::from_u128(1));
+        // A fresh sample for no agents (the Insights page) is not handed
+        // to whoever asks for some.
+        let none = sampler.sample(Vec::new()).await;
+        assert_eq!(none["agents"].as_array().map(Vec::len), Some(0));
         let v = sampler.sample(vec![(me, std::process::id())]).await;
         let system = &v["system"];
         assert!(system["cpu"]["cores"].as_u64().unwrap() >= 1);
