@@ -213,7 +213,7 @@ test('every page hydrates without a console error', async ({ page }) => {
   });
   page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
   await signIn(page);
-  const paths = ['/', '/agents', '/agents/new', '/executions', '/workflows', '/workflows/new', '/issues', '/runners', '/settings', '/people', '/audit', '/account', '/api-keys'];
+  const paths = ['/', '/agents', '/agents/new', '/executions', '/workflows', '/workflows/new', '/issues', '/runners', '/settings', '/people', '/audit', '/insights', '/account', '/api-keys'];
   // Pages with ids, found through the lists.
   await page.goto('/agents');
   await page.waitForLoadState('networkidle');
