@@ -110,7 +110,8 @@ pub async fn replace_in(
     link_in(conn, issuer, subject, user_id, email, now).await
 }
 
-/// [`link`] on a connection or inside a transaction.
+/// Links a provider account to `user_id`, on a connection or inside a
+/// transaction; a subject linked already fails with a unique violation.
 pub async fn link_in(
     conn: &mut sqlx::SqliteConnection,
     issuer: &str,

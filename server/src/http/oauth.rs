@@ -57,26 +57,19 @@ pub async fn start(State(state): State<AppState>, Query(query): Query<StartQuery
         app::api::encode_query(&client_id),
         app::api::encode_query(&callback),
     );
-    let cookie = format!(
-        "{STATE_COOKIE}={nonce}; Path=/auth/github; HttpOnly; SameSite=Lax; Max-Age=600{}",
-        if state.auth.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
     let mut response = Redirect::to(&to).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    let invite_cookie = cookie_of(
-        &state,
-        INVITE_COOKIE,
-        invite.as_deref().unwrap_or(""),
-        invite.is_some(),
-    );
-    if let Ok(v) = HeaderValue::from_str(&invite_cookie) {
-        response.headers_mut().append(header::SET_COOKIE, v);
+    for cookie in [
+        cookie_of(&state, STATE_COOKIE, &nonce, true),
+        cookie_of(
+            &state,
+            INVITE_COOKIE,
+            invite.as_deref().unwrap_or(""),
+            invite.is_some(),
+        ),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     response
 }
@@ -245,19 +238,10 @@ async fn join(
 
 /// The state cookie is single use (and so is the invitation's).
 fn with_state_cleared(state: &AppState, mut response: Response) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&cookie_of(state, INVITE_COOKIE, "", false)) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    let cookie = format!(
-        "{STATE_COOKIE}=; Path=/auth/github; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        if state.auth.secure_cookies {
-            "; Secure"
-        } else {
-            ""
+    for name in [STATE_COOKIE, INVITE_COOKIE] {
+        if let Ok(v) = HeaderValue::from_str(&cookie_of(state, name, "", false)) {
+            response.headers_mut().append(header::SET_COOKIE, v);
         }
-    );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
 }

@@ -25,6 +25,13 @@ fn client(home: &std::path::Path) -> Command {
     cmd
 }
 
+/// `yagura ARGS` with this home and standard input, to its end.
+async fn yagura(home: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+    let mut cmd = client(home);
+    cmd.args(args);
+    output(cmd, stdin).await
+}
+
 /// Runs the client to its end, off the runtime (the server under test
 /// shares it).
 async fn output(mut cmd: Command, stdin: &str) -> Output {
@@ -66,15 +73,7 @@ async fn login_ls_run_and_logs() {
     let home = tempfile::tempdir().unwrap();
 
     // Without a server or a login: a clear error.
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args(["ls"]);
-            c
-        },
-        "",
-    )
-    .await;
+    let out = yagura(home.path(), &["ls"], "").await;
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("yagura login"),
@@ -82,19 +81,16 @@ async fn login_ls_run_and_logs() {
         text(&out.stderr)
     );
     // A wrong password: refused, nothing saved.
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args([
-                "login",
-                "--url",
-                &t.base,
-                "--username",
-                common::ADMIN,
-                "--password-stdin",
-            ]);
-            c
-        },
+    let out = yagura(
+        home.path(),
+        &[
+            "login",
+            "--url",
+            &t.base,
+            "--username",
+            common::ADMIN,
+            "--password-stdin",
+        ],
         "wrong password\n",
     )
     .await;
@@ -105,19 +101,16 @@ async fn login_ls_run_and_logs() {
         text(&out.stderr)
     );
     // Signed in: an API key is saved, readable by its owner only.
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args([
-                "login",
-                "--url",
-                &t.base,
-                "--username",
-                common::ADMIN,
-                "--password-stdin",
-            ]);
-            c
-        },
+    let out = yagura(
+        home.path(),
+        &[
+            "login",
+            "--url",
+            &t.base,
+            "--username",
+            common::ADMIN,
+            "--password-stdin",
+        ],
         &format!("{}\n", common::PASSWORD),
     )
     .await;
@@ -136,15 +129,7 @@ async fn login_ls_run_and_logs() {
 
     // Run and follow: stdout and stderr as written (escapes kept), the
     // outcome as the exit code.
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args(["run", "greeter", "--follow"]);
-            c
-        },
-        "",
-    )
-    .await;
+    let out = yagura(home.path(), &["run", "greeter", "--follow"], "").await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     // (Marker lines are output too; on a terminal they also drive a bar.)
     assert_eq!(
@@ -156,27 +141,11 @@ async fn login_ls_run_and_logs() {
         err.contains("warning\n") && err.contains("completed"),
         "{err}"
     );
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args(["run", "Failing", "-f"]);
-            c
-        },
-        "",
-    )
-    .await;
+    let out = yagura(home.path(), &["run", "Failing", "-f"], "").await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "trying\n");
     // An unknown agent: the ones there are.
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args(["run", "nobody"]);
-            c
-        },
-        "",
-    )
-    .await;
+    let out = yagura(home.path(), &["run", "nobody"], "").await;
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("Greeter"),
@@ -185,15 +154,7 @@ async fn login_ls_run_and_logs() {
     );
 
     // ls: the newest first, by short id.
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args(["ls"]);
-            c
-        },
-        "",
-    )
-    .await;
+    let out = yagura(home.path(), &["ls"], "").await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let listing = text(&out.stdout);
     let rows: Vec<&str> = listing.lines().skip(1).collect();
@@ -208,15 +169,7 @@ async fn login_ls_run_and_logs() {
     );
     let short = rows[1].split_whitespace().next().unwrap().to_string();
     // logs by that short id: the stored output.
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args(["logs", &short]);
-            c
-        },
-        "",
-    )
-    .await;
+    let out = yagura(home.path(), &["logs", &short], "").await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let log = text(&out.stdout);
     assert!(
@@ -242,24 +195,13 @@ async fn login_ls_run_and_logs() {
         .map(|e| e["id"].as_str().unwrap().to_string())
         .find(|id| id.starts_with(&full))
         .unwrap();
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args(["logs", &id.to_uppercase(), "--follow"]);
-            c
-        },
-        "",
-    )
-    .await;
+    let out = yagura(home.path(), &["logs", &id.to_uppercase(), "--follow"], "").await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("done"));
     // An unknown run, or a wrong URL: said at once, not retried.
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args(["logs", "00000000-0000-4000-8000-000000000000", "-f"]);
-            c
-        },
+    let out = yagura(
+        home.path(),
+        &["logs", "00000000-0000-4000-8000-000000000000", "-f"],
         "",
     )
     .await;
@@ -269,18 +211,15 @@ async fn login_ls_run_and_logs() {
         "{}",
         text(&out.stderr)
     );
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args([
-                "logs",
-                &id,
-                "-f",
-                "--url",
-                &format!("{}/nothing-here", t.base),
-            ]);
-            c
-        },
+    let out = yagura(
+        home.path(),
+        &[
+            "logs",
+            &id,
+            "-f",
+            "--url",
+            &format!("{}/nothing-here", t.base),
+        ],
         "",
     )
     .await;
@@ -301,19 +240,16 @@ async fn login_ls_run_and_logs() {
     .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     // Logging in again replaces the saved key and revokes the old one.
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args([
-                "login",
-                "--url",
-                &t.base,
-                "--username",
-                common::ADMIN,
-                "--password-stdin",
-            ]);
-            c
-        },
+    let out = yagura(
+        home.path(),
+        &[
+            "login",
+            "--url",
+            &t.base,
+            "--username",
+            common::ADMIN,
+            "--password-stdin",
+        ],
         &format!("{}\n", common::PASSWORD),
     )
     .await;
@@ -327,15 +263,7 @@ async fn login_ls_run_and_logs() {
         .unwrap();
     assert_eq!(res.status(), 401, "the first key was revoked");
     // Flags win over the saved login: a bad key is refused clearly.
-    let out = output(
-        {
-            let mut c = client(home.path());
-            c.args(["ls", "--api-key", "yak_not_a_real_key"]);
-            c
-        },
-        "",
-    )
-    .await;
+    let out = yagura(home.path(), &["ls", "--api-key", "yak_not_a_real_key"], "").await;
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("not signed in"),

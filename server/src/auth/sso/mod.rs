@@ -129,10 +129,6 @@ fn random_b64(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
-fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
-
 /// `application/x-www-form-urlencoded` of one value.
 fn form(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
@@ -197,7 +193,7 @@ impl Sso {
         let stored = store::insert_flow(
             db,
             &store::FlowRow {
-                state_hash: sha256_hex(&state),
+                state_hash: super::api_keys::hash(&state),
                 nonce: nonce.clone(),
                 verifier,
                 next_path: next.to_string(),
@@ -259,7 +255,7 @@ impl Sso {
             return Err(SsoError::State);
         }
         // Taken out whatever follows: a state works once.
-        let flow = store::take_flow(db, &sha256_hex(state), db::now_ms())
+        let flow = store::take_flow(db, &super::api_keys::hash(state), db::now_ms())
             .await
             .map_err(|e| SsoError::Internal(format!("cannot read the sign-in: {e}")))?
             .ok_or(SsoError::State)?;
