@@ -94,6 +94,48 @@ test('an agent runs live: output, progress, stdin and result', async ({ page }) 
   await expect(page.getByTestId('execution-row').first()).toContainText('Echo script');
 });
 
+// Reports 1,500 tokens and 3 cents, works for two seconds, then reports
+// 100 more: past a budget of 1,000 tokens per run at once.
+const SPENDER = [
+  `echo '::usage {"inputTokens": 1000, "outputTokens": 500, "costUsd": 0.03}'`,
+  'i=0; while [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done',
+  `echo '::usage {"outputTokens": 100}'`,
+  'echo spent',
+].join('; ');
+
+test('a run over its budget is paused, you are told, and it goes on when resumed', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/agents/new');
+  await page.waitForLoadState('networkidle');
+  await page.getByLabel('Name').fill('Budgeted');
+  await page.getByLabel('Type').selectOption('Custom');
+  await page.getByTestId('command').fill(['sh', '-c', SPENDER].join('\n'));
+  await page.getByLabel('Tokens per run').fill('1,000');
+  await page.getByLabel('Cost per run (USD)').fill('lots');
+  await page.getByRole('button', { name: 'Save agent' }).click();
+  await expect(page.getByTestId('form-error')).toContainText('an amount of dollars');
+  await page.getByLabel('Cost per run (USD)').fill('');
+  await shot(page, 'agent-budget');
+  await page.getByRole('button', { name: 'Save agent' }).click();
+  await expect(page).toHaveURL(/\/agents$/);
+  await run(page, 'Budgeted', 'spend');
+
+  await expect(page.getByTestId('status-badge')).toHaveText('paused');
+  await expect(page.getByTestId('tokens')).toHaveText('1,500 tokens · $0.03');
+  const log = page.getByTestId('log-viewport');
+  await expect(log.getByText(/over budget: 1,500 tokens this run, over its 1,000 budget \(agent Budgeted\)/)).toBeVisible();
+  await expect(page.getByTestId('toast').filter({ hasText: 'over budget' })).toBeVisible();
+  await shot(page, 'over-budget');
+  // Resumed, it goes on to the end; the budget does not stop it again.
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await expect(page.getByTestId('status-badge')).toHaveText('completed', { timeout: 15_000 });
+  await expect(log.getByText('spent', { exact: true })).toBeVisible();
+  await expect(page.getByTestId('tokens')).toHaveText('1,600 tokens · $0.03');
+  // A reload shows the stored figures.
+  await page.reload();
+  await expect(page.getByTestId('tokens')).toHaveText('1,600 tokens · $0.03');
+});
+
 test('reloading mid-run shows the whole log so far, then cancel stops it', async ({ page }) => {
   await signIn(page);
   await createAgent(page, 'Slow ticker', SLOW);

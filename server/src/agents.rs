@@ -26,6 +26,7 @@ fn to_agent(row: store::AgentRow) -> Result<Agent, ApiError> {
         capabilities: row.capabilities.0,
         on_runner_lost: row.on_runner_lost,
         sandbox_paths: row.sandbox_paths.0,
+        budget: row.budget.0,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -50,6 +51,7 @@ fn to_row(id: AgentId, input: &AgentInput, created_at: i64) -> store::AgentRow {
                 .filter(|p| !p.is_empty())
                 .collect(),
         ),
+        budget: Json(input.budget),
         created_at,
         updated_at: db::now_ms(),
     }
@@ -259,6 +261,7 @@ pub async fn seed_demo(db: &Db, sealer: &Sealer) -> anyhow::Result<()> {
         capabilities: Vec::new(),
         on_runner_lost: Default::default(),
         sandbox_paths: Vec::new(),
+        budget: Default::default(),
     };
     create(db, sealer, &input)
         .await

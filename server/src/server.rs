@@ -118,6 +118,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     crate::agents::seed_demo(&db, &sealer).await?;
     executions.start();
     let notifier = Notifier::new(db.clone(), hub.clone());
+    crate::executions::budgets::BudgetWatch::new(executions.clone(), notifier.clone())
+        .start(shutdown.clone(), tasks.clone());
     let workflows = Workflows::new(
         db.clone(),
         hub.clone(),

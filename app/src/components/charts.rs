@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::DayOutcomes;
+use crate::model::{thousands, DayOutcomes, DayUsage};
 
 /// The outcome colours, as the status badges use them.
 const COMPLETED: &str = "fill-emerald-500 dark:fill-emerald-400";
@@ -106,6 +106,105 @@ pub fn RunsPerDay(days: Vec<DayOutcomes>) -> impl IntoView {
         </div>
         <ul class="mt-3 flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-600 dark:text-slate-400">
             {[("completed", COMPLETED), ("failed", FAILED), ("cancelled", CANCELLED), ("not finished", UNFINISHED)]
+                .into_iter()
+                .map(|(label, class)| view! {
+                    <li class="flex items-center gap-1.5">
+                        <svg viewBox="0 0 10 10" class="h-2.5 w-2.5" aria-hidden="true"><rect width="10" height="10" rx="2" class=class /></svg>
+                        {label}
+                    </li>
+                })
+                .collect_view()}
+        </ul>
+    }
+}
+
+const INPUT_TOKENS: &str = "fill-indigo-400 dark:fill-indigo-400";
+const OUTPUT_TOKENS: &str = "fill-amber-400 dark:fill-amber-300";
+
+/// `1234567` → `"1.2M"`, for a chart's scale.
+pub fn compact(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{:.1}G", n as f64 / 1e9),
+    }
+}
+
+/// Tokens per day, input and output stacked, oldest on the left; each
+/// day's cost in its tooltip. Drawn like [`RunsPerDay`].
+#[component]
+pub fn TokensPerDay(days: Vec<DayUsage>) -> impl IntoView {
+    const H: f64 = 120.0;
+    const BAR: f64 = 10.0;
+    const GAP: f64 = 4.0;
+    let n = days.len().max(1);
+    let width = n as f64 * (BAR + GAP);
+    let max = days
+        .iter()
+        .map(|d| d.usage.tokens())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let scale = H / max as f64;
+    let label_every = n.div_ceil(7);
+    let bars = days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let x = i as f64 * (BAR + GAP) + GAP / 2.0;
+            let input_h = d.usage.input_tokens as f64 * scale;
+            let output_h = d.usage.output_tokens as f64 * scale;
+            let mut title = format!(
+                "{}: {} input and {} output tokens",
+                day_label(d.day),
+                thousands(d.usage.input_tokens),
+                thousands(d.usage.output_tokens)
+            );
+            if d.usage.cost_usd > 0.0 {
+                title.push_str(&format!(", {}", super::budget::dollars(d.usage.cost_usd)));
+            }
+            view! {
+                <g data-tokens=d.usage.tokens()>
+                    <title>{title}</title>
+                    <rect x=x - GAP / 2.0 y=0 width=BAR + GAP height=H class="fill-transparent" />
+                    <rect x=x y=H - input_h width=BAR height=input_h class=INPUT_TOKENS />
+                    <rect x=x y=H - input_h - output_h width=BAR height=output_h class=OUTPUT_TOKENS />
+                </g>
+            }
+        })
+        .collect_view();
+    let labels = days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let shown = (n - 1 - i).is_multiple_of(label_every);
+            view! {
+                <span class="overflow-visible whitespace-nowrap text-center">
+                    {shown.then(|| day_label(d.day))}
+                </span>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="flex gap-2">
+            <div class="flex h-40 flex-col justify-between text-right text-[10px] tabular-nums text-slate-500 dark:text-slate-400" aria-hidden="true">
+                <span>{compact(max)}</span>
+                <span>"0"</span>
+            </div>
+            <div class="min-w-0 flex-1">
+                <svg viewBox=format!("0 0 {width} {H}") class="block h-40 w-full border-b border-slate-200 dark:border-slate-700" role="img"
+                    aria-label="Tokens per day" data-testid="tokens-per-day" preserveAspectRatio="none">
+                    {bars}
+                </svg>
+                <div class="mt-1 grid text-[10px] text-slate-500 dark:text-slate-400" aria-hidden="true"
+                    style=format!("grid-template-columns: repeat({n}, minmax(0, 1fr))")>
+                    {labels}
+                </div>
+            </div>
+        </div>
+        <ul class="mt-3 flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-600 dark:text-slate-400">
+            {[("input", INPUT_TOKENS), ("output", OUTPUT_TOKENS)]
                 .into_iter()
                 .map(|(label, class)| view! {
                     <li class="flex items-center gap-1.5">

@@ -1,6 +1,7 @@
 //! Reusable pieces of the UI.
 
 pub mod ansi;
+pub mod budget;
 pub mod charts;
 pub mod confirm;
 pub mod connection;

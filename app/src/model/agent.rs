@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::AgentId;
+use super::{AgentId, Budget};
 
 /// What kind of work an agent does (seed 002's `agentType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -315,7 +315,7 @@ fn unknown_placeholders(arg: &str) -> Vec<String> {
 }
 
 /// An agent definition: a command Yagura can run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Agent {
     pub id: AgentId,
@@ -338,12 +338,15 @@ pub struct Agent {
     /// whoever runs it), for CLIs that keep their sign-in in `$HOME`.
     #[serde(default)]
     pub sandbox_paths: Vec<String>,
+    /// What its runs may spend before they are paused.
+    #[serde(default, skip_serializing_if = "Budget::is_empty")]
+    pub budget: Budget,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 /// What a client sends to create or replace an agent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentInput {
     pub name: String,
@@ -361,6 +364,8 @@ pub struct AgentInput {
     pub on_runner_lost: RunnerLost,
     #[serde(default)]
     pub sandbox_paths: Vec<String>,
+    #[serde(default)]
+    pub budget: Budget,
 }
 
 /// What an environment value looks like outside the server. Saving an
@@ -426,6 +431,7 @@ impl AgentInput {
         if !(1024..=1 << 30).contains(&self.output_cap_bytes) {
             return Err("the output cap is between 1 KiB and 1 GiB".into());
         }
+        self.budget.validate()?;
         if self.capabilities.len() > 16
             || self.capabilities.iter().any(|c| {
                 c.is_empty()
@@ -559,6 +565,7 @@ mod tests {
             capabilities: Vec::new(),
             on_runner_lost: RunnerLost::Fail,
             sandbox_paths: Vec::new(),
+            budget: Budget::default(),
         }
     }
 

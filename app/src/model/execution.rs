@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 
-use super::{AgentId, AgentType, ExecutionId, IssueRef, WorkflowRunId, WorkflowRunSummary};
+use super::{
+    AgentId, AgentType, ExecutionId, IssueRef, TokenUsage, WorkflowRunId, WorkflowRunSummary,
+};
 
 /// Where an execution is in its life. Terminal states are written once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -145,6 +147,10 @@ pub struct Execution {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub usage: Option<ResourceUsage>,
+    /// Tokens and cost the agent reported (`::usage`, Claude Code's or
+    /// Codex's JSON output); none when it reported nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_usage: Option<TokenUsage>,
     pub created_by: Option<String>,
     pub created_at: i64,
     pub started_at: Option<i64>,

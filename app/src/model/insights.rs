@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::TokenUsage;
+
 /// Runs that were created on one day (UTC), by how they ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -118,6 +120,41 @@ pub struct Insights {
     /// started (the newest 20,000).
     pub queue_wait: Percentiles,
     pub now: LiveLoad,
+    /// Tokens and cost reported by runs created in the period.
+    #[serde(default)]
+    pub usage: UsageInsights,
+}
+
+/// What one day's runs reported (UTC).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayUsage {
+    /// The day's first millisecond (UTC).
+    pub day: i64,
+    pub usage: TokenUsage,
+}
+
+/// What one agent's, workflow's or issue's runs reported.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageGroup {
+    pub name: String,
+    /// Runs that reported usage.
+    pub runs: u32,
+    pub usage: TokenUsage,
+}
+
+/// Tokens and cost over the period.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageInsights {
+    /// One entry per day of the period, oldest first.
+    pub per_day: Vec<DayUsage>,
+    pub total: TokenUsage,
+    /// The ten that spent most tokens, most first.
+    pub agents: Vec<UsageGroup>,
+    pub workflows: Vec<UsageGroup>,
+    pub issues: Vec<UsageGroup>,
 }
 
 #[cfg(test)]

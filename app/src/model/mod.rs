@@ -15,6 +15,7 @@ mod notification;
 mod runner;
 #[cfg(feature = "ssr")]
 mod sql;
+mod usage;
 mod user;
 mod workflow;
 
@@ -37,13 +38,17 @@ pub use github::{
 pub use ids::{
     AgentId, ExecutionId, IssueId, NotificationId, RepositoryId, UserId, WorkflowId, WorkflowRunId,
 };
-pub use insights::{DayOutcomes, GroupStats, HostLoad, Insights, LiveLoad, Percentiles};
+pub use insights::{
+    DayOutcomes, DayUsage, GroupStats, HostLoad, Insights, LiveLoad, Percentiles, UsageGroup,
+    UsageInsights,
+};
 pub use issue::{
     normalise_labels, split_labels, Issue, IssueDetail, IssueInput, IssuePage, IssueQuery,
     IssueRef, IssueState, IssueUpdate, Repository, RepositoryInput,
 };
 pub use notification::{Notification, NotificationList, Severity};
 pub use runner::{NewRunnerToken, Runner, RunnerToken, RunnersOverview};
+pub use usage::{parse as parse_usage, thousands, Budget, TokenTally, TokenUsage, UsageReport};
 pub use user::{
     Invitation, InvitationInput, InvitationPreview, InvitationStatus, NewInvitation, Person,
     PersonChange, Role, Session, SignInOptions, SignedInSession, SsoLink, Theme, User,

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AgentId, AgentType, ExecutionId, ExecutionStatus, IssueRef, WorkflowId, WorkflowRunId,
+    AgentId, AgentType, Budget, ExecutionId, ExecutionStatus, IssueRef, WorkflowId, WorkflowRunId,
 };
 
 /// What a workflow does: stages run one after another; the steps of a
@@ -104,6 +104,9 @@ pub struct Workflow {
     #[serde(default)]
     pub trigger_assignee: Option<String>,
     pub definition: WorkflowDefinition,
+    /// What one run of it (all its steps) may spend before a step is paused.
+    #[serde(default, skip_serializing_if = "Budget::is_empty")]
+    pub budget: Budget,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -120,6 +123,8 @@ pub struct WorkflowInput {
     #[serde(default)]
     pub trigger_assignee: Option<String>,
     pub definition: WorkflowDefinition,
+    #[serde(default)]
+    pub budget: Budget,
 }
 
 /// Where a workflow run is in its life.

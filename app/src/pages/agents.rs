@@ -13,6 +13,7 @@ use crate::api::{
     delete_agent, get_agent, get_agent_stats, list_agents, list_executions, save_agent,
     start_execution, ApiError, StartExecution,
 };
+use crate::components::budget::{BudgetFields, BudgetForm};
 use crate::components::count::plural;
 use crate::components::empty_state::{EmptyState, Missing, PageHeader};
 use crate::components::status::StatusBadge;
@@ -248,6 +249,7 @@ pub fn parse_form(
         capabilities: Vec::new(),
         on_runner_lost: Default::default(),
         sandbox_paths: Vec::new(),
+        budget: Default::default(),
     };
     input.validate()?;
     Ok(input)
@@ -342,6 +344,7 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
             .as_ref()
             .is_some_and(|a| a.on_runner_lost == crate::model::RunnerLost::Requeue),
     );
+    let budget = BudgetForm::new(existing.as_ref().map(|a| a.budget).unwrap_or_default());
     let problem = RwSignal::new(None::<String>);
     let preset_note = RwSignal::new(None::<&'static str>);
 
@@ -495,6 +498,7 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
                         } else {
                             crate::model::RunnerLost::Fail
                         };
+                        input.budget = budget.parse()?;
                         input.validate().map(|()| input)
                     });
                 match parsed {
@@ -643,6 +647,7 @@ fn AgentForm(existing: Option<Agent>) -> impl IntoView {
                     "If its runner is lost, run it again on another runner (up to 3 times) instead of failing"
                 </label>
             </div>
+            <BudgetFields form=budget what="a run of this agent" />
             {move || error().map(|e| view! { <p role="alert" data-testid="form-error" class="text-sm text-rose-600">{e}</p> })}
             <div class="flex items-center gap-3">
                 <button type="submit" class=PRIMARY disabled=move || !live_page.get() || save.pending().get() on:click=move |_| test_after_save.set(false)>"Save agent"</button>

@@ -20,7 +20,7 @@ use crate::components::{
 };
 use crate::model::{
     EventBody, Execution, ExecutionAction, ExecutionId, ExecutionQuery, ExecutionStatus, LineEnd,
-    LogTail, ResourceUsage,
+    LogStream, LogTail, ResourceUsage,
 };
 use crate::protocol::native::ServerMessage;
 use crate::state::use_live_connection;
@@ -311,6 +311,8 @@ struct RunState {
     exit_code: Option<i32>,
     signal: Option<i32>,
     usage: Option<ResourceUsage>,
+    /// Tokens and cost the agent reported.
+    tokens: Option<crate::model::TokenUsage>,
     /// When it started and ended (ms since the epoch), for the live timer.
     started_at: Option<i64>,
     finished_at: Option<i64>,
@@ -401,6 +403,7 @@ fn ExecutionView(initial: Execution, tail: LogTail) -> impl IntoView {
         exit_code: initial.exit_code,
         signal: initial.signal,
         usage: initial.usage,
+        tokens: initial.token_usage,
         started_at: initial.started_at,
         finished_at: initial.finished_at,
     });
@@ -446,6 +449,7 @@ fn ExecutionView(initial: Execution, tail: LogTail) -> impl IntoView {
     // The replay (from the first line) gathers out of sight until it has
     // reached the tail shown from the server, then takes its place.
     let tail_seq = tail.events.last().map(|e| e.seq);
+    let initial_seq = initial.last_seq;
     let partial = RwSignal::new(tail_seq.is_some() && !tail.complete);
     let lines = RwSignal::new(shown);
 
@@ -462,6 +466,9 @@ fn ExecutionView(initial: Execution, tail: LogTail) -> impl IntoView {
         let scheduled = Rc::new(Cell::new(false));
         let shadow: Rc<RefCell<Option<Vec<LogLine>>>> =
             Rc::new(RefCell::new(tail_seq.map(|_| Vec::new())));
+        // The replay starts at the first line, so the tally ends up where
+        // the server's is; it is shown from the first line past the page's.
+        let tally: Rc<RefCell<crate::model::TokenTally>> = Rc::default();
         let watch = live.watch_execution(id, 0, move |msg| {
             if let ServerMessage::AgentLog {
                 seq,
@@ -473,6 +480,16 @@ fn ExecutionView(initial: Execution, tail: LogTail) -> impl IntoView {
                 ..
             } = &msg
             {
+                if matches!(stream, LogStream::Stdout | LogStream::Stderr) {
+                    if let Some(report) = crate::model::parse_usage(message) {
+                        let mut tally = tally.borrow_mut();
+                        tally.apply(&report);
+                        if *seq > initial_seq {
+                            let total = tally.total();
+                            state.update(|s| s.tokens = Some(total));
+                        }
+                    }
+                }
                 let line = LogLine {
                     seq: *seq,
                     stream: *stream,
@@ -697,7 +714,7 @@ fn ExecutionView(initial: Execution, tail: LogTail) -> impl IntoView {
                 if has_progress() { "" } else { "md:col-span-3" },
             )>
                 // Full width (no progress card): the figures in one row.
-                <dl class=move || if has_progress() { "grid grid-cols-2 gap-x-3 gap-y-1" } else { "grid grid-cols-2 gap-x-3 gap-y-1 md:grid-cols-10" }>
+                <dl class=move || if has_progress() { "grid grid-cols-2 gap-x-3 gap-y-1" } else { "grid grid-cols-2 gap-x-3 gap-y-1 md:grid-cols-12" }>
                     <dt class="text-slate-500">"Started"</dt>
                     <dd data-testid="started-at">{move || match state.with(|s| s.started_at) {
                         Some(ms) => view! { <Time ms=ms /> }.into_any(),
@@ -720,6 +737,8 @@ fn ExecutionView(initial: Execution, tail: LogTail) -> impl IntoView {
                     <dd>{move || state.with(|s| s.usage.map(|u| duration_text(u.cpu_ms)).unwrap_or_else(|| "—".into()))}</dd>
                     <dt class="text-slate-500">"Memory"</dt>
                     <dd>{move || state.with(|s| s.usage.map(|u| format!("{:.1} MiB", u.peak_memory_kb as f64 / 1024.0)).unwrap_or_else(|| "—".into()))}</dd>
+                    <dt class="text-slate-500">"Tokens"</dt>
+                    <dd data-testid="tokens">{move || state.with(|s| s.tokens.as_ref().map(crate::components::budget::describe).unwrap_or_else(|| "—".into()))}</dd>
                 </dl>
                 <p class="mt-3 max-h-24 overflow-y-auto break-all font-mono text-xs text-slate-500" title="The command run" data-testid="argv">{crate::model::display_command(&initial.argv)}</p>
             </section>

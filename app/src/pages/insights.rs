@@ -1,7 +1,8 @@
 //! Insights: how the team's runs went (per day by outcome; per agent and
 //! per workflow: success rate and how long they take), how long runs wait
 //! in the queue, and the load right now (event rates, the host's CPU,
-//! memory and disk). Drawn on the server as SVG; live: refreshed when a
+//! memory and disk), and tokens and cost per day, agent, workflow and
+//! issue. Drawn on the server as SVG; live: refreshed when a
 //! run starts or ends, and every few seconds for the load.
 
 use std::time::Duration;
@@ -12,9 +13,12 @@ use leptos_router::hooks::use_query_map;
 use super::common::{workflow_version, CARD};
 use super::executions::lifecycle_version;
 use crate::api::{insights, insights_now, ApiError};
-use crate::components::charts::{Meter, RunsPerDay};
+use crate::components::budget::{describe, dollars};
+use crate::components::charts::{compact, Meter, RunsPerDay, TokensPerDay};
 use crate::components::empty_state::PageHeader;
-use crate::model::{GroupStats, Insights, LiveLoad, Percentiles};
+use crate::model::{
+    thousands, GroupStats, Insights, LiveLoad, Percentiles, UsageGroup, UsageInsights,
+};
 
 const PERIODS: [u32; 3] = [7, 30, 90];
 
@@ -123,6 +127,65 @@ fn Figures(insights: Insights, load: Resource<Result<LiveLoad, ApiError>>) -> im
         </section>
         <GroupTable title="Agents" testid="agent-stats" groups=insights.agents.clone() empty="No agent ran in this period." />
         <GroupTable title="Workflows" testid="workflow-stats" groups=insights.workflows.clone() empty="No workflow ran in this period." />
+        <Spending usage=insights.usage.clone() days=insights.days />
+    }
+}
+
+/// Tokens and cost: per day, and who spent them.
+#[component]
+fn Spending(usage: UsageInsights, days: u32) -> impl IntoView {
+    let total = usage.total;
+    view! {
+        <section class=format!("mt-6 {CARD}") data-testid="spending">
+            <h2 class="text-base font-semibold">"Tokens and cost"</h2>
+            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400" data-testid="spending-total">
+                {if total.is_empty() {
+                    format!("No run reported tokens in the last {days} days. Agents report them with ::usage lines, Claude Code's stream-json or Codex's --json output.")
+                } else {
+                    format!("{} in the last {days} days ({} input, {} output).", describe(&total), thousands(total.input_tokens), thousands(total.output_tokens))
+                }}
+            </p>
+            {(!total.is_empty()).then(|| view! {
+                <div class="mt-3">
+                    <TokensPerDay days=usage.per_day.clone() />
+                </div>
+                <div class="mt-4 grid gap-6 md:grid-cols-3">
+                    <SpendTable title="By agent" testid="spend-agents" groups=usage.agents.clone() />
+                    <SpendTable title="By workflow" testid="spend-workflows" groups=usage.workflows.clone() />
+                    <SpendTable title="By issue" testid="spend-issues" groups=usage.issues.clone() />
+                </div>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn SpendTable(title: &'static str, testid: &'static str, groups: Vec<UsageGroup>) -> impl IntoView {
+    view! {
+        <div class="min-w-0">
+            <h3 class="text-sm font-semibold text-slate-600 dark:text-slate-300">{title}</h3>
+            {if groups.is_empty() {
+                view! { <p class="mt-1 text-sm text-slate-500">"None."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="mt-1 w-full text-sm" data-testid=testid>
+                        <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                            {groups.into_iter().map(|g| view! {
+                                <tr data-name=g.name.clone()>
+                                    <td class="max-w-0 truncate py-1.5 pr-3" title=g.name.clone()>{g.name.clone()}</td>
+                                    <td class="whitespace-nowrap py-1.5 text-right tabular-nums" title=format!("{} runs", g.runs)>
+                                        {compact(g.usage.tokens())}
+                                        {(g.usage.cost_usd > 0.0).then(|| view! {
+                                            <span class="ml-2 text-slate-500">{dollars(g.usage.cost_usd)}</span>
+                                        })}
+                                    </td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </div>
     }
 }
 

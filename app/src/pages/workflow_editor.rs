@@ -17,6 +17,7 @@ use crate::api::{
     delete_workflow, get_workflow, list_agents, list_workflow_runs, save_workflow, ApiError,
     StartWorkflow,
 };
+use crate::components::budget::{BudgetFields, BudgetForm};
 use crate::components::{
     empty_state::{Missing, PageHeader},
     workflow_graph::{GraphNode, GraphStage, WorkflowGraph},
@@ -165,6 +166,7 @@ fn WorkflowEditor(existing: Option<Workflow>, agents: Vec<Agent>, admin: bool) -
             .and_then(|w| w.trigger_assignee.clone())
             .unwrap_or_default(),
     );
+    let budget = BudgetForm::new(existing.as_ref().map(|w| w.budget).unwrap_or_default());
     let def = RwSignal::new(existing.map(|w| w.definition).unwrap_or_default());
     let agents = StoredValue::new(agents);
     let problem = RwSignal::new(None::<String>);
@@ -235,12 +237,20 @@ fn WorkflowEditor(existing: Option<Workflow>, agents: Vec<Agent>, admin: bool) -
                 class="flex flex-col gap-4 xl:col-span-3"
                 on:submit=move |ev| {
                     ev.prevent_default();
+                    let budget = match budget.parse() {
+                        Ok(b) => b,
+                        Err(e) => {
+                            problem.set(Some(e));
+                            return;
+                        }
+                    };
                     let input = WorkflowInput {
                         name: name.get_untracked().trim().to_string(),
                         description: description.get_untracked().trim().to_string(),
                         trigger_label: Some(trigger.get_untracked().trim().to_string()).filter(|t| !t.is_empty()),
                         trigger_assignee: Some(assignee.get_untracked().trim().to_string()).filter(|t| !t.is_empty()),
                         definition: def.get_untracked(),
+                        budget,
                     };
                     match check(&input.name, &input.definition) {
                         Ok(()) => {
@@ -270,6 +280,7 @@ fn WorkflowEditor(existing: Option<Workflow>, agents: Vec<Agent>, admin: bool) -
                         <input class=INPUT maxlength="100" bind:value=assignee value=assignee.get_untracked() placeholder="e.g. yagura-bot" />
                         <span class="mt-1 block text-xs font-normal text-slate-500">"When an issue is assigned to this user (a GitHub login on synced repositories), the workflow starts on it."</span>
                     </label>
+                    <BudgetFields form=budget what="a run of this workflow (its steps summed)" />
                 </section>
                 <For each=move || 0..stage_count() key=|i| *i let:i>
                     <StageEditor i=i def=def agents=agents />

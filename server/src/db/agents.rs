@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use app::model::{AgentType, RunnerLost};
+use app::model::{AgentType, Budget, RunnerLost};
 use sqlx::types::Json;
 use sqlx::FromRow;
 
@@ -23,13 +23,15 @@ pub struct AgentRow {
     pub on_runner_lost: RunnerLost,
     /// Extra paths its sandbox may read and write.
     pub sandbox_paths: Json<Vec<String>>,
+    /// What its runs may spend.
+    pub budget: Json<Budget>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const COLUMNS: &str =
     "id, name, agent_type, command, env, timeout_secs, output_cap_bytes, capabilities, \
-    on_runner_lost, created_at, updated_at, sandbox_paths";
+    on_runner_lost, created_at, updated_at, sandbox_paths, budget";
 
 pub async fn list(db: &Db) -> sqlx::Result<Vec<AgentRow>> {
     sqlx::query_as(&format!(
@@ -64,7 +66,7 @@ pub async fn count(db: &Db) -> sqlx::Result<i64> {
 
 pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(&row.id)
     .bind(&row.name)
@@ -78,6 +80,7 @@ pub async fn create(db: &Db, row: &AgentRow) -> sqlx::Result<()> {
     .bind(row.created_at)
     .bind(row.updated_at)
     .bind(row.sandbox_paths.clone())
+    .bind(row.budget)
     .execute(db)
     .await
     .map(|_| ())
@@ -88,7 +91,7 @@ pub async fn update(db: &Db, row: &AgentRow) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE agents SET name = $2, agent_type = $3, command = $4, env = $5, timeout_secs = $6, \
          output_cap_bytes = $7, updated_at = $8, capabilities = $9, on_runner_lost = $10, \
-         sandbox_paths = $11 WHERE id = $1",
+         sandbox_paths = $11, budget = $12 WHERE id = $1",
     )
     .bind(&row.id)
     .bind(&row.name)
@@ -101,6 +104,7 @@ pub async fn update(db: &Db, row: &AgentRow) -> sqlx::Result<bool> {
     .bind(row.capabilities.clone())
     .bind(row.on_runner_lost)
     .bind(row.sandbox_paths.clone())
+    .bind(row.budget)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -52,16 +52,23 @@ pub struct ExecutionRow {
     pub metadata: Option<serde_json::Value>,
     /// What happens when its runner is lost.
     pub on_runner_lost: RunnerLost,
+    /// Tokens and cost reported ([`super::usage`]); `usage_at` is NULL
+    /// while nothing was.
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_micros: i64,
+    pub usage_at: Option<i64>,
 }
 
-const COLUMNS: &str = "e.id, e.agent_id, e.agent_name, e.agent_type, e.prompt, e.argv, e.env, e.timeout_secs, \
+pub(super) const COLUMNS: &str = "e.id, e.agent_id, e.agent_name, e.agent_type, e.prompt, e.argv, e.env, e.timeout_secs, \
     e.output_cap_bytes, e.status, e.progress, e.current_step, e.result, e.error_code, e.error_message, e.exit_code, \
     e.signal, e.cpu_ms, e.peak_memory_kb, e.wall_ms, e.created_by, e.created_at, e.started_at, e.finished_at, \
     e.last_seq, e.issue_id, e.workflow_run_id, i.number AS issue_number, i.title AS issue_title, \
     i.repository_id AS issue_repository_id, e.capabilities, e.runner_id, e.task_name, e.description, e.tags, \
-    e.metadata, e.on_runner_lost";
+    e.metadata, e.on_runner_lost, e.input_tokens + e.live_input_tokens AS input_tokens, \
+    e.output_tokens + e.live_output_tokens AS output_tokens, e.cost_micros, e.usage_at";
 
-const FROM: &str = "executions e LEFT JOIN issues i ON i.id = e.issue_id";
+pub(super) const FROM: &str = "executions e LEFT JOIN issues i ON i.id = e.issue_id";
 
 /// A new execution, as it is queued.
 #[derive(Debug, Clone)]
@@ -290,6 +297,8 @@ pub enum Effect {
     /// Back to the queue, unclaimed, its runner's report numbers forgotten.
     Requeued,
     Finished(Box<Finished>),
+    /// A line that reports tokens or cost.
+    Usage(Box<app::model::UsageReport>),
 }
 
 #[derive(Debug, Clone)]
@@ -354,6 +363,9 @@ async fn append_in(
     for (row, effect) in events {
         match effect {
             Effect::None => {}
+            Effect::Usage(report) => {
+                super::usage::apply(tx, &row.execution_id, report, row.at_ms).await?;
+            }
             Effect::Started { at_ms } => {
                 sqlx::query(
                     "UPDATE executions SET status = 'running', started_at = $2 WHERE id = $1",
@@ -466,67 +478,6 @@ pub async fn delete_ended(db: &Db, id: &str) -> sqlx::Result<bool> {
     .execute(db)
     .await
     .map(|r| r.rows_affected() > 0)
-}
-
-/// Filters of seed 000's `task_list`.
-#[derive(Debug, Default, Clone)]
-pub struct TaskFilter {
-    pub statuses: Vec<ExecutionStatus>,
-    /// Every one of these tags.
-    pub tags: Vec<String>,
-    pub created_by: Option<String>,
-    pub sort_by_name: bool,
-    pub ascending: bool,
-}
-
-fn push_task_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a TaskFilter) {
-    q.push(" WHERE 1 = 1");
-    if !f.statuses.is_empty() {
-        q.push(" AND e.status IN (");
-        let mut list = q.separated(", ");
-        for s in &f.statuses {
-            list.push_bind(*s);
-        }
-        q.push(")");
-    }
-    for tag in &f.tags {
-        q.push(" AND e.tags LIKE ").push_bind(format!(
-            "%{}%",
-            serde_json::to_string(tag).unwrap_or_default()
-        ));
-    }
-    if let Some(c) = &f.created_by {
-        q.push(" AND lower(e.created_by) = lower(")
-            .push_bind(c)
-            .push(")");
-    }
-}
-
-pub async fn list_tasks(
-    db: &Db,
-    filter: &TaskFilter,
-    limit: i64,
-    offset: i64,
-) -> sqlx::Result<Vec<ExecutionRow>> {
-    let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {FROM}"));
-    push_task_filter(&mut q, filter);
-    q.push(if filter.sort_by_name {
-        " ORDER BY coalesce(e.task_name, e.agent_name)"
-    } else {
-        " ORDER BY e.created_at"
-    });
-    q.push(if filter.ascending { " ASC" } else { " DESC" });
-    q.push(", e.id LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    q.build_query_as().fetch_all(db).await
-}
-
-pub async fn count_tasks(db: &Db, filter: &TaskFilter) -> sqlx::Result<i64> {
-    let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM executions e");
-    push_task_filter(&mut q, filter);
-    q.build_query_scalar().fetch_one(db).await
 }
 
 /// The first `limit` log messages of an execution.

@@ -17,6 +17,8 @@ pub mod runners;
 pub mod sessions;
 pub mod settings;
 pub mod sso;
+pub mod tasks;
+pub mod usage;
 pub mod users;
 pub mod workflows;
 

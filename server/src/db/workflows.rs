@@ -1,7 +1,7 @@
 //! Workflow definitions, their runs, each run's steps and its event
 //! stream (the run's history).
 
-use app::model::{AgentType, OnFailure, RunStatus, StepStatus, WorkflowDefinition};
+use app::model::{AgentType, Budget, OnFailure, RunStatus, StepStatus, WorkflowDefinition};
 use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 
@@ -16,12 +16,14 @@ pub struct WorkflowRow {
     pub trigger_assignee: Option<String>,
     /// JSON (app::model::WorkflowDefinition).
     pub definition: Json<WorkflowDefinition>,
+    /// What one run may spend.
+    pub budget: Json<Budget>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const WORKFLOW_COLUMNS: &str =
-    "id, name, description, trigger_label, trigger_assignee, definition, created_at, updated_at";
+    "id, name, description, trigger_label, trigger_assignee, definition, budget, created_at, updated_at";
 
 pub async fn list(db: &Db) -> sqlx::Result<Vec<WorkflowRow>> {
     sqlx::query_as(&format!(
@@ -62,8 +64,8 @@ pub async fn triggered_by_assignee(db: &Db, login: &str) -> sqlx::Result<Vec<Wor
 
 pub async fn insert(db: &Db, row: &WorkflowRow) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO workflows (id, name, description, trigger_label, definition, created_at, updated_at, trigger_assignee) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO workflows (id, name, description, trigger_label, definition, created_at, updated_at, trigger_assignee, \
+         budget) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&row.id)
     .bind(&row.name)
@@ -73,6 +75,7 @@ pub async fn insert(db: &Db, row: &WorkflowRow) -> sqlx::Result<()> {
     .bind(row.created_at)
     .bind(row.updated_at)
     .bind(&row.trigger_assignee)
+    .bind(row.budget)
     .execute(db)
     .await
     .map(|_| ())
@@ -82,7 +85,7 @@ pub async fn insert(db: &Db, row: &WorkflowRow) -> sqlx::Result<()> {
 pub async fn update(db: &Db, row: &WorkflowRow) -> sqlx::Result<bool> {
     sqlx::query(
         "UPDATE workflows SET name = $2, description = $3, trigger_label = $4, definition = $5, updated_at = $6, \
-         trigger_assignee = $7 WHERE id = $1",
+         trigger_assignee = $7, budget = $8 WHERE id = $1",
     )
     .bind(&row.id)
     .bind(&row.name)
@@ -91,6 +94,7 @@ pub async fn update(db: &Db, row: &WorkflowRow) -> sqlx::Result<bool> {
     .bind(&row.definition)
     .bind(row.updated_at)
     .bind(&row.trigger_assignee)
+    .bind(row.budget)
     .execute(db)
     .await
     .map(|r| r.rows_affected() > 0)

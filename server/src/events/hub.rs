@@ -21,6 +21,8 @@ pub const LIFECYCLE_CAPACITY: usize = 1024;
 pub const WORKSPACE_CAPACITY: usize = 1024;
 /// Every event of every execution, for watchers of everything.
 pub const ALL_CAPACITY: usize = 16384;
+/// Executions whose tokens or cost changed, for the budget watch.
+pub const USAGE_CAPACITY: usize = 1024;
 
 pub type Receiver = broadcast::Receiver<Arc<Published>>;
 
@@ -28,6 +30,7 @@ pub struct Hub {
     streams: Mutex<HashMap<ExecutionId, broadcast::Sender<Arc<Published>>>>,
     lifecycle: broadcast::Sender<Arc<Published>>,
     all: broadcast::Sender<Arc<Published>>,
+    usage: broadcast::Sender<ExecutionId>,
     workspace: broadcast::Sender<Arc<Broadcast>>,
 }
 
@@ -37,6 +40,7 @@ impl Default for Hub {
             streams: Mutex::new(HashMap::new()),
             lifecycle: broadcast::channel(LIFECYCLE_CAPACITY).0,
             all: broadcast::channel(ALL_CAPACITY).0,
+            usage: broadcast::channel(USAGE_CAPACITY).0,
             workspace: broadcast::channel(WORKSPACE_CAPACITY).0,
         }
     }
@@ -86,6 +90,17 @@ impl Hub {
         if !event.is_log() {
             let _ = self.lifecycle.send(event);
         }
+    }
+
+    /// Executions whose reported tokens or cost changed (committed).
+    pub fn subscribe_usage(&self) -> broadcast::Receiver<ExecutionId> {
+        self.usage.subscribe()
+    }
+
+    /// Tells the budget watch that an execution's usage changed. Must only
+    /// be called after the change committed.
+    pub fn usage_reported(&self, id: ExecutionId) {
+        let _ = self.usage.send(id);
     }
 
     /// Issue, workflow and notification events for every connection (each

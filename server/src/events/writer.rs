@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{EventBody, ExecutionEvent, ExecutionId, ExecutionStatus};
+use app::model::{EventBody, ExecutionEvent, ExecutionId, ExecutionStatus, LogStream};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{kind, Hub, Published};
@@ -386,6 +386,12 @@ async fn write_batch(
         return Some(err);
     }
 
+    let mut usage: Vec<ExecutionId> = Vec::new();
+    for (event, (_, effect)) in events.iter().zip(&rows) {
+        if matches!(effect, Effect::Usage(_)) && !usage.contains(&event.execution_id) {
+            usage.push(event.execution_id);
+        }
+    }
     let mut events = events.into_iter();
     for append in batch.drain(..) {
         if append.body.is_none() {
@@ -404,6 +410,9 @@ async fn write_batch(
         if let Some(done) = append.done {
             let _ = done.send(Ok(seq));
         }
+    }
+    for id in usage {
+        hub.usage_reported(id);
     }
     None
 }
@@ -427,6 +436,14 @@ async fn next_seq(
 /// What an event changes in its execution's row.
 fn effect(event: &ExecutionEvent) -> Effect {
     match &event.body {
+        EventBody::Log {
+            stream: LogStream::Stdout | LogStream::Stderr,
+            message,
+            ..
+        } => match app::model::parse_usage(message) {
+            Some(report) => Effect::Usage(Box::new(report)),
+            None => Effect::None,
+        },
         EventBody::Queued { .. } | EventBody::Log { .. } => Effect::None,
         EventBody::Started { .. } => Effect::Started { at_ms: event.at_ms },
         EventBody::Progress {

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use app::api::ApiError;
-use app::model::{DayOutcomes, GroupStats, Insights, LiveLoad, Percentiles};
+use app::model::{
+    DayOutcomes, DayUsage, GroupStats, Insights, LiveLoad, Percentiles, UsageGroup, UsageInsights,
+};
 
 use crate::db::{insights as store, Db};
 use crate::error::OrInternal;
@@ -126,6 +128,58 @@ pub async fn figures(db: &Db, days: u32, now: i64) -> Result<Insights, ApiError>
         workflows,
         queue_wait,
         now: live(db, now).await?,
+        usage: usage(db, first_day, days).await.or_internal(read)?,
+    })
+}
+
+/// Tokens and cost per day from `first_day` (days since the epoch), and
+/// per agent, workflow and issue.
+async fn usage(db: &Db, first_day: i64, days: u32) -> sqlx::Result<UsageInsights> {
+    use crate::db::usage::{self as spent, Group};
+    let since = first_day * DAY_MS;
+    let mut per_day: Vec<DayUsage> = (0..i64::from(days))
+        .map(|i| DayUsage {
+            day: (first_day + i) * DAY_MS,
+            usage: Default::default(),
+        })
+        .collect();
+    let mut total = spent::Sums::default();
+    for row in spent::by_day(db, since).await? {
+        total.input_tokens += row.input_tokens;
+        total.output_tokens += row.output_tokens;
+        total.cost_micros += row.cost_micros;
+        if let Some(day) = usize::try_from(row.day - first_day)
+            .ok()
+            .and_then(|i| per_day.get_mut(i))
+        {
+            day.usage = spent::Sums {
+                input_tokens: row.input_tokens,
+                output_tokens: row.output_tokens,
+                cost_micros: row.cost_micros,
+            }
+            .usage();
+        }
+    }
+    let group = |rows: Vec<spent::GroupRow>| -> Vec<UsageGroup> {
+        rows.into_iter()
+            .map(|r| UsageGroup {
+                name: r.name,
+                runs: r.runs.max(0) as u32,
+                usage: spent::Sums {
+                    input_tokens: r.input_tokens,
+                    output_tokens: r.output_tokens,
+                    cost_micros: r.cost_micros,
+                }
+                .usage(),
+            })
+            .collect()
+    };
+    Ok(UsageInsights {
+        per_day,
+        total: total.usage(),
+        agents: group(spent::by_group(db, Group::Agent, since).await?),
+        workflows: group(spent::by_group(db, Group::Workflow, since).await?),
+        issues: group(spent::by_group(db, Group::Issue, since).await?),
     })
 }
 

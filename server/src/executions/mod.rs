@@ -9,6 +9,7 @@
 //! same code on the server and on a runner. At start-up, executions a
 //! previous process left running are failed with a reason.
 
+pub mod budgets;
 pub mod demo;
 pub mod drive;
 pub mod insights;

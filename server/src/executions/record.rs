@@ -30,6 +30,14 @@ pub fn to_execution(row: ExecutionRow) -> Result<Execution, ApiError> {
         exit_code: row.exit_code.map(|c| c as i32),
         signal: row.signal.map(|s| s as i32),
         usage,
+        token_usage: row.usage_at.map(|_| {
+            crate::db::usage::Sums {
+                input_tokens: row.input_tokens,
+                output_tokens: row.output_tokens,
+                cost_micros: row.cost_micros,
+            }
+            .usage()
+        }),
         created_by: row.created_by,
         created_at: row.created_at,
         started_at: row.started_at,

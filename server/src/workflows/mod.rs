@@ -136,6 +136,7 @@ impl Workflows {
             ));
         }
         validate_definition(&input.definition).map_err(ApiError::Invalid)?;
+        input.budget.validate().map_err(ApiError::Invalid)?;
         for step in input.definition.stages.iter().flat_map(|s| &s.steps) {
             match crate::agents::get(&self.db, step.agent_id).await {
                 Ok(_) => {}
@@ -166,6 +167,7 @@ impl Workflows {
             trigger_label,
             trigger_assignee,
             definition: Json(input.definition.clone()),
+            budget: Json(input.budget),
             created_at: now,
             updated_at: now,
         };
@@ -332,6 +334,7 @@ fn to_workflow(row: store::WorkflowRow) -> Result<Workflow, ApiError> {
         trigger_label: row.trigger_label,
         trigger_assignee: row.trigger_assignee,
         definition: row.definition.0,
+        budget: row.budget.0,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

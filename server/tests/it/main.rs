@@ -23,5 +23,6 @@ mod site;
 mod sso;
 mod storage;
 mod team;
+mod usage;
 mod workflows;
 mod ws;

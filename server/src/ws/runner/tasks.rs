@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::auth::policy::{authorize, authorize_delete, Op};
-use crate::db::executions::{self as store, ExecutionRow, TaskFilter};
+use crate::db::executions::{self as store, ExecutionRow};
+use crate::db::tasks::{self, TaskFilter};
 use crate::executions::{Origin, TaskFields};
 use crate::state::AppState;
 
@@ -325,10 +326,10 @@ async fn operate(
             };
             let limit = i64::from(data.limit.unwrap_or(50).clamp(1, 500));
             let offset = i64::from(data.offset.unwrap_or(0));
-            let rows = store::list_tasks(&state.db, &filter, limit, offset)
+            let rows = tasks::list_tasks(&state.db, &filter, limit, offset)
                 .await
                 .or_internal("listing tasks")?;
-            let total = store::count_tasks(&state.db, &filter)
+            let total = tasks::count_tasks(&state.db, &filter)
                 .await
                 .or_internal("counting tasks")?;
             let tasks: Vec<Value> = rows

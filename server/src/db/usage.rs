@@ -1,0 +1,244 @@
+//! Tokens and cost of runs: what the event writer adds as usage lines are
+//! stored, what a budget check reads, and the sums Insights shows.
+
+use app::model::{Budget, UsageReport};
+use sqlx::types::Json;
+use sqlx::{FromRow, Sqlite};
+
+use super::Db;
+
+fn i(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Applies one usage report to its execution's totals, inside the
+/// transaction that stores the line it came in.
+pub async fn apply(
+    tx: &mut sqlx::SqliteConnection,
+    execution_id: &str,
+    report: &UsageReport,
+    at_ms: i64,
+) -> sqlx::Result<()> {
+    let q = match report {
+        UsageReport::Add {
+            input_tokens,
+            output_tokens,
+            cost_micros,
+        } => sqlx::query::<Sqlite>(
+            "UPDATE executions SET input_tokens = input_tokens + $2, output_tokens = output_tokens + $3, \
+             cost_micros = cost_micros + $4, usage_at = $5 WHERE id = $1",
+        )
+        .bind(execution_id)
+        .bind(i(*input_tokens))
+        .bind(i(*output_tokens))
+        .bind(i(*cost_micros))
+        .bind(at_ms),
+        // The events of one message repeat its figures: the last one counted
+        // is remembered and not counted again.
+        UsageReport::Message {
+            id,
+            input_tokens,
+            output_tokens,
+        } => sqlx::query(
+            "UPDATE executions SET \
+             live_input_tokens = live_input_tokens + CASE WHEN COALESCE(usage_message, '') = $2 AND $2 <> '' THEN 0 ELSE $3 END, \
+             live_output_tokens = live_output_tokens + CASE WHEN COALESCE(usage_message, '') = $2 AND $2 <> '' THEN 0 ELSE $4 END, \
+             usage_message = $2, usage_at = $5 WHERE id = $1",
+        )
+        .bind(execution_id)
+        .bind(id)
+        .bind(i(*input_tokens))
+        .bind(i(*output_tokens))
+        .bind(at_ms),
+        UsageReport::Settle {
+            input_tokens,
+            output_tokens,
+            cost_micros,
+        } => sqlx::query(
+            "UPDATE executions SET input_tokens = input_tokens + $2, output_tokens = output_tokens + $3, \
+             cost_micros = cost_micros + $4, live_input_tokens = 0, live_output_tokens = 0, usage_message = NULL, \
+             usage_at = $5 WHERE id = $1",
+        )
+        .bind(execution_id)
+        .bind(i(*input_tokens))
+        .bind(i(*output_tokens))
+        .bind(i(*cost_micros))
+        .bind(at_ms),
+    };
+    q.execute(tx).await.map(|_| ())
+}
+
+/// Tokens (input, output) and cost as summed by SQL.
+#[derive(Debug, Clone, Copy, Default, FromRow)]
+pub struct Sums {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_micros: i64,
+}
+
+impl Sums {
+    pub fn usage(&self) -> app::model::TokenUsage {
+        app::model::TokenUsage {
+            input_tokens: self.input_tokens.max(0) as u64,
+            output_tokens: self.output_tokens.max(0) as u64,
+            cost_usd: self.cost_micros.max(0) as f64 / 1e6,
+        }
+    }
+}
+
+const SUMS: &str = "COALESCE(SUM(e.input_tokens + e.live_input_tokens), 0) AS input_tokens, \
+    COALESCE(SUM(e.output_tokens + e.live_output_tokens), 0) AS output_tokens, \
+    COALESCE(SUM(e.cost_micros), 0) AS cost_micros";
+
+/// What a budget check needs to know of one execution.
+#[derive(Debug, Clone, FromRow)]
+pub struct BudgetSubject {
+    pub status: app::model::ExecutionStatus,
+    pub agent_id: Option<String>,
+    pub agent_name: String,
+    pub workflow_run_id: Option<String>,
+    pub runner_id: Option<String>,
+    pub created_by: Option<String>,
+    pub budget_stopped_at: Option<i64>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_micros: i64,
+    pub agent_budget: Option<Json<Budget>>,
+    pub workflow_id: Option<String>,
+    pub workflow_name: Option<String>,
+    pub workflow_budget: Option<Json<Budget>>,
+}
+
+pub async fn budget_subject(db: &Db, id: &str) -> sqlx::Result<Option<BudgetSubject>> {
+    sqlx::query_as(
+        "SELECT e.status, e.agent_id, e.agent_name, e.workflow_run_id, e.runner_id, e.created_by, \
+         e.budget_stopped_at, e.input_tokens + e.live_input_tokens AS input_tokens, \
+         e.output_tokens + e.live_output_tokens AS output_tokens, e.cost_micros, a.budget AS agent_budget, \
+         w.id AS workflow_id, w.name AS workflow_name, w.budget AS workflow_budget \
+         FROM executions e LEFT JOIN agents a ON a.id = e.agent_id \
+         LEFT JOIN workflow_runs r ON r.id = e.workflow_run_id \
+         LEFT JOIN workflows w ON w.id = r.workflow_id WHERE e.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// What an agent's runs created since `since_ms` spent.
+pub async fn agent_since(db: &Db, agent_id: &str, since_ms: i64) -> sqlx::Result<Sums> {
+    sqlx::query_as(&format!(
+        "SELECT {SUMS} FROM executions e WHERE e.agent_id = $1 AND e.created_at >= $2"
+    ))
+    .bind(agent_id)
+    .bind(since_ms)
+    .fetch_one(db)
+    .await
+}
+
+/// What one workflow run's steps spent.
+pub async fn workflow_run(db: &Db, run_id: &str) -> sqlx::Result<Sums> {
+    sqlx::query_as(&format!(
+        "SELECT {SUMS} FROM executions e WHERE e.workflow_run_id = $1"
+    ))
+    .bind(run_id)
+    .fetch_one(db)
+    .await
+}
+
+/// What a workflow's runs' steps created since `since_ms` spent.
+pub async fn workflow_since(db: &Db, workflow_id: &str, since_ms: i64) -> sqlx::Result<Sums> {
+    sqlx::query_as(&format!(
+        "SELECT {SUMS} FROM executions e JOIN workflow_runs r ON r.id = e.workflow_run_id \
+         WHERE r.workflow_id = $1 AND e.created_at >= $2"
+    ))
+    .bind(workflow_id)
+    .bind(since_ms)
+    .fetch_one(db)
+    .await
+}
+
+/// Marks the run as stopped by a budget; false when a budget already did
+/// (a budget stops a run once) or the run is no longer going.
+pub async fn claim_stop(db: &Db, id: &str, now_ms: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE executions SET budget_stopped_at = $2 WHERE id = $1 AND budget_stopped_at IS NULL \
+         AND status IN ('running', 'paused')",
+    )
+    .bind(id)
+    .bind(now_ms)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Going runs that reported usage since `since_ms` and no budget stopped
+/// (looked at again when live notices were missed).
+pub async fn going_with_usage(db: &Db, since_ms: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT id FROM executions WHERE usage_at >= $1 AND budget_stopped_at IS NULL \
+         AND status IN ('running', 'paused')",
+    )
+    .bind(since_ms)
+    .fetch_all(db)
+    .await
+}
+
+/// Usage per UTC day (days since the epoch) of runs created since `since_ms`.
+#[derive(Debug, Clone, FromRow)]
+pub struct DayRow {
+    pub day: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_micros: i64,
+}
+
+pub async fn by_day(db: &Db, since_ms: i64) -> sqlx::Result<Vec<DayRow>> {
+    sqlx::query_as(&format!(
+        "SELECT e.created_at / 86400000 AS day, {SUMS} FROM executions e \
+         WHERE e.created_at >= $1 AND e.usage_at IS NOT NULL GROUP BY e.created_at / 86400000 ORDER BY day"
+    ))
+    .bind(since_ms)
+    .fetch_all(db)
+    .await
+}
+
+/// Usage per group (an agent, a workflow, an issue), highest first.
+#[derive(Debug, Clone, FromRow)]
+pub struct GroupRow {
+    pub name: String,
+    pub runs: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_micros: i64,
+}
+
+/// Which grouping [`by_group`] sums by.
+#[derive(Debug, Clone, Copy)]
+pub enum Group {
+    Agent,
+    Workflow,
+    Issue,
+}
+
+pub async fn by_group(db: &Db, group: Group, since_ms: i64) -> sqlx::Result<Vec<GroupRow>> {
+    let (name, from) = match group {
+        Group::Agent => ("e.agent_name", "executions e"),
+        Group::Workflow => (
+            "w.name",
+            "executions e JOIN workflow_runs r ON r.id = e.workflow_run_id JOIN workflows w ON w.id = r.workflow_id",
+        ),
+        Group::Issue => (
+            "p.name || ' #' || CAST(i.number AS TEXT) || ' ' || i.title",
+            "executions e JOIN issues i ON i.id = e.issue_id JOIN repositories p ON p.id = i.repository_id",
+        ),
+    };
+    sqlx::query_as(&format!(
+        "SELECT {name} AS name, COUNT(*) AS runs, {SUMS} FROM {from} \
+         WHERE e.created_at >= $1 AND e.usage_at IS NOT NULL GROUP BY {name} \
+         ORDER BY SUM(e.input_tokens + e.live_input_tokens + e.output_tokens + e.live_output_tokens) DESC, name \
+         LIMIT 10"
+    ))
+    .bind(since_ms)
+    .fetch_all(db)
+    .await
+}
