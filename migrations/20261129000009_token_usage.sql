@@ -12,6 +12,12 @@ ALTER TABLE executions ADD COLUMN live_input_tokens BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE executions ADD COLUMN live_output_tokens BIGINT NOT NULL DEFAULT 0;
 -- The Claude Code message last counted (its events repeat the same usage).
 ALTER TABLE executions ADD COLUMN usage_message TEXT;
+-- The Claude Code session last settled, and its totals then (its next
+-- result repeats them plus what it spent since).
+ALTER TABLE executions ADD COLUMN usage_session TEXT;
+ALTER TABLE executions ADD COLUMN session_input_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE executions ADD COLUMN session_output_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE executions ADD COLUMN session_cost_micros BIGINT NOT NULL DEFAULT 0;
 -- When usage was last reported; NULL while none was.
 ALTER TABLE executions ADD COLUMN usage_at BIGINT;
 -- When a budget stopped the run: a budget stops a run once, so a person

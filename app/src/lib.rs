@@ -112,10 +112,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("agents/:id") view=AgentEditPage ssr=SsrMode::Async />
                     <Route path=path!("executions") view=ExecutionsPage ssr=SsrMode::Async />
                     <Route path=path!("executions/:id") view=ExecutionPage ssr=SsrMode::Async />
+                    <Route path=path!("executions/:id/changes") view=ExecutionChangesPage ssr=SsrMode::Async />
                     <Route path=path!("workflows") view=WorkflowsPage ssr=SsrMode::Async />
                     <Route path=path!("workflows/new") view=WorkflowEditPage ssr=SsrMode::Async />
                     <Route path=path!("workflows/:id") view=WorkflowEditPage ssr=SsrMode::Async />
                     <Route path=path!("workflow-runs/:id") view=WorkflowRunPage ssr=SsrMode::Async />
+                    <Route path=path!("workflow-runs/:id/changes") view=RunChangesPage ssr=SsrMode::Async />
                     <Route path=path!("issues") view=IssuesPage ssr=SsrMode::Async />
                     <Route path=path!("issues/:id") view=IssuePage ssr=SsrMode::Async />
                     <Route path=path!("runners") view=RunnersPage ssr=SsrMode::Async />

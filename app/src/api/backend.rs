@@ -95,6 +95,19 @@ pub trait TeamBackend: Send + Sync + 'static {
     async fn my_sso(&self, parts: &Parts) -> Result<Option<crate::model::SsoLink>, ApiError>;
     /// Unlinks your single sign-on account.
     async fn unlink_sso(&self, parts: &Parts) -> Result<(), ApiError>;
+    /// A run's changes (its branch), one page of diffs.
+    async fn changes(
+        &self,
+        parts: &Parts,
+        of: crate::model::ChangesOf,
+        page: u32,
+    ) -> Result<crate::model::Changes, ApiError>;
+    /// Deletes an ended run's branch.
+    async fn discard_changes(
+        &self,
+        parts: &Parts,
+        of: crate::model::ChangesOf,
+    ) -> Result<(), ApiError>;
 }
 
 #[async_trait::async_trait]

@@ -5,6 +5,7 @@
 mod agents;
 mod api_keys;
 mod auth;
+mod changes;
 mod error;
 mod executions;
 mod github;
@@ -17,6 +18,7 @@ mod workflows;
 pub use agents::*;
 pub use api_keys::*;
 pub use auth::*;
+pub use changes::*;
 pub use error::ApiError;
 pub use executions::*;
 pub use github::*;

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+pub use crate::model::dollars;
 use crate::model::{thousands, Budget, TokenUsage};
 
 const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm font-normal dark:border-slate-700 dark:bg-slate-950";
@@ -75,7 +76,7 @@ pub fn BudgetFields(form: BudgetForm, what: &'static str) -> impl IntoView {
         <fieldset class="grid gap-3 sm:grid-cols-2" data-testid="budget">
             <legend class="mb-1 text-sm font-medium">"Budget"</legend>
             <p class="-mt-1 text-xs text-slate-500 sm:col-span-2">
-                {format!("When {what} goes past a limit it is paused and you are told; resume it to let it go on. Empty is no limit. Tokens are input plus output, as the agent reports them (")}
+                {format!("When {what} goes past a limit it is paused and you are told; resume it to let it go on (on a remote runner, which cannot pause, it is cancelled). Empty is no limit. Tokens are input plus output, as the agent reports them (")}
                 <code>"::usage"</code>", Claude Code's "<code>"stream-json"</code>", Codex's "<code>"--json"</code>"). Days are UTC."
             </p>
             <label class="block text-sm font-medium">
@@ -105,13 +106,4 @@ pub fn describe(usage: &TokenUsage) -> String {
         out.push_str(&format!(" · {}", dollars(usage.cost_usd)));
     }
     out
-}
-
-/// `$0.42`, `$0.0031` (small amounts keep two significant digits).
-pub fn dollars(usd: f64) -> String {
-    if usd > 0.0 && usd < 0.01 {
-        format!("${usd:.4}")
-    } else {
-        format!("${usd:.2}")
-    }
 }

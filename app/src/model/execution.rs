@@ -163,6 +163,9 @@ pub struct Execution {
     /// The workflow run it is a step of, if any.
     #[serde(default)]
     pub workflow_run_id: Option<WorkflowRunId>,
+    /// The branch it worked on, when it worked in a repository's worktree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
 }
 
 /// A page of executions.

@@ -5,6 +5,7 @@
 mod agent;
 mod api_key;
 mod audit;
+mod diff;
 mod event;
 mod execution;
 mod github;
@@ -26,6 +27,10 @@ pub use agent::{
 };
 pub use api_key::{ApiKey, ApiKeysOverview, NewApiKey};
 pub use audit::{AuditEntry, AuditPage, AuditQuery};
+pub use diff::{
+    ChangedFile, Changes, ChangesOf, ChangesState, Commit, DiffLine, FileDiff, FileStatus, Hunk,
+    LineKind, FILES_PER_PAGE, LINES_PER_FILE,
+};
 pub use event::{EventBody, ExecutionEvent, LogTail, WorkspaceEvent};
 pub use execution::{
     Dashboard, Execution, ExecutionAction, ExecutionPage, ExecutionQuery, ExecutionStatus, LineEnd,
@@ -48,7 +53,10 @@ pub use issue::{
 };
 pub use notification::{Notification, NotificationList, Severity};
 pub use runner::{NewRunnerToken, Runner, RunnerToken, RunnersOverview};
-pub use usage::{parse as parse_usage, thousands, Budget, TokenTally, TokenUsage, UsageReport};
+pub use usage::{
+    dollars, parse as parse_usage, thousands, Budget, TokenTally, TokenUsage, UsageReport,
+    MAX_TOKENS,
+};
 pub use user::{
     Invitation, InvitationInput, InvitationPreview, InvitationStatus, NewInvitation, Person,
     PersonChange, Role, Session, SignInOptions, SignedInSession, SsoLink, Theme, User,

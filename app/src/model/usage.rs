@@ -62,37 +62,68 @@ impl Budget {
             .into_iter()
             .flatten()
         {
-            if !cost.is_finite() || cost <= 0.0 || cost > 1e9 {
-                return Err("a cost budget is a positive number of dollars".into());
+            if !cost.is_finite() || cost <= 0.0 || cost > 1e6 {
+                return Err("a cost budget is more than $0 and at most $1,000,000".into());
             }
         }
-        if [self.tokens_per_run, self.tokens_per_day].contains(&Some(0)) {
-            return Err("a token budget is at least 1 token".into());
+        if [self.tokens_per_run, self.tokens_per_day]
+            .into_iter()
+            .flatten()
+            .any(|t| t == 0 || t > MAX_TOKENS)
+        {
+            return Err("a token budget is at least 1 token and at most 10^12".into());
         }
         Ok(())
     }
 
-    /// What is over this budget, if anything, in words
-    /// (`"12,400 tokens this run, over 10,000"`).
-    pub fn exceeded(&self, run: &TokenUsage, day: &TokenUsage) -> Option<String> {
-        let over_tokens = |used: u64, limit: Option<u64>, when: &str| {
-            limit.filter(|l| used > *l).map(|l| {
-                format!(
-                    "{} tokens {when}, over its {} budget",
-                    thousands(used),
-                    thousands(l)
-                )
-            })
-        };
-        let over_cost = |used: f64, limit: Option<f64>, when: &str| {
-            limit
-                .filter(|l| used > *l)
-                .map(|l| format!("${used:.2} {when}, over its ${l:.2} budget"))
-        };
-        over_tokens(run.tokens(), self.tokens_per_run, "this run")
-            .or_else(|| over_cost(run.cost_usd, self.cost_per_run_usd, "this run"))
-            .or_else(|| over_tokens(day.tokens(), self.tokens_per_day, "today"))
-            .or_else(|| over_cost(day.cost_usd, self.cost_per_day_usd, "today"))
+    /// What is over this budget, if anything, in words: `run` is what
+    /// this run spent, `day` what `owner`'s runs spent today (UTC);
+    /// `this_run` names the run ("this run", "this workflow run").
+    pub fn exceeded(
+        &self,
+        run: &TokenUsage,
+        day: &TokenUsage,
+        owner: &str,
+        this_run: &str,
+    ) -> Option<String> {
+        if let Some(limit) = self.tokens_per_run.filter(|l| run.tokens() > *l) {
+            return Some(format!(
+                "{this_run} used {} tokens; {owner} allows {} per run",
+                thousands(run.tokens()),
+                thousands(limit)
+            ));
+        }
+        if let Some(limit) = self.cost_per_run_usd.filter(|l| run.cost_usd > *l) {
+            return Some(format!(
+                "{this_run} cost {}; {owner} allows {} per run",
+                dollars(run.cost_usd),
+                dollars(limit)
+            ));
+        }
+        if let Some(limit) = self.tokens_per_day.filter(|l| day.tokens() > *l) {
+            return Some(format!(
+                "{owner}'s runs used {} tokens today; it allows {} per day",
+                thousands(day.tokens()),
+                thousands(limit)
+            ));
+        }
+        if let Some(limit) = self.cost_per_day_usd.filter(|l| day.cost_usd > *l) {
+            return Some(format!(
+                "{owner}'s runs cost {} today; it allows {} per day",
+                dollars(day.cost_usd),
+                dollars(limit)
+            ));
+        }
+        None
+    }
+}
+
+/// `$0.42`; amounts under a cent keep four decimals (`$0.0031`).
+pub fn dollars(usd: f64) -> String {
+    if usd > 0.0 && usd < 0.01 {
+        format!("${usd:.4}")
+    } else {
+        format!("${usd:.2}")
     }
 }
 
@@ -108,6 +139,12 @@ pub fn thousands(n: u64) -> String {
     }
     out
 }
+
+/// Most tokens one line may report; more is read as this many (a run's
+/// totals stop at [`MAX_TOKENS`], so sums over many runs never overflow).
+pub const MAX_TOKENS_PER_LINE: u64 = 10_000_000_000;
+/// Most a run's tokens (and its cost in micro-dollars) add up to.
+pub const MAX_TOKENS: u64 = 1_000_000_000_000;
 
 /// What one line of output says about usage.
 #[derive(Clone, Debug, PartialEq)]
@@ -125,9 +162,11 @@ pub enum UsageReport {
         input_tokens: u64,
         output_tokens: u64,
     },
-    /// Claude Code's closing totals: they replace what its messages
-    /// counted since the last `Settle`, and add to the rest.
+    /// Claude Code's `result`: its session's totals so far. They replace
+    /// what its messages counted since the last `Settle`; of a session
+    /// settled before, only what grew since is added.
     Settle {
+        session: String,
         input_tokens: u64,
         output_tokens: u64,
         cost_micros: u64,
@@ -141,6 +180,12 @@ pub struct TokenTally {
     settled: (u64, u64, u64),
     live: (u64, u64),
     last_message: Option<String>,
+    /// The last Claude Code session settled, with its figures then.
+    session: Option<(String, u64, u64, u64)>,
+}
+
+fn add(total: &mut u64, n: u64) {
+    *total = total.saturating_add(n).min(MAX_TOKENS);
 }
 
 impl TokenTally {
@@ -151,9 +196,9 @@ impl TokenTally {
                 output_tokens,
                 cost_micros,
             } => {
-                self.settled.0 = self.settled.0.saturating_add(*input_tokens);
-                self.settled.1 = self.settled.1.saturating_add(*output_tokens);
-                self.settled.2 = self.settled.2.saturating_add(*cost_micros);
+                add(&mut self.settled.0, *input_tokens);
+                add(&mut self.settled.1, *output_tokens);
+                add(&mut self.settled.2, *cost_micros);
             }
             UsageReport::Message {
                 id,
@@ -162,21 +207,25 @@ impl TokenTally {
             } => {
                 let repeat = !id.is_empty() && self.last_message.as_deref() == Some(id.as_str());
                 if !repeat {
-                    self.live.0 = self.live.0.saturating_add(*input_tokens);
-                    self.live.1 = self.live.1.saturating_add(*output_tokens);
+                    add(&mut self.live.0, *input_tokens);
+                    add(&mut self.live.1, *output_tokens);
                 }
                 self.last_message = Some(id.clone());
             }
             UsageReport::Settle {
+                session,
                 input_tokens,
                 output_tokens,
                 cost_micros,
             } => {
-                self.apply(&UsageReport::Add {
-                    input_tokens: *input_tokens,
-                    output_tokens: *output_tokens,
-                    cost_micros: *cost_micros,
-                });
+                let before = match &self.session {
+                    Some((s, i, o, c)) if s == session => (*i, *o, *c),
+                    _ => (0, 0, 0),
+                };
+                add(&mut self.settled.0, input_tokens.saturating_sub(before.0));
+                add(&mut self.settled.1, output_tokens.saturating_sub(before.1));
+                add(&mut self.settled.2, cost_micros.saturating_sub(before.2));
+                self.session = Some((session.clone(), *input_tokens, *output_tokens, *cost_micros));
                 self.live = (0, 0);
                 self.last_message = None;
             }
@@ -228,6 +277,8 @@ struct JsonLine {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
     message: Option<JsonMessage>,
     #[serde(default)]
     usage: Option<Tokens>,
@@ -243,9 +294,13 @@ struct JsonMessage {
     usage: Option<Tokens>,
 }
 
+fn capped(tokens: u64) -> u64 {
+    tokens.min(MAX_TOKENS_PER_LINE)
+}
+
 fn micros(usd: f64) -> u64 {
     if usd.is_finite() && usd > 0.0 {
-        (usd * 1e6).round().min(u64::MAX as f64) as u64
+        (usd * 1e6).round().min(MAX_TOKENS_PER_LINE as f64) as u64
     } else {
         0
     }
@@ -258,8 +313,8 @@ pub fn parse(line: &str) -> Option<UsageReport> {
     if let Some(rest) = line.strip_prefix("::usage") {
         let m: Marker = serde_json::from_str(rest.trim_start()).ok()?;
         return Some(UsageReport::Add {
-            input_tokens: m.input_tokens,
-            output_tokens: m.output_tokens,
+            input_tokens: capped(m.input_tokens),
+            output_tokens: capped(m.output_tokens),
             cost_micros: micros(m.cost_usd),
         });
     }
@@ -273,23 +328,24 @@ pub fn parse(line: &str) -> Option<UsageReport> {
             let usage = message.usage?;
             Some(UsageReport::Message {
                 id: message.id.unwrap_or_default(),
-                input_tokens: usage.input(),
-                output_tokens: usage.output_tokens,
+                input_tokens: capped(usage.input()),
+                output_tokens: capped(usage.output_tokens),
             })
         }
         "result" => {
             let usage = j.usage.unwrap_or_default();
             Some(UsageReport::Settle {
-                input_tokens: usage.input(),
-                output_tokens: usage.output_tokens,
+                session: j.session_id.unwrap_or_default(),
+                input_tokens: capped(usage.input()),
+                output_tokens: capped(usage.output_tokens),
                 cost_micros: micros(j.total_cost_usd.unwrap_or(0.0)),
             })
         }
         "turn.completed" => {
             let usage = j.usage?;
             Some(UsageReport::Add {
-                input_tokens: usage.input_tokens,
-                output_tokens: usage.output_tokens,
+                input_tokens: capped(usage.input_tokens),
+                output_tokens: capped(usage.output_tokens),
                 cost_micros: 0,
             })
         }
@@ -339,6 +395,7 @@ mod tests {
         assert_eq!(
             parse(result),
             Some(UsageReport::Settle {
+                session: "s".into(),
                 input_tokens: 5006,
                 output_tokens: 90,
                 cost_micros: 42_100
@@ -367,11 +424,13 @@ mod tests {
         t.apply(&msg("a"));
         t.apply(&msg("b"));
         assert_eq!((t.total().input_tokens, t.total().output_tokens), (200, 20));
-        t.apply(&UsageReport::Settle {
-            input_tokens: 250,
+        let settle = |input_tokens, cost_micros| UsageReport::Settle {
+            session: "s1".into(),
+            input_tokens,
             output_tokens: 30,
-            cost_micros: 1_500_000,
-        });
+            cost_micros,
+        };
+        t.apply(&settle(250, 1_500_000));
         t.apply(&UsageReport::Add {
             input_tokens: 5,
             output_tokens: 5,
@@ -385,6 +444,26 @@ mod tests {
                 cost_usd: 1.5
             }
         );
+        // The same session's next result is its running total: only what
+        // grew counts.
+        t.apply(&settle(400, 2_000_000));
+        assert_eq!(
+            t.total(),
+            TokenUsage {
+                input_tokens: 405,
+                output_tokens: 35,
+                cost_usd: 2.0
+            }
+        );
+        // Nothing a line says takes a total past the cap.
+        for _ in 0..200 {
+            t.apply(&UsageReport::Add {
+                input_tokens: MAX_TOKENS_PER_LINE,
+                output_tokens: 0,
+                cost_micros: 0,
+            });
+        }
+        assert_eq!(t.total().input_tokens, MAX_TOKENS);
     }
 
     #[test]
@@ -413,8 +492,10 @@ mod tests {
             cost_usd: 0.5,
         };
         assert_eq!(
-            budget.exceeded(&run, &run).as_deref(),
-            Some("12,400 tokens this run, over its 10,000 budget")
+            budget
+                .exceeded(&run, &run, "agent Coder", "this run")
+                .as_deref(),
+            Some("this run used 12,400 tokens; agent Coder allows 10,000 per run")
         );
         let small = TokenUsage {
             input_tokens: 10,
@@ -425,11 +506,27 @@ mod tests {
             ..TokenUsage::default()
         };
         assert_eq!(
-            budget.exceeded(&small, &day).as_deref(),
-            Some("$6.25 today, over its $5.00 budget")
+            budget
+                .exceeded(&small, &day, "agent Coder", "this run")
+                .as_deref(),
+            Some("agent Coder's runs cost $6.25 today; it allows $5.00 per day")
         );
-        assert_eq!(budget.exceeded(&small, &small), None);
-        assert!(Budget::default().exceeded(&run, &run).is_none());
+        let cents = Budget {
+            cost_per_run_usd: Some(0.005),
+            ..Budget::default()
+        };
+        let spent = TokenUsage {
+            cost_usd: 0.0071,
+            ..TokenUsage::default()
+        };
+        assert_eq!(
+            cents
+                .exceeded(&spent, &small, "workflow Ship", "this workflow run")
+                .as_deref(),
+            Some("this workflow run cost $0.0071; workflow Ship allows $0.0050 per run")
+        );
+        assert_eq!(budget.exceeded(&small, &small, "a", "b"), None);
+        assert!(Budget::default().exceeded(&run, &run, "a", "b").is_none());
         assert!(Budget {
             tokens_per_day: Some(0),
             ..Budget::default()

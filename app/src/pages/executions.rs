@@ -741,6 +741,12 @@ fn ExecutionView(initial: Execution, tail: LogTail) -> impl IntoView {
                     <dd data-testid="tokens">{move || state.with(|s| s.tokens.as_ref().map(crate::components::budget::describe).unwrap_or_else(|| "—".into()))}</dd>
                 </dl>
                 <p class="mt-3 max-h-24 overflow-y-auto break-all font-mono text-xs text-slate-500" title="The command run" data-testid="argv">{crate::model::display_command(&initial.argv)}</p>
+                {initial.branch.clone().map(|b| view! {
+                    <p class="mt-2 text-sm">
+                        "Branch "<code class="font-mono text-xs" data-testid="execution-branch">{b}</code>" · "
+                        <a class="text-indigo-600 hover:underline dark:text-indigo-400" href=format!("/executions/{id}/changes") data-testid="execution-changes">"Changes"</a>
+                    </p>
+                })}
             </section>
         </div>
         <Show when=move || matches!(status.get(), ExecutionStatus::Running | ExecutionStatus::Paused)>

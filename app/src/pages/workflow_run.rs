@@ -210,7 +210,9 @@ fn RunView(
                         <span>"Re-run of "<a class=LINK href=format!("/workflow-runs/{r}") data-testid="rerun-of">"an earlier run"</a></span>
                     })}
                     {run.branch.clone().map(|b| view! {
-                        <span>"Branch "<code class="font-mono text-xs" data-testid="run-branch">{b}</code></span>
+                        <span>"Branch "<code class="font-mono text-xs" data-testid="run-branch">{b}</code>" · "
+                            <a class=LINK href=format!("/workflow-runs/{}/changes", run.id) data-testid="run-changes">"Changes"</a>
+                        </span>
                     })}
                     {run.pr_url.clone().map(|u| view! {
                         <span>"Pull request "<a class=LINK href=u.clone() rel="external noopener" target="_blank" data-testid="run-pr">{u.clone()}</a></span>

@@ -20,6 +20,7 @@ pub mod sso;
 pub mod tasks;
 pub mod usage;
 pub mod users;
+pub mod work;
 pub mod workflows;
 
 use std::path::Path;

@@ -11,6 +11,16 @@ fn i(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// `column + $n`, stopped at `MAX_TOKENS` (reports are capped per line,
+/// so the sum itself cannot overflow; sums over a million runs cannot
+/// either).
+fn plus(column: &str, param: &str) -> String {
+    format!(
+        "CASE WHEN {column} + {param} > {max} THEN {max} ELSE {column} + {param} END",
+        max = app::model::MAX_TOKENS
+    )
+}
+
 /// Applies one usage report to its execution's totals, inside the
 /// transaction that stores the line it came in.
 pub async fn apply(
@@ -19,53 +29,85 @@ pub async fn apply(
     report: &UsageReport,
     at_ms: i64,
 ) -> sqlx::Result<()> {
-    let q = match report {
+    match report {
         UsageReport::Add {
             input_tokens,
             output_tokens,
             cost_micros,
-        } => sqlx::query::<Sqlite>(
-            "UPDATE executions SET input_tokens = input_tokens + $2, output_tokens = output_tokens + $3, \
-             cost_micros = cost_micros + $4, usage_at = $5 WHERE id = $1",
-        )
-        .bind(execution_id)
-        .bind(i(*input_tokens))
-        .bind(i(*output_tokens))
-        .bind(i(*cost_micros))
-        .bind(at_ms),
+        } => {
+            sqlx::query::<Sqlite>(&format!(
+                "UPDATE executions SET input_tokens = {}, output_tokens = {}, cost_micros = {}, usage_at = $5 \
+                 WHERE id = $1",
+                plus("input_tokens", "$2"),
+                plus("output_tokens", "$3"),
+                plus("cost_micros", "$4"),
+            ))
+            .bind(execution_id)
+            .bind(i(*input_tokens))
+            .bind(i(*output_tokens))
+            .bind(i(*cost_micros))
+            .bind(at_ms)
+            .execute(tx)
+            .await?;
+        }
         // The events of one message repeat its figures: the last one counted
         // is remembered and not counted again.
         UsageReport::Message {
             id,
             input_tokens,
             output_tokens,
-        } => sqlx::query(
-            "UPDATE executions SET \
-             live_input_tokens = live_input_tokens + CASE WHEN COALESCE(usage_message, '') = $2 AND $2 <> '' THEN 0 ELSE $3 END, \
-             live_output_tokens = live_output_tokens + CASE WHEN COALESCE(usage_message, '') = $2 AND $2 <> '' THEN 0 ELSE $4 END, \
-             usage_message = $2, usage_at = $5 WHERE id = $1",
-        )
-        .bind(execution_id)
-        .bind(id)
-        .bind(i(*input_tokens))
-        .bind(i(*output_tokens))
-        .bind(at_ms),
+        } => {
+            let repeat = "COALESCE(usage_message, '') = $2 AND $2 <> ''";
+            sqlx::query(&format!(
+                "UPDATE executions SET \
+                 live_input_tokens = CASE WHEN {repeat} THEN live_input_tokens ELSE {} END, \
+                 live_output_tokens = CASE WHEN {repeat} THEN live_output_tokens ELSE {} END, \
+                 usage_message = $2, usage_at = $5 WHERE id = $1",
+                plus("live_input_tokens", "$3"),
+                plus("live_output_tokens", "$4"),
+            ))
+            .bind(execution_id)
+            .bind(id)
+            .bind(i(*input_tokens))
+            .bind(i(*output_tokens))
+            .bind(at_ms)
+            .execute(tx)
+            .await?;
+        }
+        // A session's result holds its totals so far: of a session settled
+        // before, only what grew is added.
         UsageReport::Settle {
+            session,
             input_tokens,
             output_tokens,
             cost_micros,
-        } => sqlx::query(
-            "UPDATE executions SET input_tokens = input_tokens + $2, output_tokens = output_tokens + $3, \
-             cost_micros = cost_micros + $4, live_input_tokens = 0, live_output_tokens = 0, usage_message = NULL, \
-             usage_at = $5 WHERE id = $1",
-        )
-        .bind(execution_id)
-        .bind(i(*input_tokens))
-        .bind(i(*output_tokens))
-        .bind(i(*cost_micros))
-        .bind(at_ms),
-    };
-    q.execute(tx).await.map(|_| ())
+        } => {
+            let grew = |param: &str, before: &str| {
+                format!(
+                    "CASE WHEN COALESCE(usage_session, '') <> $6 THEN {param} \
+                     WHEN {param} > {before} THEN {param} - {before} ELSE 0 END"
+                )
+            };
+            sqlx::query(&format!(
+                "UPDATE executions SET input_tokens = {}, output_tokens = {}, cost_micros = {}, \
+                 live_input_tokens = 0, live_output_tokens = 0, usage_message = NULL, usage_session = $6, \
+                 session_input_tokens = $2, session_output_tokens = $3, session_cost_micros = $4, usage_at = $5 \
+                 WHERE id = $1",
+                plus("input_tokens", &format!("({})", grew("$2", "session_input_tokens"))),
+                plus("output_tokens", &format!("({})", grew("$3", "session_output_tokens"))),
+                plus("cost_micros", &format!("({})", grew("$4", "session_cost_micros"))),
+            ))
+            .bind(execution_id)
+            .bind(i(*input_tokens))
+            .bind(i(*output_tokens))
+            .bind(i(*cost_micros))
+            .bind(at_ms)
+            .bind(session)
+            .execute(tx)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Tokens (input, output) and cost as summed by SQL.
@@ -86,9 +128,11 @@ impl Sums {
     }
 }
 
-const SUMS: &str = "COALESCE(SUM(e.input_tokens + e.live_input_tokens), 0) AS input_tokens, \
-    COALESCE(SUM(e.output_tokens + e.live_output_tokens), 0) AS output_tokens, \
-    COALESCE(SUM(e.cost_micros), 0) AS cost_micros";
+/// Sums cast back to BIGINT (PostgreSQL's SUM of BIGINT is NUMERIC).
+const SUMS: &str =
+    "CAST(COALESCE(SUM(e.input_tokens + e.live_input_tokens), 0) AS BIGINT) AS input_tokens, \
+    CAST(COALESCE(SUM(e.output_tokens + e.live_output_tokens), 0) AS BIGINT) AS output_tokens, \
+    CAST(COALESCE(SUM(e.cost_micros), 0) AS BIGINT) AS cost_micros";
 
 /// What a budget check needs to know of one execution.
 #[derive(Debug, Clone, FromRow)]
@@ -171,6 +215,26 @@ pub async fn claim_stop(db: &Db, id: &str, now_ms: i64) -> sqlx::Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether a budget stopped a step of this workflow run before (a
+/// workflow's budget stops its run once, like an agent's).
+pub async fn run_was_stopped(db: &Db, run_id: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM executions WHERE workflow_run_id = $1 AND budget_stopped_at IS NOT NULL)",
+    )
+    .bind(run_id)
+    .fetch_one(db)
+    .await
+}
+
+/// Lets a budget stop the run again (its pause did not take).
+pub async fn unclaim_stop(db: &Db, id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE executions SET budget_stopped_at = NULL WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
 /// Going runs that reported usage since `since_ms` and no budget stopped
 /// (looked at again when live notices were missed).
 pub async fn going_with_usage(db: &Db, since_ms: i64) -> sqlx::Result<Vec<String>> {
@@ -223,9 +287,11 @@ pub enum Group {
 pub async fn by_group(db: &Db, group: Group, since_ms: i64) -> sqlx::Result<Vec<GroupRow>> {
     let (name, from) = match group {
         Group::Agent => ("e.agent_name", "executions e"),
+        // The name the run was started under (workflows may be renamed or
+        // deleted since).
         Group::Workflow => (
-            "w.name",
-            "executions e JOIN workflow_runs r ON r.id = e.workflow_run_id JOIN workflows w ON w.id = r.workflow_id",
+            "r.workflow_name",
+            "executions e JOIN workflow_runs r ON r.id = e.workflow_run_id",
         ),
         Group::Issue => (
             "p.name || ' #' || CAST(i.number AS TEXT) || ' ' || i.title",
@@ -233,7 +299,7 @@ pub async fn by_group(db: &Db, group: Group, since_ms: i64) -> sqlx::Result<Vec<
         ),
     };
     sqlx::query_as(&format!(
-        "SELECT {name} AS name, COUNT(*) AS runs, {SUMS} FROM {from} \
+        "SELECT {name} AS name, CAST(COUNT(*) AS BIGINT) AS runs, {SUMS} FROM {from} \
          WHERE e.created_at >= $1 AND e.usage_at IS NOT NULL GROUP BY {name} \
          ORDER BY SUM(e.input_tokens + e.live_input_tokens + e.output_tokens + e.live_output_tokens) DESC, name \
          LIMIT 10"

@@ -101,32 +101,29 @@ impl BudgetWatch {
                 "[yagura] over budget: {over}. Paused: resume it to let it go on, or cancel it."
             )
         };
-        self.executions
-            .writer()
-            .append(
-                id,
-                EventBody::Log {
-                    stream: LogStream::System,
-                    level: LogLevel::Warn,
-                    message: line,
-                    end: LineEnd::Lf,
-                },
-            )
-            .await?;
+        // The line goes before a cancel (the run ends) and after a pause
+        // (which may not take: the run ended, or has no process yet).
+        if remote {
+            self.log(id, line.clone()).await?;
+        }
         let stopped = if remote {
             self.executions.cancel(id).await
         } else {
             self.executions.pause(id).await
         };
         if let Err(e) = stopped {
-            // It ended meanwhile: nothing more to stop.
             tracing::info!(execution = %id, error = %e, "over budget, but could not be stopped");
+            // Still going: the next report may stop it.
+            store::unclaim_stop(self.db(), &key).await?;
             return Ok(());
+        }
+        if !remote {
+            self.log(id, line).await?;
         }
         let notice = Notice {
             severity: Severity::Warning,
             title: format!("Agent run {action}: over budget"),
-            message: format!("{}: {over}", run.agent_name),
+            message: capitalised(&over),
             action_url: Some(format!("/executions/{id}")),
         };
         let told = match run.created_by.as_deref() {
@@ -137,6 +134,22 @@ impl BudgetWatch {
             tracing::error!(error = %e, "cannot store a notification");
         }
         tracing::info!(execution = %id, %over, action, "run stopped by its budget");
+        Ok(())
+    }
+
+    async fn log(&self, id: ExecutionId, message: String) -> anyhow::Result<()> {
+        self.executions
+            .writer()
+            .append(
+                id,
+                EventBody::Log {
+                    stream: LogStream::System,
+                    level: LogLevel::Warn,
+                    message,
+                    end: LineEnd::Lf,
+                },
+            )
+            .await?;
         Ok(())
     }
 
@@ -152,8 +165,9 @@ impl BudgetWatch {
         let agent_budget: Budget = run.agent_budget.as_ref().map(|b| b.0).unwrap_or_default();
         if let (Some(agent), false) = (&run.agent_id, agent_budget.is_empty()) {
             let day = store::agent_since(self.db(), agent, today).await?.usage();
-            if let Some(over) = agent_budget.exceeded(&spent, &day) {
-                return Ok(Some(format!("{over} (agent {})", run.agent_name)));
+            let owner = format!("agent {}", run.agent_name);
+            if let Some(over) = agent_budget.exceeded(&spent, &day, &owner, "this run") {
+                return Ok(Some(over));
             }
         }
         let workflow_budget: Budget = run
@@ -166,17 +180,29 @@ impl BudgetWatch {
             &run.workflow_run_id,
             workflow_budget.is_empty(),
         ) {
+            // A budget stops a workflow run once: a person resumed it.
+            if store::run_was_stopped(self.db(), run_id).await? {
+                return Ok(None);
+            }
             let whole_run = store::workflow_run(self.db(), run_id).await?.usage();
             let day = store::workflow_since(self.db(), workflow, today)
                 .await?
                 .usage();
-            if let Some(over) = workflow_budget.exceeded(&whole_run, &day) {
-                return Ok(Some(format!(
-                    "{over} (workflow {})",
-                    run.workflow_name.as_deref().unwrap_or("?")
-                )));
+            let owner = format!("workflow {}", run.workflow_name.as_deref().unwrap_or("?"));
+            if let Some(over) =
+                workflow_budget.exceeded(&whole_run, &day, &owner, "this workflow run")
+            {
+                return Ok(Some(over));
             }
         }
         Ok(None)
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

@@ -53,6 +53,7 @@ pub fn to_execution(row: ExecutionRow) -> Result<Execution, ApiError> {
             _ => None,
         },
         workflow_run_id: row.workflow_run_id.as_deref().and_then(|r| r.parse().ok()),
+        branch: row.branch,
     })
 }
 

@@ -233,6 +233,43 @@ impl TeamBackend for AppState {
         Ok(figures)
     }
 
+    async fn changes(
+        &self,
+        parts: &Parts,
+        of: app::model::ChangesOf,
+        page: u32,
+    ) -> Result<app::model::Changes, ApiError> {
+        let me = self.principal(parts).await?;
+        crate::auth::policy::authorize(&me.user, Op::ReadExecutions)?;
+        let changes = match of {
+            app::model::ChangesOf::Execution(id) => {
+                self.worktrees
+                    .changes_of_execution(&id.to_string(), page)
+                    .await
+            }
+            app::model::ChangesOf::Run(id) => {
+                self.worktrees.changes_of_run(&id.to_string(), page).await
+            }
+        };
+        changes.map_err(super::rest::changes::api_error)
+    }
+
+    async fn discard_changes(
+        &self,
+        parts: &Parts,
+        of: app::model::ChangesOf,
+    ) -> Result<(), ApiError> {
+        let me = self.principal(parts).await?;
+        crate::auth::policy::authorize(&me.user, Op::ControlExecution)?;
+        let done = match of {
+            app::model::ChangesOf::Execution(id) => {
+                self.worktrees.discard_execution(&id.to_string()).await
+            }
+            app::model::ChangesOf::Run(id) => self.worktrees.discard_run(&id.to_string()).await,
+        };
+        done.map_err(super::rest::changes::api_error)
+    }
+
     async fn insights_now(&self, parts: &Parts) -> Result<app::model::LiveLoad, ApiError> {
         self.principal(parts).await?;
         let mut now = crate::executions::insights::live(&self.db, db::now_ms()).await?;

@@ -33,8 +33,18 @@ impl Remote {
 }
 
 /// Git with a clean, non-interactive environment, plus an auth header when
-/// given.
+/// given: its output, trimmed.
 pub async fn git(dir: &Path, args: &[&str], remote: Option<&Remote>) -> anyhow::Result<String> {
+    let out = git_output(dir, args, remote).await?;
+    Ok(String::from_utf8_lossy(&out).trim().to_string())
+}
+
+/// [`git`]'s output as written (a patch's last line may be all spaces).
+pub async fn git_output(
+    dir: &Path,
+    args: &[&str],
+    remote: Option<&Remote>,
+) -> anyhow::Result<Vec<u8>> {
     let mut cmd = Command::new("git");
     // Agents can change the repository's config and hooks (they share its
     // .git): the server's own git runs none of it, nor the user's or the
@@ -89,5 +99,5 @@ pub async fn git(dir: &Path, args: &[&str], remote: Option<&Remote>) -> anyhow::
             message
         );
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    Ok(out.stdout)
 }

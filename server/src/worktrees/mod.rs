@@ -11,7 +11,10 @@
 //! [`RemoteAccess`], which the GitHub side implements; git itself runs
 //! through [`git::git`].
 
+pub mod changes;
+pub mod diff;
 pub mod git;
+mod highlight;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -420,11 +423,7 @@ impl Worktrees {
         let Some(main) = self.main_of(repo) else {
             return Ok(0);
         };
-        let base = match &repo.default_branch {
-            Some(b) if repo.local_path.is_none() => format!("origin/{b}"),
-            Some(b) => b.clone(),
-            None => "HEAD".into(),
-        };
+        let base = Self::base_of(repo);
         let n = git(
             &main,
             &[

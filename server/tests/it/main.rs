@@ -5,6 +5,7 @@
 mod common;
 
 mod auth;
+mod changes;
 mod cli;
 mod client;
 mod dialects;

@@ -175,7 +175,7 @@ async fn a_run_over_its_budget_is_paused_with_a_notification_and_can_go_on() {
     let lines = log_lines(&stored_events(&t, &admin, &id).await);
     assert!(
         lines.iter().any(|l| l.contains(
-            "over budget: 1,200 tokens this run, over its 1,000 budget (agent Spender). Paused"
+            "over budget: this run used 1,200 tokens; agent Spender allows 1,000 per run. Paused"
         )),
         "{lines:?}"
     );
@@ -221,7 +221,8 @@ async fn a_run_over_its_budget_is_paused_with_a_notification_and_can_go_on() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("1,200 tokens today, over its 1,000 budget (agent Daily)")),
+            .any(|l| l
+                .contains("agent Daily's runs used 1,200 tokens today; it allows 1,000 per day")),
         "{lines:?}"
     );
     // Cancelling a paused run ends it.
@@ -301,9 +302,9 @@ async fn a_workflow_budget_counts_all_the_steps_of_a_run() {
     wait_status(&t, &admin, &second, &["paused"], Duration::from_secs(30)).await;
     let lines = log_lines(&stored_events(&t, &admin, &second).await);
     assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("1,200 tokens this run, over its 1,000 budget (workflow Pipeline)")),
+        lines.iter().any(|l| l.contains(
+            "this workflow run used 1,200 tokens; workflow Pipeline allows 1,000 per run"
+        )),
         "{lines:?}"
     );
     let insights = get(&t, &admin, "/api/v1/insights?days=1").await;

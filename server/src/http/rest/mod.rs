@@ -22,6 +22,7 @@ use crate::{auth::accounts, state::AppState};
 mod agents;
 mod api_keys;
 mod audit;
+pub(crate) mod changes;
 mod executions;
 mod github;
 mod invitations;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(agents::router())
         .merge(api_keys::router())
         .merge(executions::router())
+        .merge(changes::router())
         .merge(issues::router())
         .merge(workflows::router())
         .merge(notifications::router())

@@ -1,0 +1,244 @@
+//! A run's changes as the review page shows them, and discarding them.
+//!
+//! An execution's work is its branch from the commit it started at; a
+//! workflow run's is the branch its steps' commits were collected on,
+//! compared with the repository's base branch.
+
+use app::model::{Changes, ChangesState, RunStatus, FILES_PER_PAGE};
+
+use super::{diff, git::git, Worktrees};
+use crate::db::{repositories as repos, work, workflows as wf_store};
+
+/// Why changes cannot be shown or discarded, as the API says it.
+#[derive(Debug)]
+pub enum ChangesError {
+    NotFound,
+    Conflict(String),
+    Failed(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for ChangesError {
+    fn from(e: E) -> Self {
+        ChangesError::Failed(e.into())
+    }
+}
+
+fn nothing() -> Changes {
+    Changes {
+        state: ChangesState::None,
+        repository: None,
+        branch: None,
+        base: None,
+        commits: Vec::new(),
+        files: Vec::new(),
+        additions: 0,
+        deletions: 0,
+        page: 1,
+        pages: 1,
+        diffs: Vec::new(),
+        pr_url: None,
+        can_discard: false,
+        workflow_run_id: None,
+    }
+}
+
+/// Where a run's work is: the checkout, what to compare, who may drop it.
+struct Work {
+    repo: repos::RepositoryRow,
+    branch: String,
+    base: String,
+    ended: bool,
+    pr_url: Option<String>,
+}
+
+impl Worktrees {
+    /// The base a branch of `repo` is compared with.
+    pub(super) fn base_of(repo: &repos::RepositoryRow) -> String {
+        match &repo.default_branch {
+            Some(b) if repo.local_path.is_none() => format!("origin/{b}"),
+            Some(b) => b.clone(),
+            None => "HEAD".into(),
+        }
+    }
+
+    async fn branch_exists(&self, repo: &repos::RepositoryRow, branch: &str) -> bool {
+        let Some(main) = self.main_of(repo) else {
+            return false;
+        };
+        git(
+            &main,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("refs/heads/{branch}"),
+            ],
+            None,
+        )
+        .await
+        .is_ok()
+    }
+
+    async fn execution_work(
+        &self,
+        id: &str,
+    ) -> Result<(Option<Work>, Option<String>), ChangesError> {
+        let row = work::of_execution(&self.inner.db, id)
+            .await?
+            .ok_or(ChangesError::NotFound)?;
+        let (Some(repo_id), Some(branch), Some(base)) =
+            (row.repository_id, row.branch, row.base_commit)
+        else {
+            return Ok((None, row.workflow_run_id));
+        };
+        let Some(repo) = repos::find(&self.inner.db, &repo_id).await? else {
+            return Ok((None, row.workflow_run_id));
+        };
+        Ok((
+            Some(Work {
+                repo,
+                branch,
+                base,
+                ended: row.status.is_terminal(),
+                pr_url: None,
+            }),
+            row.workflow_run_id,
+        ))
+    }
+
+    async fn run_work(&self, run_id: &str) -> Result<Option<Work>, ChangesError> {
+        let run = wf_store::find_run(&self.inner.db, run_id)
+            .await?
+            .ok_or(ChangesError::NotFound)?;
+        let (Some(repo_id), Some(branch)) = (run.issue_repository_id, run.branch) else {
+            return Ok(None);
+        };
+        let Some(repo) = repos::find(&self.inner.db, &repo_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Work {
+            base: Self::base_of(&repo),
+            repo,
+            branch,
+            ended: !matches!(run.status, RunStatus::Running | RunStatus::WaitingApproval),
+            pr_url: run.pr_url,
+        }))
+    }
+
+    async fn changes(&self, work: Option<Work>, page: u32) -> Result<Changes, ChangesError> {
+        let Some(work) = work else {
+            return Ok(nothing());
+        };
+        let mut out = nothing();
+        out.repository = Some(work.repo.name.clone());
+        out.branch = Some(work.branch.clone());
+        out.base = Some(work.base.clone());
+        out.pr_url = work.pr_url.clone();
+        let Some(main) = self.main_of(&work.repo) else {
+            return Ok(out);
+        };
+        if !self.branch_exists(&work.repo, &work.branch).await {
+            out.state = ChangesState::Gone;
+            return Ok(out);
+        }
+        let head = format!("refs/heads/{}", work.branch);
+        out.commits = diff::commits(&main, &work.base, &head).await?;
+        out.files = diff::files(&main, &work.base, &head).await?;
+        out.state = if out.commits.is_empty() && out.files.is_empty() {
+            ChangesState::None
+        } else {
+            ChangesState::Ready
+        };
+        out.additions = out.files.iter().map(|f| f.additions).sum();
+        out.deletions = out.files.iter().map(|f| f.deletions).sum();
+        out.pages = out.files.len().div_ceil(FILES_PER_PAGE).max(1) as u32;
+        out.page = page.clamp(1, out.pages);
+        let first = (out.page as usize - 1) * FILES_PER_PAGE;
+        for file in out.files.iter().skip(first).take(FILES_PER_PAGE) {
+            let d = if file.binary {
+                app::model::FileDiff {
+                    path: file.path.clone(),
+                    hunks: Vec::new(),
+                    omitted: 0,
+                }
+            } else {
+                diff::file_diff(&main, &work.base, &head, file).await?
+            };
+            out.diffs.push(d);
+        }
+        out.can_discard = work.ended && work.pr_url.is_none();
+        Ok(out)
+    }
+
+    /// An execution's changes (`page` of the diffs, from 1).
+    pub async fn changes_of_execution(&self, id: &str, page: u32) -> Result<Changes, ChangesError> {
+        let (work, run) = self.execution_work(id).await?;
+        let mut out = self.changes(work, page).await?;
+        out.workflow_run_id = run.and_then(|r| r.parse().ok());
+        Ok(out)
+    }
+
+    /// A workflow run's changes.
+    pub async fn changes_of_run(&self, run_id: &str, page: u32) -> Result<Changes, ChangesError> {
+        let work = self.run_work(run_id).await?;
+        self.changes(work, page).await
+    }
+
+    /// Deletes an ended execution's branch (and its kept worktree).
+    pub async fn discard_execution(&self, id: &str) -> Result<(), ChangesError> {
+        let (work, _) = self.execution_work(id).await?;
+        let worktree = work::of_execution(&self.inner.db, id)
+            .await?
+            .and_then(|w| w.worktree);
+        self.discard(work, worktree).await
+    }
+
+    /// Deletes an ended workflow run's branch.
+    pub async fn discard_run(&self, run_id: &str) -> Result<(), ChangesError> {
+        let work = self.run_work(run_id).await?;
+        self.discard(work, None).await
+    }
+
+    async fn discard(
+        &self,
+        work: Option<Work>,
+        worktree: Option<String>,
+    ) -> Result<(), ChangesError> {
+        let Some(work) = work else {
+            return Err(ChangesError::Conflict(
+                "there are no changes to discard".into(),
+            ));
+        };
+        if !work.ended {
+            return Err(ChangesError::Conflict(
+                "the run is still going: cancel it first".into(),
+            ));
+        }
+        if work.pr_url.is_some() {
+            return Err(ChangesError::Conflict(
+                "a pull request was opened from this branch: close it on GitHub instead".into(),
+            ));
+        }
+        let Some(main) = self.main_of(&work.repo) else {
+            return Err(ChangesError::Conflict(
+                "the repository has no checkout".into(),
+            ));
+        };
+        let lock = self.lock_of(&work.repo.id);
+        let _guard = lock.lock().await;
+        if let Some(path) = worktree.filter(|p| std::path::Path::new(p).exists()) {
+            git(&main, &["worktree", "remove", "--force", &path], None).await?;
+        }
+        let head = format!("refs/heads/{}", work.branch);
+        if git(&main, &["rev-parse", "--verify", "--quiet", &head], None)
+            .await
+            .is_err()
+        {
+            return Err(ChangesError::Conflict("the branch is gone already".into()));
+        }
+        git(&main, &["branch", "-D", &work.branch], None).await?;
+        self.forget_disk(&work.repo.id);
+        tracing::info!(branch = %work.branch, repository = %work.repo.name, "changes discarded");
+        Ok(())
+    }
+}
