@@ -23,6 +23,8 @@ ALTER TABLE executions ADD COLUMN usage_at BIGINT;
 -- When a budget stopped the run: a budget stops a run once, so a person
 -- who resumes it is not overruled.
 ALTER TABLE executions ADD COLUMN budget_stopped_at BIGINT;
+-- Whose budget: 'agent' or 'workflow' (a workflow's stops its run once).
+ALTER TABLE executions ADD COLUMN budget_stopped_by TEXT;
 
 -- JSON (app::model::Budget); '{}' is no limit.
 ALTER TABLE agents ADD COLUMN budget TEXT NOT NULL DEFAULT '{}';

@@ -201,15 +201,17 @@ pub async fn workflow_since(db: &Db, workflow_id: &str, since_ms: i64) -> sqlx::
     .await
 }
 
-/// Marks the run as stopped by a budget; false when a budget already did
-/// (a budget stops a run once) or the run is no longer going.
-pub async fn claim_stop(db: &Db, id: &str, now_ms: i64) -> sqlx::Result<bool> {
+/// Marks the run as stopped by a budget (`by`: `agent` or `workflow`);
+/// false when a budget already did (a budget stops a run once) or the run
+/// is no longer going.
+pub async fn claim_stop(db: &Db, id: &str, now_ms: i64, by: &str) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE executions SET budget_stopped_at = $2 WHERE id = $1 AND budget_stopped_at IS NULL \
-         AND status IN ('running', 'paused')",
+        "UPDATE executions SET budget_stopped_at = $2, budget_stopped_by = $3 WHERE id = $1 \
+         AND budget_stopped_at IS NULL AND status IN ('running', 'paused')",
     )
     .bind(id)
     .bind(now_ms)
+    .bind(by)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -219,7 +221,7 @@ pub async fn claim_stop(db: &Db, id: &str, now_ms: i64) -> sqlx::Result<bool> {
 /// workflow's budget stops its run once, like an agent's).
 pub async fn run_was_stopped(db: &Db, run_id: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM executions WHERE workflow_run_id = $1 AND budget_stopped_at IS NOT NULL)",
+        "SELECT EXISTS (SELECT 1 FROM executions WHERE workflow_run_id = $1 AND budget_stopped_by = 'workflow')",
     )
     .bind(run_id)
     .fetch_one(db)
@@ -228,11 +230,13 @@ pub async fn run_was_stopped(db: &Db, run_id: &str) -> sqlx::Result<bool> {
 
 /// Lets a budget stop the run again (its pause did not take).
 pub async fn unclaim_stop(db: &Db, id: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE executions SET budget_stopped_at = NULL WHERE id = $1")
-        .bind(id)
-        .execute(db)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "UPDATE executions SET budget_stopped_at = NULL, budget_stopped_by = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// Going runs that reported usage since `since_ms` and no budget stopped

@@ -86,10 +86,10 @@ impl BudgetWatch {
         if run.budget_stopped_at.is_some() || run.status != ExecutionStatus::Running {
             return Ok(());
         }
-        let Some(over) = self.over_budget(&run).await? else {
+        let Some((over, by)) = self.over_budget(&run).await? else {
             return Ok(());
         };
-        if !store::claim_stop(self.db(), &key, db::now_ms()).await? {
+        if !store::claim_stop(self.db(), &key, db::now_ms(), by).await? {
             return Ok(());
         }
         let remote = run.runner_id.is_some();
@@ -153,8 +153,11 @@ impl BudgetWatch {
         Ok(())
     }
 
-    /// What the run is over, in words, naming whose budget it is.
-    async fn over_budget(&self, run: &store::BudgetSubject) -> anyhow::Result<Option<String>> {
+    /// What the run is over, and whose budget it is (`agent`, `workflow`).
+    async fn over_budget(
+        &self,
+        run: &store::BudgetSubject,
+    ) -> anyhow::Result<Option<(String, &'static str)>> {
         let today = db::now_ms() / DAY_MS * DAY_MS;
         let spent = store::Sums {
             input_tokens: run.input_tokens,
@@ -167,7 +170,7 @@ impl BudgetWatch {
             let day = store::agent_since(self.db(), agent, today).await?.usage();
             let owner = format!("agent {}", run.agent_name);
             if let Some(over) = agent_budget.exceeded(&spent, &day, &owner, "this run") {
-                return Ok(Some(over));
+                return Ok(Some((over, "agent")));
             }
         }
         let workflow_budget: Budget = run
@@ -192,7 +195,7 @@ impl BudgetWatch {
             if let Some(over) =
                 workflow_budget.exceeded(&whole_run, &day, &owner, "this workflow run")
             {
-                return Ok(Some(over));
+                return Ok(Some((over, "workflow")));
             }
         }
         Ok(None)

@@ -141,9 +141,31 @@ impl Worktrees {
             out.state = ChangesState::Gone;
             return Ok(out);
         }
-        let head = format!("refs/heads/{}", work.branch);
-        out.commits = diff::commits(&main, &work.base, &head).await?;
-        out.files = diff::files(&main, &work.base, &head).await?;
+        // Both ends read once: a run still committing cannot make the
+        // lists below disagree.
+        let resolve = |name: String| {
+            let main = main.clone();
+            async move {
+                git(
+                    &main,
+                    &[
+                        "rev-parse",
+                        "--verify",
+                        "--end-of-options",
+                        &format!("{name}^{{commit}}"),
+                    ],
+                    None,
+                )
+                .await
+            }
+        };
+        let head = resolve(format!("refs/heads/{}", work.branch)).await?;
+        let Ok(base) = resolve(work.base.clone()).await else {
+            // No base to compare with (a repository without commits).
+            return Ok(out);
+        };
+        out.commits = diff::commits(&main, &base, &head).await?;
+        out.files = diff::files(&main, &base, &head).await?;
         out.state = if out.commits.is_empty() && out.files.is_empty() {
             ChangesState::None
         } else {
@@ -155,16 +177,8 @@ impl Worktrees {
         out.page = page.clamp(1, out.pages);
         let first = (out.page as usize - 1) * FILES_PER_PAGE;
         for file in out.files.iter().skip(first).take(FILES_PER_PAGE) {
-            let d = if file.binary {
-                app::model::FileDiff {
-                    path: file.path.clone(),
-                    hunks: Vec::new(),
-                    omitted: 0,
-                }
-            } else {
-                diff::file_diff(&main, &work.base, &head, file).await?
-            };
-            out.diffs.push(d);
+            out.diffs
+                .push(diff::file_diff(&main, &base, &head, file).await?);
         }
         out.can_discard = work.ended && work.pr_url.is_none();
         Ok(out)
@@ -226,7 +240,11 @@ impl Worktrees {
         };
         let lock = self.lock_of(&work.repo.id);
         let _guard = lock.lock().await;
-        if let Some(path) = worktree.filter(|p| std::path::Path::new(p).exists()) {
+        // Only a worktree of ours, under the work directory.
+        if let Some(path) = worktree.filter(|p| {
+            let p = std::path::Path::new(p);
+            p.starts_with(&self.inner.work_root) && p.exists()
+        }) {
             git(&main, &["worktree", "remove", "--force", &path], None).await?;
         }
         let head = format!("refs/heads/{}", work.branch);
@@ -236,7 +254,9 @@ impl Worktrees {
         {
             return Err(ChangesError::Conflict("the branch is gone already".into()));
         }
-        git(&main, &["branch", "-D", &work.branch], None).await?;
+        git(&main, &["update-ref", "-d", &head], None)
+            .await
+            .map_err(|e| ChangesError::Conflict(format!("the branch could not be deleted: {e}")))?;
         self.forget_disk(&work.repo.id);
         tracing::info!(branch = %work.branch, repository = %work.repo.name, "changes discarded");
         Ok(())

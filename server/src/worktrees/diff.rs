@@ -8,6 +8,12 @@ use app::model::{
     ChangedFile, Commit, DiffLine, FileDiff, FileStatus, Hunk, LineKind, LINES_PER_FILE,
 };
 
+/// A file with more changed lines than this is listed but its diff is not
+/// read (generated files, lock files, vendored code).
+pub const LARGEST_DIFF: u32 = 20_000;
+/// Characters of one line shown; the rest is cut (minified files).
+const LONGEST_LINE: usize = 2_000;
+
 use super::git::{git, git_output};
 use super::highlight;
 
@@ -109,13 +115,22 @@ pub async fn commits(main: &Path, base: &str, head: &str) -> anyhow::Result<Vec<
         .collect())
 }
 
-/// One file's diff, its lines highlighted.
+/// One file's diff, its lines highlighted (none for a binary file or one
+/// with more than [`LARGEST_DIFF`] changed lines: `omitted` says how many).
 pub async fn file_diff(
     main: &Path,
     base: &str,
     head: &str,
     file: &ChangedFile,
 ) -> anyhow::Result<FileDiff> {
+    let changed = file.additions.saturating_add(file.deletions);
+    if file.binary || changed > LARGEST_DIFF {
+        return Ok(FileDiff {
+            path: file.path.clone(),
+            hunks: Vec::new(),
+            omitted: if file.binary { 0 } else { changed },
+        });
+    }
     let range = format!("{base}...{head}");
     let mut args = vec!["diff", "--unified=3"];
     args.extend(DIFF);
@@ -173,6 +188,10 @@ pub fn parse(path: &str, patch: &str) -> FileDiff {
             continue;
         }
         kept += 1;
+        let rest = match rest.char_indices().nth(LONGEST_LINE) {
+            Some((cut, _)) => &rest[..cut],
+            None => rest,
+        };
         let numbers = match kind {
             LineKind::Added => (None, Some(new)),
             LineKind::Removed => (Some(old), None),

@@ -56,11 +56,27 @@ pub async fn git_output(
             "core.hooksPath=/dev/null",
             "-c",
             "core.fsmonitor=false",
+            // Signing and signature checks run programs a repository's
+            // config names: never.
+            "-c",
+            "log.showSignature=false",
+            "-c",
+            "commit.gpgSign=false",
+            "-c",
+            "tag.gpgSign=false",
+            "-c",
+            "gpg.program=false",
+            "-c",
+            "gpg.ssh.program=false",
+            "-c",
+            "gpg.x509.program=false",
         ])
         .args(args)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_TERMINAL_PROMPT", "0")
+        // Paths are paths, never patterns (agents name the files).
+        .env("GIT_LITERAL_PATHSPECS", "1")
         .env("GIT_AUTHOR_NAME", "Yagura")
         .env("GIT_AUTHOR_EMAIL", "yagura@localhost")
         .env("GIT_COMMITTER_NAME", "Yagura")

@@ -38,6 +38,8 @@ pub const READ_ONLY_FNS: &[&str] = &[
     "workflow-runs/list",
     "workflow-runs/get",
     "workflow-runs/history",
+    "changes/execution",
+    "changes/run",
     "audit/list",
     "account/sessions",
     // The colour theme: a cookie in one browser, not a change to Yagura.
@@ -187,6 +189,8 @@ pub(super) fn fn_kind(endpoint: &str) -> &str {
         }
         "runners/tokens/create" | "runners/tokens/revoke" => "runner-tokens",
         "account/sessions/end-one" => "sessions",
+        "changes/execution/discard" => "executions",
+        "changes/run/discard" => "workflow-runs",
         other => other.split('/').next().unwrap_or(other),
     }
 }
