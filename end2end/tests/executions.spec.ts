@@ -98,101 +98,6 @@ test('an agent runs live: output, progress, stdin and result', async ({ page }) 
   await expect(page.getByTestId('execution-row').first()).toContainText('Echo script');
 });
 
-// Reports 1,500 tokens and 3 cents, works for two seconds, then reports
-// 100 more: past a budget of 1,000 tokens per run at once.
-const SPENDER = [
-  `echo '::usage {"inputTokens": 1000, "outputTokens": 500, "costUsd": 0.03}'`,
-  'i=0; while [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done',
-  `echo '::usage {"outputTokens": 100}'`,
-  'echo spent',
-].join('; ');
-
-test('a run over its budget is paused, you are told, and it goes on when resumed', async ({ page }) => {
-  await signIn(page);
-  await page.goto('/agents/new');
-  await page.waitForLoadState('networkidle');
-  await page.getByLabel('Name').fill('Budgeted');
-  await page.getByLabel('Type').selectOption('Custom');
-  await page.getByTestId('command').fill(['sh', '-c', SPENDER].join('\n'));
-  await page.getByLabel('Tokens per run').fill('1,000');
-  await page.getByLabel('Cost per run (USD)').fill('lots');
-  await page.getByRole('button', { name: 'Save agent' }).click();
-  await expect(page.getByTestId('form-error')).toContainText('an amount of dollars');
-  await page.getByLabel('Cost per run (USD)').fill('');
-  await shot(page, 'agent-budget');
-  await page.getByRole('button', { name: 'Save agent' }).click();
-  await expect(page).toHaveURL(/\/agents$/);
-  await run(page, 'Budgeted', 'spend');
-
-  await expect(page.getByTestId('status-badge')).toHaveText('paused');
-  await expect(page.getByTestId('tokens')).toHaveText('1,500 tokens · $0.03');
-  const log = page.getByTestId('log-viewport');
-  await expect(log.getByText(/over budget: this run used 1,500 tokens; agent Budgeted allows 1,000 per run/)).toBeVisible();
-  await expect(page.getByTestId('toast').filter({ hasText: 'over budget' })).toBeVisible();
-  await shot(page, 'over-budget');
-  // Resumed, it goes on to the end; the budget does not stop it again.
-  await page.getByRole('button', { name: 'Resume' }).click();
-  await expect(page.getByTestId('status-badge')).toHaveText('completed', { timeout: 15_000 });
-  await expect(log.getByText('spent', { exact: true })).toBeVisible();
-  await expect(page.getByTestId('tokens')).toHaveText('1,600 tokens · $0.03');
-  // A reload shows the stored figures.
-  await page.reload();
-  await expect(page.getByTestId('tokens')).toHaveText('1,600 tokens · $0.03');
-});
-
-// Commits a change to README.md and a new Rust file in its worktree.
-const COMMITTER = [
-  "printf '# Widgets\\n\\nNow with a main.\\n' > README.md",
-  'mkdir -p src',
-  `printf 'fn main() {\\n    println!("hello");\\n}\\n' > src/main.rs`,
-  'git add -A',
-  'git -c user.name=Agent -c user.email=agent@example.com commit -qm "Add a main"',
-].join('; ');
-
-test('the agent\'s work is reviewed as a diff, then discarded', async ({ page, request }) => {
-  // A real checkout on this machine, as a repository agents work in.
-  const checkout = mkdtempSync(join(tmpdir(), 'yagura-e2e-repo-'));
-  const git = (...args: string[]) => execFileSync('git', ['-C', checkout, ...args]);
-  git('init', '-q', '-b', 'main');
-  writeFileSync(join(checkout, 'README.md'), '# widgets\n');
-  git('add', 'README.md');
-  git('-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '-qm', 'first');
-  const login = await request.post('/api/v1/auth/login', { data: ADMIN });
-  const { token } = await login.json();
-  const auth = { Authorization: `Bearer ${token}` };
-  const repo = await (await request.post('/api/v1/repositories', { headers: auth, data: { name: 'widgets', localPath: checkout } })).json();
-  const issue = await (await request.post('/api/v1/issues', { headers: auth, data: { repositoryId: repo.id, title: 'Add a main' } })).json();
-  const agent = await (await request.post('/api/v1/agents', { headers: auth, data: { name: 'Committer', agentType: 'CodeGen', command: ['sh', '-c', COMMITTER] } })).json();
-  const run = await (await request.post('/api/v1/executions', { headers: auth, data: { agentId: agent.id, prompt: 'go', issueId: issue.id } })).json();
-
-  await signIn(page);
-  await page.goto(`/executions/${run.id}`);
-  await expect(page.getByTestId('status-badge')).toHaveText('completed');
-  await page.reload();
-  await page.getByTestId('execution-changes').click();
-  await expect(page).toHaveURL(new RegExp(`/executions/${run.id}/changes$`));
-  await expect(page.getByTestId('changes-summary')).toContainText('2 files changed in 1 commit');
-  await expect(page.getByTestId('commits')).toContainText('Add a main');
-  await expect(page.getByTestId('changed-file')).toHaveCount(2);
-  const main = page.locator('[data-testid="file-diff"][data-path="src/main.rs"]');
-  await expect(main.locator('tr[data-kind="added"]')).toHaveCount(3);
-  await expect(main.locator('.hl-string')).toContainText('"hello"');
-  const readme = page.locator('[data-testid="file-diff"][data-path="README.md"]');
-  await expect(readme.locator('tr[data-kind="removed"]')).toContainText('# widgets');
-  await shot(page, 'changes');
-  await page.emulateMedia({ colorScheme: 'dark' });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await shot(page, 'changes-phone-dark');
-  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await page.emulateMedia({ colorScheme: 'light' });
-
-  page.once('dialog', (dialog) => dialog.accept());
-  await page.getByTestId('discard-changes').click();
-  await expect(page.getByTestId('changes-summary')).toContainText('The branch is gone');
-  expect(git('branch', '--list', 'yagura/*').toString().trim()).toBe('');
-});
-
 test('reloading mid-run shows the whole log so far, then cancel stops it', async ({ page }) => {
   await signIn(page);
   await createAgent(page, 'Slow ticker', SLOW);
@@ -453,4 +358,104 @@ test('on a phone the Agents page fits the screen, long commands and all', async 
   await page.reload();
   await expect(card).toBeVisible();
   await shot(page, 'agents-phone-dark');
+});
+
+// Last: their runs would change the counts earlier tests check.
+// Reports 1,500 tokens and 3 cents, works for two seconds, then reports
+// 100 more: past a budget of 1,000 tokens per run at once.
+const SPENDER = [
+  `echo '::usage {"inputTokens": 1000, "outputTokens": 500, "costUsd": 0.03}'`,
+  'i=0; while [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done',
+  `echo '::usage {"outputTokens": 100}'`,
+  'echo spent',
+].join('; ');
+
+test('a run over its budget is paused, you are told, and it goes on when resumed', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/agents/new');
+  await page.waitForLoadState('networkidle');
+  await page.getByLabel('Name').fill('Budgeted');
+  await page.getByLabel('Type').selectOption('Custom');
+  await page.getByTestId('command').fill(['sh', '-c', SPENDER].join('\n'));
+  await page.getByLabel('Tokens per run').fill('1,000');
+  await page.getByLabel('Cost per run (USD)').fill('lots');
+  await page.getByRole('button', { name: 'Save agent' }).click();
+  await expect(page.getByTestId('form-error')).toContainText('an amount of dollars');
+  await page.getByLabel('Cost per run (USD)').fill('');
+  await shot(page, 'agent-budget');
+  await page.getByRole('button', { name: 'Save agent' }).click();
+  await expect(page).toHaveURL(/\/agents$/);
+  await run(page, 'Budgeted', 'spend');
+
+  await expect(page.getByTestId('status-badge')).toHaveText('paused');
+  await expect(page.getByTestId('tokens')).toHaveText('1.5k · $0.03');
+  await expect(page.getByTestId('tokens')).toHaveAttribute('title', '1,500 tokens · $0.03');
+  const log = page.getByTestId('log-viewport');
+  await expect(log.getByText(/over budget: this run used 1,500 tokens; agent Budgeted allows 1,000 per run/)).toBeVisible();
+  // No toast on the run's own page (it shows it): the bell has it.
+  await page.getByTestId('bell').click();
+  await expect(page.getByTestId('notification').filter({ hasText: 'Agent run paused: over budget' })).toBeVisible();
+  await page.getByTestId('bell').click();
+  await shot(page, 'over-budget');
+  // Resumed, it goes on to the end; the budget does not stop it again.
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await expect(page.getByTestId('status-badge')).toHaveText('completed', { timeout: 15_000 });
+  await expect(log.getByText('spent', { exact: true })).toBeVisible();
+  await expect(page.getByTestId('tokens')).toHaveAttribute('title', '1,600 tokens · $0.03');
+  // A reload shows the stored figures.
+  await page.reload();
+  await expect(page.getByTestId('tokens')).toHaveAttribute('title', '1,600 tokens · $0.03');
+});
+
+// Commits a change to README.md and a new Rust file in its worktree.
+const COMMITTER = [
+  "printf '# Widgets\\n\\nNow with a main.\\n' > README.md",
+  'mkdir -p src',
+  `printf 'fn main() {\\n    println!("hello");\\n}\\n' > src/main.rs`,
+  'git add -A',
+  'git -c user.name=Agent -c user.email=agent@example.com commit -qm "Add a main"',
+].join('; ');
+
+test('the agent\'s work is reviewed as a diff, then discarded', async ({ page, request }) => {
+  // A real checkout on this machine, as a repository agents work in.
+  const checkout = mkdtempSync(join(tmpdir(), 'yagura-e2e-repo-'));
+  const git = (...args: string[]) => execFileSync('git', ['-C', checkout, ...args]);
+  git('init', '-q', '-b', 'main');
+  writeFileSync(join(checkout, 'README.md'), '# widgets\n');
+  git('add', 'README.md');
+  git('-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '-qm', 'first');
+  const login = await request.post('/api/v1/auth/login', { data: ADMIN });
+  const { token } = await login.json();
+  const auth = { Authorization: `Bearer ${token}` };
+  const repo = await (await request.post('/api/v1/repositories', { headers: auth, data: { name: 'widgets', localPath: checkout } })).json();
+  const issue = await (await request.post('/api/v1/issues', { headers: auth, data: { repositoryId: repo.id, title: 'Add a main' } })).json();
+  const agent = await (await request.post('/api/v1/agents', { headers: auth, data: { name: 'Committer', agentType: 'CodeGen', command: ['sh', '-c', COMMITTER] } })).json();
+  const run = await (await request.post('/api/v1/executions', { headers: auth, data: { agentId: agent.id, prompt: 'go', issueId: issue.id } })).json();
+
+  await signIn(page);
+  await page.goto(`/executions/${run.id}`);
+  await expect(page.getByTestId('status-badge')).toHaveText('completed');
+  await page.reload();
+  await page.getByTestId('execution-changes').click();
+  await expect(page).toHaveURL(new RegExp(`/executions/${run.id}/changes$`));
+  await expect(page.getByTestId('changes-summary')).toContainText('2 files changed in 1 commit');
+  await expect(page.getByTestId('commits')).toContainText('Add a main');
+  await expect(page.getByTestId('changed-file')).toHaveCount(2);
+  const main = page.locator('[data-testid="file-diff"][data-path="src/main.rs"]');
+  await expect(main.locator('tr[data-kind="added"]')).toHaveCount(3);
+  await expect(main.locator('.hl-string').first()).toContainText('"hello"');
+  const readme = page.locator('[data-testid="file-diff"][data-path="README.md"]');
+  await expect(readme.locator('tr[data-kind="removed"]')).toContainText('# widgets');
+  await shot(page, 'changes');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, 'changes-phone-dark');
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: 'light' });
+
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.getByTestId('discard-changes').click();
+  await expect(page.getByTestId('changes-summary')).toContainText('The branch is gone');
+  expect(git('branch', '--list', 'yagura/*').toString().trim()).toBe('');
 });

@@ -107,3 +107,12 @@ pub fn describe(usage: &TokenUsage) -> String {
     }
     out
 }
+
+/// `"12.4k · $0.42"`, for a narrow cell (its title gives [`describe`]).
+pub fn short(usage: &TokenUsage) -> String {
+    let mut out = super::charts::compact(usage.tokens());
+    if usage.cost_usd > 0.0 {
+        out.push_str(&format!(" · {}", dollars(usage.cost_usd)));
+    }
+    out
+}

@@ -738,7 +738,13 @@ fn ExecutionView(initial: Execution, tail: LogTail) -> impl IntoView {
                     <dt class="text-slate-500">"Memory"</dt>
                     <dd>{move || state.with(|s| s.usage.map(|u| format!("{:.1} MiB", u.peak_memory_kb as f64 / 1024.0)).unwrap_or_else(|| "—".into()))}</dd>
                     <dt class="text-slate-500">"Tokens"</dt>
-                    <dd data-testid="tokens">{move || state.with(|s| s.tokens.as_ref().map(crate::components::budget::describe).unwrap_or_else(|| "—".into()))}</dd>
+                    <dd
+                        class="whitespace-nowrap"
+                        data-testid="tokens"
+                        title=move || state.with(|s| s.tokens.as_ref().map(crate::components::budget::describe).unwrap_or_default())
+                    >
+                        {move || state.with(|s| s.tokens.as_ref().map(crate::components::budget::short).unwrap_or_else(|| "—".into()))}
+                    </dd>
                 </dl>
                 <p class="mt-3 max-h-24 overflow-y-auto break-all font-mono text-xs text-slate-500" title="The command run" data-testid="argv">{crate::model::display_command(&initial.argv)}</p>
                 {initial.branch.clone().map(|b| view! {
