@@ -405,6 +405,19 @@ test('a run over its budget is paused, you are told, and it goes on when resumed
   // A reload shows the stored figures.
   await page.reload();
   await expect(page.getByTestId('tokens')).toHaveAttribute('title', '1,600 tokens · $0.03');
+  // Insights count them, light and dark, desktop and phone.
+  await page.goto('/insights?days=7');
+  await expect(page.getByTestId('spending-total')).toContainText('1,600 tokens · $0.03');
+  await expect(page.getByTestId('spend-agents').locator('tr[data-name="Budgeted"]')).toBeVisible();
+  await shot(page, 'insights-tokens');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.reload();
+  await expect(page.getByTestId('tokens-per-day')).toBeVisible();
+  await shot(page, 'insights-tokens-phone-dark');
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: 'light' });
 });
 
 // Commits a change to README.md and a new Rust file in its worktree.
@@ -452,7 +465,11 @@ test('the agent\'s work is reviewed as a diff, then discarded', async ({ page, r
   await shot(page, 'changes-phone-dark');
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   await page.setViewportSize({ width: 1280, height: 800 });
+  await shot(page, 'changes-dark');
   await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, 'changes-phone');
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   page.once('dialog', (dialog) => dialog.accept());
   await page.getByTestId('discard-changes').click();

@@ -13,6 +13,11 @@ const FAILED: &str = "fill-rose-500 dark:fill-rose-400";
 const CANCELLED: &str = "fill-slate-400 dark:fill-slate-500";
 const UNFINISHED: &str = "fill-sky-400 dark:fill-sky-500";
 
+/// A day chart's box: columns of `BAR` with `GAP` around, `H` high.
+const H: f64 = 120.0;
+const BAR: f64 = 10.0;
+const GAP: f64 = 4.0;
+
 fn day_label(day_ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(day_ms)
         .map(|d| d.format("%b %-d").to_string())
@@ -24,11 +29,6 @@ fn day_label(day_ms: i64) -> String {
 /// text is never stretched with it.
 #[component]
 pub fn RunsPerDay(days: Vec<DayOutcomes>) -> impl IntoView {
-    const H: f64 = 120.0;
-    const BAR: f64 = 10.0;
-    const GAP: f64 = 4.0;
-    let n = days.len().max(1);
-    let width = n as f64 * (BAR + GAP);
     let max = days
         .iter()
         .map(DayOutcomes::total)
@@ -36,7 +36,6 @@ pub fn RunsPerDay(days: Vec<DayOutcomes>) -> impl IntoView {
         .unwrap_or(0)
         .max(1);
     let scale = H / f64::from(max);
-    let label_every = n.div_ceil(7);
     let bars = days
         .iter()
         .enumerate()
@@ -75,14 +74,42 @@ pub fn RunsPerDay(days: Vec<DayOutcomes>) -> impl IntoView {
             }
         })
         .collect_view();
+    view! {
+        <DayBars
+            days=days.iter().map(|d| d.day).collect()
+            top=max.to_string()
+            label="Runs per day by outcome"
+            testid="runs-per-day"
+            bars=bars.into_any()
+            legend=&[("completed", COMPLETED), ("failed", FAILED), ("cancelled", CANCELLED), ("not finished", UNFINISHED)]
+        />
+    }
+}
+
+/// The frame both day charts share: the scale (`top` to 0), the columns
+/// (`bars`, [`BAR`] + [`GAP`] wide per day, [`H`] high), one label every few days and
+/// the legend. The bars are SVG stretched to the box; the scale and the
+/// labels are HTML, so their text is never stretched with it.
+#[component]
+fn DayBars(
+    days: Vec<i64>,
+    top: String,
+    label: &'static str,
+    testid: &'static str,
+    bars: AnyView,
+    legend: &'static [(&'static str, &'static str)],
+) -> impl IntoView {
+    let n = days.len().max(1);
+    let width = n as f64 * (BAR + GAP);
+    let label_every = n.div_ceil(7);
     let labels = days
         .iter()
         .enumerate()
-        .map(|(i, d)| {
+        .map(|(i, day)| {
             let shown = (n - 1 - i).is_multiple_of(label_every);
             view! {
                 <span class="overflow-visible whitespace-nowrap text-center">
-                    {shown.then(|| day_label(d.day))}
+                    {shown.then(|| day_label(*day))}
                 </span>
             }
         })
@@ -90,12 +117,12 @@ pub fn RunsPerDay(days: Vec<DayOutcomes>) -> impl IntoView {
     view! {
         <div class="flex gap-2">
             <div class="flex h-40 flex-col justify-between text-right text-[10px] tabular-nums text-slate-500 dark:text-slate-400" aria-hidden="true">
-                <span>{max}</span>
+                <span>{top}</span>
                 <span>"0"</span>
             </div>
             <div class="min-w-0 flex-1">
                 <svg viewBox=format!("0 0 {width} {H}") class="block h-40 w-full border-b border-slate-200 dark:border-slate-700" role="img"
-                    aria-label="Runs per day by outcome" data-testid="runs-per-day" preserveAspectRatio="none">
+                    aria-label=label data-testid=testid preserveAspectRatio="none">
                     {bars}
                 </svg>
                 <div class="mt-1 grid text-[10px] text-slate-500 dark:text-slate-400" aria-hidden="true"
@@ -105,12 +132,12 @@ pub fn RunsPerDay(days: Vec<DayOutcomes>) -> impl IntoView {
             </div>
         </div>
         <ul class="mt-3 flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-600 dark:text-slate-400">
-            {[("completed", COMPLETED), ("failed", FAILED), ("cancelled", CANCELLED), ("not finished", UNFINISHED)]
-                .into_iter()
+            {legend
+                .iter()
                 .map(|(label, class)| view! {
                     <li class="flex items-center gap-1.5">
-                        <svg viewBox="0 0 10 10" class="h-2.5 w-2.5" aria-hidden="true"><rect width="10" height="10" rx="2" class=class /></svg>
-                        {label}
+                        <svg viewBox="0 0 10 10" class="h-2.5 w-2.5" aria-hidden="true"><rect width="10" height="10" rx="2" class=*class /></svg>
+                        {*label}
                     </li>
                 })
                 .collect_view()}
@@ -135,11 +162,6 @@ pub fn compact(n: u64) -> String {
 /// day's cost in its tooltip. Drawn like [`RunsPerDay`].
 #[component]
 pub fn TokensPerDay(days: Vec<DayUsage>) -> impl IntoView {
-    const H: f64 = 120.0;
-    const BAR: f64 = 10.0;
-    const GAP: f64 = 4.0;
-    let n = days.len().max(1);
-    let width = n as f64 * (BAR + GAP);
     let max = days
         .iter()
         .map(|d| d.usage.tokens())
@@ -147,7 +169,6 @@ pub fn TokensPerDay(days: Vec<DayUsage>) -> impl IntoView {
         .unwrap_or(0)
         .max(1);
     let scale = H / max as f64;
-    let label_every = n.div_ceil(7);
     let bars = days
         .iter()
         .enumerate()
@@ -174,46 +195,15 @@ pub fn TokensPerDay(days: Vec<DayUsage>) -> impl IntoView {
             }
         })
         .collect_view();
-    let labels = days
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let shown = (n - 1 - i).is_multiple_of(label_every);
-            view! {
-                <span class="overflow-visible whitespace-nowrap text-center">
-                    {shown.then(|| day_label(d.day))}
-                </span>
-            }
-        })
-        .collect_view();
     view! {
-        <div class="flex gap-2">
-            <div class="flex h-40 flex-col justify-between text-right text-[10px] tabular-nums text-slate-500 dark:text-slate-400" aria-hidden="true">
-                <span>{compact(max)}</span>
-                <span>"0"</span>
-            </div>
-            <div class="min-w-0 flex-1">
-                <svg viewBox=format!("0 0 {width} {H}") class="block h-40 w-full border-b border-slate-200 dark:border-slate-700" role="img"
-                    aria-label="Tokens per day" data-testid="tokens-per-day" preserveAspectRatio="none">
-                    {bars}
-                </svg>
-                <div class="mt-1 grid text-[10px] text-slate-500 dark:text-slate-400" aria-hidden="true"
-                    style=format!("grid-template-columns: repeat({n}, minmax(0, 1fr))")>
-                    {labels}
-                </div>
-            </div>
-        </div>
-        <ul class="mt-3 flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-600 dark:text-slate-400">
-            {[("input", INPUT_TOKENS), ("output", OUTPUT_TOKENS)]
-                .into_iter()
-                .map(|(label, class)| view! {
-                    <li class="flex items-center gap-1.5">
-                        <svg viewBox="0 0 10 10" class="h-2.5 w-2.5" aria-hidden="true"><rect width="10" height="10" rx="2" class=class /></svg>
-                        {label}
-                    </li>
-                })
-                .collect_view()}
-        </ul>
+        <DayBars
+            days=days.iter().map(|d| d.day).collect()
+            top=compact(max)
+            label="Tokens per day"
+            testid="tokens-per-day"
+            bars=bars.into_any()
+            legend=&[("input", INPUT_TOKENS), ("output", OUTPUT_TOKENS)]
+        />
     }
 }
 

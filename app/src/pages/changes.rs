@@ -30,74 +30,70 @@ fn page_param() -> impl Fn() -> u32 + Copy + Send + Sync + 'static {
 
 #[component]
 pub fn ExecutionChangesPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id")).and_then(|s| s.parse().ok());
-    let page = page_param();
-    let discard = ServerAction::<DiscardExecutionChanges>::new();
-    let changes = Resource::new(
-        move || (id(), page(), discard.version().get()),
-        |(id, page, _)| async move {
-            match id {
-                Some(id) => execution_changes(id, page).await,
-                None => Err(ApiError::NotFound),
-            }
-        },
-    );
-    let error = action_error(discard);
-    view! {
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match (changes.await, id()) {
-                    (Ok(c), Some(id)) => {
-                        let of = ChangesOf::Execution(id);
-                        let form = view! {
-                            <ActionForm action=discard>
-                                <input type="hidden" name="id" value=id.to_string() />
-                                <DiscardButton pending=discard.pending() />
-                            </ActionForm>
-                        };
-                        view! { <ChangesView changes=c of=of discard=form /> }.into_any()
-                    }
-                    (Err(ApiError::NotFound), _) | (_, None) => view! { <Missing title="Execution not found" body="There is no such execution: the address may be wrong." back_href="/executions" back_label="All executions" /> }.into_any(),
-                    (Err(e), _) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Transition>
-        <FormError message=error />
-    }
+    view! { <ChangesPage of_run=false /> }
 }
 
 #[component]
 pub fn RunChangesPage() -> impl IntoView {
+    view! { <ChangesPage of_run=true /> }
+}
+
+/// Either page: `of_run` says whose `:id` it is.
+#[component]
+fn ChangesPage(of_run: bool) -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.with(|p| p.get("id")).and_then(|s| s.parse().ok());
+    let of = move || {
+        let id = params.with(|p| p.get("id"))?;
+        if of_run {
+            id.parse().ok().map(ChangesOf::Run)
+        } else {
+            id.parse().ok().map(ChangesOf::Execution)
+        }
+    };
     let page = page_param();
-    let discard = ServerAction::<DiscardRunChanges>::new();
+    let discard_execution = ServerAction::<DiscardExecutionChanges>::new();
+    let discard_run = ServerAction::<DiscardRunChanges>::new();
     let changes = Resource::new(
-        move || (id(), page(), discard.version().get()),
-        |(id, page, _)| async move {
-            match id {
-                Some(id) => run_changes(id, page).await,
+        move || {
+            (
+                of(),
+                page(),
+                discard_execution.version().get() + discard_run.version().get(),
+            )
+        },
+        |(of, page, _)| async move {
+            match of {
+                Some(ChangesOf::Execution(id)) => execution_changes(id, page).await,
+                Some(ChangesOf::Run(id)) => run_changes(id, page).await,
                 None => Err(ApiError::NotFound),
             }
         },
     );
-    let error = action_error(discard);
+    let (execution_error, run_error) = (action_error(discard_execution), action_error(discard_run));
+    let error = Signal::derive(move || execution_error.get().or_else(|| run_error.get()));
     view! {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match (changes.await, id()) {
-                    (Ok(c), Some(id)) => {
-                        let of = ChangesOf::Run(id);
-                        let form = view! {
-                            <ActionForm action=discard>
-                                <input type="hidden" name="id" value=id.to_string() />
-                                <DiscardButton pending=discard.pending() />
-                            </ActionForm>
+                match (changes.await, of()) {
+                    (Ok(c), Some(of)) => {
+                        let form = match of {
+                            ChangesOf::Execution(id) => view! {
+                                <ActionForm action=discard_execution>
+                                    <input type="hidden" name="id" value=id.to_string() />
+                                    <DiscardButton pending=discard_execution.pending() />
+                                </ActionForm>
+                            }.into_any(),
+                            ChangesOf::Run(id) => view! {
+                                <ActionForm action=discard_run>
+                                    <input type="hidden" name="id" value=id.to_string() />
+                                    <DiscardButton pending=discard_run.pending() />
+                                </ActionForm>
+                            }.into_any(),
                         };
                         view! { <ChangesView changes=c of=of discard=form /> }.into_any()
                     }
-                    (Err(ApiError::NotFound), _) | (_, None) => view! { <Missing title="Workflow run not found" body="There is no such workflow run: the address may be wrong." back_href="/workflows" back_label="All workflows" /> }.into_any(),
+                    (Err(ApiError::NotFound), _) | (_, None) if of_run => view! { <Missing title="Workflow run not found" body="There is no such workflow run: the address may be wrong." back_href="/workflows" back_label="All workflows" /> }.into_any(),
+                    (Err(ApiError::NotFound), _) | (_, None) => view! { <Missing title="Execution not found" body="There is no such execution: the address may be wrong." back_href="/executions" back_label="All executions" /> }.into_any(),
                     (Err(e), _) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
                 }
             })}

@@ -49,6 +49,8 @@ struct Work {
     base: String,
     ended: bool,
     pr_url: Option<String>,
+    /// An execution's worktree, kept when its repository keeps them.
+    worktree: Option<String>,
 }
 
 impl Worktrees {
@@ -101,6 +103,7 @@ impl Worktrees {
                 base,
                 ended: row.status.is_terminal(),
                 pr_url: None,
+                worktree: row.worktree,
             }),
             row.workflow_run_id,
         ))
@@ -122,6 +125,7 @@ impl Worktrees {
             branch,
             ended: !matches!(run.status, RunStatus::Running | RunStatus::WaitingApproval),
             pr_url: run.pr_url,
+            worktree: None,
         }))
     }
 
@@ -201,23 +205,16 @@ impl Worktrees {
     /// Deletes an ended execution's branch (and its kept worktree).
     pub async fn discard_execution(&self, id: &str) -> Result<(), ChangesError> {
         let (work, _) = self.execution_work(id).await?;
-        let worktree = work::of_execution(&self.inner.db, id)
-            .await?
-            .and_then(|w| w.worktree);
-        self.discard(work, worktree).await
+        self.discard(work).await
     }
 
     /// Deletes an ended workflow run's branch.
     pub async fn discard_run(&self, run_id: &str) -> Result<(), ChangesError> {
         let work = self.run_work(run_id).await?;
-        self.discard(work, None).await
+        self.discard(work).await
     }
 
-    async fn discard(
-        &self,
-        work: Option<Work>,
-        worktree: Option<String>,
-    ) -> Result<(), ChangesError> {
+    async fn discard(&self, work: Option<Work>) -> Result<(), ChangesError> {
         let Some(work) = work else {
             return Err(ChangesError::Conflict(
                 "there are no changes to discard".into(),
@@ -241,11 +238,11 @@ impl Worktrees {
         let lock = self.lock_of(&work.repo.id);
         let _guard = lock.lock().await;
         // Only a worktree of ours, under the work directory.
-        if let Some(path) = worktree.filter(|p| {
+        if let Some(path) = work.worktree.as_deref().filter(|p| {
             let p = std::path::Path::new(p);
             p.starts_with(&self.inner.work_root) && p.exists()
         }) {
-            git(&main, &["worktree", "remove", "--force", &path], None).await?;
+            git(&main, &["worktree", "remove", "--force", path], None).await?;
         }
         let head = format!("refs/heads/{}", work.branch);
         if git(&main, &["rev-parse", "--verify", "--quiet", &head], None)
