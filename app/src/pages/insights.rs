@@ -172,7 +172,7 @@ fn SpendTable(title: &'static str, testid: &'static str, groups: Vec<UsageGroup>
                         <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
                             {groups.into_iter().map(|g| view! {
                                 <tr data-name=g.name.clone()>
-                                    <td class="max-w-0 truncate py-1.5 pr-3" title=g.name.clone()>{g.name.clone()}</td>
+                                    <td class="w-full max-w-0 truncate py-1.5 pr-3" title=g.name.clone()>{g.name.clone()}</td>
                                     <td class="whitespace-nowrap py-1.5 text-right tabular-nums" title=format!("{} runs", g.runs)>
                                         {compact(g.usage.tokens())}
                                         {(g.usage.cost_usd > 0.0).then(|| view! {
