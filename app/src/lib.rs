@@ -119,6 +119,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("workflow-runs/:id") view=WorkflowRunPage ssr=SsrMode::Async />
                     <Route path=path!("workflow-runs/:id/changes") view=RunChangesPage ssr=SsrMode::Async />
                     <Route path=path!("issues") view=IssuesPage ssr=SsrMode::Async />
+                    <Route path=path!("board") view=BoardPage ssr=SsrMode::Async />
                     <Route path=path!("issues/:id") view=IssuePage ssr=SsrMode::Async />
                     <Route path=path!("runners") view=RunnersPage ssr=SsrMode::Async />
                     <Route path=path!("api-keys") view=ApiKeysPage ssr=SsrMode::Async />

@@ -95,6 +95,12 @@ pub trait TeamBackend: Send + Sync + 'static {
     async fn my_sso(&self, parts: &Parts) -> Result<Option<crate::model::SsoLink>, ApiError>;
     /// Unlinks your single sign-on account.
     async fn unlink_sso(&self, parts: &Parts) -> Result<(), ApiError>;
+    /// The issue board (any role).
+    async fn issue_board(
+        &self,
+        parts: &Parts,
+        query: crate::model::BoardQuery,
+    ) -> Result<crate::model::Board, ApiError>;
     /// A run's changes (its branch), one page of diffs.
     async fn changes(
         &self,

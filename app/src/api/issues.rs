@@ -30,6 +30,14 @@ pub async fn list_issues(query: IssueQuery) -> Result<IssuePage, ApiError> {
         .await
 }
 
+/// The issue board: open issues and those closed lately, in columns.
+#[server(endpoint = "issues/board")]
+pub async fn issue_board(query: crate::model::BoardQuery) -> Result<crate::model::Board, ApiError> {
+    super::backend()?
+        .issue_board(&super::request_parts()?, query)
+        .await
+}
+
 #[server(endpoint = "issues/get")]
 pub async fn get_issue(id: IssueId) -> Result<IssueDetail, ApiError> {
     super::backend()?

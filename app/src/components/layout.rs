@@ -21,6 +21,7 @@ const NAV: &[(&str, &str)] = &[
     ("/executions", "Executions"),
     ("/workflows", "Workflows"),
     ("/issues", "Issues"),
+    ("/board", "Board"),
     ("/insights", "Insights"),
     ("/runners", "Runners"),
     ("/api-keys", "API keys"),

@@ -5,6 +5,7 @@
 mod agent;
 mod api_key;
 mod audit;
+mod board;
 mod diff;
 mod event;
 mod execution;
@@ -27,6 +28,10 @@ pub use agent::{
 };
 pub use api_key::{ApiKey, ApiKeysOverview, NewApiKey};
 pub use audit::{AuditEntry, AuditPage, AuditQuery};
+pub use board::{
+    board_column, board_move, Board, BoardCard, BoardColumn, BoardMove, BoardQuery, LatestRun,
+    BOARD_DONE_DAYS, BOARD_DONE_LIMIT, BOARD_OPEN_LIMIT,
+};
 pub use diff::{
     ChangedFile, Changes, ChangesOf, ChangesState, Commit, DiffLine, FileDiff, FileStatus, Hunk,
     LineKind, FILES_PER_PAGE, LINES_PER_FILE,

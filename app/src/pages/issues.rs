@@ -227,6 +227,7 @@ fn FilterForm(filters: Memo<Filters>, repos: Vec<Repository>) -> impl IntoView {
                     <input type="search" name="q" class=select value=f.text.clone().unwrap_or_default() placeholder="Words in the title or body" />
                 </label>
                 <button type="submit" class=format!("{SECONDARY} col-span-2 sm:col-auto")>"Filter"</button>
+                <a class=format!("{LINK} col-span-2 text-sm sm:col-auto sm:self-center") href="/board">"The board"</a>
             </form>
         }
     }

@@ -183,6 +183,28 @@ pub async fn list(
     q.build_query_as().fetch_all(db).await
 }
 
+/// The newest execution started on each of `issue_ids` by itself (not as
+/// a workflow's step).
+pub async fn latest_standalone_of_issues(
+    db: &Db,
+    issue_ids: &[String],
+) -> sqlx::Result<Vec<ExecutionRow>> {
+    if issue_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE e.id IN (SELECT id FROM (SELECT id, \
+         ROW_NUMBER() OVER (PARTITION BY issue_id ORDER BY created_at DESC, id DESC) AS n \
+         FROM executions WHERE workflow_run_id IS NULL AND issue_id IN ("
+    ));
+    let mut list = q.separated(", ");
+    for id in issue_ids {
+        list.push_bind(id);
+    }
+    q.push(")) latest WHERE n = 1)");
+    q.build_query_as().fetch_all(db).await
+}
+
 pub async fn count(db: &Db, filter: &Filter) -> sqlx::Result<i64> {
     let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM executions e");
     push_filter(&mut q, filter);

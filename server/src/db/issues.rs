@@ -107,6 +107,8 @@ pub struct IssueFilter {
     pub label: Option<String>,
     /// Substring of title or body, ignoring case.
     pub text: Option<String>,
+    /// Only issues updated at or after this time (ms).
+    pub updated_since: Option<i64>,
 }
 
 fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a IssueFilter) {
@@ -116,6 +118,9 @@ fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a IssueFilter) {
     }
     if let Some(r) = &f.repository_id {
         q.push(" AND i.repository_id = ").push_bind(r);
+    }
+    if let Some(t) = f.updated_since {
+        q.push(" AND i.updated_at >= ").push_bind(t);
     }
     if let Some(l) = &f.label {
         // Labels are stored as a JSON array of strings; match one element

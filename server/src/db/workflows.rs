@@ -226,6 +226,34 @@ pub async fn list_runs(db: &Db, filter: &RunFilter, limit: i64) -> sqlx::Result<
     q.build_query_as().fetch_all(db).await
 }
 
+/// The newest run on each of `issue_ids` (issues nothing ran on have none).
+pub async fn latest_runs_of_issues(db: &Db, issue_ids: &[String]) -> sqlx::Result<Vec<RunRow>> {
+    if issue_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE w.id IN (SELECT id FROM (SELECT id, \
+         ROW_NUMBER() OVER (PARTITION BY issue_id ORDER BY created_at DESC, id DESC) AS n \
+         FROM workflow_runs WHERE issue_id IN ("
+    ));
+    let mut list = q.separated(", ");
+    for id in issue_ids {
+        list.push_bind(id);
+    }
+    q.push(")) latest WHERE n = 1)");
+    q.build_query_as().fetch_all(db).await
+}
+
+/// Records the pull request a person opened from a run's branch (once).
+pub async fn set_run_pr_url(db: &Db, id: &str, url: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE workflow_runs SET pr_url = $2 WHERE id = $1 AND pr_url IS NULL")
+        .bind(id)
+        .bind(url)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// Ids of runs that have not ended.
 pub async fn active_run_ids(db: &Db) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(

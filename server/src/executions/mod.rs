@@ -355,6 +355,16 @@ impl Executions {
         })
     }
 
+    /// The newest execution started on each of these issues by itself.
+    pub async fn latest_on_issues(&self, issue_ids: &[String]) -> Result<Vec<Execution>, ApiError> {
+        store::latest_standalone_of_issues(&self.inner.db, issue_ids)
+            .await
+            .or_internal("reading issues' latest executions")?
+            .into_iter()
+            .map(to_execution)
+            .collect()
+    }
+
     /// Cancels a queued or running execution.
     pub async fn cancel(&self, id: ExecutionId) -> Result<(), ApiError> {
         self.stop(id, false).await

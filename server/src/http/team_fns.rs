@@ -233,6 +233,16 @@ impl TeamBackend for AppState {
         Ok(figures)
     }
 
+    async fn issue_board(
+        &self,
+        parts: &Parts,
+        query: app::model::BoardQuery,
+    ) -> Result<app::model::Board, ApiError> {
+        let me = self.principal(parts).await?;
+        crate::auth::policy::authorize(&me.user, Op::ReadIssues)?;
+        self.issues.board(query, db::now_ms()).await
+    }
+
     async fn changes(
         &self,
         parts: &Parts,

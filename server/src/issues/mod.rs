@@ -7,6 +7,7 @@
 //! `crate::github`); mirroring is a compare-and-swap on the row, so a
 //! webhook and a poll carrying one change apply (and trigger) it once.
 
+mod board;
 pub mod markdown;
 
 use std::sync::Arc;
@@ -189,6 +190,7 @@ impl Issues {
             repository_id: query.repository_id.map(|r| r.to_string()),
             label: clean_optional(query.label),
             text: clean_optional(query.text),
+            updated_since: None,
         };
         let limit = i64::from(if query.limit == 0 {
             50

@@ -273,6 +273,24 @@ impl Workflows {
         let rows = store::list_runs(&self.db, filter, 100)
             .await
             .or_internal("listing workflow runs")?;
+        self.summaries(rows).await
+    }
+
+    /// The newest run on each of these issues.
+    pub async fn latest_on_issues(
+        &self,
+        issue_ids: &[String],
+    ) -> Result<Vec<WorkflowRunSummary>, ApiError> {
+        let rows = store::latest_runs_of_issues(&self.db, issue_ids)
+            .await
+            .or_internal("reading issues' latest runs")?;
+        self.summaries(rows).await
+    }
+
+    async fn summaries(
+        &self,
+        rows: Vec<store::RunRow>,
+    ) -> Result<Vec<WorkflowRunSummary>, ApiError> {
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let steps = store::steps_of(&self.db, &ids)
             .await

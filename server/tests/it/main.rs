@@ -5,6 +5,7 @@
 mod common;
 
 mod auth;
+mod board;
 mod changes;
 mod cli;
 mod client;

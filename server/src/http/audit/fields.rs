@@ -25,6 +25,7 @@ pub const READ_ONLY_FNS: &[&str] = &[
     "repositories/list",
     "issues/list",
     "issues/get",
+    "issues/board",
     "notifications/list",
     "people/list",
     "auth/options",

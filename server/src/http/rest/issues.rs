@@ -3,8 +3,8 @@
 
 use app::api::ApiError;
 use app::model::{
-    Execution, Issue, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery, IssueState,
-    IssueUpdate, Repository, RepositoryInput, WorkflowRunSummary,
+    Board, BoardQuery, Execution, Issue, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery,
+    IssueState, IssueUpdate, Repository, RepositoryId, RepositoryInput, WorkflowRunSummary,
 };
 use axum::{
     extract::{rejection::JsonRejection, Path, Query, State},
@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
             get(list_repositories).post(create_repository),
         )
         .route("/issues", get(list).post(create))
+        .route("/board", get(board))
         .route("/issues/{id}", get(read).patch(update))
 }
 
@@ -77,13 +78,7 @@ async fn list(
                 .map_err(|e| HttpError(ApiError::Invalid(e)))?,
         ),
     };
-    let repository_id =
-        match q.repository_id.as_deref() {
-            None | Some("") => None,
-            Some(r) => Some(r.parse().map_err(|_| {
-                HttpError(ApiError::Invalid(format!("{r:?} is not a repository id")))
-            })?),
-        };
+    let repository_id = repository_param(q.repository_id.as_deref())?;
     let query = IssueQuery {
         state: issue_state,
         label: q.label,
@@ -93,6 +88,38 @@ async fn list(
         offset: q.offset.unwrap_or(0),
     };
     Ok(Json(state.issues.list(query).await?))
+}
+
+fn repository_param(r: Option<&str>) -> Result<Option<RepositoryId>, HttpError> {
+    match r {
+        None | Some("") => Ok(None),
+        Some(r) => r
+            .parse()
+            .map(Some)
+            .map_err(|_| HttpError(ApiError::Invalid(format!("{r:?} is not a repository id")))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BoardParams {
+    repository_id: Option<String>,
+    label: Option<String>,
+}
+
+/// `GET /board`: open issues and those closed in the last two weeks, each
+/// with its column and the newest thing that ran on it.
+async fn board(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<BoardParams>,
+) -> Result<Json<Board>, HttpError> {
+    user.allow(Op::ReadIssues)?;
+    let query = BoardQuery {
+        repository_id: repository_param(q.repository_id.as_deref())?,
+        label: q.label,
+    };
+    Ok(Json(state.issues.board(query, crate::db::now_ms()).await?))
 }
 
 /// An issue with what ran on it, as `GET /issues/{id}` answers.
