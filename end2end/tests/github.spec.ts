@@ -21,6 +21,10 @@ const TOKEN = 'ghp_playwrightTOKEN000000000000000000';
 let fake: Server;
 let fakeUrl = '';
 const comments: string[] = [];
+// Issues the stand-in knows (those the tests delivered by webhook), by number.
+const ghIssues: Record<number, Record<string, unknown>> = {};
+// Pull requests opened on the stand-in.
+const pulls: { head: string; title: string; html_url: string }[] = [];
 
 function git(cwd: string, ...args: string[]) {
   execFileSync('git', args, {
@@ -88,6 +92,18 @@ test.beforeAll(async ({ request }) => {
         return json(201, { id: comments.length });
       }
       if (/\/issues\/\d+\/labels/.test(url.pathname)) return json(200, []);
+      if (req.method === 'POST' && url.pathname === '/repos/acme/widgets/pulls') {
+        const b = JSON.parse(body);
+        const pr = { number: 500 + pulls.length, head: b.head, title: b.title, html_url: `${fakeUrl}/acme/widgets/pull/${500 + pulls.length}` };
+        pulls.push(pr);
+        return json(201, pr);
+      }
+      const patched = /^\/repos\/acme\/widgets\/issues\/(\d+)$/.exec(url.pathname);
+      if (req.method === 'PATCH' && patched && ghIssues[Number(patched[1])]) {
+        const issue = { ...ghIssues[Number(patched[1])], ...JSON.parse(body || '{}'), updated_at: new Date().toISOString() };
+        ghIssues[Number(patched[1])] = issue;
+        return json(200, issue);
+      }
       if (url.pathname.endsWith('/collaborators/octocat/permission')) return json(200, { permission: 'write', role_name: 'write' });
       return json(404, { message: 'Not Found' });
     });
@@ -204,6 +220,147 @@ test('a webhook delivery shows up live, and its label starts the workflow', asyn
   await shot(page, 'settings');
 });
 
+// The board: a webhook-created issue appears live in "To do"; dragging it
+// to "In progress" asks which workflow (the one this repository's issues
+// ran last is chosen) and starts it; the card follows the run live to
+// "Approval or review"; the run's changes show the agent's commit; Insights
+// count the run. Then phone and dark screenshots.
+test('the board: a webhook issue, dragged to in progress, runs live to review', async ({ page, request }) => {
+  const auth = await token(request);
+  const headers = { Authorization: `Bearer ${auth}` };
+  let res = await request.post('/api/v1/agents', {
+    headers,
+    data: {
+      name: 'Committer', agentType: 'Custom',
+      command: ['sh', '-c', 'echo "fixed" >> README.md && git add -A && git -c user.name=Agent -c user.email=agent@example.com commit -qm "Fix the board widget" && for p in 25 50 75; do echo "::progress $p working"; sleep 1; done'],
+    },
+  });
+  expect(res.status()).toBe(201);
+  const agent = (await res.json()).id;
+  res = await request.post('/api/v1/workflows', {
+    headers,
+    data: { name: 'Board fix', definition: { stages: [{ name: 'Fix', steps: [{ key: 'fix', agentId: agent, prompt: 'fix {issue.title}' }] }] } },
+  });
+  expect(res.status()).toBe(201);
+  const boardFix = (await res.json()).id;
+  const codegen = (await (await request.get('/api/v1/workflows', { headers })).json()).find((w: { name: string }) => w.name === 'Codegen').id;
+
+  await signIn(page);
+  await page.goto('/board');
+  await page.waitForLoadState('networkidle');
+  const column = (name: string) => page.locator(`[data-testid="board-column"][data-column="${name}"]`);
+  // The first test's issue ran Codegen to the end: it waits for review.
+  await expect(column('waiting').getByTestId('board-card')).toContainText('Live from GitHub');
+
+  ghIssues[13] = {
+    number: 13, title: 'Board from GitHub', body: 'Drag me.', state: 'open',
+    labels: [{ name: 'board' }], assignee: { login: 'octocat' }, user: { login: 'octocat' },
+    html_url: `${fakeUrl}/acme/widgets/issues/13`,
+  };
+  const payload = JSON.stringify({
+    action: 'opened',
+    issue: ghIssues[13],
+    repository: { full_name: 'acme/widgets' },
+    sender: { login: 'octocat' },
+  });
+  const signature = 'sha256=' + createHmac('sha256', SECRET).update(payload).digest('hex');
+  res = await request.post('/api/github/webhook', {
+    headers: { 'content-type': 'application/json', 'x-github-event': 'issues', 'x-github-delivery': 'pw-board', 'x-hub-signature-256': signature },
+    data: payload,
+  });
+  expect(res.status()).toBe(200);
+
+  // It appears in "To do" without a reload, with its label and assignee.
+  const card = page.locator('[data-testid="board-card"]', { hasText: 'Board from GitHub' });
+  await expect(card).toHaveAttribute('data-column', 'todo');
+  await expect(card.getByTestId('label-chip')).toHaveText('board');
+  await expect(card.getByTestId('card-assignee')).toHaveText('@octocat');
+  await expect(column('todo').getByTestId('column-count')).toHaveText('1');
+
+  // "Done" and "Approval or review" take no card from "To do" by drag
+  // except "Done"; "In progress" asks which workflow.
+  await card.dragTo(column('in_progress'));
+  const dialog = page.getByTestId('move-dialog');
+  await expect(dialog).toContainText('Start a workflow');
+  await expect(dialog).toContainText('#13 Board from GitHub');
+  await expect(dialog.getByTestId('move-workflow')).toHaveValue(codegen);
+  // Cancel leaves it where it was.
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(card).toHaveAttribute('data-column', 'todo');
+  await card.dragTo(column('in_progress'));
+  await dialog.getByTestId('move-workflow').selectOption({ label: 'Board fix' });
+  await shot(page, 'board-move');
+  await dialog.getByRole('button', { name: 'Start workflow' }).click();
+  await expect(dialog).toHaveCount(0);
+
+  // The card follows the run live: in progress, its progress bar moving,
+  // then completed and waiting for review.
+  await expect(card).toHaveAttribute('data-column', 'in_progress', { timeout: 15_000 });
+  await expect(card.getByTestId('card-run')).toContainText('Board fix');
+  await shot(page, 'board-running');
+  await expect(card).toHaveAttribute('data-column', 'waiting', { timeout: 30_000 });
+  await expect(card.getByTestId('card-run')).toContainText('completed');
+  await expect(card.getByTestId('card-progress')).toHaveAttribute('aria-valuenow', '100');
+  // Its commit was pushed and proposed at its end: the card links the pull request.
+  await expect(card.getByTestId('card-pr')).toHaveAttribute('href', /\/acme\/widgets\/pull\/\d+$/, { timeout: 15_000 });
+  const runs = await (await request.get(`/api/v1/workflow-runs?workflowId=${boardFix}`, { headers })).json();
+  expect(runs.length).toBe(1);
+  expect(runs[0].issue.number).toBe(13);
+  await shot(page, 'board');
+
+  // Its changes: the agent's commit.
+  await card.getByTestId('card-run').getByRole('link', { name: 'Board fix' }).click();
+  await expect(page).toHaveURL(/\/workflow-runs\/[0-9a-f-]{36}$/);
+  await page.getByTestId('run-changes').click();
+  await expect(page.getByTestId('commits')).toContainText('Fix the board widget');
+  await expect(page.locator('[data-testid="changed-file"][data-path="README.md"]')).toBeVisible();
+  await expect(page.getByTestId('changes-pr')).toBeVisible();
+  await expect(page.getByTestId('open-pull-request')).toHaveCount(0);
+
+  // Insights count the run.
+  await page.goto('/insights');
+  await expect(page.locator('[data-testid="workflow-stats"] tr[data-name="Board fix"]')).toContainText('100%');
+
+  // Closing from the board (drag to "Done"), then reopening from "Done".
+  await page.goto('/board');
+  await page.waitForLoadState('networkidle');
+  await card.dragTo(column('done'));
+  await expect(dialog).toContainText('Close the issue');
+  await dialog.getByRole('button', { name: 'Close issue' }).click();
+  await expect(card).toHaveAttribute('data-column', 'done');
+  await card.dragTo(column('todo'));
+  await dialog.getByRole('button', { name: 'Reopen issue' }).click();
+  await expect(card).toHaveAttribute('data-column', 'waiting');
+
+  // An agent run on the issue by itself commits too: its Changes page
+  // proposes it ("Open pull request"), once.
+  res = await request.post('/api/v1/executions', { headers, data: { agentId: agent, prompt: 'again', issueId: await card.getAttribute('data-issue') } });
+  expect(res.status()).toBe(201);
+  const solo = (await res.json()).id;
+  await expect.poll(async () => (await (await request.get(`/api/v1/executions/${solo}`, { headers })).json()).status, { timeout: 30_000 }).toBe('completed');
+  const before = pulls.length;
+  await page.goto(`/executions/${solo}/changes`);
+  await page.waitForLoadState('networkidle');
+  await expect(page.getByTestId('commits')).toContainText('Fix the board widget');
+  await page.getByTestId('open-pull-request').click();
+  await expect(page.getByTestId('changes-pr')).toBeVisible();
+  await expect(page.getByTestId('open-pull-request')).toHaveCount(0);
+  expect(pulls.length).toBe(before + 1);
+  expect(pulls[before].title).toBe('Committer: Board from GitHub');
+  await shot(page, 'changes-proposed');
+  await page.goto('/board');
+
+  // A phone, dark.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.evaluate(() => document.documentElement.classList.add('dark'));
+  await page.reload();
+  await page.waitForLoadState('networkidle');
+  await expect(card).toBeVisible();
+  await shot(page, 'board-phone-dark');
+});
+
 test('every page hydrates without a console error', async ({ page }) => {
   // About 45 page loads, each waiting for the network to settle.
   test.setTimeout(180_000);
@@ -213,7 +370,7 @@ test('every page hydrates without a console error', async ({ page }) => {
   });
   page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
   await signIn(page);
-  const paths = ['/', '/agents', '/agents/new', '/executions', '/workflows', '/workflows/new', '/issues', '/runners', '/settings', '/people', '/audit', '/insights', '/account', '/api-keys'];
+  const paths = ['/', '/agents', '/agents/new', '/executions', '/workflows', '/workflows/new', '/issues', '/board', '/runners', '/settings', '/people', '/audit', '/insights', '/account', '/api-keys'];
   // Pages with ids, found through the lists.
   await page.goto('/agents');
   await page.waitForLoadState('networkidle');

@@ -108,6 +108,13 @@ pub trait TeamBackend: Send + Sync + 'static {
         of: crate::model::ChangesOf,
         page: u32,
     ) -> Result<crate::model::Changes, ApiError>;
+    /// Pushes an ended run's branch and opens a pull request from it;
+    /// answers its address.
+    async fn open_pull_request(
+        &self,
+        parts: &Parts,
+        of: crate::model::ChangesOf,
+    ) -> Result<String, ApiError>;
     /// Deletes an ended run's branch.
     async fn discard_changes(
         &self,

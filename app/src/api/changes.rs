@@ -1,5 +1,5 @@
 //! The agent's work before it becomes a pull request: a run's branch,
-//! its files and diffs, and discarding it.
+//! its files and diffs, opening a pull request from it, and discarding it.
 
 use leptos::prelude::*;
 
@@ -46,4 +46,25 @@ pub async fn discard_run_changes(id: WorkflowRunId) -> Result<(), ApiError> {
     super::backend()?.discard_changes(&parts, of).await?;
     super::redirect_plain_form(&parts, &of.href(1));
     Ok(())
+}
+
+/// Opens a pull request from an ended agent run's branch (a plain form
+/// comes back to the page, which links it).
+#[server(endpoint = "changes/execution/pull-request")]
+pub async fn open_execution_pull_request(id: ExecutionId) -> Result<String, ApiError> {
+    let of = crate::model::ChangesOf::Execution(id);
+    let parts = super::request_parts()?;
+    let url = super::backend()?.open_pull_request(&parts, of).await?;
+    super::redirect_plain_form(&parts, &of.href(1));
+    Ok(url)
+}
+
+/// Opens a pull request from an ended workflow run's branch.
+#[server(endpoint = "changes/run/pull-request")]
+pub async fn open_run_pull_request(id: WorkflowRunId) -> Result<String, ApiError> {
+    let of = crate::model::ChangesOf::Run(id);
+    let parts = super::request_parts()?;
+    let url = super::backend()?.open_pull_request(&parts, of).await?;
+    super::redirect_plain_form(&parts, &of.href(1));
+    Ok(url)
 }

@@ -143,6 +143,11 @@ pub struct Changes {
     /// Whether the branch may be discarded now (the run ended and no pull
     /// request was opened from it).
     pub can_discard: bool,
+    /// Whether a pull request may be opened from the branch now (the run
+    /// ended with commits, none was opened, the repository is connected to
+    /// GitHub, and it is not a workflow's step).
+    #[serde(default)]
+    pub can_open_pr: bool,
     /// For a workflow step: the run its commits were collected on.
     pub workflow_run_id: Option<super::WorkflowRunId>,
 }

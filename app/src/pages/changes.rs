@@ -1,16 +1,18 @@
 //! `/executions/:id/changes` and `/workflow-runs/:id/changes`: the agent's
 //! work before it becomes a pull request. The commits on the run's branch,
 //! the files with +/− counts, and their unified diffs (highlighted on the
-//! server), [`FILES_PER_PAGE`] files a page; "Discard" deletes the branch
-//! of a run that ended without a pull request. Works without JavaScript:
-//! pages are links and Discard is a form.
+//! server), [`FILES_PER_PAGE`] files a page; "Open pull request" proposes
+//! an ended run's branch on GitHub, and "Discard" deletes the branch of a
+//! run that ended without a pull request. Works without JavaScript: pages
+//! are links, and both buttons are forms.
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::common::{action_error, FormError, CARD, DANGER, LINK};
+use super::common::{action_error, FormError, CARD, DANGER, LINK, PRIMARY};
 use crate::api::{
     execution_changes, run_changes, ApiError, DiscardExecutionChanges, DiscardRunChanges,
+    OpenExecutionPullRequest, OpenRunPullRequest,
 };
 use crate::components::empty_state::{Missing, PageHeader};
 use crate::components::time::Time;
@@ -53,12 +55,17 @@ fn ChangesPage(of_run: bool) -> impl IntoView {
     let page = page_param();
     let discard_execution = ServerAction::<DiscardExecutionChanges>::new();
     let discard_run = ServerAction::<DiscardRunChanges>::new();
+    let propose_execution = ServerAction::<OpenExecutionPullRequest>::new();
+    let propose_run = ServerAction::<OpenRunPullRequest>::new();
     let changes = Resource::new(
         move || {
             (
                 of(),
                 page(),
-                discard_execution.version().get() + discard_run.version().get(),
+                discard_execution.version().get()
+                    + discard_run.version().get()
+                    + propose_execution.version().get()
+                    + propose_run.version().get(),
             )
         },
         |(of, page, _)| async move {
@@ -69,8 +76,13 @@ fn ChangesPage(of_run: bool) -> impl IntoView {
             }
         },
     );
-    let (execution_error, run_error) = (action_error(discard_execution), action_error(discard_run));
-    let error = Signal::derive(move || execution_error.get().or_else(|| run_error.get()));
+    let errors = [
+        action_error(discard_execution),
+        action_error(discard_run),
+        action_error(propose_execution),
+        action_error(propose_run),
+    ];
+    let error = Signal::derive(move || errors.iter().find_map(|e| e.get()));
     view! {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -90,7 +102,21 @@ fn ChangesPage(of_run: bool) -> impl IntoView {
                                 </ActionForm>
                             }.into_any(),
                         };
-                        view! { <ChangesView changes=c of=of discard=form /> }.into_any()
+                        let propose = match of {
+                            ChangesOf::Execution(id) => view! {
+                                <ActionForm action=propose_execution>
+                                    <input type="hidden" name="id" value=id.to_string() />
+                                    <ProposeButton pending=propose_execution.pending() />
+                                </ActionForm>
+                            }.into_any(),
+                            ChangesOf::Run(id) => view! {
+                                <ActionForm action=propose_run>
+                                    <input type="hidden" name="id" value=id.to_string() />
+                                    <ProposeButton pending=propose_run.pending() />
+                                </ActionForm>
+                            }.into_any(),
+                        };
+                        view! { <ChangesView changes=c of=of discard=form propose=propose /> }.into_any()
                     }
                     (Err(ApiError::NotFound), _) | (_, None) if of_run => view! { <Missing title="Workflow run not found" body="There is no such workflow run: the address may be wrong." back_href="/workflows" back_label="All workflows" /> }.into_any(),
                     (Err(ApiError::NotFound), _) | (_, None) => view! { <Missing title="Execution not found" body="There is no such execution: the address may be wrong." back_href="/executions" back_label="All executions" /> }.into_any(),
@@ -99,6 +125,15 @@ fn ChangesPage(of_run: bool) -> impl IntoView {
             })}
         </Transition>
         <FormError message=error />
+    }
+}
+
+#[component]
+fn ProposeButton(pending: Memo<bool>) -> impl IntoView {
+    view! {
+        <button type="submit" class=PRIMARY data-testid="open-pull-request" disabled=move || pending.get()>
+            {move || if pending.get() { "Opening…" } else { "Open pull request" }}
+        </button>
     }
 }
 
@@ -143,7 +178,12 @@ fn Counts(additions: u32, deletions: u32) -> impl IntoView {
 }
 
 #[component]
-fn ChangesView(changes: Changes, of: ChangesOf, discard: impl IntoView + 'static) -> impl IntoView {
+fn ChangesView(
+    changes: Changes,
+    of: ChangesOf,
+    discard: impl IntoView + 'static,
+    propose: impl IntoView + 'static,
+) -> impl IntoView {
     let Changes {
         state,
         repository,
@@ -158,6 +198,7 @@ fn ChangesView(changes: Changes, of: ChangesOf, discard: impl IntoView + 'static
         diffs,
         pr_url,
         can_discard,
+        can_open_pr,
         workflow_run_id,
     } = changes;
     let place = match (&repository, &branch) {
@@ -230,7 +271,10 @@ fn ChangesView(changes: Changes, of: ChangesOf, discard: impl IntoView + 'static
             {pr_url.map(|u| view! {
                 <a class=LINK href=u.clone() rel="external noopener" target="_blank" data-testid="changes-pr">{format!("Pull request {u}")}</a>
             })}
-            <span class="ml-auto">{can_discard.then_some(discard)}</span>
+            <span class="ml-auto flex flex-wrap gap-2">
+                {can_open_pr.then_some(propose)}
+                {can_discard.then_some(discard)}
+            </span>
         </div>
         <section class=format!("mb-4 {CARD}")>
             {summary}

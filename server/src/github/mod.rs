@@ -8,6 +8,7 @@
 //!   deliveries), each change applied once.
 //! - `issues`: issues made or changed in Yagura go to GitHub first.
 //! - `report`: comments, labels and pull requests for workflow runs.
+//! - `propose`: "Open pull request" from a run's Changes page.
 //! - `oauth`: the GitHub side of "Sign in with GitHub".
 
 pub mod client;
@@ -15,6 +16,7 @@ pub mod credentials;
 pub mod issues;
 pub mod mirror;
 pub mod oauth;
+mod propose;
 pub mod report;
 pub mod settings;
 pub mod sync;

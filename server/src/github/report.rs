@@ -346,11 +346,6 @@ async fn open_pr(
     number: i64,
     link: &str,
 ) -> anyhow::Result<String> {
-    let base = c
-        .repo
-        .default_branch
-        .clone()
-        .unwrap_or_else(|| "main".into());
     let title = match &run.issue {
         Some(issue) => format!("{}: {}", run.workflow_name, issue.title),
         None => run.workflow_name.clone(),
@@ -359,6 +354,22 @@ async fn open_pr(
         "Made by Yagura's workflow **{}** for #{number}.\n\nCloses #{number}\n\nRun: {link}",
         run.workflow_name
     );
+    create_pull(c, branch, &title, &body).await
+}
+
+/// Opens a pull request from `branch` into the default branch, or finds
+/// the open one GitHub says the branch has already.
+pub(super) async fn create_pull(
+    c: &Connected,
+    branch: &str,
+    title: &str,
+    body: &str,
+) -> anyhow::Result<String> {
+    let base = c
+        .repo
+        .default_branch
+        .clone()
+        .unwrap_or_else(|| "main".into());
     let route = format!("/repos/{}/{}/pulls", c.owner, c.name);
     match c
         .client

@@ -280,6 +280,19 @@ impl TeamBackend for AppState {
         done.map_err(super::rest::changes::api_error)
     }
 
+    async fn open_pull_request(
+        &self,
+        parts: &Parts,
+        of: app::model::ChangesOf,
+    ) -> Result<String, ApiError> {
+        let me = self.principal(parts).await?;
+        crate::auth::policy::authorize(&me.user, Op::ControlExecution)?;
+        self.github
+            .propose(&self.worktrees, of)
+            .await
+            .map_err(super::rest::changes::api_error)
+    }
+
     async fn insights_now(&self, parts: &Parts) -> Result<app::model::LiveLoad, ApiError> {
         self.principal(parts).await?;
         let mut now = crate::executions::insights::live(&self.db, db::now_ms()).await?;

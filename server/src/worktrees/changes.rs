@@ -4,16 +4,18 @@
 //! workflow run's is the branch its steps' commits were collected on,
 //! compared with the repository's base branch.
 
-use app::model::{Changes, ChangesState, RunStatus, FILES_PER_PAGE};
+use app::model::{Changes, ChangesOf, ChangesState, RunStatus, FILES_PER_PAGE};
 
 use super::{diff, git::git, Worktrees};
-use crate::db::{repositories as repos, work, workflows as wf_store};
+use crate::db::{issues as issue_store, repositories as repos, work, workflows as wf_store};
 
 /// Why changes cannot be shown or discarded, as the API says it.
 #[derive(Debug)]
 pub enum ChangesError {
     NotFound,
     Conflict(String),
+    /// GitHub refused or failed (a push, a pull request).
+    Upstream(String),
     Failed(anyhow::Error),
 }
 
@@ -38,7 +40,39 @@ fn nothing() -> Changes {
         diffs: Vec::new(),
         pr_url: None,
         can_discard: false,
+        can_open_pr: false,
         workflow_run_id: None,
+    }
+}
+
+/// What "Open pull request" needs to know of a run.
+pub struct Proposal {
+    pub repo: repos::RepositoryRow,
+    pub branch: String,
+    pub ended: bool,
+    pub pr_url: Option<String>,
+    /// "agent" or "workflow".
+    pub kind: &'static str,
+    /// The agent's or the workflow's name.
+    pub name: String,
+    /// The pull request's title.
+    pub title: String,
+    /// The issue's number, when the issue lives on GitHub.
+    pub github_issue: Option<i64>,
+}
+
+/// A pull request's title: `name: what`, at most 120 characters.
+fn title(name: &str, what: &str) -> String {
+    let what = what.lines().map(str::trim).find(|l| !l.is_empty());
+    let text = match what {
+        Some(w) => format!("{name}: {w}"),
+        None => name.to_string(),
+    };
+    if text.chars().count() > 120 {
+        let cut: String = text.chars().take(119).collect();
+        format!("{cut}…")
+    } else {
+        text
     }
 }
 
@@ -51,6 +85,8 @@ struct Work {
     pr_url: Option<String>,
     /// An execution's worktree, kept when its repository keeps them.
     worktree: Option<String>,
+    /// An execution that is a workflow's step (its run proposes its work).
+    step: bool,
 }
 
 impl Worktrees {
@@ -88,6 +124,13 @@ impl Worktrees {
         let row = work::of_execution(&self.inner.db, id)
             .await?
             .ok_or(ChangesError::NotFound)?;
+        self.execution_work_of(row).await
+    }
+
+    async fn execution_work_of(
+        &self,
+        row: work::ExecutionWork,
+    ) -> Result<(Option<Work>, Option<String>), ChangesError> {
         let (Some(repo_id), Some(branch), Some(base)) =
             (row.repository_id, row.branch, row.base_commit)
         else {
@@ -102,8 +145,9 @@ impl Worktrees {
                 branch,
                 base,
                 ended: row.status.is_terminal(),
-                pr_url: None,
+                pr_url: row.pr_url,
                 worktree: row.worktree,
+                step: row.workflow_run_id.is_some(),
             }),
             row.workflow_run_id,
         ))
@@ -126,6 +170,7 @@ impl Worktrees {
             ended: !matches!(run.status, RunStatus::Running | RunStatus::WaitingApproval),
             pr_url: run.pr_url,
             worktree: None,
+            step: false,
         }))
     }
 
@@ -185,7 +230,83 @@ impl Worktrees {
                 .push(diff::file_diff(&main, &base, &head, file).await?);
         }
         out.can_discard = work.ended && work.pr_url.is_none();
+        out.can_open_pr = work.ended
+            && work.pr_url.is_none()
+            && !work.step
+            && !out.commits.is_empty()
+            && work.repo.connected()
+            && work.repo.github.is_some();
         Ok(out)
+    }
+
+    /// A run's branch, for "Open pull request" (refused when the branch is
+    /// gone).
+    pub async fn proposal(&self, of: &ChangesOf) -> Result<Proposal, ChangesError> {
+        let p = self.proposal_of(of).await?;
+        if !self.branch_exists(&p.repo, &p.branch).await {
+            return Err(ChangesError::Conflict(
+                "the run left no branch to propose: it committed nothing, or the branch was discarded".into(),
+            ));
+        }
+        Ok(p)
+    }
+
+    async fn proposal_of(&self, of: &ChangesOf) -> Result<Proposal, ChangesError> {
+        let none = || ChangesError::Conflict("this run has no branch to propose".into());
+        match of {
+            ChangesOf::Execution(id) => {
+                let row = work::of_execution(&self.inner.db, &id.to_string())
+                    .await?
+                    .ok_or(ChangesError::NotFound)?;
+                if row.workflow_run_id.is_some() {
+                    return Err(ChangesError::Conflict(
+                        "this agent run is a workflow's step: open the pull request from the workflow run's changes".into(),
+                    ));
+                }
+                let name = row.agent_name.clone();
+                let what = row
+                    .issue_title
+                    .clone()
+                    .unwrap_or_else(|| row.prompt.clone());
+                let github_issue = row.issue_html_url.as_ref().and(row.issue_number);
+                let work = self.execution_work_of(row).await?.0.ok_or_else(none)?;
+                Ok(Proposal {
+                    title: title(&name, &what),
+                    repo: work.repo,
+                    branch: work.branch,
+                    ended: work.ended,
+                    pr_url: work.pr_url,
+                    kind: "agent",
+                    name,
+                    github_issue,
+                })
+            }
+            ChangesOf::Run(id) => {
+                let id = id.to_string();
+                let run = wf_store::find_run(&self.inner.db, &id)
+                    .await?
+                    .ok_or(ChangesError::NotFound)?;
+                let github_issue = match &run.issue_id {
+                    Some(issue) => issue_store::issue_html_url(&self.inner.db, issue)
+                        .await?
+                        .and(run.issue_number),
+                    None => None,
+                };
+                let name = run.workflow_name.clone();
+                let what = run.issue_title.clone().unwrap_or_default();
+                let work = self.run_work(&id).await?.ok_or_else(none)?;
+                Ok(Proposal {
+                    title: title(&name, &what),
+                    repo: work.repo,
+                    branch: work.branch,
+                    ended: work.ended,
+                    pr_url: work.pr_url,
+                    kind: "workflow",
+                    name,
+                    github_issue,
+                })
+            }
+        }
     }
 
     /// An execution's changes (`page` of the diffs, from 1).

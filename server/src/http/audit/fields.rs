@@ -191,7 +191,8 @@ pub(super) fn fn_kind(endpoint: &str) -> &str {
         "runners/tokens/create" | "runners/tokens/revoke" => "runner-tokens",
         "account/sessions/end-one" => "sessions",
         "changes/execution/discard" => "executions",
-        "changes/run/discard" => "workflow-runs",
+        "changes/run/discard" | "changes/run/pull-request" => "workflow-runs",
+        "changes/execution/pull-request" => "executions",
         other => other.split('/').next().unwrap_or(other),
     }
 }

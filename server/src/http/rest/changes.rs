@@ -2,7 +2,7 @@
 //! before it becomes a pull request, and discarding it.
 
 use app::api::ApiError;
-use app::model::Changes;
+use app::model::{Changes, ChangesOf};
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
@@ -22,6 +22,53 @@ pub fn router() -> Router<AppState> {
         .route("/executions/{id}/changes/discard", post(discard_execution))
         .route("/workflow-runs/{id}/changes", get(of_run))
         .route("/workflow-runs/{id}/changes/discard", post(discard_run))
+        .route(
+            "/executions/{id}/changes/pull-request",
+            post(propose_execution),
+        )
+        .route(
+            "/workflow-runs/{id}/changes/pull-request",
+            post(propose_run),
+        )
+}
+
+/// What `…/changes/pull-request` answers: the pull request's address.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Proposed {
+    pr_url: String,
+}
+
+async fn propose(
+    state: &AppState,
+    of: ChangesOf,
+) -> Result<(StatusCode, Json<Proposed>), HttpError> {
+    let pr_url = state
+        .github
+        .propose(&state.worktrees, of)
+        .await
+        .map_err(api_error)?;
+    Ok((StatusCode::CREATED, Json(Proposed { pr_url })))
+}
+
+async fn propose_execution(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Proposed>), HttpError> {
+    user.allow(Op::ControlExecution)?;
+    let id = id.parse().map_err(|_| HttpError(ApiError::NotFound))?;
+    propose(&state, ChangesOf::Execution(id)).await
+}
+
+async fn propose_run(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Proposed>), HttpError> {
+    user.allow(Op::ControlExecution)?;
+    let id = id.parse().map_err(|_| HttpError(ApiError::NotFound))?;
+    propose(&state, ChangesOf::Run(id)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,6 +86,7 @@ pub fn api_error(e: ChangesError) -> ApiError {
     match e {
         ChangesError::NotFound => ApiError::NotFound,
         ChangesError::Conflict(m) => ApiError::Conflict(m),
+        ChangesError::Upstream(m) => ApiError::Upstream(m),
         ChangesError::Failed(e) => crate::error::internal("reading a branch", e),
     }
 }

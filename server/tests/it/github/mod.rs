@@ -135,6 +135,7 @@ fn issue_event(gh: &FakeGitHub, action: &str, number: u64, title: &str, labels: 
 }
 
 mod oauth;
+mod propose;
 mod runs;
 mod secrets;
 mod sync;
