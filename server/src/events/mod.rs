@@ -17,6 +17,7 @@
 //! dialect, shared by every subscriber of that dialect).
 
 pub mod hub;
+mod pieces;
 pub mod subscription;
 pub mod writer;
 

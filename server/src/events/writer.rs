@@ -221,6 +221,7 @@ async fn run(
     reserve: Option<std::path::PathBuf>,
 ) {
     let mut last_seq: HashMap<ExecutionId, u64> = HashMap::new();
+    let mut pieces = super::pieces::Pieces::default();
     let mut batch: Vec<Append> = Vec::with_capacity(MAX_BATCH);
     let mut reserve_used_at: Option<std::time::Instant> = None;
     while let Some(first) = rx.recv().await {
@@ -258,7 +259,7 @@ async fn run(
                 )
             })
             .collect();
-        match write_batch(&db, &hub, &mut last_seq, &mut batch).await {
+        match write_batch(&db, &hub, &mut last_seq, &mut pieces, &mut batch).await {
             // Only the store itself failing (full, read-only) stops runs;
             // anything else fails just this batch's waiters.
             Some(err) if err.code() == "STORAGE" => {}
@@ -305,6 +306,7 @@ async fn write_batch(
     db: &Db,
     hub: &Hub,
     last_seq: &mut HashMap<ExecutionId, u64>,
+    pieces: &mut super::pieces::Pieces,
     batch: &mut Vec<Append>,
 ) -> Option<WriteError> {
     let now = db::now_ms();
@@ -340,7 +342,7 @@ async fn write_batch(
                 payload: serde_json::to_string(&event.body).unwrap_or_default(),
                 at_ms: now,
             },
-            effect(&event),
+            effect(&event, pieces),
         ));
         events.push(event);
     }
@@ -405,6 +407,7 @@ async fn write_batch(
         let terminal = matches!(event.body, EventBody::Finished { .. });
         if terminal {
             last_seq.remove(&event.execution_id);
+            pieces.forget(event.execution_id);
         }
         hub.publish(Published::new(event));
         if let Some(done) = append.done {
@@ -433,14 +436,19 @@ async fn next_seq(
     Ok(last + 1)
 }
 
-/// What an event changes in its execution's row.
-fn effect(event: &ExecutionEvent) -> Effect {
+/// What an event changes in its execution's row (usage is read from the
+/// whole line, its pieces put back together).
+fn effect(event: &ExecutionEvent, pieces: &mut super::pieces::Pieces) -> Effect {
     match &event.body {
         EventBody::Log {
-            stream: LogStream::Stdout | LogStream::Stderr,
+            stream: stream @ (LogStream::Stdout | LogStream::Stderr),
             message,
+            end,
             ..
-        } => match app::model::parse_usage(message) {
+        } => match pieces
+            .whole(event.execution_id, *stream, message, *end)
+            .and_then(|line| app::model::parse_usage(&line))
+        {
             Some(report) => Effect::Usage(Box::new(report)),
             None => Effect::None,
         },

@@ -128,6 +128,26 @@ async fn usage_is_read_from_what_agents_print_and_summed_on_insights() {
     assert!(page.contains("1,195 tokens · $0.75"), "total shown");
 }
 
+/// Claude Code's closing totals on one line of ~200 KB (its result text is
+/// long): stored in pieces of 64 KiB, and still counted.
+#[tokio::test]
+async fn usage_on_a_line_longer_than_a_stored_line_counts() {
+    let t = start().await;
+    let admin = t.setup_admin().await;
+    let script = r#"text=$(head -c 200000 /dev/zero | tr '\0' 'a'); printf '{"type":"result","subtype":"success","result":"%s","session_id":"long","total_cost_usd":0.5,"usage":{"input_tokens":700,"output_tokens":70}}\n' "$text"; echo after"#;
+    let (id, lines) =
+        run_to_completion(&t, &admin, "Verbose", &["sh", "-c", script], json!({})).await;
+    let done = execution(&t, &admin, &id).await;
+    assert!(
+        lines.len() >= 4,
+        "the line came in pieces: {} lines",
+        lines.len()
+    );
+    let (input, output, cost) = tokens(&done);
+    assert_eq!((input, output), (700, 70), "{done}");
+    assert!((cost - 0.5).abs() < 1e-9, "cost {cost}");
+}
+
 /// Prints `tokens` tokens of usage, then works for a few seconds.
 fn spender(tokens: u64) -> String {
     format!(
