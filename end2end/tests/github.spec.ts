@@ -302,8 +302,12 @@ test('the board: a webhook issue, dragged to in progress, runs live to review', 
   await expect(card).toHaveAttribute('data-column', 'waiting', { timeout: 30_000 });
   await expect(card.getByTestId('card-run')).toContainText('completed');
   await expect(card.getByTestId('card-progress')).toHaveAttribute('aria-valuenow', '100');
-  // Its commit was pushed and proposed at its end: the card links the pull request.
-  await expect(card.getByTestId('card-pr')).toHaveAttribute('href', /\/acme\/widgets\/pull\/\d+$/, { timeout: 15_000 });
+  // Its commit was pushed and proposed at its end (after the run ended):
+  // the card links the pull request when the board is read again.
+  await expect.poll(async () => (await (await request.get(`/api/v1/workflow-runs?workflowId=${boardFix}`, { headers })).json())[0].prUrl ?? null, { timeout: 15_000 }).not.toBeNull();
+  await page.reload();
+  await page.waitForLoadState('networkidle');
+  await expect(card.getByTestId('card-pr')).toHaveAttribute('href', /\/acme\/widgets\/pull\/\d+$/);
   const runs = await (await request.get(`/api/v1/workflow-runs?workflowId=${boardFix}`, { headers })).json();
   expect(runs.length).toBe(1);
   expect(runs[0].issue.number).toBe(13);

@@ -31,8 +31,17 @@ pub async fn list_issues(query: IssueQuery) -> Result<IssuePage, ApiError> {
 }
 
 /// The issue board: open issues and those closed lately, in columns.
+/// (Its filters are arguments of their own: an empty query struct would
+/// not survive URL encoding.)
 #[server(endpoint = "issues/board")]
-pub async fn issue_board(query: crate::model::BoardQuery) -> Result<crate::model::Board, ApiError> {
+pub async fn issue_board(
+    #[server(default)] repository_id: Option<crate::model::RepositoryId>,
+    #[server(default)] label: Option<String>,
+) -> Result<crate::model::Board, ApiError> {
+    let query = crate::model::BoardQuery {
+        repository_id,
+        label,
+    };
     super::backend()?
         .issue_board(&super::request_parts()?, query)
         .await

@@ -173,11 +173,12 @@ impl BoardCard {
         }
     }
 
-    /// The pull request of the latest workflow run, if it opened one.
+    /// The pull request opened from the latest run's branch, if one was.
     pub fn pr_url(&self) -> Option<&str> {
         match &self.latest_run {
             Some(LatestRun::Workflow(r)) => r.pr_url.as_deref(),
-            _ => None,
+            Some(LatestRun::Agent(e)) => e.pr_url.as_deref(),
+            None => None,
         }
     }
 }

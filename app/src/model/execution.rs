@@ -166,6 +166,9 @@ pub struct Execution {
     /// The branch it worked on, when it worked in a repository's worktree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// The pull request opened from its branch on its Changes page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_url: Option<String>,
 }
 
 /// A page of executions.

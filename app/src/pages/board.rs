@@ -54,6 +54,16 @@ struct Moves {
     update: ServerAction<UpdateIssue>,
     /// Progress of executions as it streams in (cards read it first).
     progress: RwSignal<HashMap<ExecutionId, u8>>,
+    /// The board as last read: a drop looks its card up here, since the
+    /// card may have moved while it was dragged.
+    current: RwSignal<Board>,
+}
+
+impl Moves {
+    fn end_drag(&self) {
+        self.dragging.set(None);
+        self.over.set(None);
+    }
 }
 
 #[component]
@@ -87,6 +97,7 @@ pub fn BoardPage() -> impl IntoView {
         start: ServerAction::<StartWorkflow>::new(),
         update: ServerAction::<UpdateIssue>::new(),
         progress: RwSignal::new(HashMap::new()),
+        current: RwSignal::new(Board::default()),
     };
     let board = Resource::new(
         move || {
@@ -99,7 +110,7 @@ pub fn BoardPage() -> impl IntoView {
                 moves.update.version().get(),
             )
         },
-        |(q, ..)| issue_board(q),
+        |(q, ..)| issue_board(q.repository_id, q.label),
     );
     let repos = Resource::new(|| (), |_| list_repositories());
     let workflows = Resource::new(|| (), |_| list_workflows());
@@ -118,6 +129,26 @@ pub fn BoardPage() -> impl IntoView {
             });
         }
     });
+    // A card re-drawn while it was dragged (the board was read again)
+    // gets no `dragend`: the first mouse move after a drag ends it (the
+    // browser sends none during one). Escape closes the dialog.
+    #[cfg(feature = "hydrate")]
+    {
+        let moved = window_event_listener(leptos::ev::mousemove, move |_| {
+            if moves.dragging.with_untracked(Option::is_some) {
+                moves.end_drag();
+            }
+        });
+        let key = window_event_listener(leptos::ev::keydown, move |ev| {
+            if ev.key() == "Escape" && moves.pending.with_untracked(Option::is_some) {
+                moves.pending.set(None);
+            }
+        });
+        on_cleanup(move || {
+            moved.remove();
+            key.remove();
+        });
+    }
     // A move that went through closes its dialog.
     Effect::new(move |_| {
         if matches!(moves.start.value().get(), Some(Ok(_))) {
@@ -142,7 +173,10 @@ pub fn BoardPage() -> impl IntoView {
                 let workflows = workflows.await.unwrap_or_default();
                 match board.await {
                     Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
-                    Ok(b) => view! { <Columns board=b workflows=workflows moves=moves /> }.into_any(),
+                    Ok(b) => {
+                        moves.current.set(b.clone());
+                        view! { <Columns board=b workflows=workflows moves=moves /> }.into_any()
+                    }
                 }
             })}
         </Transition>
@@ -257,9 +291,13 @@ fn Column(
             on:drop=move |ev: leptos::ev::DragEvent| {
                 ev.prevent_default();
                 moves.over.set(None);
-                let Some(card) = moves.dragging.get_untracked() else { return };
-                moves.dragging.set(None);
+                let Some(dragged) = moves.dragging.get_untracked() else { return };
+                moves.end_drag();
+                let id = dragged.issue.id;
+                let Some(card) = moves.current.with_untracked(|b| b.cards.iter().find(|c| c.issue.id == id).cloned()) else { return };
                 let Some(kind) = board_move(card.column, column) else { return };
+                moves.start.value().set(None);
+                moves.update.value().set(None);
                 let usual = drop_usual.get(&card.issue.repository_id).copied();
                 let workflows = drop_workflows.clone();
                 moves.pending.set(Some(PendingMove { card, kind, usual, workflows }));
@@ -321,10 +359,7 @@ fn Card(
                 let _ = ev;
                 moves.dragging.set(Some(dragged.clone()));
             }
-            on:dragend=move |_| {
-                moves.dragging.set(None);
-                moves.over.set(None);
-            }
+            on:dragend=move |_| moves.end_drag()
         >
             <p class="text-xs text-slate-500">
                 {format!("#{} · {}", issue.number, issue.repository_name)}
@@ -394,6 +429,7 @@ fn RunLine(run: LatestRun, progress: RwSignal<HashMap<ExecutionId, u8>>) -> impl
             <div
                 class="mt-1.5 h-1.5 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-700"
                 role="progressbar"
+                aria-label="Progress"
                 aria-valuemin="0"
                 aria-valuemax="100"
                 aria-valuenow=move || percent.get().0.to_string()
@@ -467,6 +503,36 @@ fn MoveDialog(moves: Moves) -> impl IntoView {
     let start_error = action_error(moves.start);
     let update_error = action_error(moves.update);
     let cancel = move || moves.pending.set(None);
+    let dialog = NodeRef::<leptos::html::Div>::new();
+    // Focus goes into the dialog when it opens (its first choice or its
+    // button), and back to where it was when it closes.
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let before = StoredValue::new_local(None::<web_sys::HtmlElement>);
+        Effect::new(move |_| match dialog.get() {
+            Some(el) => {
+                let active = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.active_element())
+                    .and_then(|a| a.dyn_into::<web_sys::HtmlElement>().ok());
+                before.set_value(active);
+                if let Some(first) = el
+                    .query_selector("[autofocus]")
+                    .ok()
+                    .flatten()
+                    .and_then(|f| f.dyn_into::<web_sys::HtmlElement>().ok())
+                {
+                    let _ = first.focus();
+                }
+            }
+            None => {
+                if let Some(el) = before.get_value() {
+                    let _ = el.focus();
+                }
+            }
+        });
+    }
     move || {
         let pending = moves.pending.get()?;
         let issue = pending.card.issue.clone();
@@ -547,13 +613,9 @@ fn MoveDialog(moves: Moves) -> impl IntoView {
             <div
                 class="fixed inset-0 z-40 flex items-center justify-center bg-slate-900/40 p-4"
                 on:click=move |_| cancel()
-                on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                    if ev.key() == "Escape" {
-                        cancel();
-                    }
-                }
             >
                 <div
+                    node_ref=dialog
                     class="w-full max-w-md rounded-xl border border-slate-200 bg-white p-5 shadow-xl dark:border-slate-700 dark:bg-slate-900"
                     role="dialog"
                     aria-modal="true"

@@ -60,6 +60,8 @@ pub struct ExecutionRow {
     pub usage_at: Option<i64>,
     /// The branch it worked on, when it worked in a repository.
     pub branch: Option<String>,
+    /// The pull request a person opened from its branch.
+    pub pr_url: Option<String>,
 }
 
 pub(super) const COLUMNS: &str = "e.id, e.agent_id, e.agent_name, e.agent_type, e.prompt, e.argv, e.env, e.timeout_secs, \
@@ -68,7 +70,7 @@ pub(super) const COLUMNS: &str = "e.id, e.agent_id, e.agent_name, e.agent_type, 
     e.last_seq, e.issue_id, e.workflow_run_id, i.number AS issue_number, i.title AS issue_title, \
     i.repository_id AS issue_repository_id, e.capabilities, e.runner_id, e.task_name, e.description, e.tags, \
     e.metadata, e.on_runner_lost, e.input_tokens + e.live_input_tokens AS input_tokens, \
-    e.output_tokens + e.live_output_tokens AS output_tokens, e.cost_micros, e.usage_at, e.branch";
+    e.output_tokens + e.live_output_tokens AS output_tokens, e.cost_micros, e.usage_at, e.branch, e.pr_url";
 
 pub(super) const FROM: &str = "executions e LEFT JOIN issues i ON i.id = e.issue_id";
 

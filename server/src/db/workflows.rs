@@ -422,7 +422,7 @@ pub async fn set_run_reported(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE workflow_runs SET github_reported = CASE WHEN github_reported > $2 THEN github_reported ELSE $2 END, \
-         pr_url = COALESCE($3, pr_url), github_error = $4 WHERE id = $1",
+         pr_url = COALESCE(pr_url, $3), github_error = $4 WHERE id = $1",
     )
     .bind(run)
     .bind(level)

@@ -54,6 +54,7 @@ pub fn to_execution(row: ExecutionRow) -> Result<Execution, ApiError> {
         },
         workflow_run_id: row.workflow_run_id.as_deref().and_then(|r| r.parse().ok()),
         branch: row.branch,
+        pr_url: row.pr_url,
     })
 }
 

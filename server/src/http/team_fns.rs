@@ -239,7 +239,10 @@ impl TeamBackend for AppState {
         query: app::model::BoardQuery,
     ) -> Result<app::model::Board, ApiError> {
         let me = self.principal(parts).await?;
-        crate::auth::policy::authorize(&me.user, Op::ReadIssues)?;
+        // The cards carry runs too.
+        for op in [Op::ReadIssues, Op::ReadExecutions, Op::ReadWorkflows] {
+            crate::auth::policy::authorize(&me.user, op)?;
+        }
         self.issues.board(query, db::now_ms()).await
     }
 

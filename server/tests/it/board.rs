@@ -241,6 +241,44 @@ async fn issues_sit_in_the_column_their_latest_run_puts_them() {
     assert_eq!(titles, ["Elsewhere", "Nothing ran"]);
     let _ = fresh;
 
+    // The page's server function, as the browser calls it: with no
+    // filter, and with one.
+    for body in [
+        String::new(),
+        format!("repository_id={}", repo["id"].as_str().unwrap()),
+    ] {
+        let res = t
+            .http
+            .post(t.url("/api/issues/board"))
+            .bearer_auth(&token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{body:?}");
+        let board: Value = res.json().await.unwrap();
+        let want = if body.is_empty() { 5 } else { 4 };
+        assert_eq!(board["cards"].as_array().unwrap().len(), want, "{body:?}");
+    }
+    // The page, server-rendered: every card in its column.
+    let page = t
+        .http
+        .get(t.url("/board"))
+        .header("cookie", format!("yagura_session={token}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.matches("data-testid=\"board-card\"").count(),
+        5,
+        "{page}"
+    );
+    assert!(page.contains("A workflow finished"));
+
     // Bad input and no credentials.
     let (status, body) = send(&t, &token, "GET", "/api/v1/board?repositoryId=nope", None).await;
     assert_eq!(status, 422, "{body}");

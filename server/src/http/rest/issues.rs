@@ -114,7 +114,10 @@ async fn board(
     user: AuthUser,
     Query(q): Query<BoardParams>,
 ) -> Result<Json<Board>, HttpError> {
-    user.allow(Op::ReadIssues)?;
+    // The cards carry runs too.
+    for op in [Op::ReadIssues, Op::ReadExecutions, Op::ReadWorkflows] {
+        user.allow(op)?;
+    }
     let query = BoardQuery {
         repository_id: repository_param(q.repository_id.as_deref())?,
         label: q.label,
