@@ -567,7 +567,7 @@ fn MoveDialog(moves: Moves) -> impl IntoView {
                                 </select>
                             </label>
                             {pending.usual.is_some().then(|| view! {
-                                <p class="text-xs text-slate-500">"Chosen: the workflow this repository’s issues were last run through."</p>
+                                <p class="text-xs text-slate-500">"Preselected: the workflow this repository’s issues were last run through."</p>
                             })}
                             <FormError message=start_error />
                             <div class="flex justify-end gap-2">
