@@ -2,6 +2,8 @@
 //! put it in. The server sorts the cards; the page draws them and moves
 //! them (starting a workflow, closing or reopening the issue).
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -198,18 +200,23 @@ impl Board {
         self.cards.iter().filter(move |c| c.column == column)
     }
 
-    /// The workflow a repository's issues were last run through (the
+    /// The workflow each repository's issues were last run through (the
     /// board asks with it chosen when a card is moved to "In progress").
-    pub fn usual_workflow(&self, repository: RepositoryId) -> Option<WorkflowId> {
-        self.cards
-            .iter()
-            .filter(|c| c.issue.repository_id == repository)
-            .filter_map(|c| match &c.latest_run {
-                Some(LatestRun::Workflow(r)) => r.workflow_id.map(|w| (r.created_at, w)),
-                _ => None,
-            })
-            .max_by_key(|(at, _)| *at)
-            .map(|(_, w)| w)
+    pub fn usual_workflows(&self) -> HashMap<RepositoryId, WorkflowId> {
+        let mut latest: HashMap<RepositoryId, (i64, WorkflowId)> = HashMap::new();
+        for card in &self.cards {
+            let Some(LatestRun::Workflow(r)) = &card.latest_run else {
+                continue;
+            };
+            let Some(w) = r.workflow_id else { continue };
+            let seen = latest
+                .entry(card.issue.repository_id)
+                .or_insert((r.created_at, w));
+            if r.created_at > seen.0 {
+                *seen = (r.created_at, w);
+            }
+        }
+        latest.into_iter().map(|(repo, (_, w))| (repo, w)).collect()
     }
 }
 
@@ -343,8 +350,9 @@ mod tests {
             ],
             open_not_shown: 0,
         };
-        assert_eq!(board.usual_workflow(repo), new.workflow_id);
-        assert_eq!(board.usual_workflow(RepositoryId(uuid())), None);
+        let usual = board.usual_workflows();
+        assert_eq!(usual.get(&repo).copied(), new.workflow_id);
+        assert_eq!(usual.get(&RepositoryId(uuid())), None);
         assert_eq!(board.column(BoardColumn::Waiting).count(), 1);
     }
 }

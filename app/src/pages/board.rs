@@ -14,11 +14,13 @@ use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
 
 use super::common::{
-    action_error, submit_with, workspace_version, FormError, LabelChip, INPUT, LINK, PRIMARY,
-    SECONDARY,
+    action_error, query_text, submit_with, workspace_version, FormError, LabelChip, INPUT, LINK,
+    PRIMARY, SECONDARY,
 };
 use super::executions::lifecycle_version;
-use crate::api::{issue_board, list_repositories, list_workflows, StartWorkflow, UpdateIssue};
+use crate::api::{
+    issue_board, list_repositories, list_workflows, ApiError, StartWorkflow, UpdateIssue,
+};
 use crate::components::{
     empty_state::PageHeader,
     status::{RunStatusBadge, StatusBadge},
@@ -56,7 +58,7 @@ struct Moves {
     progress: RwSignal<HashMap<ExecutionId, u8>>,
     /// The board as last read: a drop looks its card up here, since the
     /// card may have moved while it was dragged.
-    current: RwSignal<Board>,
+    board: Resource<Result<Board, ApiError>>,
 }
 
 impl Moves {
@@ -71,11 +73,7 @@ pub fn BoardPage() -> impl IntoView {
     let query = use_query_map();
     let filters = Memo::new(move |_| {
         query.with(|q| {
-            let text = |k: &str| {
-                q.get(k)
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty())
-            };
+            let text = |k: &str| query_text(q, k);
             BoardQuery {
                 repository_id: text("repo").and_then(|r| r.parse().ok()),
                 label: text("label"),
@@ -90,15 +88,8 @@ pub fn BoardPage() -> impl IntoView {
     });
     let runs_changed = workspace_version(|m| m.workflow_seq().is_some());
     let executions_changed = lifecycle_version();
-    let moves = Moves {
-        dragging: RwSignal::new(None),
-        over: RwSignal::new(None),
-        pending: RwSignal::new(None),
-        start: ServerAction::<StartWorkflow>::new(),
-        update: ServerAction::<UpdateIssue>::new(),
-        progress: RwSignal::new(HashMap::new()),
-        current: RwSignal::new(Board::default()),
-    };
+    let start = ServerAction::<StartWorkflow>::new();
+    let update = ServerAction::<UpdateIssue>::new();
     let board = Resource::new(
         move || {
             (
@@ -106,12 +97,21 @@ pub fn BoardPage() -> impl IntoView {
                 issues_changed.get(),
                 runs_changed.get(),
                 executions_changed.get(),
-                moves.start.version().get(),
-                moves.update.version().get(),
+                start.version().get(),
+                update.version().get(),
             )
         },
         |(q, ..)| issue_board(q.repository_id, q.label),
     );
+    let moves = Moves {
+        dragging: RwSignal::new(None),
+        over: RwSignal::new(None),
+        pending: RwSignal::new(None),
+        start,
+        update,
+        progress: RwSignal::new(HashMap::new()),
+        board,
+    };
     let repos = Resource::new(|| (), |_| list_repositories());
     let workflows = Resource::new(|| (), |_| list_workflows());
 
@@ -173,10 +173,7 @@ pub fn BoardPage() -> impl IntoView {
                 let workflows = workflows.await.unwrap_or_default();
                 match board.await {
                     Err(e) => view! { <p class="text-sm text-rose-600">{e.to_string()}</p> }.into_any(),
-                    Ok(b) => {
-                        moves.current.set(b.clone());
-                        view! { <Columns board=b workflows=workflows moves=moves /> }.into_any()
-                    }
+                    Ok(b) => view! { <Columns board=b workflows=workflows moves=moves /> }.into_any(),
                 }
             })}
         </Transition>
@@ -216,12 +213,7 @@ fn BoardFilters(filters: Memo<BoardQuery>, repos: Vec<Repository>) -> impl IntoV
 
 #[component]
 fn Columns(board: Board, workflows: Vec<Workflow>, moves: Moves) -> impl IntoView {
-    let usual: HashMap<_, _> = board
-        .cards
-        .iter()
-        .map(|c| c.issue.repository_id)
-        .filter_map(|r| Some((r, board.usual_workflow(r)?)))
-        .collect();
+    let usual = board.usual_workflows();
     let not_shown = board.open_not_shown;
     view! {
         {(not_shown > 0).then(|| view! {
@@ -294,7 +286,12 @@ fn Column(
                 let Some(dragged) = moves.dragging.get_untracked() else { return };
                 moves.end_drag();
                 let id = dragged.issue.id;
-                let Some(card) = moves.current.with_untracked(|b| b.cards.iter().find(|c| c.issue.id == id).cloned()) else { return };
+                let fresh = moves.board.with_untracked(|b| {
+                    b.as_ref()
+                        .and_then(|b| b.as_ref().ok())
+                        .and_then(|b| b.cards.iter().find(|c| c.issue.id == id).cloned())
+                });
+                let Some(card) = fresh else { return };
                 let Some(kind) = board_move(card.column, column) else { return };
                 moves.start.value().set(None);
                 moves.update.value().set(None);

@@ -38,6 +38,13 @@ pub fn workspace_version(wanted: impl Fn(&ServerMessage) -> bool + 'static) -> S
     version.into()
 }
 
+/// A parameter of the page's address, trimmed; `None` when absent or blank.
+pub fn query_text(q: &leptos_router::params::ParamsMap, key: &str) -> Option<String> {
+    q.get(key)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// Any event of any workflow run.
 pub fn workflow_version() -> Signal<u64> {
     workspace_version(|m| m.workflow_seq().is_some())

@@ -10,8 +10,8 @@ use leptos::server_fn::ServerFn;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use super::common::{
-    action_error, submit_with, tidy_labels, workspace_version, FormError, LabelChip, CARD, INPUT,
-    LINK, PRIMARY, SECONDARY,
+    action_error, query_text, submit_with, tidy_labels, workspace_version, FormError, LabelChip,
+    CARD, INPUT, LINK, PRIMARY, SECONDARY,
 };
 use crate::api::{list_issues, list_repositories, CreateIssue, CreateRepository};
 use crate::components::{
@@ -70,11 +70,7 @@ pub fn IssuesPage() -> impl IntoView {
     let query = use_query_map();
     let filters = Memo::new(move |_| {
         query.with(|q| {
-            let text = |k: &str| {
-                q.get(k)
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty())
-            };
+            let text = |k: &str| query_text(q, k);
             Filters {
                 state: match text("state").as_deref() {
                     Some("closed") => "closed".into(),

@@ -9,29 +9,6 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-async fn send(
-    t: &TestServer,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = t
-        .http
-        .request(method.parse().unwrap(), t.url(path))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 async fn issue(t: &TestServer, token: &str, repo: &Value, title: &str, labels: &[&str]) -> String {
     let (status, body) = send(
         t,

@@ -10,29 +10,6 @@ use serde_json::{json, Value};
 use crate::common::*;
 use crate::fake_github;
 
-async fn send(
-    t: &TestServer,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = t
-        .http
-        .request(method.parse().unwrap(), t.url(path))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 /// Changes README.md, adds src/main.rs and 24 small files, and commits.
 const AGENT: &str = r#"
 printf '# Widgets\n\nNow with a main.\n' > README.md

@@ -283,6 +283,31 @@ pub async fn next_frames(ws: &mut Socket) -> Vec<Value> {
     }
 }
 
+/// Sends `method path` with a bearer token and an optional JSON body;
+/// answers the status and the body (JSON, or the text as a JSON string).
+pub async fn send(
+    t: &TestServer,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = t
+        .http
+        .request(method.parse().unwrap(), t.url(path))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
 /// Polls `check` every 100 ms until it holds, failing the test with
 /// `what` after `secs` seconds.
 pub async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
