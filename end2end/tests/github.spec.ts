@@ -226,6 +226,8 @@ test('a webhook delivery shows up live, and its label starts the workflow', asyn
 // "Approval or review"; the run's changes show the agent's commit; Insights
 // count the run. Then phone and dark screenshots.
 test('the board: a webhook issue, dragged to in progress, runs live to review', async ({ page, request }) => {
+  // A run, a pull request, a second run and six screenshots: more than the default 30 s.
+  test.setTimeout(120_000);
   const auth = await token(request);
   const headers = { Authorization: `Bearer ${auth}` };
   let res = await request.post('/api/v1/agents', {
@@ -363,6 +365,17 @@ test('the board: a webhook issue, dragged to in progress, runs live to review', 
   await page.waitForLoadState('networkidle');
   await expect(card).toBeVisible();
   await shot(page, 'board-phone-dark');
+  // The desktop in the dark, and the phone in the light.
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.reload();
+  await expect(card).toBeVisible();
+  await shot(page, 'board-dark');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.evaluate(() => document.documentElement.classList.remove('dark'));
+  await page.reload();
+  await expect(card).toBeVisible();
+  await shot(page, 'board-phone');
 });
 
 test('every page hydrates without a console error', async ({ page }) => {

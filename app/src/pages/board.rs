@@ -222,7 +222,7 @@ fn Columns(board: Board, workflows: Vec<Workflow>, moves: Moves) -> impl IntoVie
                 <a class=LINK href="/issues">"The issue list has them all."</a>
             </p>
         })}
-        <div class="grid items-start gap-4 md:grid-cols-2 xl:grid-cols-4" data-testid="board">
+        <div class="board-grid" data-testid="board">
             {BoardColumn::ALL.into_iter().map(|column| {
                 let cards: Vec<BoardCard> = board.column(column).cloned().collect();
                 view! { <Column column=column cards=cards workflows=workflows.clone() usual=usual.clone() moves=moves /> }
