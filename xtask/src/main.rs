@@ -7,6 +7,8 @@
 //!   run [ARGS]  build, then `yagura serve ARGS`
 //!   test        setup, then fmt and clippy, then every test: Rust unit +
 //!               integration, Playwright (SSR and hydrated)
+//!   api-check   the release binary against its own OpenAPI document, by
+//!               schemathesis (also part of `test`)
 //!   layers      the server's module graph, checked against its layering
 //!   soak [ARGS] build, then the soak and the kill -9 loop against the
 //!               release binary (default 10 minutes and 20 kills), tables
@@ -39,13 +41,17 @@ fn main() -> ExitCode {
             .and_then(|_| build())
             .and_then(|_| run(&args[1..])),
         Some("test") => setup::all().and_then(|_| test()),
+        Some("api-check") => setup::schemathesis()
+            .and_then(|_| setup::build_tools())
+            .and_then(|_| build())
+            .and_then(|_| api_check()),
         Some("layers") => layers::report(),
         Some("soak") => setup::build_tools()
             .and_then(|_| build())
             .and_then(|_| soak(&args[1..])),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|css|build-site|build|run [ARGS]|test|layers|soak [ARGS]>"
+                "usage: cargo xtask <setup|css|build-site|build|run [ARGS]|test|api-check|layers|soak [ARGS]>"
             );
             return ExitCode::from(2);
         }
@@ -226,6 +232,7 @@ fn test() -> Result {
         "--bin",
         "yagura",
     ]))?;
+    api_check()?;
     // A one-minute soak and five kill -9s (the full ones: `cargo xtask soak`).
     run_cmd(cargo().args(["build", "--release", "--package", "soak"]))?;
     run_cmd(
@@ -239,6 +246,18 @@ fn test() -> Result {
         Command::new("npm")
             .args(["test"])
             .current_dir(root().join("end2end")),
+    )
+}
+
+/// schemathesis against a real server on an empty data directory: every
+/// operation of `/api/v1/openapi.json`, valid and invalid input, each
+/// answer checked against the document. Bounded (about a minute); the
+/// seed is fixed so a failure can be replayed (`API_CHECK_SEED` changes it).
+fn api_check() -> Result {
+    run_cmd(
+        Command::new(setup::python())
+            .arg(root().join("end2end/api/check.py"))
+            .arg(root().join("target/release/yagura")),
     )
 }
 

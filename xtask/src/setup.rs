@@ -1,7 +1,8 @@
 //! Installs what building and testing need, skipping what is already
 //! there: the wasm32 target, wasm-bindgen-cli of exactly the version in
-//! Cargo.lock (from crates.io), Debian's Chromium, and the npm packages of
-//! `end2end/`. Nothing is downloaded from anywhere but the package
+//! Cargo.lock (from crates.io), Debian's Chromium, the npm packages of
+//! `end2end/`, and schemathesis (from PyPI, into a virtualenv at
+//! `target/py`). Nothing is downloaded from anywhere but the package
 //! registries; no browser is fetched by Playwright.
 
 use std::path::Path;
@@ -13,7 +14,8 @@ use crate::{root, run_cmd, which, Result};
 pub fn all() -> Result {
     build_tools()?;
     chromium()?;
-    npm_packages()
+    npm_packages()?;
+    schemathesis()
 }
 
 /// What `build` and `run` need.
@@ -81,6 +83,10 @@ fn chromium() -> Result {
     if Path::new("/usr/bin/chromium").exists() {
         return Ok(());
     }
+    apt_install("chromium")
+}
+
+fn apt_install(package: &str) -> Result {
     let sudo: &[&str] = if is_root() { &[] } else { &["sudo", "-n"] };
     let apt = |args: &[&str]| {
         let mut all: Vec<&str> = sudo.to_vec();
@@ -91,7 +97,48 @@ fn chromium() -> Result {
         run_cmd(&mut cmd)
     };
     apt(&["update"])?;
-    apt(&["install", "-y", "--no-install-recommends", "chromium"])
+    apt(&["install", "-y", "--no-install-recommends", package])
+}
+
+/// The virtualenv's Python, which runs `end2end/api/check.py`.
+pub fn python() -> std::path::PathBuf {
+    root().join("target/py/bin/python")
+}
+
+/// schemathesis, at the version `end2end/api/requirements.txt` pins,
+/// reinstalled only when that file changes.
+pub fn schemathesis() -> Result {
+    let venv = root().join("target/py");
+    let requirements = root().join("end2end/api/requirements.txt");
+    let want = std::fs::read_to_string(&requirements)
+        .map_err(|e| format!("{}: {e}", requirements.display()))?;
+    let marker = venv.join("installed-requirements.txt");
+    if venv.join("bin/st").exists()
+        && std::fs::read_to_string(&marker).is_ok_and(|have| have == want)
+    {
+        return Ok(());
+    }
+    if !python().exists() {
+        let make = || run_cmd(Command::new("python3").arg("-m").arg("venv").arg(&venv));
+        if make().is_err() {
+            // Debian keeps venv's pip bootstrap in its own package.
+            apt_install("python3-venv")?;
+            make()?;
+        }
+    }
+    run_cmd(
+        Command::new(python())
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "-q",
+                "-r",
+            ])
+            .arg(&requirements),
+    )?;
+    std::fs::write(&marker, want).map_err(|e| format!("{}: {e}", marker.display()))
 }
 
 fn is_root() -> bool {

@@ -6,6 +6,7 @@ use super::{AgentId, Budget};
 
 /// What kind of work an agent does (seed 002's `agentType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AgentType {
     CodeGen,
     Review,
@@ -46,6 +47,7 @@ impl std::str::FromStr for AgentType {
 
 /// What happens to an execution when the runner holding it is lost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RunnerLost {
     /// It fails with `RUNNER_LOST`.
@@ -316,6 +318,7 @@ fn unknown_placeholders(arg: &str) -> Vec<String> {
 
 /// An agent definition: a command Yagura can run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Agent {
     pub id: AgentId,
@@ -347,6 +350,7 @@ pub struct Agent {
 
 /// What a client sends to create or replace an agent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AgentInput {
     pub name: String,
@@ -452,6 +456,7 @@ impl AgentInput {
 
 /// What an agent's runs add up to, for its card.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AgentStats {
     pub agent_id: AgentId,
@@ -475,6 +480,7 @@ impl AgentStats {
 
 /// Whether an agent's program can start on this server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ProgramCheck {
     /// The program as written (`{yagura}` is this binary).

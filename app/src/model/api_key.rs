@@ -4,6 +4,7 @@ use super::UserId;
 
 /// An API key as lists show it (the key itself is shown once, at creation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKey {
     pub id: String,
@@ -19,6 +20,7 @@ pub struct ApiKey {
 
 /// Answer to creating a key: the only time the secret is shown.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NewApiKey {
     #[serde(flatten)]
@@ -28,6 +30,7 @@ pub struct NewApiKey {
 
 /// The API keys page: one's own keys, or everyone's for an admin.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeysOverview {
     pub keys: Vec<ApiKey>,

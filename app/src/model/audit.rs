@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One thing a person, a token or GitHub did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     pub id: i64,
@@ -28,6 +29,8 @@ pub struct AuditEntry {
 
 /// A filter over the audit log; every field left out matches all.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuditQuery {
     /// A username (exact, ignoring case).
@@ -49,12 +52,14 @@ pub struct AuditQuery {
     #[serde(default)]
     pub before: Option<i64>,
     /// 1–500 (default 100).
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 500))]
     #[serde(default)]
     pub limit: Option<u32>,
 }
 
 /// A page of the audit log, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,

@@ -20,6 +20,7 @@ pub const BOARD_DONE_DAYS: i64 = 14;
 
 /// The board's columns, left to right.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BoardColumn {
     /// Open, and nothing runs on it (or its last run failed or was stopped).
@@ -91,6 +92,7 @@ pub enum BoardMove {
 /// The newest thing that ran on an issue: a workflow run, or an agent run
 /// started on the issue by itself (a workflow's steps count as their run).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LatestRun {
     Workflow(WorkflowRunSummary),
@@ -159,6 +161,7 @@ pub fn board_column(issue: &Issue, latest: Option<&LatestRun>) -> BoardColumn {
 
 /// One issue on the board.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BoardCard {
     pub issue: Issue,
@@ -187,6 +190,7 @@ impl BoardCard {
 
 /// The board: its cards, most recently updated first within a column.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Board {
     pub cards: Vec<BoardCard>,
@@ -222,6 +226,7 @@ impl Board {
 
 /// Which issues the board shows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BoardQuery {
     #[serde(default)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// How a file changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FileStatus {
     Added,
@@ -43,6 +44,7 @@ impl FileStatus {
 
 /// One file the branch changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChangedFile {
     pub path: String,
@@ -57,6 +59,7 @@ pub struct ChangedFile {
 
 /// What a line of a diff is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LineKind {
     Context,
@@ -69,6 +72,7 @@ pub enum LineKind {
 /// One line of a hunk; `html` is its text, escaped and highlighted by the
 /// server (spans with `hl-` classes only).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DiffLine {
     pub kind: LineKind,
@@ -78,6 +82,7 @@ pub struct DiffLine {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Hunk {
     /// `@@ -1,4 +1,6 @@ fn main()`.
@@ -87,6 +92,7 @@ pub struct Hunk {
 
 /// One file's diff.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FileDiff {
     pub path: String,
@@ -97,6 +103,7 @@ pub struct FileDiff {
 
 /// A commit on the branch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Commit {
     pub sha: String,
@@ -108,6 +115,7 @@ pub struct Commit {
 
 /// Where the work is, and what of it there is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum ChangesState {
     /// On the branch, compared with `base`.
@@ -121,6 +129,7 @@ pub enum ChangesState {
 
 /// A run's changes, one page of diffs at a time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Changes {
     pub state: ChangesState,
@@ -154,6 +163,7 @@ pub struct Changes {
 
 /// Whose changes: an execution's branch, or a workflow run's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", tag = "kind", content = "id")]
 pub enum ChangesOf {
     Execution(super::ExecutionId),

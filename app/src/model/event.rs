@@ -8,6 +8,7 @@ use super::{
 /// What happened in an execution. This is the store's format and the event
 /// core's; each wire dialect maps it to its own messages.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(
     tag = "kind",
     rename_all = "snake_case",
@@ -70,6 +71,7 @@ impl EventBody {
 
 /// One numbered event of one execution's stream.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionEvent {
     pub execution_id: ExecutionId,
@@ -82,6 +84,7 @@ pub struct ExecutionEvent {
 
 /// The end of an execution's log, for the page of a finished run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LogTail {
     /// The last log events, in order.

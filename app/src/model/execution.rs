@@ -6,6 +6,7 @@ use super::{
 
 /// Where an execution is in its life. Terminal states are written once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionStatus {
     Queued,
@@ -63,6 +64,7 @@ impl std::str::FromStr for ExecutionStatus {
 
 /// Which pipe a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LogStream {
     Stdout,
@@ -79,6 +81,7 @@ pub enum LogStream {
 /// back exactly (byte-exact dialects, terminals) while the log stays a
 /// list of lines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LineEnd {
     /// `\n`.
@@ -107,6 +110,7 @@ impl LineEnd {
 
 /// Seed 002's log levels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Debug,
@@ -117,6 +121,7 @@ pub enum LogLevel {
 
 /// Resource use of a finished process (rusage of the reaped child).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceUsage {
     /// User + system CPU time in milliseconds.
@@ -129,6 +134,7 @@ pub struct ResourceUsage {
 
 /// An execution as lists and the detail page show it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Execution {
     pub id: ExecutionId,
@@ -173,6 +179,7 @@ pub struct Execution {
 
 /// A page of executions.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionPage {
     pub items: Vec<Execution>,
@@ -181,6 +188,7 @@ pub struct ExecutionPage {
 
 /// Filters and paging of the executions list.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionQuery {
     pub status: Option<ExecutionStatus>,
@@ -191,6 +199,7 @@ pub struct ExecutionQuery {
 
 /// What a person can do to a live execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ExecutionAction {
     Cancel,
@@ -200,6 +209,7 @@ pub enum ExecutionAction {
 
 /// The dashboard's numbers.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Dashboard {
     /// Queued, running and paused executions, oldest first.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// How a repository talks to GitHub: a personal access token (classic or
 /// fine-grained), or a GitHub App installation.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GithubConnect {
     pub owner: String,
@@ -31,6 +32,7 @@ pub struct GithubConnect {
 /// `github` of a new repository: just `owner/name` (no connection), or a
 /// connection with credentials.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum GithubSpec {
     Name(String),
@@ -39,6 +41,7 @@ pub enum GithubSpec {
 
 /// What "test connection" found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionCheck {
     pub ok: bool,
@@ -56,6 +59,7 @@ pub struct ConnectionCheck {
 
 /// Labels set on a GitHub issue while a workflow runs on it and after.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatusLabels {
     pub in_progress: String,
@@ -75,6 +79,7 @@ impl Default for StatusLabels {
 
 /// The instance's GitHub settings, as shown (secrets only as "set").
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GithubSettings {
     /// Where GitHub should send webhooks.
@@ -98,6 +103,7 @@ pub struct GithubSettings {
 /// A change to the settings: `None` leaves a field as it is; an empty
 /// secret or client id clears it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GithubSettingsInput {
     #[serde(default)]
@@ -116,6 +122,7 @@ pub struct GithubSettingsInput {
 
 /// What a sync did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncReport {
     pub created: u64,
@@ -127,6 +134,7 @@ pub struct SyncReport {
 /// The settings page: repositories and, for admins, the instance's GitHub
 /// settings; the signed-in user's GitHub link.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GithubOverview {
     pub admin: bool,
@@ -142,6 +150,7 @@ pub struct GithubOverview {
 /// The settings form as a browser posts it (`form[…]` fields; empty
 /// secrets mean "keep").
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GithubSettingsForm {
     #[serde(default)]
     pub webhook_secret: String,
@@ -187,6 +196,7 @@ impl GithubSettingsForm {
 
 /// The connect form as a browser posts it (`form[…]` fields).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GithubConnectForm {
     #[serde(default)]
     pub name: String,

@@ -8,6 +8,7 @@ use super::TokenUsage;
 
 /// Runs that were created on one day (UTC), by how they ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DayOutcomes {
     /// The day's first millisecond (UTC).
@@ -27,6 +28,7 @@ impl DayOutcomes {
 
 /// Percentiles of a duration, in milliseconds (None: no sample).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Percentiles {
     pub samples: u32,
@@ -57,6 +59,7 @@ impl Percentiles {
 
 /// One agent's or workflow's runs in the period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GroupStats {
     pub name: String,
@@ -76,6 +79,7 @@ impl GroupStats {
 
 /// The host, as the Team Dashboard's `metrics:update` reads it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HostLoad {
     pub cpu_percent: f64,
@@ -90,6 +94,7 @@ pub struct HostLoad {
 
 /// The load right now.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LiveLoad {
     /// Events and log lines this server stored per second over the last
@@ -107,6 +112,7 @@ pub struct LiveLoad {
 
 /// Everything the Insights page shows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Insights {
     /// The period, in days, ending now.
@@ -127,6 +133,7 @@ pub struct Insights {
 
 /// What one day's runs reported (UTC).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DayUsage {
     /// The day's first millisecond (UTC).
@@ -136,6 +143,7 @@ pub struct DayUsage {
 
 /// What one agent's, workflow's or issue's runs reported.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UsageGroup {
     pub name: String,
@@ -146,6 +154,7 @@ pub struct UsageGroup {
 
 /// Tokens and cost over the period.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UsageInsights {
     /// One entry per day of the period, oldest first.

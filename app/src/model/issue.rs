@@ -5,6 +5,7 @@ use super::{Execution, GithubSpec, IssueId, RepositoryId, WorkflowRunSummary};
 /// Where issues live: a local name, optionally mirroring a GitHub
 /// repository (`owner/name`) and a checkout on this machine.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Repository {
     pub id: RepositoryId,
@@ -40,6 +41,7 @@ pub struct Repository {
 
 /// What a person sends to create a repository.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RepositoryInput {
     pub name: String,
@@ -52,6 +54,7 @@ pub struct RepositoryInput {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum IssueState {
     #[default]
@@ -81,6 +84,7 @@ impl std::str::FromStr for IssueState {
 
 /// An issue as lists and its page show it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Issue {
     pub id: IssueId,
@@ -107,6 +111,7 @@ pub struct Issue {
 
 /// A short reference to an issue, carried by runs and executions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IssueRef {
     pub id: IssueId,
@@ -117,6 +122,7 @@ pub struct IssueRef {
 
 /// What a person sends to create an issue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IssueInput {
     pub repository_id: RepositoryId,
@@ -132,6 +138,7 @@ pub struct IssueInput {
 /// A partial update: absent fields stay as they are. `assignee: ""`
 /// removes the assignee.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IssueUpdate {
     #[serde(default)]
@@ -148,6 +155,7 @@ pub struct IssueUpdate {
 
 /// Filters and paging of the issue list.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IssueQuery {
     #[serde(default)]
@@ -166,6 +174,7 @@ pub struct IssueQuery {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IssuePage {
     pub items: Vec<Issue>,
@@ -174,6 +183,7 @@ pub struct IssuePage {
 
 /// An issue with everything that ran on it, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IssueDetail {
     pub issue: Issue,

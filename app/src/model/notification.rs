@@ -4,6 +4,7 @@ use super::NotificationId;
 
 /// Seed 002's severities.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -40,6 +41,7 @@ impl std::str::FromStr for Severity {
 
 /// Something one user is told: a run ended, an approval waits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
     pub id: NotificationId,
@@ -54,6 +56,7 @@ pub struct Notification {
 
 /// A user's latest notifications and how many are unread.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationList {
     pub items: Vec<Notification>,

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// A remote runner as the Runners page shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Runner {
     pub id: String,
@@ -20,6 +21,7 @@ pub struct Runner {
 
 /// A runner token (the secret itself is shown once, at creation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RunnerToken {
     pub id: String,
@@ -32,6 +34,7 @@ pub struct RunnerToken {
 
 /// Answer to creating a token: the only time the secret is shown.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NewRunnerToken {
     #[serde(flatten)]
@@ -41,6 +44,7 @@ pub struct NewRunnerToken {
 
 /// Everything the Runners page shows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RunnersOverview {
     pub runners: Vec<Runner>,

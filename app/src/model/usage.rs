@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// Tokens and cost of a run (or a sum of runs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TokenUsage {
     pub input_tokens: u64,
@@ -39,6 +40,7 @@ impl TokenUsage {
 /// cancelled) and its starter is told; a person may resume it, and the
 /// budget does not stop that run again. Tokens are input plus output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct Budget {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,6 +244,7 @@ impl TokenTally {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 struct Marker {
     #[serde(default)]
@@ -254,6 +257,7 @@ struct Marker {
 
 /// The token fields of Anthropic's and OpenAI's `usage` objects.
 #[derive(Deserialize, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default)]
 struct Tokens {
     input_tokens: u64,
@@ -273,6 +277,7 @@ impl Tokens {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 struct JsonLine {
     #[serde(rename = "type")]
     kind: String,
@@ -287,6 +292,7 @@ struct JsonLine {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 struct JsonMessage {
     #[serde(default)]
     id: Option<String>,

@@ -6,6 +6,7 @@ use std::{fmt, str::FromStr};
 /// What a user may do. Admins manage users, tokens and settings; members run
 /// agents and workflows; viewers only watch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -55,6 +56,7 @@ impl FromStr for Role {
 
 /// A user as anyone may see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: UserId,
@@ -65,6 +67,7 @@ pub struct User {
 /// A person with an account, as admins see them on the People page and
 /// at `GET /api/v1/users`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Person {
     pub id: UserId,
@@ -84,6 +87,7 @@ pub struct Person {
 
 /// How people may sign in here, for the login and invitation pages.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SignInOptions {
     /// With a username and password.
@@ -96,6 +100,7 @@ pub struct SignInOptions {
 
 /// Your single sign-on link, on your account page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SsoLink {
     /// The provider's name, as the sign-in button says it.
@@ -107,6 +112,7 @@ pub struct SsoLink {
 /// A change an admin makes to a person (`PATCH /api/v1/users/{id}`):
 /// each field left out stays as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PersonChange {
     pub role: Option<Role>,
@@ -116,6 +122,7 @@ pub struct PersonChange {
 /// A place someone is signed in (a session token), as "Your account"
 /// and `GET /api/v1/me/sessions` list them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SignedInSession {
     /// The token's id.
@@ -132,6 +139,7 @@ pub struct SignedInSession {
 
 /// Where an invitation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum InvitationStatus {
     Pending,
@@ -153,6 +161,7 @@ impl InvitationStatus {
 
 /// An invitation as admins see it (never its secret).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Invitation {
     pub id: String,
@@ -173,6 +182,7 @@ pub struct Invitation {
 
 /// An invitation just made: its one-time link, shown only now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NewInvitation {
     #[serde(flatten)]
@@ -184,6 +194,7 @@ pub struct NewInvitation {
 
 /// What an admin asks for (`POST /api/v1/invitations`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InvitationInput {
     pub role: Role,
@@ -196,6 +207,7 @@ pub struct InvitationInput {
 
 /// What the person opening a link is told before joining.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationPreview {
     pub role: Role,
@@ -209,6 +221,7 @@ pub struct InvitationPreview {
 
 /// The colour theme a person picked. `System` follows the operating system.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Theme {
     #[default]
@@ -250,6 +263,7 @@ impl FromStr for Theme {
 
 /// What the browser knows about who is looking at it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     /// The signed-in user, if any.

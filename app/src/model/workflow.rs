@@ -7,12 +7,14 @@ use super::{
 /// What a workflow does: stages run one after another; the steps of a
 /// stage run in parallel.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowDefinition {
     pub stages: Vec<Stage>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Stage {
     pub name: String,
@@ -21,6 +23,7 @@ pub struct Stage {
 
 /// One agent run within a stage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Step {
     /// Unique within the workflow: letters, digits, `-` and `_`. Later
@@ -50,6 +53,7 @@ impl WorkflowDefinition {
 
 /// What a failed step does to its run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OnFailure {
     /// The run fails once the step's stage has ended.
@@ -92,6 +96,7 @@ pub const PROMPT_PLACEHOLDERS: &[&str] = &[
 
 /// A stored workflow definition.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Workflow {
     pub id: WorkflowId,
@@ -113,6 +118,7 @@ pub struct Workflow {
 
 /// What a person sends to create or replace a workflow.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowInput {
     pub name: String,
@@ -129,6 +135,7 @@ pub struct WorkflowInput {
 
 /// Where a workflow run is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
@@ -182,6 +189,7 @@ impl std::str::FromStr for RunStatus {
 
 /// Where one step of a run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// Its stage has not begun.
@@ -246,6 +254,7 @@ impl std::str::FromStr for StepStatus {
 
 /// One step of one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RunStep {
     pub stage: u32,
@@ -271,6 +280,7 @@ pub struct RunStep {
 
 /// A workflow run with its steps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowRun {
     pub id: WorkflowRunId,
@@ -311,6 +321,7 @@ impl WorkflowRun {
 
 /// A run as lists show it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowRunSummary {
     pub id: WorkflowRunId,
@@ -331,6 +342,7 @@ pub struct WorkflowRunSummary {
 
 /// One entry of a run's history: every state change with time and actor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowEvent {
     pub run_id: WorkflowRunId,
@@ -342,6 +354,7 @@ pub struct WorkflowEvent {
 
 /// What happened in a run (the store's format; dialects map it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(
     tag = "kind",
     rename_all = "snake_case",
@@ -432,6 +445,7 @@ impl WorkflowEventBody {
 
 /// Seed 002's `agentExecutions` entry of `workflow.completed`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AgentExecutionRef {
     pub execution_id: ExecutionId,
@@ -441,6 +455,7 @@ pub struct AgentExecutionRef {
 
 /// A step's position, as approve / reject / re-run name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StepRef {
     pub stage: u32,
@@ -449,6 +464,7 @@ pub struct StepRef {
 
 /// What a person can do to a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", tag = "action")]
 pub enum RunAction {
     Approve {
@@ -478,6 +494,7 @@ pub enum RunAction {
 /// cannot turn "1" into a number for it.
 fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     #[derive(Deserialize)]
+    #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
     #[serde(untagged)]
     enum Either {
         Number(u32),

@@ -5,7 +5,7 @@
 use crate::components::time::Time;
 use leptos::prelude::*;
 
-use super::common::{action_error, FormError, CARD, DANGER, INPUT, PRIMARY};
+use super::common::{action_error, FormError, CARD, DANGER, INPUT, LINK, PRIMARY};
 use crate::api::{get_api_keys, CreateApiKey, RevokeApiKey};
 use crate::components::empty_state::PageHeader;
 use crate::model::{ApiKey, ApiKeysOverview};
@@ -21,6 +21,13 @@ pub fn ApiKeysPage() -> impl IntoView {
     view! {
         <leptos_meta::Title text="API keys" />
         <PageHeader title="API keys" subtitle="Keys let scripts and other clients act as you: the REST API (X-API-Key or Authorization: Bearer), and the WebSocket dialects that sign in with a key." />
+        <p class="-mt-2 mb-4 text-sm text-slate-600 dark:text-slate-400">
+            "Every REST operation is described in the "
+            <a href="/api/v1/reference" rel="external" class=LINK data-testid="api-reference">"API reference"</a>
+            ", generated from the server's handlers; tools read the same description as OpenAPI 3.1 from "
+            <a href="/api/v1/openapi.json" rel="external" class=LINK>"/api/v1/openapi.json"</a>
+            "."
+        </p>
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {

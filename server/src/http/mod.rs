@@ -88,7 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/sso", get(sso::start))
         .route("/auth/sso/link", axum::routing::post(sso::start_link))
         .route("/auth/sso/callback", get(sso::callback))
-        .nest("/api/v1", rest::router())
+        .merge(rest::router(&site_assets.stylesheet))
         .merge(pages)
         .merge(assets_router)
         .fallback(not_found)

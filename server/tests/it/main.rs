@@ -15,6 +15,7 @@ mod fake_github;
 mod github;
 mod insights;
 mod metrics;
+mod openapi;
 mod people;
 mod restart;
 mod runner_tls;

@@ -5,18 +5,18 @@ use app::model::{Agent, AgentId, AgentInput};
 use axum::{
     extract::{rejection::JsonRejection, Path, State},
     http::StatusCode,
-    routing::get,
-    Json, Router,
+    Json,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{body, AuthUser};
 use crate::auth::policy::Op;
 use crate::{agents, http::error::HttpError, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/agents", get(list).post(create))
-        .route("/agents/{id}", get(read).put(update).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
 }
 
 fn parse_id(id: &str) -> Result<AgentId, HttpError> {
@@ -24,6 +24,9 @@ fn parse_id(id: &str) -> Result<AgentId, HttpError> {
         .map_err(|_| HttpError(app::api::ApiError::NotFound))
 }
 
+/// Every agent definition.
+#[utoipa::path(get, path = "/agents", tag = "agents",
+    responses((status = 200, body = Vec<Agent>)))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -32,6 +35,9 @@ async fn list(
     Ok(Json(agents::list(&state.db).await?))
 }
 
+/// One agent definition.
+#[utoipa::path(get, path = "/agents/{id}", tag = "agents", params(super::IdParam),
+    responses((status = 200, body = Agent)))]
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
@@ -41,6 +47,10 @@ async fn read(
     Ok(Json(agents::view(&state.db, parse_id(&id)?).await?))
 }
 
+/// Defines an agent (admins).
+#[utoipa::path(post, path = "/agents", tag = "agents", request_body = AgentInput,
+    responses((status = 201, body = Agent),
+        (status = 409, description = "The name is taken", body = super::openapi::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -54,6 +64,11 @@ async fn create(
     ))
 }
 
+/// Replaces an agent's definition (admins).
+#[utoipa::path(put, path = "/agents/{id}", tag = "agents", params(super::IdParam),
+    request_body = AgentInput,
+    responses((status = 200, body = Agent),
+        (status = 409, description = "The name is taken", body = super::openapi::ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -67,6 +82,9 @@ async fn update(
     ))
 }
 
+/// Deletes an agent definition (admins); its runs are kept.
+#[utoipa::path(delete, path = "/agents/{id}", tag = "agents", params(super::IdParam),
+    responses((status = 204, description = "Deleted")))]
 async fn remove(
     State(state): State<AppState>,
     user: AuthUser,

@@ -6,18 +6,21 @@
 use app::model::{AuditPage, AuditQuery};
 use axum::{
     extract::{rejection::QueryRejection, Query, State},
-    routing::get,
-    Json, Router,
+    Json,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AuthUser;
 use crate::auth::policy::Op;
 use crate::{http::error::HttpError, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/audit", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
+/// The audit log (admins), newest first.
+#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = AuditPage)))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -25,22 +28,29 @@ async fn list(
 ) -> Result<Json<AuditPage>, HttpError> {
     user.allow(Op::ManageUsers)?;
     let Query(q) = query.map_err(|e| HttpError(app::api::ApiError::Invalid(e.body_text())))?;
+    super::page_size("limit", q.limit, 100, 500)?;
     Ok(Json(crate::http::audit::list(&state.db, &q).await?))
 }
 
 /// `GET /api/v1/insights?days=` (any signed-in user): what the Insights
 /// page shows, for the last `days` days (1–90, default 30), without the
 /// host's load.
-pub fn insights_router() -> Router<AppState> {
-    Router::new().route("/insights", get(insights))
+pub fn insights_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(insights))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InsightsQuery {
+    /// How many days back (1 to 90; 30 if left out).
+    #[param(minimum = 1, maximum = 90)]
     #[serde(default)]
     days: Option<u32>,
 }
 
+/// The team's figures for the last `days` days (what the Insights page shows).
+#[utoipa::path(get, path = "/insights", tag = "audit", params(InsightsQuery),
+    responses((status = 200, body = app::model::Insights)))]
 async fn insights(
     State(state): State<AppState>,
     _user: AuthUser,

@@ -6,45 +6,52 @@ use app::model::{Execution, ExecutionId, ExecutionPage, ExecutionStatus};
 use app::protocol::native::ServerMessage;
 use axum::{
     body::Body,
-    extract::{rejection::JsonRejection, Path, Query, State},
+    extract::{rejection::JsonRejection, Path, State},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
 use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{body, AuthUser};
+use super::{body, openapi::ErrorBody, ApiQuery, AuthUser, IdParam};
 use crate::auth::policy::Op;
 use crate::{agents, db::executions as store, http::error::HttpError, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/executions", get(list).post(create))
-        .route("/executions/{id}", get(read))
-        .route("/executions/{id}/events", get(events))
-        .route("/executions/{id}/log", get(log))
-        .route("/executions/{id}/cancel", post(cancel))
-        .route("/executions/{id}/pause", post(pause))
-        .route("/executions/{id}/resume", post(resume))
-        .route("/executions/{id}/stdin", post(stdin))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read))
+        .routes(routes!(events))
+        .routes(routes!(log))
+        .routes(routes!(cancel))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(stdin))
 }
 
 fn parse_id(id: &str) -> Result<ExecutionId, HttpError> {
     id.parse().map_err(|_| HttpError(ApiError::NotFound))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateExecution {
+    /// The agent to run.
+    #[schema(format = Uuid)]
     agent_id: String,
+    /// Fills the agent's `{prompt}`.
     #[serde(default)]
     prompt: Option<String>,
     /// The issue to run on: fills `{issue.title}` and `{issue.body}`.
     #[serde(default)]
+    #[schema(format = Uuid)]
     issue_id: Option<String>,
 }
 
+/// Starts a run of an agent; it is queued until a slot is free.
+#[utoipa::path(post, path = "/executions", tag = "executions", request_body = CreateExecution,
+    responses((status = 201, description = "Queued", body = Execution)))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -86,20 +93,37 @@ async fn create(
     Ok((StatusCode::CREATED, Json(execution)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 struct ListQuery {
+    /// Only runs in this state.
+    #[param(value_type = Option<ExecutionStatus>)]
     status: Option<String>,
+    /// Only runs of this agent (its id; empty: all).
+    #[param(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     agent_id: Option<String>,
+    /// Only runs started on this issue (its id; empty: all).
+    #[param(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     issue_id: Option<String>,
+    /// Page size (50 if left out; at most 200).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    /// How many to skip.
     offset: Option<u32>,
 }
 
+/// Runs, newest first.
+#[utoipa::path(get, path = "/executions", tag = "executions", params(ListQuery),
+    responses((status = 200, body = ExecutionPage)))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ExecutionPage>, HttpError> {
     user.allow(Op::ReadExecutions)?;
     let status = match q.status.as_deref() {
@@ -111,18 +135,25 @@ async fn list(
     };
     let filter = store::Filter {
         status,
-        agent_id: q.agent_id,
+        agent_id: super::id_filter("agentId", q.agent_id)?,
         since_ms: None,
-        issue_id: q.issue_id,
+        issue_id: super::id_filter("issueId", q.issue_id)?,
     };
     Ok(Json(
         state
             .executions
-            .list(&filter, q.limit.unwrap_or(50), q.offset.unwrap_or(0))
+            .list(
+                &filter,
+                super::page_size("limit", q.limit, 50, 200)?,
+                q.offset.unwrap_or(0),
+            )
             .await?,
     ))
 }
 
+/// One run.
+#[utoipa::path(get, path = "/executions/{id}", tag = "executions", params(IdParam),
+    responses((status = 200, body = Execution)))]
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
@@ -132,23 +163,44 @@ async fn read(
     Ok(Json(state.executions.get(parse_id(&id)?).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
+    /// Events after this `seq` (0 if left out: all).
     after: Option<u64>,
+    /// At most this many (1000 if left out; 1 to 10,000).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<u32>,
 }
 
+/// One stored event as the native `/ws` dialect sends it (seed 002):
+/// `type` says which (`agent.log`, `agent.progress`, `agent.completed`, …)
+/// and the other fields depend on it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct NativeEvent {
+    #[serde(rename = "type")]
+    #[schema(example = "agent.log")]
+    kind: String,
+    execution_id: uuid::Uuid,
+    /// The event's number in its run, from 1, gap-free.
+    seq: u64,
+}
+
 /// Stored events after `after`, in the native dialect (what `/ws` would send).
+#[utoipa::path(get, path = "/executions/{id}/events", tag = "executions",
+    params(IdParam, EventsQuery), responses((status = 200, body = Vec<NativeEvent>)))]
 async fn events(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
-    Query(q): Query<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<Vec<ServerMessage>>, HttpError> {
     user.allow(Op::ReadExecutions)?;
     let id = parse_id(&id)?;
     state.executions.get(id).await?;
-    let limit = i64::from(q.limit.unwrap_or(1000).clamp(1, 10_000));
+    let limit = i64::from(super::page_size("limit", q.limit, 1000, 10_000)?);
     let rows = store::events_after(
         &state.db,
         &id.to_string(),
@@ -174,7 +226,8 @@ fn stored_message(id: ExecutionId, row: &store::EventRow) -> Option<ServerMessag
     Some(ServerMessage::from(&event))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LogQuery {
     /// Each line starts with the time it was stored (RFC 3339, UTC).
     #[serde(default)]
@@ -184,11 +237,14 @@ struct LogQuery {
 /// The whole output as plain text (ANSI kept, line ends as written), for
 /// download: streamed a page of events at a time, never built whole in
 /// memory. `?timestamps=true` starts each line with its time.
+#[utoipa::path(get, path = "/executions/{id}/log", tag = "executions",
+    params(IdParam, LogQuery),
+    responses((status = 200, description = "The output as text", content_type = "text/plain", body = String)))]
 async fn log(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
-    Query(q): Query<LogQuery>,
+    ApiQuery(q): ApiQuery<LogQuery>,
 ) -> Result<Response, HttpError> {
     user.allow(Op::ReadExecutions)?;
     let id = parse_id(&id)?;
@@ -242,11 +298,16 @@ async fn log(
                 format!("attachment; filename=\"execution-{id}.log\""),
             ),
         ],
-        Body::from_stream(pages),
+        // Fused: the compression layer polls once more after the end.
+        Body::from_stream(futures::StreamExt::fuse(pages)),
     )
         .into_response())
 }
 
+/// Cancels a run (its process group gets SIGTERM, then SIGKILL).
+#[utoipa::path(post, path = "/executions/{id}/cancel", tag = "executions", params(IdParam),
+    responses((status = 202, description = "Cancelling"),
+        (status = 409, description = "The run has ended", body = ErrorBody)))]
 async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,
@@ -257,6 +318,10 @@ async fn cancel(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// Pauses a running run (SIGSTOP).
+#[utoipa::path(post, path = "/executions/{id}/pause", tag = "executions", params(IdParam),
+    responses((status = 202, description = "Pausing"),
+        (status = 409, description = "The run is not running", body = ErrorBody)))]
 async fn pause(
     State(state): State<AppState>,
     user: AuthUser,
@@ -267,6 +332,10 @@ async fn pause(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// Resumes a paused run.
+#[utoipa::path(post, path = "/executions/{id}/resume", tag = "executions", params(IdParam),
+    responses((status = 202, description = "Resuming"),
+        (status = 409, description = "The run is not paused", body = ErrorBody)))]
 async fn resume(
     State(state): State<AppState>,
     user: AuthUser,
@@ -277,8 +346,9 @@ async fn resume(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct StdinInput {
+    /// Text for the run's standard input, as is (add the `\n`).
     data: String,
     /// Also show the input in the log (`> text` system lines), as the
     /// browser's input box does; off unless asked, so API clients see the
@@ -287,6 +357,11 @@ struct StdinInput {
     echo: bool,
 }
 
+/// Writes to a running run's standard input.
+#[utoipa::path(post, path = "/executions/{id}/stdin", tag = "executions", params(IdParam),
+    request_body = StdinInput,
+    responses((status = 202, description = "Written"),
+        (status = 409, description = "The run is not running", body = ErrorBody)))]
 async fn stdin(
     State(state): State<AppState>,
     user: AuthUser,

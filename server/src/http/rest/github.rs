@@ -9,28 +9,31 @@ use app::model::{
 };
 use axum::{
     extract::{rejection::JsonRejection, Path, State},
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
 use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{body, AuthUser};
+use super::{body, openapi::ErrorBody, AuthUser, IdParam};
 use crate::auth::policy::Op;
 use crate::{http::error::HttpError, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/repositories/{id}", get(read).patch(update))
-        .route("/repositories/{id}/github", post(connect))
-        .route("/repositories/{id}/test", post(test))
-        .route("/repositories/{id}/sync", post(sync))
-        .route("/settings/github", get(settings).put(save_settings))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(read, update))
+        .routes(routes!(connect))
+        .routes(routes!(test))
+        .routes(routes!(sync))
+        .routes(routes!(settings, save_settings))
 }
 
 fn parse_id(id: &str) -> Result<RepositoryId, HttpError> {
     id.parse().map_err(|_| HttpError(ApiError::NotFound))
 }
 
+/// One repository, with the disk its checkout and worktrees use.
+#[utoipa::path(get, path = "/repositories/{id}", tag = "github", params(IdParam),
+    responses((status = 200, body = Repository)))]
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
@@ -42,12 +45,16 @@ async fn read(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RepositoryPatch {
+    /// Keep each execution's worktree after it ends (to look at).
     keep_worktrees: Option<bool>,
 }
 
+/// Changes a repository's settings (admins).
+#[utoipa::path(patch, path = "/repositories/{id}", tag = "github", params(IdParam),
+    request_body = RepositoryPatch, responses((status = 200, body = Repository)))]
 async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -63,6 +70,11 @@ async fn update(
     Ok(Json(state.repositories.with_disk_usage(id).await?))
 }
 
+/// Connects a repository to GitHub (admins): issues sync, webhooks, pull requests.
+#[utoipa::path(post, path = "/repositories/{id}/github", tag = "github", params(IdParam),
+    request_body = GithubConnect,
+    responses((status = 200, body = Repository),
+        (status = 502, description = "GitHub refused or failed", body = ErrorBody)))]
 async fn connect(
     State(state): State<AppState>,
     user: AuthUser,
@@ -74,6 +86,9 @@ async fn connect(
     Ok(Json(state.repositories.connect(id, body(payload)?).await?))
 }
 
+/// Checks the connection to GitHub (admins).
+#[utoipa::path(post, path = "/repositories/{id}/test", tag = "github", params(IdParam),
+    responses((status = 200, body = ConnectionCheck)))]
 async fn test(
     State(state): State<AppState>,
     user: AuthUser,
@@ -83,6 +98,11 @@ async fn test(
     Ok(Json(state.repositories.test(parse_id(&id)?).await?))
 }
 
+/// Reads the repository's issues from GitHub now.
+#[utoipa::path(post, path = "/repositories/{id}/sync", tag = "github", params(IdParam),
+    responses((status = 200, body = SyncReport),
+        (status = 409, description = "Not connected, or a sync is going", body = ErrorBody),
+        (status = 502, description = "GitHub refused or failed", body = ErrorBody)))]
 async fn sync(
     State(state): State<AppState>,
     user: AuthUser,
@@ -93,6 +113,9 @@ async fn sync(
     Ok(Json(state.repositories.sync_now(id).await?))
 }
 
+/// The GitHub App / OAuth settings (admins; secrets are never shown).
+#[utoipa::path(get, path = "/settings/github", tag = "github",
+    responses((status = 200, body = GithubSettings)))]
 async fn settings(
     State(state): State<AppState>,
     user: AuthUser,
@@ -101,6 +124,9 @@ async fn settings(
     Ok(Json(state.github.settings().await?))
 }
 
+/// Saves the GitHub settings (admins).
+#[utoipa::path(put, path = "/settings/github", tag = "github", request_body = GithubSettingsInput,
+    responses((status = 200, body = GithubSettings)))]
 async fn save_settings(
     State(state): State<AppState>,
     user: AuthUser,

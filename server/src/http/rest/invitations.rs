@@ -13,25 +13,28 @@ use app::model::{Invitation, InvitationInput, NewInvitation};
 use axum::{
     extract::{rejection::JsonRejection, ConnectInfo, Path, State},
     http::StatusCode,
-    routing::{delete, get, post},
-    Json, Router,
+    Json,
 };
 use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{body, AuthPrincipal, AuthUser, TokenResponse};
+use super::{body, openapi::ErrorBody, AuthPrincipal, AuthUser, IdParam, TokenResponse};
 use crate::auth::{accounts, invitations, policy::Op};
 use crate::{http::error::HttpError, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/invitations", get(list).post(create))
-        .route("/invitations/accept", post(accept))
-        .route("/invitations/{id}", delete(revoke))
-        .route("/me/password", post(change_password))
-        .route("/me/sessions", get(sessions))
-        .route("/me/sessions/{id}", delete(end_session))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(accept))
+        .routes(routes!(revoke))
+        .routes(routes!(change_password))
+        .routes(routes!(sessions))
+        .routes(routes!(end_session))
 }
 
+/// Invitations (admins), newest first.
+#[utoipa::path(get, path = "/invitations", tag = "team",
+    responses((status = 200, body = Vec<Invitation>)))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -40,6 +43,9 @@ async fn list(
     Ok(Json(invitations::list(&state.db).await?))
 }
 
+/// Makes an invitation (admins); the answer holds the one-time link.
+#[utoipa::path(post, path = "/invitations", tag = "team", request_body = InvitationInput,
+    responses((status = 201, body = NewInvitation)))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -54,6 +60,10 @@ async fn create(
     ))
 }
 
+/// Revokes an unused invitation (admins).
+#[utoipa::path(delete, path = "/invitations/{id}", tag = "team", params(IdParam),
+    responses((status = 200, description = "Revoked", body = Invitation),
+        (status = 409, description = "It was used already", body = ErrorBody)))]
 async fn revoke(
     State(state): State<AppState>,
     user: AuthUser,
@@ -63,14 +73,21 @@ async fn revoke(
     Ok(Json(invitations::revoke(&state.db, &id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Acceptance {
+    /// The secret from the invitation link.
     token: String,
     username: String,
     password: String,
 }
 
+/// Joins with an invitation (no credentials: the link is one) and signs in.
+#[utoipa::path(post, path = "/invitations/accept", tag = "team", security(()),
+    request_body = Acceptance,
+    responses((status = 201, description = "Joined and signed in", body = TokenResponse),
+        (status = 404, description = "No such invitation", body = ErrorBody),
+        (status = 409, description = "The link was used, revoked or expired, the username is taken, or password sign-in is off", body = ErrorBody)))]
 async fn accept(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -87,7 +104,7 @@ async fn accept(
     Ok((StatusCode::CREATED, Json(TokenResponse::new(issued, user))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PasswordChange {
     current_password: String,
@@ -96,6 +113,9 @@ struct PasswordChange {
 
 /// Changes the caller's password; every session but the one that asked
 /// (which gets the new token in the answer) ends, API keys stay.
+#[utoipa::path(post, path = "/me/password", tag = "auth", request_body = PasswordChange,
+    responses((status = 200, description = "Changed; a new session token", body = TokenResponse),
+        (status = 429, description = "Too many wrong passwords", body = ErrorBody)))]
 async fn change_password(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -127,6 +147,8 @@ async fn change_password(
 }
 
 /// Where the caller is signed in, newest first (`current`: this token).
+#[utoipa::path(get, path = "/me/sessions", tag = "auth",
+    responses((status = 200, body = Vec<app::model::SignedInSession>)))]
 async fn sessions(
     State(state): State<AppState>,
     AuthPrincipal(me): AuthPrincipal,
@@ -136,6 +158,8 @@ async fn sessions(
 
 /// Ends one of the caller's sessions (204); 404 for another's or an
 /// unknown one.
+#[utoipa::path(delete, path = "/me/sessions/{id}", tag = "auth", params(IdParam),
+    responses((status = 204, description = "Ended")))]
 async fn end_session(
     State(state): State<AppState>,
     AuthPrincipal(me): AuthPrincipal,

@@ -7,13 +7,15 @@ use std::net::SocketAddr;
 use app::api::ApiError;
 use app::model::User;
 use axum::{
-    extract::{rejection::JsonRejection, ConnectInfo, FromRequestParts, State},
+    extract::{rejection::JsonRejection, ConnectInfo, FromRequestParts, Query, State},
     http::{request::Parts, StatusCode},
-    routing::{get, post},
+    routing::get,
     Json, Router,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::HttpError;
 use crate::auth::policy::{authorize, Op};
@@ -28,16 +30,19 @@ mod github;
 mod invitations;
 mod issues;
 mod notifications;
+pub(crate) mod openapi;
+mod reference;
 mod runners;
 mod users;
 mod workflows;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/setup", post(setup))
-        .route("/me", get(me))
+/// The API's routes with their descriptions, under `/api/v1`.
+pub(crate) fn described() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(setup))
+        .routes(routes!(me))
         .merge(agents::router())
         .merge(api_keys::router())
         .merge(executions::router())
@@ -50,7 +55,123 @@ pub fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(invitations::router())
         .merge(audit::router())
-        .merge(audit::insights_router())
+        .merge(audit::insights_router());
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
+}
+
+/// The REST API, its OpenAPI document and its reference page.
+/// `stylesheet` is the site's CSS route, for the reference page.
+pub fn router(stylesheet: &str) -> Router<AppState> {
+    let (router, _) = described().split_for_parts();
+    let stylesheet: std::sync::Arc<str> = stylesheet.into();
+    router
+        .route_layer(axum::middleware::from_fn(objects_only))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route(
+            "/api/v1/reference",
+            get(move |headers| reference::serve(stylesheet.clone(), headers)),
+        )
+}
+
+/// A path's `{id}`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct IdParam {
+    /// The resource's id (a UUID).
+    id: uuid::Uuid,
+}
+
+/// A page size from the query: `default` when left out, else 1 to `max`.
+pub(crate) fn page_size(
+    name: &str,
+    v: Option<u32>,
+    default: u32,
+    max: u32,
+) -> Result<u32, HttpError> {
+    match v {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(HttpError(ApiError::Invalid(format!(
+            "{name} is 1 to {max}"
+        )))),
+    }
+}
+
+/// An id filter from the query: left out or empty (as a form sends it)
+/// filters nothing; anything else must be a UUID (422 otherwise).
+pub(crate) fn id_filter(name: &str, v: Option<String>) -> Result<Option<String>, HttpError> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => uuid::Uuid::parse_str(s)
+            .map(|u| Some(u.to_string()))
+            .map_err(|_| HttpError(ApiError::Invalid(format!("{name} {s:?} is not an id")))),
+    }
+}
+
+/// Every request body of this API is a JSON object; serde would also read
+/// a struct from an array of its fields (`[null, null]`), which no client
+/// means. Refused with 422 before any handler sees it.
+async fn objects_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let is_json = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !is_json {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            return HttpError(ApiError::Invalid(format!(
+                "the body is over {} MiB",
+                BODY_LIMIT >> 20
+            )))
+            .into_response()
+        }
+    };
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return HttpError(ApiError::Invalid("the body must be a JSON object".into()))
+            .into_response();
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
+/// The largest request body (axum's default for `Json`).
+const BODY_LIMIT: usize = 2 << 20;
+
+/// A query string, with parse failures reported in the API's error format
+/// (422) rather than axum's plain-text 400.
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e| HttpError(ApiError::Invalid(e.body_text())))
+    }
 }
 
 /// The signed-in user; rejects the request with 401 otherwise.
@@ -87,7 +208,7 @@ pub(crate) fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, Http
         .map_err(|e| HttpError(ApiError::Invalid(e.body_text())))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
     pub username: String,
     pub password: String,
@@ -96,7 +217,7 @@ pub struct Credentials {
     pub setup_code: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
     pub token: String,
@@ -134,6 +255,15 @@ impl FromRequestParts<AppState> for AuthPrincipal {
     }
 }
 
+/// Signs in with a username and password; answers with a session token.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", security(()),
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Wrong username or password", body = openapi::ErrorBody),
+        (status = 409, description = "The account is deactivated, or password sign-in is off", body = openapi::ErrorBody),
+        (status = 429, description = "Too many failed attempts; `Retry-After` says when to try again", body = openapi::ErrorBody),
+    ))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -160,6 +290,8 @@ async fn login(
 
 /// Ends the session token the request carries (bearer or cookie): it is
 /// refused from now on, and its sockets close. 204 either way.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()),
+    responses((status = 204, description = "Signed out")))]
 async fn logout(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -170,6 +302,12 @@ async fn logout(
 
 /// First-run setup over the API (the same rule as the setup page: only
 /// while no user exists). Answers with a token for the new admin.
+#[utoipa::path(post, path = "/setup", tag = "auth", security(()),
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "The first admin, signed in", body = TokenResponse),
+        (status = 409, description = "Setup is done already", body = openapi::ErrorBody),
+    ))]
 async fn setup(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -192,6 +330,8 @@ async fn setup(
     Ok((StatusCode::CREATED, Json(TokenResponse::new(issued, user))))
 }
 
+/// The signed-in user.
+#[utoipa::path(get, path = "/me", tag = "auth", responses((status = 200, body = User)))]
 async fn me(AuthUser(user): AuthUser) -> Json<User> {
     Json(user)
 }

@@ -6,22 +6,25 @@ use app::model::{NewRunnerToken, Runner, RunnerToken};
 use axum::{
     extract::{rejection::JsonRejection, Path, State},
     http::StatusCode,
-    routing::{delete, get},
-    Json, Router,
+    Json,
 };
 use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{body, AuthUser};
+use super::{body, AuthUser, IdParam};
 use crate::auth::policy::Op;
 use crate::{http::error::HttpError, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/runners", get(list))
-        .route("/runner-tokens", get(tokens).post(create_token))
-        .route("/runner-tokens/{id}", delete(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(tokens, create_token))
+        .routes(routes!(revoke))
 }
 
+/// Remote runners that have connected, online or not.
+#[utoipa::path(get, path = "/runners", tag = "runners",
+    responses((status = 200, body = Vec<Runner>)))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -30,6 +33,9 @@ async fn list(
     Ok(Json(state.runners.list().await?))
 }
 
+/// Runner tokens (admins); never the secrets.
+#[utoipa::path(get, path = "/runner-tokens", tag = "runners",
+    responses((status = 200, body = Vec<RunnerToken>)))]
 async fn tokens(
     State(state): State<AppState>,
     user: AuthUser,
@@ -38,12 +44,15 @@ async fn tokens(
     Ok(Json(state.runners.tokens().await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct NewToken {
+    /// What the token is for, shown in the list.
     name: String,
 }
 
-/// 201 with the token: the only time it is shown.
+/// Makes a runner token (admins); 201 with the token: the only time it is shown.
+#[utoipa::path(post, path = "/runner-tokens", tag = "runners", request_body = NewToken,
+    responses((status = 201, body = NewRunnerToken)))]
 async fn create_token(
     State(state): State<AppState>,
     user: AuthUser,
@@ -63,6 +72,8 @@ async fn create_token(
 }
 
 /// Revokes the token; runners using it are disconnected at once.
+#[utoipa::path(delete, path = "/runner-tokens/{id}", tag = "runners", params(IdParam),
+    responses((status = 204, description = "Revoked")))]
 async fn revoke(
     State(state): State<AppState>,
     user: AuthUser,

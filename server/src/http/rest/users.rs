@@ -7,21 +7,24 @@
 use app::model::{NewInvitation, Person, PersonChange};
 use axum::{
     extract::{rejection::JsonRejection, Path, State},
-    routing::{get, patch, post},
-    Json, Router,
+    Json,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{body, AuthUser};
+use super::{body, openapi::ErrorBody, AuthUser, IdParam};
 use crate::auth::{invitations, people, policy::Op};
 use crate::{http::error::HttpError, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/users", get(list))
-        .route("/users/{id}", patch(change).delete(delete))
-        .route("/users/{id}/reset-link", post(reset_link))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(change, delete))
+        .routes(routes!(reset_link))
 }
 
+/// Everyone with an account (admins).
+#[utoipa::path(get, path = "/users", tag = "team",
+    responses((status = 200, body = Vec<Person>)))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -30,6 +33,11 @@ async fn list(
     Ok(Json(people::list(&state.db).await?))
 }
 
+/// Changes a person's role or deactivates them (admins).
+#[utoipa::path(patch, path = "/users/{id}", tag = "team", params(IdParam),
+    request_body = PersonChange,
+    responses((status = 200, body = Person),
+        (status = 409, description = "That would leave no active admin", body = ErrorBody)))]
 async fn change(
     State(state): State<AppState>,
     user: AuthUser,
@@ -43,7 +51,10 @@ async fn change(
     ))
 }
 
-/// Deletes a deactivated account (the rule is `people::delete`'s).
+/// Deletes a deactivated account (admins).
+#[utoipa::path(delete, path = "/users/{id}", tag = "team", params(IdParam),
+    responses((status = 204, description = "Deleted"),
+        (status = 409, description = "The account is active, or it is yours", body = ErrorBody)))]
 async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
@@ -56,6 +67,9 @@ async fn delete(
 
 /// A one-time link that sets the person's password (for a day); their
 /// sessions end when it is used.
+#[utoipa::path(post, path = "/users/{id}/reset-link", tag = "team", params(IdParam),
+    responses((status = 201, body = NewInvitation),
+        (status = 409, description = "The account is deactivated, or password sign-in is off", body = ErrorBody)))]
 async fn reset_link(
     State(state): State<AppState>,
     user: AuthUser,

@@ -8,29 +8,29 @@ use app::model::{
     WorkflowRunId, WorkflowRunSummary,
 };
 use axum::{
-    extract::{rejection::JsonRejection, Path, Query, State},
+    extract::{rejection::JsonRejection, Path, State},
     http::StatusCode,
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
 use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{body, AuthUser};
+use super::{body, openapi::ErrorBody, ApiQuery, AuthUser, IdParam};
 use crate::auth::policy::Op;
 use crate::{db::workflows::RunFilter, http::error::HttpError, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/workflows", get(list).post(create))
-        .route("/workflows/{id}", get(read).put(update).delete(remove))
-        .route("/workflows/{id}/runs", post(start))
-        .route("/workflow-runs", get(list_runs))
-        .route("/workflow-runs/{id}", get(read_run))
-        .route("/workflow-runs/{id}/events", get(history))
-        .route("/workflow-runs/{id}/approve", post(approve))
-        .route("/workflow-runs/{id}/reject", post(reject))
-        .route("/workflow-runs/{id}/cancel", post(cancel))
-        .route("/workflow-runs/{id}/rerun", post(rerun))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(start))
+        .routes(routes!(list_runs))
+        .routes(routes!(read_run))
+        .routes(routes!(history))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(cancel))
+        .routes(routes!(rerun))
 }
 
 fn workflow_id(id: &str) -> Result<WorkflowId, HttpError> {
@@ -41,6 +41,9 @@ fn run_id(id: &str) -> Result<WorkflowRunId, HttpError> {
     id.parse().map_err(|_| HttpError(ApiError::NotFound))
 }
 
+/// Every workflow.
+#[utoipa::path(get, path = "/workflows", tag = "workflows",
+    responses((status = 200, body = Vec<Workflow>)))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -49,6 +52,9 @@ async fn list(
     Ok(Json(state.workflows.list().await?))
 }
 
+/// One workflow.
+#[utoipa::path(get, path = "/workflows/{id}", tag = "workflows", params(IdParam),
+    responses((status = 200, body = Workflow)))]
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
@@ -58,6 +64,10 @@ async fn read(
     Ok(Json(state.workflows.get(workflow_id(&id)?).await?))
 }
 
+/// Defines a workflow (admins).
+#[utoipa::path(post, path = "/workflows", tag = "workflows", request_body = WorkflowInput,
+    responses((status = 201, body = Workflow),
+        (status = 409, description = "The name is taken", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -71,6 +81,11 @@ async fn create(
     ))
 }
 
+/// Replaces a workflow's definition (admins); runs going keep the old one.
+#[utoipa::path(put, path = "/workflows/{id}", tag = "workflows", params(IdParam),
+    request_body = WorkflowInput,
+    responses((status = 200, body = Workflow),
+        (status = 409, description = "The name is taken", body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -84,6 +99,9 @@ async fn update(
     ))
 }
 
+/// Deletes a workflow (admins).
+#[utoipa::path(delete, path = "/workflows/{id}", tag = "workflows", params(IdParam),
+    responses((status = 204, description = "Deleted")))]
 async fn remove(
     State(state): State<AppState>,
     user: AuthUser,
@@ -94,21 +112,31 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct StartRun {
+    /// The issue to run on (its title and body fill the prompts).
+    #[schema(format = Uuid)]
     #[serde(default)]
     issue_id: Option<String>,
 }
 
+/// Starts a run of a workflow, on an issue or on none (the body is optional).
+#[utoipa::path(post, path = "/workflows/{id}/runs", tag = "workflows", params(IdParam),
+    request_body = Option<StartRun>,
+    responses((status = 201, body = WorkflowRun),
+        (status = 409, description = "The server is shutting down", body = ErrorBody)))]
 async fn start(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
-    payload: Option<Json<StartRun>>,
+    payload: Result<Option<Json<StartRun>>, JsonRejection>,
 ) -> Result<(StatusCode, Json<WorkflowRun>), HttpError> {
     let me = user.allow(Op::StartWorkflow)?;
-    let input = payload.map(|Json(p)| p).unwrap_or_default();
+    let input = match payload {
+        Ok(p) => p.map(|Json(p)| p).unwrap_or_default(),
+        Err(e) => return Err(HttpError(ApiError::Invalid(e.body_text()))),
+    };
     let workflow = state.workflows.get(workflow_id(&id)?).await?;
     let issue = match input.issue_id.as_deref() {
         Some(issue) => {
@@ -133,33 +161,49 @@ async fn start(
     Ok((StatusCode::CREATED, Json(run)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 struct RunQuery {
+    /// Only runs of this workflow (its id; empty: all).
+    #[param(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     workflow_id: Option<String>,
+    /// Only runs on this issue (its id; empty: all).
+    #[param(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     issue_id: Option<String>,
+    /// Only runs that have not ended.
     #[serde(default)]
     active: bool,
 }
 
+/// Workflow runs, newest first.
+#[utoipa::path(get, path = "/workflow-runs", tag = "workflows", params(RunQuery),
+    responses((status = 200, body = Vec<WorkflowRunSummary>)))]
 async fn list_runs(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(q): Query<RunQuery>,
+    ApiQuery(q): ApiQuery<RunQuery>,
 ) -> Result<Json<Vec<WorkflowRunSummary>>, HttpError> {
     user.allow(Op::ReadWorkflows)?;
     Ok(Json(
         state
             .workflows
             .list_runs(&RunFilter {
-                workflow_id: q.workflow_id,
-                issue_id: q.issue_id,
+                workflow_id: super::id_filter("workflowId", q.workflow_id)?,
+                issue_id: super::id_filter("issueId", q.issue_id)?,
                 active: q.active,
             })
             .await?,
     ))
 }
 
+/// One workflow run, with its steps.
+#[utoipa::path(get, path = "/workflow-runs/{id}", tag = "workflows", params(IdParam),
+    responses((status = 200, body = WorkflowRun)))]
 async fn read_run(
     State(state): State<AppState>,
     user: AuthUser,
@@ -169,17 +213,21 @@ async fn read_run(
     Ok(Json(state.workflows.get_run(run_id(&id)?).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Since {
+    /// Events after this `seq` (all if left out).
     since: Option<u64>,
 }
 
 /// The run's history (its event stream), after `since` if given.
+#[utoipa::path(get, path = "/workflow-runs/{id}/events", tag = "workflows",
+    params(IdParam, Since), responses((status = 200, body = Vec<WorkflowEvent>)))]
 async fn history(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
-    Query(q): Query<Since>,
+    ApiQuery(q): ApiQuery<Since>,
 ) -> Result<Json<Vec<WorkflowEvent>>, HttpError> {
     user.allow(Op::ReadWorkflows)?;
     let since = q.since.unwrap_or(0);
@@ -200,6 +248,11 @@ async fn act(
         .await?)
 }
 
+/// Approves a step that waits for approval.
+#[utoipa::path(post, path = "/workflow-runs/{id}/approve", tag = "workflows", params(IdParam),
+    request_body = StepRef,
+    responses((status = 200, body = WorkflowRun),
+        (status = 409, description = "That step does not wait for approval", body = ErrorBody)))]
 async fn approve(
     State(state): State<AppState>,
     user: AuthUser,
@@ -211,6 +264,11 @@ async fn approve(
     Ok(Json(run))
 }
 
+/// Rejects a step that waits for approval; the run ends rejected.
+#[utoipa::path(post, path = "/workflow-runs/{id}/reject", tag = "workflows", params(IdParam),
+    request_body = StepRef,
+    responses((status = 200, body = WorkflowRun),
+        (status = 409, description = "That step does not wait for approval", body = ErrorBody)))]
 async fn reject(
     State(state): State<AppState>,
     user: AuthUser,
@@ -222,6 +280,10 @@ async fn reject(
     Ok(Json(run))
 }
 
+/// Cancels a run and its steps going.
+#[utoipa::path(post, path = "/workflow-runs/{id}/cancel", tag = "workflows", params(IdParam),
+    responses((status = 200, body = WorkflowRun),
+        (status = 409, description = "The run has ended", body = ErrorBody)))]
 async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,
@@ -231,6 +293,10 @@ async fn cancel(
 }
 
 /// Starts a new run that reuses the results of the steps before this one.
+#[utoipa::path(post, path = "/workflow-runs/{id}/rerun", tag = "workflows", params(IdParam),
+    request_body = StepRef,
+    responses((status = 201, body = WorkflowRun),
+        (status = 409, description = "The run has not ended", body = ErrorBody)))]
 async fn rerun(
     State(state): State<AppState>,
     user: AuthUser,
