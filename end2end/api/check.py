@@ -38,6 +38,42 @@ def call(base, method, path, body=None, token=None):
         return json.loads(res.read() or b"null")
 
 
+def wait_for(what, check, secs=60):
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    sys.exit("timed out waiting for " + what)
+
+
+def seed(base, key):
+    """Real things to read, so that answers with runs, events, issues and
+    workflow histories in them are checked against their schemas too
+    (schemathesis finds their ids in the lists)."""
+    agent = next(a for a in call(base, "GET", "/api/v1/agents", token=key)
+                 if a["name"] == "Demo agent")
+    run = call(base, "POST", "/api/v1/executions",
+               {"agentId": agent["id"], "prompt": "seed"}, key)
+    wait_for("the seeded run", lambda: call(
+        base, "GET", f"/api/v1/executions/{run['id']}", token=key
+    )["status"] == "completed")
+    repo = call(base, "POST", "/api/v1/repositories", {"name": "seeded"}, key)
+    issue = call(base, "POST", "/api/v1/issues",
+                 {"repositoryId": repo["id"], "title": "Seeded issue",
+                  "labels": ["bug"], "assignee": "admin"}, key)
+    flow = call(base, "POST", "/api/v1/workflows", {
+        "name": "Seeded",
+        "definition": {"stages": [{"name": "Only", "steps": [
+            {"key": "demo", "agentId": agent["id"], "prompt": "{issue.title}"}]}]},
+    }, key)
+    started = call(base, "POST", f"/api/v1/workflows/{flow['id']}/runs",
+                   {"issueId": issue["id"]}, key)
+    wait_for("the seeded workflow run", lambda: call(
+        base, "GET", f"/api/v1/workflow-runs/{started['id']}", token=key
+    )["status"] == "completed")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -68,6 +104,7 @@ def main():
         # generated bodies must not sign the checker out half way.
         key = call(base, "POST", "/api/v1/api-keys", {"name": "schemathesis"},
                    admin["token"])["key"]
+        seed(base, key)
         cmd = [
             st, "run", base + "/api/v1/openapi.json",
             "--url", base,
@@ -93,7 +130,8 @@ def main():
             "--continue-on-failure",
         ] + extra
         print("+", " ".join(c if "Bearer" not in c else "Authorization: Bearer …" for c in cmd), flush=True)
-        code = subprocess.call(cmd)
+        # In the data directory: schemathesis keeps a cache where it runs.
+        code = subprocess.call(cmd, cwd=data)
         if code != 0:
             print("server log: " + log.name, file=sys.stderr)
             sys.exit(code)

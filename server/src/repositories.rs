@@ -266,6 +266,8 @@ impl Repositories {
 
     /// Polls GitHub now.
     pub async fn sync_now(&self, id: RepositoryId) -> Result<app::model::SyncReport, ApiError> {
+        // An unknown repository is 404, not "not connected" (409).
+        self.row(id).await?;
         self.sync.poll(&id.to_string()).await
     }
 

@@ -9,25 +9,27 @@ use super::{
 /// core's; each wire dialect maps it to its own messages.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(
-    tag = "kind",
-    rename_all = "snake_case",
-    rename_all_fields = "camelCase"
-)]
+// Fields are renamed per variant, not with `rename_all_fields`: the
+// OpenAPI schema (utoipa) reads only the variants' own `rename_all`.
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
+    #[serde(rename_all = "camelCase")]
     Queued {
         agent_type: AgentType,
     },
+    #[serde(rename_all = "camelCase")]
     Started {
         agent_type: AgentType,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         issue_number: Option<u64>,
         pid: Option<u32>,
     },
+    #[serde(rename_all = "camelCase")]
     Progress {
         progress: u8,
         current_step: String,
     },
+    #[serde(rename_all = "camelCase")]
     Log {
         stream: LogStream,
         level: LogLevel,
@@ -40,10 +42,12 @@ pub enum EventBody {
     Resumed,
     /// Its runner was lost and the agent asks to run it again: back to the
     /// queue, for another runner.
+    #[serde(rename_all = "camelCase")]
     Requeued {
         reason: String,
     },
     /// A terminal state: completed, failed, cancelled or timed out.
+    #[serde(rename_all = "camelCase")]
     Finished {
         agent_type: AgentType,
         status: ExecutionStatus,

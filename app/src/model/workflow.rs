@@ -355,12 +355,11 @@ pub struct WorkflowEvent {
 /// What happened in a run (the store's format; dialects map it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(
-    tag = "kind",
-    rename_all = "snake_case",
-    rename_all_fields = "camelCase"
-)]
+// Fields are renamed per variant, not with `rename_all_fields`: the
+// OpenAPI schema (utoipa) reads only the variants' own `rename_all`.
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WorkflowEventBody {
+    #[serde(rename_all = "camelCase")]
     Started {
         workflow_id: Option<WorkflowId>,
         workflow_name: String,
@@ -370,6 +369,7 @@ pub enum WorkflowEventBody {
         rerun_of: Option<WorkflowRunId>,
         actor: Option<String>,
     },
+    #[serde(rename_all = "camelCase")]
     Step {
         workflow_id: Option<WorkflowId>,
         stage: u32,
@@ -383,6 +383,7 @@ pub enum WorkflowEventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    #[serde(rename_all = "camelCase")]
     Finished {
         workflow_id: Option<WorkflowId>,
         status: RunStatus,

@@ -123,6 +123,19 @@ async fn input_the_document_rules_out_is_refused() {
     .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["message"], "the body must be a JSON object");
+    // Nested too: a workflow's budget given as an array of its fields.
+    let (status, agents) = send(&t, &token, "GET", "/api/v1/agents", None).await;
+    assert_eq!(status, 200);
+    let steps = json!([{"key": "one", "agentId": agents[0]["id"], "prompt": "hi"}]);
+    let flow = json!({"name": "Shape", "definition": {"stages": [{"name": "A", "steps": steps}]}});
+    let (status, body) = send(&t, &token, "POST", "/api/v1/workflows", Some(flow.clone())).await;
+    assert_eq!(status, 201, "{body}");
+    let mut bad = flow.clone();
+    bad["budget"] = json!([null, null]);
+    let path = format!("/api/v1/workflows/{}", body["id"].as_str().unwrap());
+    let (status, answer) = send(&t, &token, "PUT", &path, Some(bad)).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["message"], "budget must be a JSON object");
 
     for path in [
         "/api/v1/executions?limit=0",

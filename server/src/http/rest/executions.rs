@@ -51,7 +51,8 @@ struct CreateExecution {
 
 /// Starts a run of an agent; it is queued until a slot is free.
 #[utoipa::path(post, path = "/executions", tag = "executions", request_body = CreateExecution,
-    responses((status = 201, description = "Queued", body = Execution)))]
+    responses((status = 201, description = "Queued", body = Execution),
+        (status = 409, description = "The server is shutting down", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,

@@ -74,7 +74,7 @@ async fn update(
 #[utoipa::path(post, path = "/repositories/{id}/github", tag = "github", params(IdParam),
     request_body = GithubConnect,
     responses((status = 200, body = Repository),
-        (status = 502, description = "GitHub refused or failed", body = ErrorBody)))]
+        (status = 409, description = "It mirrors another GitHub repository already, another repository mirrors that one, or it has issues of its own", body = ErrorBody)))]
 async fn connect(
     State(state): State<AppState>,
     user: AuthUser,
@@ -88,7 +88,8 @@ async fn connect(
 
 /// Checks the connection to GitHub (admins).
 #[utoipa::path(post, path = "/repositories/{id}/test", tag = "github", params(IdParam),
-    responses((status = 200, body = ConnectionCheck)))]
+    responses((status = 200, body = ConnectionCheck),
+        (status = 409, description = "Not connected to GitHub", body = ErrorBody)))]
 async fn test(
     State(state): State<AppState>,
     user: AuthUser,
@@ -101,7 +102,7 @@ async fn test(
 /// Reads the repository's issues from GitHub now.
 #[utoipa::path(post, path = "/repositories/{id}/sync", tag = "github", params(IdParam),
     responses((status = 200, body = SyncReport),
-        (status = 409, description = "Not connected, or a sync is going", body = ErrorBody),
+        (status = 409, description = "Not connected to GitHub", body = ErrorBody),
         (status = 502, description = "GitHub refused or failed", body = ErrorBody)))]
 async fn sync(
     State(state): State<AppState>,

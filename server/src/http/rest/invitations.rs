@@ -111,8 +111,9 @@ struct PasswordChange {
     new_password: String,
 }
 
-/// Changes the caller's password; every session but the one that asked
-/// (which gets the new token in the answer) ends, API keys stay.
+/// Changes the caller's password. Every session token issued before,
+/// the one sent included, is refused from then on; carry on with the token
+/// in the answer. API keys stay.
 #[utoipa::path(post, path = "/me/password", tag = "auth", request_body = PasswordChange,
     responses((status = 200, description = "Changed; a new session token", body = TokenResponse),
         (status = 429, description = "Too many wrong passwords", body = ErrorBody)))]

@@ -44,8 +44,7 @@ async fn list_repositories(
 /// Adds a repository (a local checkout, a GitHub repository, or just a name).
 #[utoipa::path(post, path = "/repositories", tag = "issues", request_body = RepositoryInput,
     responses((status = 201, body = Repository),
-        (status = 409, description = "The name is taken", body = ErrorBody),
-        (status = 502, description = "GitHub refused or failed", body = ErrorBody)))]
+        (status = 409, description = "The name is taken, or that GitHub repository is mirrored already", body = ErrorBody)))]
 async fn create_repository(
     State(state): State<AppState>,
     user: AuthUser,

@@ -33,6 +33,7 @@ mod notifications;
 pub(crate) mod openapi;
 mod reference;
 mod runners;
+mod shape;
 mod users;
 mod workflows;
 
@@ -65,7 +66,7 @@ pub fn router(stylesheet: &str) -> Router<AppState> {
     let (router, _) = described().split_for_parts();
     let stylesheet: std::sync::Arc<str> = stylesheet.into();
     router
-        .route_layer(axum::middleware::from_fn(objects_only))
+        .route_layer(axum::middleware::from_fn(shape::objects_only))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route(
             "/api/v1/reference",
@@ -108,52 +109,6 @@ pub(crate) fn id_filter(name: &str, v: Option<String>) -> Result<Option<String>,
             .map_err(|_| HttpError(ApiError::Invalid(format!("{name} {s:?} is not an id")))),
     }
 }
-
-/// Every request body of this API is a JSON object; serde would also read
-/// a struct from an array of its fields (`[null, null]`), which no client
-/// means. Refused with 422 before any handler sees it.
-async fn objects_only(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let is_json = request
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
-    if !is_json {
-        return next.run(request).await;
-    }
-    let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(b) => b,
-        Err(_) => {
-            return HttpError(ApiError::Invalid(format!(
-                "the body is over {} MiB",
-                BODY_LIMIT >> 20
-            )))
-            .into_response()
-        }
-    };
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first.is_some_and(|b| *b != b'{') {
-        return HttpError(ApiError::Invalid("the body must be a JSON object".into()))
-            .into_response();
-    }
-    next.run(axum::extract::Request::from_parts(
-        parts,
-        axum::body::Body::from(bytes),
-    ))
-    .await
-}
-
-/// The largest request body (axum's default for `Json`).
-const BODY_LIMIT: usize = 2 << 20;
 
 /// A query string, with parse failures reported in the API's error format
 /// (422) rather than axum's plain-text 400.
@@ -213,7 +168,7 @@ pub struct Credentials {
     pub username: String,
     pub password: String,
     /// First-run setup from another machine: the one-time setup code.
-    #[serde(default, alias = "setupCode")]
+    #[serde(default, rename = "setupCode", alias = "setup_code")]
     pub setup_code: Option<String>,
 }
 

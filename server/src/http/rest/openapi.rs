@@ -28,7 +28,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
             or an API key made on the API keys page. Errors are \
             `{\"error\": code, \"message\": text}` with the HTTP status saying which kind.\n\n\
             Live output is not polled here: the WebSocket at `/ws` streams every run's events \
-            (see the README); `GET /api/v1/executions/{id}/events?since=N` reads the same \
+            (see the README); `GET /api/v1/executions/{id}/events?after=N` reads the same \
             events from the store.",
         license(name = "MIT OR Apache-2.0"),
     ),
