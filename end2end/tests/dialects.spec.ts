@@ -3,7 +3,8 @@ import WebSocket from 'ws';
 
 // An API key made on its page signs a CC-Anywhere client (Node's `ws`, as
 // the seed's clients are) in; the run it watches is the one the page
-// shows; revoking the key on the page closes the client's socket.
+// shows; revoking the key on the page closes the client's socket. The
+// page links the API reference, rendered from the OpenAPI document.
 test.describe.configure({ mode: 'serial' });
 
 const ADMIN = { username: 'admin', password: 'correct horse battery' };
@@ -178,4 +179,41 @@ test('the API keys page reads well on a phone and in the dark', async ({ page, c
   await shot(page, 'api-keys-phone-dark');
   await page.setViewportSize({ width: 1280, height: 800 });
   await shot(page, 'api-keys-dark');
+});
+
+test('the API reference is linked from the API keys page and reads well everywhere', async ({ page, context, request }) => {
+  // The page is long (every operation and schema): screenshots show the
+  // viewport, not the whole page.
+  const view = (name: string) => page.screenshot({ path: `screenshots/dialects-${name}.png` });
+  await signIn(page);
+  await page.goto('/api-keys');
+  await page.getByTestId('api-reference').click();
+  await expect(page).toHaveURL(/\/api\/v1\/reference$/);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Yagura REST API');
+  // Every operation of the document has a section; its schema links lead
+  // to the schema's section.
+  const doc = await (await request.get('/api/v1/openapi.json')).json();
+  let operations = 0;
+  for (const item of Object.values<any>(doc.paths)) {
+    operations += ['get', 'put', 'post', 'delete', 'patch'].filter((m) => item[m]).length;
+  }
+  await expect(page.locator('section.op')).toHaveCount(operations);
+  await expect(page.getByText('/api/v1/executions/{id}/log').first()).toBeVisible();
+  await page.locator('a[href="#schema-Execution"]').first().click();
+  await expect(page).toHaveURL(/#schema-Execution$/);
+  await expect(page.locator('#schema-Execution')).toBeInViewport();
+  await view('api-reference');
+  // A phone: nothing scrolls sideways but the tables' own boxes.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto('/api/v1/reference');
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  expect(wide).toBeLessThanOrEqual(390);
+  await view('api-reference-phone');
+  const url = new URL(page.url());
+  await context.addCookies([{ name: 'yagura_theme', value: 'dark', domain: url.hostname, path: '/' }]);
+  await page.reload();
+  await expect(page.locator('html')).toHaveClass(/dark/);
+  await view('api-reference-phone-dark');
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await view('api-reference-dark');
 });

@@ -35,6 +35,9 @@ async fn every_documented_operation_is_served_as_documented() {
         "bearer"
     );
     let paths = doc["paths"].as_object().unwrap();
+    let text = doc.to_string();
+    assert!(text.contains("\"format\":\"uint32\""));
+    assert!(!text.contains("u-int"), "utoipa's format names are renamed");
 
     let mut operations = 0;
     for (path, item) in paths {

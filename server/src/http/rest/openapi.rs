@@ -170,12 +170,35 @@ pub fn document() -> &'static Document {
     &DOC
 }
 
+/// utoipa names unsigned integers' formats `u-int32`, `u-int64`; the
+/// names tools know are `uint32`, `uint64`. (Written into the JSON: utoipa
+/// reads `uint32` back as its own `u-int32`.)
+pub fn format_name(format: &str) -> String {
+    match format.strip_prefix("u-int") {
+        Some(bits) => format!("uint{bits}"),
+        None => format.to_string(),
+    }
+}
+
+fn unsigned_formats(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(f)) = map.get_mut("format") {
+                *f = format_name(f);
+            }
+            map.values_mut().for_each(unsigned_formats);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(unsigned_formats),
+        _ => {}
+    }
+}
+
 /// `GET /api/v1/openapi.json`.
 pub async fn serve() -> axum::response::Response {
     static JSON: LazyLock<String> = LazyLock::new(|| {
-        document()
-            .to_pretty_json()
-            .expect("the OpenAPI document serialises")
+        let mut value = serde_json::to_value(document()).expect("the OpenAPI document serialises");
+        unsigned_formats(&mut value);
+        serde_json::to_string_pretty(&value).expect("JSON serialises")
     });
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],

@@ -315,7 +315,10 @@ fn object_label(o: &Object) -> String {
         SchemaType::Array(ts) => ts.as_slice(),
         SchemaType::AnyValue => return "any".to_string(),
     };
-    let format = o.format.as_ref().map(serde_name);
+    let format = o
+        .format
+        .as_ref()
+        .map(|f| super::openapi::format_name(&serde_name(f)));
     let format = format
         .map(|f| format!(" ({})", esc(&f)))
         .unwrap_or_default();
