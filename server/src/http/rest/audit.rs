@@ -4,13 +4,10 @@
 //! Beside it, `GET /api/v1/insights`: the team's figures.
 
 use app::model::{AuditPage, AuditQuery};
-use axum::{
-    extract::{rejection::QueryRejection, Query, State},
-    Json,
-};
+use axum::{extract::State, Json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::AuthUser;
+use super::{ApiQuery, AuthUser};
 use crate::auth::policy::Op;
 use crate::{http::error::HttpError, state::AppState};
 
@@ -24,10 +21,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
-    query: Result<Query<AuditQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, HttpError> {
     user.allow(Op::ManageUsers)?;
-    let Query(q) = query.map_err(|e| HttpError(app::api::ApiError::Invalid(e.body_text())))?;
     super::page_size("limit", q.limit, 100, 500)?;
     Ok(Json(crate::http::audit::list(&state.db, &q).await?))
 }
@@ -54,9 +50,8 @@ struct InsightsQuery {
 async fn insights(
     State(state): State<AppState>,
     _user: AuthUser,
-    query: Result<Query<InsightsQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<InsightsQuery>,
 ) -> Result<Json<app::model::Insights>, HttpError> {
-    let Query(q) = query.map_err(|e| HttpError(app::api::ApiError::Invalid(e.body_text())))?;
     let days = q.days.unwrap_or(30);
     if !(1..=crate::executions::insights::MAX_DAYS).contains(&days) {
         return Err(HttpError(app::api::ApiError::Invalid(format!(

@@ -136,9 +136,9 @@ async fn list(
     };
     let filter = store::Filter {
         status,
-        agent_id: super::id_filter("agentId", q.agent_id)?,
+        agent_id: super::uuid_filter("agentId", q.agent_id.as_deref())?,
         since_ms: None,
-        issue_id: super::id_filter("issueId", q.issue_id)?,
+        issue_id: super::uuid_filter("issueId", q.issue_id.as_deref())?,
     };
     Ok(Json(
         state

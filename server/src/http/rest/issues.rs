@@ -4,7 +4,7 @@
 use app::api::ApiError;
 use app::model::{
     Board, BoardQuery, Execution, Issue, IssueDetail, IssueId, IssueInput, IssuePage, IssueQuery,
-    IssueState, IssueUpdate, Repository, RepositoryId, RepositoryInput, WorkflowRunSummary,
+    IssueState, IssueUpdate, Repository, RepositoryInput, WorkflowRunSummary,
 };
 use axum::{
     extract::{rejection::JsonRejection, Path, State},
@@ -97,7 +97,7 @@ async fn list(
                 .map_err(|e| HttpError(ApiError::Invalid(e)))?,
         ),
     };
-    let repository_id = repository_param(q.repository_id.as_deref())?;
+    let repository_id = super::id_filter("repositoryId", q.repository_id.as_deref())?;
     let query = IssueQuery {
         state: issue_state,
         label: q.label,
@@ -107,16 +107,6 @@ async fn list(
         offset: q.offset.unwrap_or(0),
     };
     Ok(Json(state.issues.list(query).await?))
-}
-
-fn repository_param(r: Option<&str>) -> Result<Option<RepositoryId>, HttpError> {
-    match r {
-        None | Some("") => Ok(None),
-        Some(r) => r
-            .parse()
-            .map(Some)
-            .map_err(|_| HttpError(ApiError::Invalid(format!("{r:?} is not a repository id")))),
-    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -146,7 +136,7 @@ async fn board(
         user.allow(op)?;
     }
     let query = BoardQuery {
-        repository_id: repository_param(q.repository_id.as_deref())?,
+        repository_id: super::id_filter("repositoryId", q.repository_id.as_deref())?,
         label: q.label,
     };
     Ok(Json(state.issues.board(query, crate::db::now_ms()).await?))

@@ -100,14 +100,23 @@ pub(crate) fn page_size(
 }
 
 /// An id filter from the query: left out or empty (as a form sends it)
-/// filters nothing; anything else must be a UUID (422 otherwise).
-pub(crate) fn id_filter(name: &str, v: Option<String>) -> Result<Option<String>, HttpError> {
-    match v.as_deref().map(str::trim) {
+/// filters nothing; anything else must be an id (422 otherwise).
+pub(crate) fn id_filter<T: std::str::FromStr>(
+    name: &str,
+    v: Option<&str>,
+) -> Result<Option<T>, HttpError> {
+    match v.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(s) => uuid::Uuid::parse_str(s)
-            .map(|u| Some(u.to_string()))
+        Some(s) => s
+            .parse()
+            .map(Some)
             .map_err(|_| HttpError(ApiError::Invalid(format!("{name} {s:?} is not an id")))),
     }
+}
+
+/// An id filter the store takes as text (a UUID, written the usual way).
+pub(crate) fn uuid_filter(name: &str, v: Option<&str>) -> Result<Option<String>, HttpError> {
+    Ok(id_filter::<uuid::Uuid>(name, v)?.map(|u| u.to_string()))
 }
 
 /// A query string, with parse failures reported in the API's error format

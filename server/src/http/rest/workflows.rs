@@ -193,8 +193,8 @@ async fn list_runs(
         state
             .workflows
             .list_runs(&RunFilter {
-                workflow_id: super::id_filter("workflowId", q.workflow_id)?,
-                issue_id: super::id_filter("issueId", q.issue_id)?,
+                workflow_id: super::uuid_filter("workflowId", q.workflow_id.as_deref())?,
+                issue_id: super::uuid_filter("issueId", q.issue_id.as_deref())?,
                 active: q.active,
             })
             .await?,
