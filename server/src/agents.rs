@@ -9,7 +9,7 @@ use app::model::{
     Agent, AgentId, AgentInput, AgentType, ProgramCheck, DEFAULT_OUTPUT_CAP, MASKED, PRESETS,
 };
 
-use sqlx::types::Json;
+use crate::db::Json;
 
 use crate::db::{self, agents as store, Db};
 use crate::secrets::Sealer;

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use super::Json;
 use app::model::{AgentType, ExecutionStatus, RunnerLost};
-use sqlx::types::Json;
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use sqlx::{FromRow, QueryBuilder};
 
 use super::Db;
 
@@ -104,43 +104,47 @@ pub struct NewExecution {
 
 /// Inserts a new execution (no events yet).
 pub async fn create(db: &Db, row: &NewExecution) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO executions (id, agent_id, agent_name, agent_type, prompt, argv, env, timeout_secs, \
-         output_cap_bytes, status, created_by, created_at, issue_id, workflow_run_id, capabilities, task_name, \
-         description, tags, metadata, on_runner_lost, needs_runner) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
-    )
-    .bind(&row.id)
-    .bind(&row.agent_id)
-    .bind(&row.agent_name)
-    .bind(row.agent_type)
-    .bind(&row.prompt)
-    .bind(Json(&row.argv))
-    .bind(Json(&row.env))
-    .bind(row.timeout_secs)
-    .bind(row.output_cap_bytes)
-    .bind(row.status)
-    .bind(&row.created_by)
-    .bind(row.created_at)
-    .bind(&row.issue_id)
-    .bind(&row.workflow_run_id)
-    .bind(Json(&row.capabilities))
-    .bind(&row.task_name)
-    .bind(&row.description)
-    .bind(Json(&row.tags))
-    .bind(&row.metadata)
-    .bind(row.on_runner_lost)
-    .bind(row.needs_runner)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "INSERT INTO executions (id, agent_id, agent_name, agent_type, prompt, argv, env, timeout_secs, \
+             output_cap_bytes, status, created_by, created_at, issue_id, workflow_run_id, capabilities, task_name, \
+             description, tags, metadata, on_runner_lost, needs_runner) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+        )
+        .bind(&row.id)
+        .bind(&row.agent_id)
+        .bind(&row.agent_name)
+        .bind(row.agent_type)
+        .bind(&row.prompt)
+        .bind(Json(&row.argv))
+        .bind(Json(&row.env))
+        .bind(row.timeout_secs)
+        .bind(row.output_cap_bytes)
+        .bind(row.status)
+        .bind(&row.created_by)
+        .bind(row.created_at)
+        .bind(&row.issue_id)
+        .bind(&row.workflow_run_id)
+        .bind(Json(&row.capabilities))
+        .bind(&row.task_name)
+        .bind(&row.description)
+        .bind(Json(&row.tags))
+        .bind(&row.metadata)
+        .bind(row.on_runner_lost)
+        .bind(row.needs_runner)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }
 
 pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<ExecutionRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM {FROM} WHERE e.id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM {FROM} WHERE e.id = $1"))
+            .bind(id)
+            .fetch_optional(db)
+            .await
+    })
 }
 
 /// Filters for [`list`]; `None` means any.
@@ -153,7 +157,13 @@ pub struct Filter {
     pub issue_id: Option<String>,
 }
 
-fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a Filter) {
+fn push_filter<'a, DB>(q: &mut QueryBuilder<'a, DB>, f: &'a Filter)
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    ExecutionStatus: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
     q.push(" WHERE 1 = 1");
     if let Some(s) = f.status {
         q.push(" AND e.status = ").push_bind(s);
@@ -176,13 +186,15 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<ExecutionRow>> {
-    let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {FROM}"));
-    push_filter(&mut q, filter);
-    q.push(" ORDER BY e.created_at DESC, e.id DESC LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    q.build_query_as().fetch_all(db).await
+    crate::on_db!(db, db => {
+        let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM {FROM}"));
+        push_filter(&mut q, filter);
+        q.push(" ORDER BY e.created_at DESC, e.id DESC LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        q.build_query_as().fetch_all(db).await
+    })
 }
 
 /// The newest execution started on each of `issue_ids` by itself (not as
@@ -191,62 +203,74 @@ pub async fn latest_standalone_of_issues(
     db: &Db,
     issue_ids: &[String],
 ) -> sqlx::Result<Vec<ExecutionRow>> {
-    if issue_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE e.id IN (SELECT id FROM (SELECT id, \
-         ROW_NUMBER() OVER (PARTITION BY issue_id ORDER BY created_at DESC, id DESC) AS n \
-         FROM executions WHERE workflow_run_id IS NULL AND issue_id IN ("
-    ));
-    let mut list = q.separated(", ");
-    for id in issue_ids {
-        list.push_bind(id);
-    }
-    q.push(")) latest WHERE n = 1)");
-    q.build_query_as().fetch_all(db).await
+    crate::on_db!(db, db => {
+        if issue_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::new(format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE e.id IN (SELECT id FROM (SELECT id, \
+             ROW_NUMBER() OVER (PARTITION BY issue_id ORDER BY created_at DESC, id DESC) AS n \
+             FROM executions WHERE workflow_run_id IS NULL AND issue_id IN ("
+        ));
+        let mut list = q.separated(", ");
+        for id in issue_ids {
+            list.push_bind(id);
+        }
+        q.push(")) latest WHERE n = 1)");
+        q.build_query_as().fetch_all(db).await
+    })
 }
 
 pub async fn count(db: &Db, filter: &Filter) -> sqlx::Result<i64> {
-    let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM executions e");
-    push_filter(&mut q, filter);
-    q.build_query_scalar().fetch_one(db).await
+    crate::on_db!(db, db => {
+        let mut q = QueryBuilder::new("SELECT COUNT(*) FROM executions e");
+        push_filter(&mut q, filter);
+        q.build_query_scalar().fetch_one(db).await
+    })
 }
 
 /// Counts per status of executions created since `since_ms`.
 pub async fn count_by_status(db: &Db, since_ms: i64) -> sqlx::Result<Vec<(ExecutionStatus, i64)>> {
-    sqlx::query_as("SELECT status, COUNT(*) FROM executions WHERE created_at >= $1 GROUP BY status")
-        .bind(since_ms)
-        .fetch_all(db)
-        .await
+    crate::on_db!(db, db => {
+        sqlx::query_as("SELECT status, COUNT(*) FROM executions WHERE created_at >= $1 GROUP BY status")
+            .bind(since_ms)
+            .fetch_all(db)
+            .await
+    })
 }
 
 /// Oldest queued executions not yet claimed by a runner first, with the
 /// capabilities each needs and whether only a runner can take it.
 pub async fn queued(db: &Db, limit: i64) -> sqlx::Result<Vec<(String, Json<Vec<String>>, bool)>> {
-    sqlx::query_as(
-        "SELECT id, capabilities, needs_runner FROM executions WHERE status = 'queued' \
-         AND runner_id IS NULL ORDER BY created_at, id LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(
+            "SELECT id, capabilities, needs_runner FROM executions WHERE status = 'queued' \
+             AND runner_id IS NULL ORDER BY created_at, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// Executions a previous server process left running or paused.
 pub async fn unfinished(db: &Db) -> sqlx::Result<Vec<ExecutionRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE e.status IN ('running', 'paused') AND e.runner_id IS NULL"
-    ))
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE e.status IN ('running', 'paused') AND e.runner_id IS NULL"
+        ))
+        .fetch_all(db)
+        .await
+    })
 }
 
 pub async fn last_seq(db: &Db, id: &str) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT last_seq FROM executions WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    crate::on_db!(db, db => {
+        sqlx::query_scalar("SELECT last_seq FROM executions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await
+    })
 }
 
 /// A stored event row.
@@ -266,44 +290,50 @@ pub async fn events_after(
     after: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<EventRow>> {
-    sqlx::query_as(
-        "SELECT execution_id, seq, kind, payload, at_ms FROM execution_events \
-         WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-    )
-    .bind(id)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(
+            "SELECT execution_id, seq, kind, payload, at_ms FROM execution_events \
+             WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// The last `limit` log events of one execution, in order.
 pub async fn log_tail(db: &Db, id: &str, limit: i64) -> sqlx::Result<Vec<EventRow>> {
-    let mut rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT execution_id, seq, kind, payload, at_ms FROM execution_events \
-         WHERE execution_id = $1 AND kind = 'log' ORDER BY seq DESC LIMIT $2",
-    )
-    .bind(id)
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
-    rows.reverse();
-    Ok(rows)
+    crate::on_db!(db, db => {
+        let mut rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT execution_id, seq, kind, payload, at_ms FROM execution_events \
+             WHERE execution_id = $1 AND kind = 'log' ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(id)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+        rows.reverse();
+        Ok(rows)
+    })
 }
 
 /// Executions with events at or after `since_ms`, each with the seq just
 /// before its first such event (where a follower that missed them
 /// resumes). Only executions still going or ended since then are looked at.
 pub async fn active_since(db: &Db, since_ms: i64) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query_as(
-        "SELECT e.id, COALESCE((SELECT MIN(v.seq) FROM execution_events v \
-                                WHERE v.execution_id = e.id AND v.at_ms >= $1), e.last_seq + 1) - 1 \
-         FROM executions e \
-         WHERE e.status IN ('queued', 'running', 'paused') OR e.finished_at >= $1 OR e.created_at >= $1",
-    )
-    .bind(since_ms)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(
+            "SELECT e.id, COALESCE((SELECT MIN(v.seq) FROM execution_events v \
+                                    WHERE v.execution_id = e.id AND v.at_ms >= $1), e.last_seq + 1) - 1 \
+             FROM executions e \
+             WHERE e.status IN ('queued', 'running', 'paused') OR e.finished_at >= $1 OR e.created_at >= $1",
+        )
+        .bind(since_ms)
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// The state change an event makes to its execution row.
@@ -362,115 +392,120 @@ pub async fn append(
 }
 
 async fn append_in(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    tx: &mut super::Tx,
     events: &[(EventRow, Effect)],
     remote_seqs: &[(String, i64)],
 ) -> sqlx::Result<()> {
-    for (id, seq) in remote_seqs {
-        sqlx::query("UPDATE executions SET remote_seq = $2 WHERE id = $1 AND remote_seq < $2")
-            .bind(id)
-            .bind(seq)
-            .execute(&mut **tx)
-            .await?;
-    }
-    for chunk in events.chunks(1000).filter(|c| !c.is_empty()) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO execution_events (execution_id, seq, kind, payload, at_ms) ",
-        );
-        q.push_values(chunk, |mut b, (row, _)| {
-            b.push_bind(&row.execution_id)
-                .push_bind(row.seq)
-                .push_bind(&row.kind)
-                .push_bind(&row.payload)
-                .push_bind(row.at_ms);
-        });
-        q.build().execute(&mut **tx).await?;
-    }
-    for (row, effect) in events {
-        match effect {
-            Effect::None => {}
-            Effect::Usage(report) => {
-                super::usage::apply(tx, &row.execution_id, report, row.at_ms).await?;
-            }
-            Effect::Started { at_ms } => {
-                sqlx::query(
-                    "UPDATE executions SET status = 'running', started_at = $2 WHERE id = $1",
-                )
-                .bind(&row.execution_id)
-                .bind(at_ms)
+    crate::on_tx!(tx, tx => {
+        for (id, seq) in remote_seqs {
+            sqlx::query("UPDATE executions SET remote_seq = $2 WHERE id = $1 AND remote_seq < $2")
+                .bind(id)
+                .bind(seq)
                 .execute(&mut **tx)
                 .await?;
-            }
-            Effect::Progress {
-                progress,
-                current_step,
-            } => {
-                sqlx::query("UPDATE executions SET progress = $2, current_step = $3 WHERE id = $1")
+        }
+        for chunk in events.chunks(1000).filter(|c| !c.is_empty()) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO execution_events (execution_id, seq, kind, payload, at_ms) ",
+            );
+            q.push_values(chunk, |mut b, (row, _)| {
+                b.push_bind(&row.execution_id)
+                    .push_bind(row.seq)
+                    .push_bind(&row.kind)
+                    .push_bind(&row.payload)
+                    .push_bind(row.at_ms);
+            });
+            q.build().execute(&mut **tx).await?;
+        }
+        for (row, effect) in events {
+            match effect {
+                Effect::None => {}
+                Effect::Usage(report) => {
+                    super::usage::statement(&row.execution_id, report, row.at_ms)
+                        .query()
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Effect::Started { at_ms } => {
+                    sqlx::query(
+                        "UPDATE executions SET status = 'running', started_at = $2 WHERE id = $1",
+                    )
                     .bind(&row.execution_id)
-                    .bind(progress)
-                    .bind(current_step)
+                    .bind(at_ms)
                     .execute(&mut **tx)
                     .await?;
-            }
-            Effect::Status { status } => {
-                sqlx::query(
-                    "UPDATE executions SET status = $2 WHERE id = $1 \
-                     AND status NOT IN ('completed', 'failed', 'cancelled', 'timed_out')",
-                )
-                .bind(&row.execution_id)
-                .bind(*status)
-                .execute(&mut **tx)
-                .await?;
-            }
-            Effect::Requeued => {
-                sqlx::query(
-                    "UPDATE executions SET status = 'queued', runner_id = NULL, lease_expires_at = NULL, \
-                     remote_seq = 0, started_at = NULL, progress = 0, current_step = NULL \
-                     WHERE id = $1 AND status IN ('queued', 'running', 'paused')",
-                )
-                .bind(&row.execution_id)
-                .execute(&mut **tx)
-                .await?;
-            }
-            Effect::Finished(f) => {
-                sqlx::query(
-                    "UPDATE executions SET status = $2, result = $3, error_code = $4, error_message = $5, \
-                     exit_code = $6, signal = $7, cpu_ms = $8, peak_memory_kb = $9, wall_ms = $10, finished_at = $11, \
-                     progress = CASE WHEN $2 = 'completed' THEN 100 ELSE progress END \
-                     WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled', 'timed_out')",
-                )
-                .bind(&row.execution_id)
-                .bind(f.status)
-                .bind(&f.result)
-                .bind(&f.error_code)
-                .bind(&f.error_message)
-                .bind(f.exit_code)
-                .bind(f.signal)
-                .bind(f.cpu_ms)
-                .bind(f.peak_memory_kb)
-                .bind(f.wall_ms)
-                .bind(f.at_ms)
-                .execute(&mut **tx)
-                .await?;
+                }
+                Effect::Progress {
+                    progress,
+                    current_step,
+                } => {
+                    sqlx::query("UPDATE executions SET progress = $2, current_step = $3 WHERE id = $1")
+                        .bind(&row.execution_id)
+                        .bind(progress)
+                        .bind(current_step)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Effect::Status { status } => {
+                    sqlx::query(
+                        "UPDATE executions SET status = $2 WHERE id = $1 \
+                         AND status NOT IN ('completed', 'failed', 'cancelled', 'timed_out')",
+                    )
+                    .bind(&row.execution_id)
+                    .bind(*status)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Effect::Requeued => {
+                    sqlx::query(
+                        "UPDATE executions SET status = 'queued', runner_id = NULL, lease_expires_at = NULL, \
+                         remote_seq = 0, started_at = NULL, progress = 0, current_step = NULL \
+                         WHERE id = $1 AND status IN ('queued', 'running', 'paused')",
+                    )
+                    .bind(&row.execution_id)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Effect::Finished(f) => {
+                    sqlx::query(
+                        "UPDATE executions SET status = $2, result = $3, error_code = $4, error_message = $5, \
+                         exit_code = $6, signal = $7, cpu_ms = $8, peak_memory_kb = $9, wall_ms = $10, finished_at = $11, \
+                         progress = CASE WHEN $2 = 'completed' THEN 100 ELSE progress END \
+                         WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled', 'timed_out')",
+                    )
+                    .bind(&row.execution_id)
+                    .bind(f.status)
+                    .bind(&f.result)
+                    .bind(&f.error_code)
+                    .bind(&f.error_message)
+                    .bind(f.exit_code)
+                    .bind(f.signal)
+                    .bind(f.cpu_ms)
+                    .bind(f.peak_memory_kb)
+                    .bind(f.wall_ms)
+                    .bind(f.at_ms)
+                    .execute(&mut **tx)
+                    .await?;
+                }
             }
         }
-    }
-    // One last_seq update per execution in the batch: its highest seq.
-    let mut highest: Vec<(&str, i64)> = Vec::new();
-    for (row, _) in events {
-        match highest.iter_mut().find(|(id, _)| *id == row.execution_id) {
-            Some(entry) => entry.1 = entry.1.max(row.seq),
-            None => highest.push((&row.execution_id, row.seq)),
+        // One last_seq update per execution in the batch: its highest seq.
+        let mut highest: Vec<(&str, i64)> = Vec::new();
+        for (row, _) in events {
+            match highest.iter_mut().find(|(id, _)| *id == row.execution_id) {
+                Some(entry) => entry.1 = entry.1.max(row.seq),
+                None => highest.push((&row.execution_id, row.seq)),
+            }
         }
-    }
-    for (id, seq) in highest {
-        sqlx::query("UPDATE executions SET last_seq = $2 WHERE id = $1")
-            .bind(id)
-            .bind(seq)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
+        for (id, seq) in highest {
+            sqlx::query("UPDATE executions SET last_seq = $2 WHERE id = $1")
+                .bind(id)
+                .bind(seq)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    })
 }
 
 /// Seed 000's task fields of an execution.
@@ -482,50 +517,58 @@ pub async fn update_task_fields(
     tags: &[String],
     timeout_secs: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE executions SET task_name = $2, description = $3, tags = $4, timeout_secs = $5 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(name)
-    .bind(description)
-    .bind(Json(tags))
-    .bind(timeout_secs)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET task_name = $2, description = $3, tags = $4, timeout_secs = $5 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(description)
+        .bind(Json(tags))
+        .bind(timeout_secs)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }
 
 /// Deletes an ended execution with its events; false when there is none.
 pub async fn delete_ended(db: &Db, id: &str) -> sqlx::Result<bool> {
-    sqlx::query(
-        "DELETE FROM executions WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled', 'timed_out')",
-    )
-    .bind(id)
-    .execute(db)
-    .await
-    .map(|r| r.rows_affected() > 0)
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "DELETE FROM executions WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled', 'timed_out')",
+        )
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() > 0)
+    })
 }
 
 /// The first `limit` log messages of an execution.
 pub async fn log_messages(db: &Db, id: &str, limit: i64) -> sqlx::Result<Vec<(i64, String)>> {
-    sqlx::query_as(
-        "SELECT seq, payload FROM execution_events WHERE execution_id = $1 AND kind = 'log' ORDER BY seq LIMIT $2",
-    )
-    .bind(id)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(
+            "SELECT seq, payload FROM execution_events WHERE execution_id = $1 AND kind = 'log' ORDER BY seq LIMIT $2",
+        )
+        .bind(id)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// How many events of `kind` an execution has (e.g. how often it was requeued).
 pub async fn count_events(db: &Db, id: &str, kind: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM execution_events WHERE execution_id = $1 AND kind = $2",
-    )
-    .bind(id)
-    .bind(kind)
-    .fetch_one(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM execution_events WHERE execution_id = $1 AND kind = $2",
+        )
+        .bind(id)
+        .bind(kind)
+        .fetch_one(db)
+        .await
+    })
 }
 
 /// Where an execution works in a repository.
@@ -537,32 +580,38 @@ pub async fn set_execution_worktree(
     base_commit: &str,
     worktree: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE executions SET repository_id = $2, branch = $3, base_commit = $4, worktree = $5 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(repository_id)
-    .bind(branch)
-    .bind(base_commit)
-    .bind(worktree)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET repository_id = $2, branch = $3, base_commit = $4, worktree = $5 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(repository_id)
+        .bind(branch)
+        .bind(base_commit)
+        .bind(worktree)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }
 
 /// Every execution's environment that is not empty, by id.
 pub async fn environments(db: &Db) -> sqlx::Result<Vec<(String, Json<BTreeMap<String, String>>)>> {
-    sqlx::query_as("SELECT id, env FROM executions WHERE env <> '{}'")
-        .fetch_all(db)
-        .await
+    crate::on_db!(db, db => {
+        sqlx::query_as("SELECT id, env FROM executions WHERE env <> '{}'")
+            .fetch_all(db)
+            .await
+    })
 }
 
 /// Replaces an execution's environment (sealing values stored in the clear).
 pub async fn set_env(db: &Db, id: &str, env: &BTreeMap<String, String>) -> sqlx::Result<()> {
-    sqlx::query("UPDATE executions SET env = $2 WHERE id = $1")
-        .bind(id)
-        .bind(Json(env))
-        .execute(db)
-        .await
-        .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE executions SET env = $2 WHERE id = $1")
+            .bind(id)
+            .bind(Json(env))
+            .execute(db)
+            .await
+            .map(|_| ())
+    })
 }

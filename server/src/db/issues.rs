@@ -1,8 +1,8 @@
 //! Issues: numbered per repository, local or mirrored from GitHub.
 
+use super::Json;
 use app::model::IssueState;
-use sqlx::types::Json;
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use sqlx::{FromRow, QueryBuilder};
 
 use super::Db;
 
@@ -43,60 +43,66 @@ pub struct NewIssue<'a> {
 /// Inserts an issue with the repository's next number, in one
 /// transaction; returns the number. `None` when the repository is gone.
 pub async fn insert_issue(db: &Db, issue: &NewIssue<'_>) -> sqlx::Result<Option<i64>> {
-    let mut tx = db.begin().await?;
-    let number: Option<i64> = sqlx::query_scalar(
-        "UPDATE repositories SET next_number = next_number + 1 WHERE id = $1 RETURNING next_number - 1",
-    )
-    .bind(issue.repository_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(number) = number else {
-        return Ok(None);
-    };
-    sqlx::query(
-        "INSERT INTO issues (id, repository_id, number, title, body, state, labels, assignee, created_by, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $9)",
-    )
-    .bind(issue.id)
-    .bind(issue.repository_id)
-    .bind(number)
-    .bind(issue.title)
-    .bind(issue.body)
-    .bind(Json(issue.labels))
-    .bind(issue.assignee)
-    .bind(issue.created_by)
-    .bind(issue.now)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(Some(number))
+    crate::on_db!(db, db => {
+        let mut tx = db.begin().await?;
+        let number: Option<i64> = sqlx::query_scalar(
+            "UPDATE repositories SET next_number = next_number + 1 WHERE id = $1 RETURNING next_number - 1",
+        )
+        .bind(issue.repository_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(number) = number else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO issues (id, repository_id, number, title, body, state, labels, assignee, created_by, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $9)",
+        )
+        .bind(issue.id)
+        .bind(issue.repository_id)
+        .bind(number)
+        .bind(issue.title)
+        .bind(issue.body)
+        .bind(Json(issue.labels))
+        .bind(issue.assignee)
+        .bind(issue.created_by)
+        .bind(issue.now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(number))
+    })
 }
 
 pub async fn find_issue(db: &Db, id: &str) -> sqlx::Result<Option<IssueRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {ISSUE_COLUMNS} FROM {ISSUE_FROM} WHERE i.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {ISSUE_COLUMNS} FROM {ISSUE_FROM} WHERE i.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+    })
 }
 
 /// Writes the editable fields of an issue.
 pub async fn update_issue(db: &Db, row: &IssueRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE issues SET title = $2, body = $3, state = $4, labels = $5, assignee = $6, updated_at = $7 \
-         WHERE id = $1",
-    )
-    .bind(&row.id)
-    .bind(&row.title)
-    .bind(&row.body)
-    .bind(row.state)
-    .bind(&row.labels)
-    .bind(&row.assignee)
-    .bind(row.updated_at)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE issues SET title = $2, body = $3, state = $4, labels = $5, assignee = $6, updated_at = $7 \
+             WHERE id = $1",
+        )
+        .bind(&row.id)
+        .bind(&row.title)
+        .bind(&row.body)
+        .bind(row.state)
+        .bind(&row.labels)
+        .bind(&row.assignee)
+        .bind(row.updated_at)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }
 
 #[derive(Debug, Default, Clone)]
@@ -111,7 +117,13 @@ pub struct IssueFilter {
     pub updated_since: Option<i64>,
 }
 
-fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a IssueFilter) {
+fn push_filter<'a, DB>(q: &mut QueryBuilder<'a, DB>, f: &'a IssueFilter)
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    IssueState: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
     q.push(" WHERE 1 = 1");
     if let Some(s) = f.state {
         q.push(" AND i.state = ").push_bind(s);
@@ -164,27 +176,33 @@ pub async fn list_issues(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<IssueRow>> {
-    let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {ISSUE_COLUMNS} FROM {ISSUE_FROM}"));
-    push_filter(&mut q, filter);
-    q.push(" ORDER BY i.updated_at DESC, i.id DESC LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    q.build_query_as().fetch_all(db).await
+    crate::on_db!(db, db => {
+        let mut q = QueryBuilder::new(format!("SELECT {ISSUE_COLUMNS} FROM {ISSUE_FROM}"));
+        push_filter(&mut q, filter);
+        q.push(" ORDER BY i.updated_at DESC, i.id DESC LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        q.build_query_as().fetch_all(db).await
+    })
 }
 
 pub async fn count_issues(db: &Db, filter: &IssueFilter) -> sqlx::Result<i64> {
-    let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT COUNT(*) FROM {ISSUE_FROM}"));
-    push_filter(&mut q, filter);
-    q.build_query_scalar().fetch_one(db).await
+    crate::on_db!(db, db => {
+        let mut q = QueryBuilder::new(format!("SELECT COUNT(*) FROM {ISSUE_FROM}"));
+        push_filter(&mut q, filter);
+        q.build_query_scalar().fetch_one(db).await
+    })
 }
 
 /// Issues of a repository that did not come from GitHub.
 pub async fn count_local_issues(db: &Db, repository_id: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM issues WHERE repository_id = $1 AND html_url IS NULL")
-        .bind(repository_id)
-        .fetch_one(db)
-        .await
+    crate::on_db!(db, db => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM issues WHERE repository_id = $1 AND html_url IS NULL")
+            .bind(repository_id)
+            .fetch_one(db)
+            .await
+    })
 }
 
 /// An issue as GitHub has it.
@@ -208,36 +226,38 @@ pub struct MirroredIssue<'a> {
 /// number exists already (the caller updates it instead). Keeps the
 /// repository's counter past every mirrored number.
 pub async fn insert_mirrored(db: &Db, issue: &MirroredIssue<'_>) -> sqlx::Result<bool> {
-    let mut tx = db.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO issues (id, repository_id, number, title, body, state, labels, assignee, created_by, \
-         created_at, updated_at, html_url, github_updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) \
-         ON CONFLICT (repository_id, number) DO NOTHING",
-    )
-    .bind(issue.id)
-    .bind(issue.repository_id)
-    .bind(issue.number)
-    .bind(issue.title)
-    .bind(issue.body)
-    .bind(issue.state)
-    .bind(Json(issue.labels))
-    .bind(issue.assignee)
-    .bind(issue.created_by)
-    .bind(issue.now)
-    .bind(issue.html_url)
-    .bind(issue.github_updated_at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    sqlx::query("UPDATE repositories SET next_number = $2 + 1 WHERE id = $1 AND next_number <= $2")
+    crate::on_db!(db, db => {
+        let mut tx = db.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO issues (id, repository_id, number, title, body, state, labels, assignee, created_by, \
+             created_at, updated_at, html_url, github_updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) \
+             ON CONFLICT (repository_id, number) DO NOTHING",
+        )
+        .bind(issue.id)
         .bind(issue.repository_id)
         .bind(issue.number)
+        .bind(issue.title)
+        .bind(issue.body)
+        .bind(issue.state)
+        .bind(Json(issue.labels))
+        .bind(issue.assignee)
+        .bind(issue.created_by)
+        .bind(issue.now)
+        .bind(issue.html_url)
+        .bind(issue.github_updated_at)
         .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(inserted)
+        .await?
+        .rows_affected()
+            == 1;
+        sqlx::query("UPDATE repositories SET next_number = $2 + 1 WHERE id = $1 AND next_number <= $2")
+            .bind(issue.repository_id)
+            .bind(issue.number)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(inserted)
+    })
 }
 
 /// How an update of a mirrored issue went.
@@ -259,37 +279,39 @@ pub async fn update_mirrored(
     expected: i64,
     github_updated_at: Option<&str>,
 ) -> sqlx::Result<MirrorUpdate> {
-    let done = sqlx::query(
-        "UPDATE issues SET title = $2, body = $3, state = $4, labels = $5, assignee = $6, updated_at = $7, \
-         github_updated_at = COALESCE($9, github_updated_at), html_url = COALESCE($10, html_url) \
-         WHERE id = $1 AND updated_at = $8 \
-         AND (github_updated_at IS NULL OR $9 IS NULL OR github_updated_at <= $9)",
-    )
-    .bind(&row.id)
-    .bind(&row.title)
-    .bind(&row.body)
-    .bind(row.state)
-    .bind(&row.labels)
-    .bind(&row.assignee)
-    .bind(row.updated_at)
-    .bind(expected)
-    .bind(github_updated_at)
-    .bind(&row.html_url)
-    .execute(db)
-    .await?
-    .rows_affected()
-        == 1;
-    if done {
-        return Ok(MirrorUpdate::Done);
-    }
-    let stored: Option<Option<String>> =
-        sqlx::query_scalar("SELECT github_updated_at FROM issues WHERE id = $1")
-            .bind(&row.id)
-            .fetch_optional(db)
-            .await?;
-    Ok(match (stored.flatten(), github_updated_at) {
-        (Some(stored), Some(given)) if stored.as_str() > given => MirrorUpdate::Stale,
-        _ => MirrorUpdate::Raced,
+    crate::on_db!(db, db => {
+        let done = sqlx::query(
+            "UPDATE issues SET title = $2, body = $3, state = $4, labels = $5, assignee = $6, updated_at = $7, \
+             github_updated_at = COALESCE($9, github_updated_at), html_url = COALESCE($10, html_url) \
+             WHERE id = $1 AND updated_at = $8 \
+             AND (github_updated_at IS NULL OR $9 IS NULL OR github_updated_at <= $9)",
+        )
+        .bind(&row.id)
+        .bind(&row.title)
+        .bind(&row.body)
+        .bind(row.state)
+        .bind(&row.labels)
+        .bind(&row.assignee)
+        .bind(row.updated_at)
+        .bind(expected)
+        .bind(github_updated_at)
+        .bind(&row.html_url)
+        .execute(db)
+        .await?
+        .rows_affected()
+            == 1;
+        if done {
+            return Ok(MirrorUpdate::Done);
+        }
+        let stored: Option<Option<String>> =
+            sqlx::query_scalar("SELECT github_updated_at FROM issues WHERE id = $1")
+                .bind(&row.id)
+                .fetch_optional(db)
+                .await?;
+        Ok(match (stored.flatten(), github_updated_at) {
+            (Some(stored), Some(given)) if stored.as_str() > given => MirrorUpdate::Stale,
+            _ => MirrorUpdate::Raced,
+        })
     })
 }
 
@@ -298,28 +320,34 @@ pub async fn find_issue_id(
     repository_id: &str,
     number: i64,
 ) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT id FROM issues WHERE repository_id = $1 AND number = $2")
-        .bind(repository_id)
-        .bind(number)
-        .fetch_optional(db)
-        .await
+    crate::on_db!(db, db => {
+        sqlx::query_scalar("SELECT id FROM issues WHERE repository_id = $1 AND number = $2")
+            .bind(repository_id)
+            .bind(number)
+            .fetch_optional(db)
+            .await
+    })
 }
 
 pub async fn issue_html_url(db: &Db, id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar::<_, Option<String>>("SELECT html_url FROM issues WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
-        .map(Option::flatten)
+    crate::on_db!(db, db => {
+        sqlx::query_scalar::<_, Option<String>>("SELECT html_url FROM issues WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await
+            .map(Option::flatten)
+    })
 }
 
 pub async fn set_issue_html_url(db: &Db, id: &str, url: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE issues SET html_url = $2 WHERE id = $1")
-        .bind(id)
-        .bind(url)
-        .execute(db)
-        .await
-        .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE issues SET html_url = $2 WHERE id = $1")
+            .bind(id)
+            .bind(url)
+            .execute(db)
+            .await
+            .map(|_| ())
+    })
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ pub mod users;
 pub mod work;
 pub mod workflows;
 
+mod json;
+mod postgres;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -33,8 +36,91 @@ use sqlx::ConnectOptions;
 
 use crate::config::StoreLocation;
 
-/// The connection pool every query goes through.
-pub type Db = sqlx::SqlitePool;
+pub use json::Json;
+
+/// The connection pool every query goes through: SQLite (the default, a
+/// file in the data directory) or PostgreSQL (`DATABASE_URL=postgres://…`).
+/// Each store function is written once and compiled for both (see
+/// [`on_db!`](crate::on_db)).
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// A transaction on either back end, begun with [`Db::begin`].
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db` (a
+/// `&Db`): the body is compiled once per back end, so the same SQL and the
+/// same row types serve both.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like [`on_db!`] for a `&mut Tx`: `$tx` is bound to the concrete
+/// `&mut sqlx::Transaction` (use `&mut **$tx` as the executor).
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite($conn) => $body,
+            $crate::db::Tx::Postgres($conn) => $body,
+        }
+    };
+}
+
+/// Which database a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await,
+            Tx::Postgres(tx) => tx.rollback().await,
+        }
+    }
+}
 
 /// An opened store: the data directory and the migrated database.
 #[derive(Clone)]
@@ -52,32 +138,13 @@ impl Store {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", location.data_dir.join("yagura.db").display()),
         };
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            bail!("PostgreSQL is not supported by this build yet; use an sqlite:// URL");
-        }
-        if !url.starts_with("sqlite:") {
-            bail!("unsupported database URL {url:?}: expected sqlite://PATH");
-        }
-        let options = SqliteConnectOptions::from_str(&url)
-            .with_context(|| format!("invalid database URL {url:?}"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true)
-            // A batch INSERT is thousands of characters; a slow one (a
-            // full disk retrying) must not print it on every attempt.
-            .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
-        private_file(options.get_filename())?;
-        let db = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("cannot open the database at {url}"))?;
-        MIGRATOR
-            .run(&db)
-            .await
-            .context("cannot apply database migrations")?;
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            postgres::open(&url).await?
+        } else if url.starts_with("sqlite:") {
+            open_sqlite(&url).await?
+        } else {
+            bail!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://…");
+        };
         // Absolute and without symlinks: working directories and git
         // worktrees are handed to processes that run elsewhere than the
         // server's current directory, and compared with what git lists.
@@ -91,7 +158,31 @@ impl Store {
     }
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+async fn open_sqlite(url: &str) -> anyhow::Result<Db> {
+    let options = SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("invalid database URL {url:?}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true)
+        // A batch INSERT is thousands of characters; a slow one (a
+        // full disk retrying) must not print it on every attempt.
+        .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(1));
+    private_file(options.get_filename())?;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open the database at {url}"))?;
+    SQLITE_MIGRATOR
+        .run(&pool)
+        .await
+        .context("cannot apply database migrations")?;
+    Ok(Db::Sqlite(pool))
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.is_dir() {
@@ -148,13 +239,16 @@ fn private_file(path: &Path) -> anyhow::Result<()> {
 /// Rewrites the database file (drops freed pages, which may still hold
 /// values since overwritten).
 pub async fn vacuum(db: &Db) -> sqlx::Result<()> {
-    sqlx::query("VACUUM").execute(db).await.map(|_| ())
+    on_db!(db, db => sqlx::query("VACUUM").execute(db).await.map(|_| ()))
 }
 
 /// Writes a consistent copy of the database to `to` (SQLite's `VACUUM
 /// INTO`: one read transaction, so a running server keeps writing), mode
 /// 0600. Refuses to overwrite.
 pub async fn backup_into(db: &Db, to: &Path) -> anyhow::Result<()> {
+    let Db::Sqlite(db) = db else {
+        bail!("yagura backup copies a SQLite store; back up PostgreSQL with pg_dump (see docs/deploy.md)");
+    };
     let target = to
         .to_str()
         .ok_or_else(|| anyhow::anyhow!("{} is not a UTF-8 path", to.display()))?;
@@ -180,9 +274,62 @@ pub async fn backup_into(db: &Db, to: &Path) -> anyhow::Result<()> {
 /// SQLite's own check of the database file (`PRAGMA integrity_check`):
 /// `["ok"]` when sound, else what it found.
 pub async fn integrity_check(db: &Db) -> anyhow::Result<Vec<String>> {
-    Ok(sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_all(db)
-        .await?)
+    match db {
+        Db::Sqlite(db) => Ok(sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(db)
+            .await?),
+        // PostgreSQL checks its own pages; that it answers is the check.
+        Db::Postgres(db) => {
+            sqlx::query("SELECT 1").execute(db).await?;
+            Ok(vec!["ok".into()])
+        }
+    }
+}
+
+/// A statement built at run time with its arguments, to be run on either
+/// back end (`statement.query().execute(&mut **tx)` inside [`on_tx!`]).
+#[derive(Debug, Clone)]
+pub struct Statement {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+/// One argument of a [`Statement`].
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+impl Statement {
+    pub fn new(sql: String) -> Statement {
+        Statement {
+            sql,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, arg: Arg) -> Statement {
+        self.args.push(arg);
+        self
+    }
+
+    pub fn query<'q, DB: sqlx::Database>(
+        &'q self,
+    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        let mut query = sqlx::query(&self.sql);
+        for arg in &self.args {
+            query = match arg {
+                Arg::Text(text) => query.bind(text.as_str()),
+                Arg::Int(n) => query.bind(*n),
+            };
+        }
+        query
+    }
 }
 
 /// Milliseconds since the Unix epoch, the store's timestamp format.

@@ -26,22 +26,26 @@ const COLUMNS: &str = "id, username, role, created_at, deactivated_at, last_sign
 
 /// Everyone (deleted accounts aside), admins first, then by name.
 pub async fn list(db: &Db) -> sqlx::Result<Vec<PersonRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE deleted_at IS NULL ORDER BY \
-         CASE role WHEN 'admin' THEN 0 WHEN 'member' THEN 1 ELSE 2 END, lower(username)"
-    ))
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM users WHERE deleted_at IS NULL ORDER BY \
+             CASE role WHEN 'admin' THEN 0 WHEN 'member' THEN 1 ELSE 2 END, lower(username)"
+        ))
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// A person whose account was not deleted.
 pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<PersonRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
+        ))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+    })
 }
 
 /// Whether another active admin than `id` exists.
@@ -51,60 +55,70 @@ const ANOTHER_ADMIN: &str = "EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin
 /// Gives `id` a role. False when that would leave no active admin (or
 /// there is no such user: the caller tells the two apart).
 pub async fn set_role(db: &Db, id: &str, role: Role) -> sqlx::Result<bool> {
-    sqlx::query(&format!(
-        "UPDATE users SET role = $2 WHERE id = $1 \
-         AND ($2 = 'admin' OR role <> 'admin' OR deactivated_at IS NOT NULL OR {ANOTHER_ADMIN})"
-    ))
-    .bind(id)
-    .bind(role)
-    .execute(db)
-    .await
-    .map(|r| r.rows_affected() == 1)
+    crate::on_db!(db, db => {
+        sqlx::query(&format!(
+            "UPDATE users SET role = $2 WHERE id = $1 \
+             AND ($2 = 'admin' OR role <> 'admin' OR deactivated_at IS NOT NULL OR {ANOTHER_ADMIN})"
+        ))
+        .bind(id)
+        .bind(role)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+    })
 }
 
 /// Deactivates `id` at `now` (ms): their sessions from before stop
 /// counting. False when they are the last active admin (or unknown, or
 /// deactivated already).
 pub async fn deactivate(db: &Db, id: &str, now: i64) -> sqlx::Result<bool> {
-    sqlx::query(&format!(
-        "UPDATE users SET deactivated_at = $2, sessions_valid_from = $2 \
-         WHERE id = $1 AND deactivated_at IS NULL AND (role <> 'admin' OR {ANOTHER_ADMIN})"
-    ))
-    .bind(id)
-    .bind(now)
-    .execute(db)
-    .await
-    .map(|r| r.rows_affected() == 1)
-}
-
-/// Lets `id` sign in again (their old sessions stay ended).
-pub async fn reactivate(db: &Db, id: &str) -> sqlx::Result<bool> {
-    sqlx::query("UPDATE users SET deactivated_at = NULL WHERE id = $1 AND deleted_at IS NULL")
-        .bind(id)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected() == 1)
-}
-
-pub async fn signed_in(db: &Db, id: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET last_sign_in_at = $2 WHERE id = $1")
+    crate::on_db!(db, db => {
+        sqlx::query(&format!(
+            "UPDATE users SET deactivated_at = $2, sessions_valid_from = $2 \
+             WHERE id = $1 AND deactivated_at IS NULL AND (role <> 'admin' OR {ANOTHER_ADMIN})"
+        ))
         .bind(id)
         .bind(now)
         .execute(db)
         .await
-        .map(|_| ())
+        .map(|r| r.rows_affected() == 1)
+    })
+}
+
+/// Lets `id` sign in again (their old sessions stay ended).
+pub async fn reactivate(db: &Db, id: &str) -> sqlx::Result<bool> {
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE users SET deactivated_at = NULL WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id)
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected() == 1)
+    })
+}
+
+pub async fn signed_in(db: &Db, id: &str, now: i64) -> sqlx::Result<()> {
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE users SET last_sign_in_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(db)
+            .await
+            .map(|_| ())
+    })
 }
 
 /// Revokes every API key of `user_id` not revoked yet; answers their ids.
 pub async fn revoke_api_keys(db: &Db, user_id: &str, now: i64) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
-         RETURNING id",
-    )
-    .bind(user_id)
-    .bind(now)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_scalar(
+            "UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
+             RETURNING id",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// What deleting an account took away.
@@ -125,50 +139,52 @@ pub struct Deleted {
 /// stays, pointing at the tombstone: the provider's word alone never makes
 /// them a new account (an invitation is refused too).
 pub async fn delete(db: &Db, id: &str, now: i64) -> sqlx::Result<Option<Deleted>> {
-    let mut tx = db.begin().await?;
-    let marked = sqlx::query(
-        "UPDATE users SET deleted_at = $2, password_hash = '!deleted', github_id = NULL, \
-         github_login = NULL, sessions_valid_from = $2 \
-         WHERE id = $1 AND deactivated_at IS NOT NULL AND deleted_at IS NULL",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    if marked.rows_affected() != 1 {
-        return Ok(None);
-    }
-    let mut gone = Deleted::default();
-    for (count, statement) in [
-        (
-            &mut gone.api_keys,
-            "DELETE FROM api_keys WHERE user_id = $1",
-        ),
-        (
-            &mut gone.sessions,
-            "DELETE FROM sessions WHERE user_id = $1",
-        ),
-        (
-            &mut gone.notifications,
-            "DELETE FROM notifications WHERE user_id = $1",
-        ),
-        (&mut gone.flows, "DELETE FROM sso_flows WHERE user_id = $1"),
-    ] {
-        *count = sqlx::query(statement)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    }
-    gone.links = sqlx::query(
-        "UPDATE invitations SET revoked_at = $2 \
-         WHERE (created_by = $1 OR user_id = $1) AND revoked_at IS NULL AND accepted_at IS NULL",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    tx.commit().await?;
-    Ok(Some(gone))
+    crate::on_db!(db, db => {
+        let mut tx = db.begin().await?;
+        let marked = sqlx::query(
+            "UPDATE users SET deleted_at = $2, password_hash = '!deleted', github_id = NULL, \
+             github_login = NULL, sessions_valid_from = $2 \
+             WHERE id = $1 AND deactivated_at IS NOT NULL AND deleted_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let mut gone = Deleted::default();
+        for (count, statement) in [
+            (
+                &mut gone.api_keys,
+                "DELETE FROM api_keys WHERE user_id = $1",
+            ),
+            (
+                &mut gone.sessions,
+                "DELETE FROM sessions WHERE user_id = $1",
+            ),
+            (
+                &mut gone.notifications,
+                "DELETE FROM notifications WHERE user_id = $1",
+            ),
+            (&mut gone.flows, "DELETE FROM sso_flows WHERE user_id = $1"),
+        ] {
+            *count = sqlx::query(statement)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        gone.links = sqlx::query(
+            "UPDATE invitations SET revoked_at = $2 \
+             WHERE (created_by = $1 OR user_id = $1) AND revoked_at IS NULL AND accepted_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Some(gone))
+    })
 }

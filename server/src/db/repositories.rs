@@ -42,20 +42,24 @@ const COLUMNS: &str = "r.id, r.name, r.github, r.local_path, r.created_at, \
     r.github_synced_at, r.github_error, r.keep_worktrees";
 
 pub async fn list(db: &Db) -> sqlx::Result<Vec<RepositoryRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM repositories r ORDER BY lower(r.name)"
-    ))
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM repositories r ORDER BY lower(r.name)"
+        ))
+        .fetch_all(db)
+        .await
+    })
 }
 
 pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<RepositoryRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM repositories r WHERE r.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM repositories r WHERE r.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+    })
 }
 
 pub async fn insert(
@@ -66,59 +70,69 @@ pub async fn insert(
     local_path: Option<&str>,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO repositories (id, name, github, local_path, next_number, created_at) \
-         VALUES ($1, $2, $3, $4, 1, $5)",
-    )
-    .bind(id)
-    .bind(name)
-    .bind(github)
-    .bind(local_path)
-    .bind(now)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "INSERT INTO repositories (id, name, github, local_path, next_number, created_at) \
+             VALUES ($1, $2, $3, $4, 1, $5)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(github)
+        .bind(local_path)
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }
 
 /// The connected repository mirroring `owner/name` (ignoring case).
 pub async fn find_by_github(db: &Db, full_name: &str) -> sqlx::Result<Option<RepositoryRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM repositories r WHERE lower(r.github) = lower($1) \
-         AND r.github_credentials IS NOT NULL ORDER BY r.created_at LIMIT 1"
-    ))
-    .bind(full_name)
-    .fetch_optional(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM repositories r WHERE lower(r.github) = lower($1) \
+             AND r.github_credentials IS NOT NULL ORDER BY r.created_at LIMIT 1"
+        ))
+        .bind(full_name)
+        .fetch_optional(db)
+        .await
+    })
 }
 
 /// Repositories with GitHub credentials (the ones to sync).
 pub async fn connected(db: &Db) -> sqlx::Result<Vec<RepositoryRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM repositories r WHERE r.github_credentials IS NOT NULL ORDER BY r.created_at"
-    ))
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM repositories r WHERE r.github_credentials IS NOT NULL ORDER BY r.created_at"
+        ))
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// The connected repository mirroring `full_name`, other than `except`.
 pub async fn other_twin(db: &Db, full_name: &str, except: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
-        "SELECT name FROM repositories WHERE lower(github) = lower($1) AND id <> $2 \
-         AND github_credentials IS NOT NULL LIMIT 1",
-    )
-    .bind(full_name)
-    .bind(except)
-    .fetch_optional(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_scalar(
+            "SELECT name FROM repositories WHERE lower(github) = lower($1) AND id <> $2 \
+             AND github_credentials IS NOT NULL LIMIT 1",
+        )
+        .bind(full_name)
+        .bind(except)
+        .fetch_optional(db)
+        .await
+    })
 }
 
 /// Repositories agents can work in (a GitHub twin or a local checkout).
 pub async fn working(db: &Db) -> sqlx::Result<Vec<RepositoryRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM repositories r WHERE r.github_credentials IS NOT NULL OR r.local_path IS NOT NULL"
-    ))
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM repositories r WHERE r.github_credentials IS NOT NULL OR r.local_path IS NOT NULL"
+        ))
+        .fetch_all(db)
+        .await
+    })
 }
 
 pub async fn set_connection(
@@ -128,44 +142,52 @@ pub async fn set_connection(
     auth: &str,
     credentials: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE repositories SET github_api_url = $2, github_auth = $3, github_credentials = $4, \
-         github_etag = NULL, github_error = NULL WHERE id = $1",
-    )
-    .bind(id)
-    .bind(api_url)
-    .bind(auth)
-    .bind(credentials)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE repositories SET github_api_url = $2, github_auth = $3, github_credentials = $4, \
+             github_etag = NULL, github_error = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(api_url)
+        .bind(auth)
+        .bind(credentials)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }
 
 pub async fn set_github_name(db: &Db, id: &str, full_name: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE repositories SET github = $2 WHERE id = $1")
-        .bind(id)
-        .bind(full_name)
-        .execute(db)
-        .await
-        .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE repositories SET github = $2 WHERE id = $1")
+            .bind(id)
+            .bind(full_name)
+            .execute(db)
+            .await
+            .map(|_| ())
+    })
 }
 
 pub async fn set_default_branch(db: &Db, id: &str, branch: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE repositories SET default_branch = $2 WHERE id = $1")
-        .bind(id)
-        .bind(branch)
-        .execute(db)
-        .await
-        .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE repositories SET default_branch = $2 WHERE id = $1")
+            .bind(id)
+            .bind(branch)
+            .execute(db)
+            .await
+            .map(|_| ())
+    })
 }
 
 pub async fn set_keep_worktrees(db: &Db, id: &str, keep: bool) -> sqlx::Result<bool> {
-    sqlx::query("UPDATE repositories SET keep_worktrees = $2 WHERE id = $1")
-        .bind(id)
-        .bind(keep)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected() > 0)
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE repositories SET keep_worktrees = $2 WHERE id = $1")
+            .bind(id)
+            .bind(keep)
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected() > 0)
+    })
 }
 
 /// Records a sync's outcome: its ETag and time on success, the error
@@ -177,15 +199,17 @@ pub async fn set_sync_result(
     synced_at: Option<i64>,
     error: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE repositories SET github_etag = COALESCE($2, github_etag), \
-         github_synced_at = COALESCE($3, github_synced_at), github_error = $4 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(etag)
-    .bind(synced_at)
-    .bind(error)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE repositories SET github_etag = COALESCE($2, github_etag), \
+             github_synced_at = COALESCE($3, github_synced_at), github_error = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(etag)
+        .bind(synced_at)
+        .bind(error)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }

@@ -1,8 +1,8 @@
 //! Runner tokens, runners, and the remote side of executions (claims,
 //! leases, applied report numbers).
 
+use super::Json;
 use app::model::{AgentType, ExecutionStatus, RunnerLost};
-use sqlx::types::Json;
 use sqlx::FromRow;
 
 use super::Db;
@@ -22,53 +22,63 @@ const TOKEN_COLUMNS: &str =
     "id, name, token_hash, created_by, created_at, revoked_at, last_used_at";
 
 pub async fn insert_token(db: &Db, row: &TokenRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO runner_tokens (id, name, token_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&row.id)
-    .bind(&row.name)
-    .bind(&row.token_hash)
-    .bind(&row.created_by)
-    .bind(row.created_at)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "INSERT INTO runner_tokens (id, name, token_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.token_hash)
+        .bind(&row.created_by)
+        .bind(row.created_at)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }
 
 pub async fn find_token_by_hash(db: &Db, hash: &str) -> sqlx::Result<Option<TokenRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM runner_tokens WHERE token_hash = $1"
-    ))
-    .bind(hash)
-    .fetch_optional(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM runner_tokens WHERE token_hash = $1"
+        ))
+        .bind(hash)
+        .fetch_optional(db)
+        .await
+    })
 }
 
 pub async fn list_tokens(db: &Db) -> sqlx::Result<Vec<TokenRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM runner_tokens ORDER BY created_at DESC"
-    ))
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM runner_tokens ORDER BY created_at DESC"
+        ))
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// Revokes a token; false when there is no such token or it was revoked.
 pub async fn revoke_token(db: &Db, id: &str, now: i64) -> sqlx::Result<bool> {
-    sqlx::query("UPDATE runner_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-        .bind(id)
-        .bind(now)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected() > 0)
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE runner_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected() > 0)
+    })
 }
 
 pub async fn touch_token(db: &Db, id: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE runner_tokens SET last_used_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(db)
-        .await
-        .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE runner_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(db)
+            .await
+            .map(|_| ())
+    })
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -90,75 +100,87 @@ const RUNNER_COLUMNS: &str =
 /// Records a runner coming online: the same token and name is the same
 /// runner (its id is kept). Returns the runner's id.
 pub async fn upsert_online(db: &Db, row: &RunnerRow) -> sqlx::Result<String> {
-    sqlx::query_scalar(
-        "INSERT INTO runners (id, token_id, name, capabilities, version, concurrency, online, connected_at, \
-         last_heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7) \
-         ON CONFLICT (token_id, name) DO UPDATE SET capabilities = excluded.capabilities, \
-         version = excluded.version, concurrency = excluded.concurrency, online = TRUE, \
-         connected_at = excluded.connected_at, last_heartbeat_at = excluded.last_heartbeat_at \
-         RETURNING id",
-    )
-    .bind(&row.id)
-    .bind(&row.token_id)
-    .bind(&row.name)
-    .bind(&row.capabilities)
-    .bind(&row.version)
-    .bind(row.concurrency)
-    .bind(row.connected_at)
-    .fetch_one(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_scalar(
+            "INSERT INTO runners (id, token_id, name, capabilities, version, concurrency, online, connected_at, \
+             last_heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7) \
+             ON CONFLICT (token_id, name) DO UPDATE SET capabilities = excluded.capabilities, \
+             version = excluded.version, concurrency = excluded.concurrency, online = TRUE, \
+             connected_at = excluded.connected_at, last_heartbeat_at = excluded.last_heartbeat_at \
+             RETURNING id",
+        )
+        .bind(&row.id)
+        .bind(&row.token_id)
+        .bind(&row.name)
+        .bind(&row.capabilities)
+        .bind(&row.version)
+        .bind(row.concurrency)
+        .bind(row.connected_at)
+        .fetch_one(db)
+        .await
+    })
 }
 
 pub async fn set_offline(db: &Db, id: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE runners SET online = FALSE WHERE id = $1")
-        .bind(id)
-        .execute(db)
-        .await
-        .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE runners SET online = FALSE WHERE id = $1")
+            .bind(id)
+            .execute(db)
+            .await
+            .map(|_| ())
+    })
 }
 
 /// Every runner is offline when the server starts (none is connected yet).
 pub async fn all_offline(db: &Db) -> sqlx::Result<()> {
-    sqlx::query("UPDATE runners SET online = FALSE WHERE online")
-        .execute(db)
-        .await
-        .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE runners SET online = FALSE WHERE online")
+            .execute(db)
+            .await
+            .map(|_| ())
+    })
 }
 
 pub async fn list_runners(db: &Db) -> sqlx::Result<Vec<RunnerRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {RUNNER_COLUMNS} FROM runners ORDER BY online DESC, lower(name)"
-    ))
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {RUNNER_COLUMNS} FROM runners ORDER BY online DESC, lower(name)"
+        ))
+        .fetch_all(db)
+        .await
+    })
 }
 
 pub async fn find_runner(db: &Db, id: &str) -> sqlx::Result<Option<RunnerRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {RUNNER_COLUMNS} FROM runners WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {RUNNER_COLUMNS} FROM runners WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+    })
 }
 
 /// A heartbeat: the runner's time, and every lease it holds renewed.
 pub async fn heartbeat(db: &Db, runner_id: &str, now: i64, lease_until: i64) -> sqlx::Result<()> {
-    let mut tx = db.begin().await?;
-    sqlx::query("UPDATE runners SET last_heartbeat_at = $2 WHERE id = $1")
+    crate::on_db!(db, db => {
+        let mut tx = db.begin().await?;
+        sqlx::query("UPDATE runners SET last_heartbeat_at = $2 WHERE id = $1")
+            .bind(runner_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE executions SET lease_expires_at = $2 WHERE runner_id = $1 \
+             AND status IN ('queued', 'running', 'paused')",
+        )
         .bind(runner_id)
-        .bind(now)
+        .bind(lease_until)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "UPDATE executions SET lease_expires_at = $2 WHERE runner_id = $1 \
-         AND status IN ('queued', 'running', 'paused')",
-    )
-    .bind(runner_id)
-    .bind(lease_until)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await
+        tx.commit().await
+    })
 }
 
 /// Claims a queued execution for a runner, atomically: only one claim can
@@ -169,16 +191,18 @@ pub async fn claim(
     runner_id: &str,
     lease_until: i64,
 ) -> sqlx::Result<bool> {
-    sqlx::query(
-        "UPDATE executions SET runner_id = $2, lease_expires_at = $3 \
-         WHERE id = $1 AND status = 'queued' AND runner_id IS NULL",
-    )
-    .bind(execution_id)
-    .bind(runner_id)
-    .bind(lease_until)
-    .execute(db)
-    .await
-    .map(|r| r.rows_affected() == 1)
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET runner_id = $2, lease_expires_at = $3 \
+             WHERE id = $1 AND status = 'queued' AND runner_id IS NULL",
+        )
+        .bind(execution_id)
+        .bind(runner_id)
+        .bind(lease_until)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+    })
 }
 
 /// Executions whose runner stopped renewing the lease.
@@ -186,13 +210,15 @@ pub async fn expired_leases(
     db: &Db,
     now: i64,
 ) -> sqlx::Result<Vec<(String, String, AgentType, RunnerLost)>> {
-    sqlx::query_as(
-        "SELECT id, runner_id, agent_type, on_runner_lost FROM executions WHERE runner_id IS NOT NULL \
-         AND status IN ('queued', 'running', 'paused') AND lease_expires_at < $1",
-    )
-    .bind(now)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(
+            "SELECT id, runner_id, agent_type, on_runner_lost FROM executions WHERE runner_id IS NOT NULL \
+             AND status IN ('queued', 'running', 'paused') AND lease_expires_at < $1",
+        )
+        .bind(now)
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// The runner holding an execution, the report seq applied so far, and its status.
@@ -200,51 +226,61 @@ pub async fn remote_state(
     db: &Db,
     execution_id: &str,
 ) -> sqlx::Result<Option<(Option<String>, i64, ExecutionStatus)>> {
-    sqlx::query_as("SELECT runner_id, remote_seq, status FROM executions WHERE id = $1")
-        .bind(execution_id)
-        .fetch_optional(db)
-        .await
+    crate::on_db!(db, db => {
+        sqlx::query_as("SELECT runner_id, remote_seq, status FROM executions WHERE id = $1")
+            .bind(execution_id)
+            .fetch_optional(db)
+            .await
+    })
 }
 
 /// Executions a runner holds that have not ended.
 pub async fn held_by(db: &Db, runner_id: &str) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT id FROM executions WHERE runner_id = $1 AND status IN ('queued', 'running', 'paused')",
-    )
-    .bind(runner_id)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_scalar(
+            "SELECT id FROM executions WHERE runner_id = $1 AND status IN ('queued', 'running', 'paused')",
+        )
+        .bind(runner_id)
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// Number of unfinished executions each runner holds.
 pub async fn load(db: &Db) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query_as(
-        "SELECT runner_id, COUNT(*) FROM executions WHERE runner_id IS NOT NULL \
-         AND status IN ('queued', 'running', 'paused') GROUP BY runner_id",
-    )
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(
+            "SELECT runner_id, COUNT(*) FROM executions WHERE runner_id IS NOT NULL \
+             AND status IN ('queued', 'running', 'paused') GROUP BY runner_id",
+        )
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// Gives a claim back (the runner could not be reached).
 pub async fn unclaim(db: &Db, execution_id: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE executions SET runner_id = NULL, lease_expires_at = NULL WHERE id = $1 AND status = 'queued'",
-    )
-    .bind(execution_id)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET runner_id = NULL, lease_expires_at = NULL WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(execution_id)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }
 
 /// Gives every unfinished remote execution a lease until `until`.
 pub async fn extend_leases(db: &Db, until: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE executions SET lease_expires_at = $1 WHERE runner_id IS NOT NULL \
-         AND status IN ('queued', 'running', 'paused')",
-    )
-    .bind(until)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET lease_expires_at = $1 WHERE runner_id IS NOT NULL \
+             AND status IN ('queued', 'running', 'paused')",
+        )
+        .bind(until)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }

@@ -2,7 +2,7 @@
 //! creator, sorted by name or age.
 
 use app::model::ExecutionStatus;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 
 use super::executions::{ExecutionRow, COLUMNS, FROM};
 use super::Db;
@@ -18,7 +18,13 @@ pub struct TaskFilter {
     pub ascending: bool,
 }
 
-fn push_task_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, f: &'a TaskFilter) {
+fn push_task_filter<'a, DB>(q: &mut QueryBuilder<'a, DB>, f: &'a TaskFilter)
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    ExecutionStatus: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
     q.push(" WHERE 1 = 1");
     if !f.statuses.is_empty() {
         q.push(" AND e.status IN (");
@@ -47,23 +53,27 @@ pub async fn list_tasks(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<ExecutionRow>> {
-    let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM {FROM}"));
-    push_task_filter(&mut q, filter);
-    q.push(if filter.sort_by_name {
-        " ORDER BY coalesce(e.task_name, e.agent_name)"
-    } else {
-        " ORDER BY e.created_at"
-    });
-    q.push(if filter.ascending { " ASC" } else { " DESC" });
-    q.push(", e.id LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    q.build_query_as().fetch_all(db).await
+    crate::on_db!(db, db => {
+        let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM {FROM}"));
+        push_task_filter(&mut q, filter);
+        q.push(if filter.sort_by_name {
+            " ORDER BY coalesce(e.task_name, e.agent_name)"
+        } else {
+            " ORDER BY e.created_at"
+        });
+        q.push(if filter.ascending { " ASC" } else { " DESC" });
+        q.push(", e.id LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        q.build_query_as().fetch_all(db).await
+    })
 }
 
 pub async fn count_tasks(db: &Db, filter: &TaskFilter) -> sqlx::Result<i64> {
-    let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM executions e");
-    push_task_filter(&mut q, filter);
-    q.build_query_scalar().fetch_one(db).await
+    crate::on_db!(db, db => {
+        let mut q = QueryBuilder::new("SELECT COUNT(*) FROM executions e");
+        push_task_filter(&mut q, filter);
+        q.build_query_scalar().fetch_one(db).await
+    })
 }

@@ -2,10 +2,9 @@
 //! stored, what a budget check reads, and the sums Insights shows.
 
 use app::model::{Budget, UsageReport};
-use sqlx::types::Json;
-use sqlx::{FromRow, Sqlite};
+use sqlx::FromRow;
 
-use super::Db;
+use super::{Arg, Db, Json, Statement};
 
 fn i(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -21,34 +20,28 @@ fn plus(column: &str, param: &str) -> String {
     )
 }
 
-/// Applies one usage report to its execution's totals, inside the
-/// transaction that stores the line it came in.
-pub async fn apply(
-    tx: &mut sqlx::SqliteConnection,
-    execution_id: &str,
-    report: &UsageReport,
-    at_ms: i64,
-) -> sqlx::Result<()> {
+/// The statement that applies one usage report to its execution's
+/// totals, run inside the transaction that stores the line it came in.
+pub fn statement(execution_id: &str, report: &UsageReport, at_ms: i64) -> super::Statement {
+    let execution = || Arg::Text(execution_id.to_string());
     match report {
         UsageReport::Add {
             input_tokens,
             output_tokens,
             cost_micros,
         } => {
-            sqlx::query::<Sqlite>(&format!(
+            Statement::new(format!(
                 "UPDATE executions SET input_tokens = {}, output_tokens = {}, cost_micros = {}, usage_at = $5 \
                  WHERE id = $1",
                 plus("input_tokens", "$2"),
                 plus("output_tokens", "$3"),
                 plus("cost_micros", "$4"),
             ))
-            .bind(execution_id)
-            .bind(i(*input_tokens))
-            .bind(i(*output_tokens))
-            .bind(i(*cost_micros))
-            .bind(at_ms)
-            .execute(tx)
-            .await?;
+            .arg(execution())
+            .arg(Arg::Int(i(*input_tokens)))
+            .arg(Arg::Int(i(*output_tokens)))
+            .arg(Arg::Int(i(*cost_micros)))
+            .arg(Arg::Int(at_ms))
         }
         // The events of one message repeat its figures: the last one counted
         // is remembered and not counted again.
@@ -58,7 +51,7 @@ pub async fn apply(
             output_tokens,
         } => {
             let repeat = "COALESCE(usage_message, '') = $2 AND $2 <> ''";
-            sqlx::query(&format!(
+            Statement::new(format!(
                 "UPDATE executions SET \
                  live_input_tokens = CASE WHEN {repeat} THEN live_input_tokens ELSE {} END, \
                  live_output_tokens = CASE WHEN {repeat} THEN live_output_tokens ELSE {} END, \
@@ -66,13 +59,11 @@ pub async fn apply(
                 plus("live_input_tokens", "$3"),
                 plus("live_output_tokens", "$4"),
             ))
-            .bind(execution_id)
-            .bind(id)
-            .bind(i(*input_tokens))
-            .bind(i(*output_tokens))
-            .bind(at_ms)
-            .execute(tx)
-            .await?;
+            .arg(execution())
+            .arg(Arg::Text(id.clone()))
+            .arg(Arg::Int(i(*input_tokens)))
+            .arg(Arg::Int(i(*output_tokens)))
+            .arg(Arg::Int(at_ms))
         }
         // A session's result holds its totals so far: of a session settled
         // before, only what grew is added.
@@ -88,7 +79,7 @@ pub async fn apply(
                      WHEN {param} > {before} THEN {param} - {before} ELSE 0 END"
                 )
             };
-            sqlx::query(&format!(
+            Statement::new(format!(
                 "UPDATE executions SET input_tokens = {}, output_tokens = {}, cost_micros = {}, \
                  live_input_tokens = 0, live_output_tokens = 0, usage_message = NULL, usage_session = $6, \
                  session_input_tokens = $2, session_output_tokens = $3, session_cost_micros = $4, usage_at = $5 \
@@ -97,17 +88,14 @@ pub async fn apply(
                 plus("output_tokens", &format!("({})", grew("$3", "session_output_tokens"))),
                 plus("cost_micros", &format!("({})", grew("$4", "session_cost_micros"))),
             ))
-            .bind(execution_id)
-            .bind(i(*input_tokens))
-            .bind(i(*output_tokens))
-            .bind(i(*cost_micros))
-            .bind(at_ms)
-            .bind(session)
-            .execute(tx)
-            .await?;
+            .arg(execution())
+            .arg(Arg::Int(i(*input_tokens)))
+            .arg(Arg::Int(i(*output_tokens)))
+            .arg(Arg::Int(i(*cost_micros)))
+            .arg(Arg::Int(at_ms))
+            .arg(Arg::Text(session.clone()))
         }
     }
-    Ok(())
 }
 
 /// Tokens (input, output) and cost as summed by SQL.
@@ -154,101 +142,117 @@ pub struct BudgetSubject {
 }
 
 pub async fn budget_subject(db: &Db, id: &str) -> sqlx::Result<Option<BudgetSubject>> {
-    sqlx::query_as(
-        "SELECT e.status, e.agent_id, e.agent_name, e.workflow_run_id, e.runner_id, e.created_by, \
-         e.budget_stopped_at, e.input_tokens + e.live_input_tokens AS input_tokens, \
-         e.output_tokens + e.live_output_tokens AS output_tokens, e.cost_micros, a.budget AS agent_budget, \
-         w.id AS workflow_id, w.name AS workflow_name, w.budget AS workflow_budget \
-         FROM executions e LEFT JOIN agents a ON a.id = e.agent_id \
-         LEFT JOIN workflow_runs r ON r.id = e.workflow_run_id \
-         LEFT JOIN workflows w ON w.id = r.workflow_id WHERE e.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(
+            "SELECT e.status, e.agent_id, e.agent_name, e.workflow_run_id, e.runner_id, e.created_by, \
+             e.budget_stopped_at, e.input_tokens + e.live_input_tokens AS input_tokens, \
+             e.output_tokens + e.live_output_tokens AS output_tokens, e.cost_micros, a.budget AS agent_budget, \
+             w.id AS workflow_id, w.name AS workflow_name, w.budget AS workflow_budget \
+             FROM executions e LEFT JOIN agents a ON a.id = e.agent_id \
+             LEFT JOIN workflow_runs r ON r.id = e.workflow_run_id \
+             LEFT JOIN workflows w ON w.id = r.workflow_id WHERE e.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(db)
+        .await
+    })
 }
 
 /// What an agent's runs created since `since_ms` spent.
 pub async fn agent_since(db: &Db, agent_id: &str, since_ms: i64) -> sqlx::Result<Sums> {
-    sqlx::query_as(&format!(
-        "SELECT {SUMS} FROM executions e WHERE e.agent_id = $1 AND e.created_at >= $2"
-    ))
-    .bind(agent_id)
-    .bind(since_ms)
-    .fetch_one(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {SUMS} FROM executions e WHERE e.agent_id = $1 AND e.created_at >= $2"
+        ))
+        .bind(agent_id)
+        .bind(since_ms)
+        .fetch_one(db)
+        .await
+    })
 }
 
 /// What one workflow run's steps spent.
 pub async fn workflow_run(db: &Db, run_id: &str) -> sqlx::Result<Sums> {
-    sqlx::query_as(&format!(
-        "SELECT {SUMS} FROM executions e WHERE e.workflow_run_id = $1"
-    ))
-    .bind(run_id)
-    .fetch_one(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {SUMS} FROM executions e WHERE e.workflow_run_id = $1"
+        ))
+        .bind(run_id)
+        .fetch_one(db)
+        .await
+    })
 }
 
 /// What a workflow's runs' steps created since `since_ms` spent.
 pub async fn workflow_since(db: &Db, workflow_id: &str, since_ms: i64) -> sqlx::Result<Sums> {
-    sqlx::query_as(&format!(
-        "SELECT {SUMS} FROM executions e JOIN workflow_runs r ON r.id = e.workflow_run_id \
-         WHERE r.workflow_id = $1 AND e.created_at >= $2"
-    ))
-    .bind(workflow_id)
-    .bind(since_ms)
-    .fetch_one(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {SUMS} FROM executions e JOIN workflow_runs r ON r.id = e.workflow_run_id \
+             WHERE r.workflow_id = $1 AND e.created_at >= $2"
+        ))
+        .bind(workflow_id)
+        .bind(since_ms)
+        .fetch_one(db)
+        .await
+    })
 }
 
 /// Marks the run as stopped by a budget (`by`: `agent` or `workflow`);
 /// false when a budget already did (a budget stops a run once) or the run
 /// is no longer going.
 pub async fn claim_stop(db: &Db, id: &str, now_ms: i64, by: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE executions SET budget_stopped_at = $2, budget_stopped_by = $3 WHERE id = $1 \
-         AND budget_stopped_at IS NULL AND status IN ('running', 'paused')",
-    )
-    .bind(id)
-    .bind(now_ms)
-    .bind(by)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    crate::on_db!(db, db => {
+        let done = sqlx::query(
+            "UPDATE executions SET budget_stopped_at = $2, budget_stopped_by = $3 WHERE id = $1 \
+             AND budget_stopped_at IS NULL AND status IN ('running', 'paused')",
+        )
+        .bind(id)
+        .bind(now_ms)
+        .bind(by)
+        .execute(db)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    })
 }
 
 /// Whether a budget stopped a step of this workflow run before (a
 /// workflow's budget stops its run once, like an agent's).
 pub async fn run_was_stopped(db: &Db, run_id: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM executions WHERE workflow_run_id = $1 AND budget_stopped_by = 'workflow')",
-    )
-    .bind(run_id)
-    .fetch_one(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM executions WHERE workflow_run_id = $1 AND budget_stopped_by = 'workflow')",
+        )
+        .bind(run_id)
+        .fetch_one(db)
+        .await
+    })
 }
 
 /// Lets a budget stop the run again (its pause did not take).
 pub async fn unclaim_stop(db: &Db, id: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE executions SET budget_stopped_at = NULL, budget_stopped_by = NULL WHERE id = $1",
-    )
-    .bind(id)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET budget_stopped_at = NULL, budget_stopped_by = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }
 
 /// Going runs that reported usage since `since_ms` and no budget stopped
 /// (looked at again when live notices were missed).
 pub async fn going_with_usage(db: &Db, since_ms: i64) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT id FROM executions WHERE usage_at >= $1 AND budget_stopped_at IS NULL \
-         AND status IN ('running', 'paused')",
-    )
-    .bind(since_ms)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_scalar(
+            "SELECT id FROM executions WHERE usage_at >= $1 AND budget_stopped_at IS NULL \
+             AND status IN ('running', 'paused')",
+        )
+        .bind(since_ms)
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// Usage per UTC day (days since the epoch) of runs created since `since_ms`.
@@ -261,13 +265,15 @@ pub struct DayRow {
 }
 
 pub async fn by_day(db: &Db, since_ms: i64) -> sqlx::Result<Vec<DayRow>> {
-    sqlx::query_as(&format!(
-        "SELECT e.created_at / 86400000 AS day, {SUMS} FROM executions e \
-         WHERE e.created_at >= $1 AND e.usage_at IS NOT NULL GROUP BY e.created_at / 86400000 ORDER BY day"
-    ))
-    .bind(since_ms)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT e.created_at / 86400000 AS day, {SUMS} FROM executions e \
+             WHERE e.created_at >= $1 AND e.usage_at IS NOT NULL GROUP BY e.created_at / 86400000 ORDER BY day"
+        ))
+        .bind(since_ms)
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// Usage per group (an agent, a workflow, an issue), highest first.
@@ -289,26 +295,28 @@ pub enum Group {
 }
 
 pub async fn by_group(db: &Db, group: Group, since_ms: i64) -> sqlx::Result<Vec<GroupRow>> {
-    let (name, from) = match group {
-        Group::Agent => ("e.agent_name", "executions e"),
-        // The name the run was started under (workflows may be renamed or
-        // deleted since).
-        Group::Workflow => (
-            "r.workflow_name",
-            "executions e JOIN workflow_runs r ON r.id = e.workflow_run_id",
-        ),
-        Group::Issue => (
-            "p.name || ' #' || CAST(i.number AS TEXT) || ' ' || i.title",
-            "executions e JOIN issues i ON i.id = e.issue_id JOIN repositories p ON p.id = i.repository_id",
-        ),
-    };
-    sqlx::query_as(&format!(
-        "SELECT {name} AS name, CAST(COUNT(*) AS BIGINT) AS runs, {SUMS} FROM {from} \
-         WHERE e.created_at >= $1 AND e.usage_at IS NOT NULL GROUP BY {name} \
-         ORDER BY SUM(e.input_tokens + e.live_input_tokens + e.output_tokens + e.live_output_tokens) DESC, name \
-         LIMIT 10"
-    ))
-    .bind(since_ms)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        let (name, from) = match group {
+            Group::Agent => ("e.agent_name", "executions e"),
+            // The name the run was started under (workflows may be renamed or
+            // deleted since).
+            Group::Workflow => (
+                "r.workflow_name",
+                "executions e JOIN workflow_runs r ON r.id = e.workflow_run_id",
+            ),
+            Group::Issue => (
+                "p.name || ' #' || CAST(i.number AS TEXT) || ' ' || i.title",
+                "executions e JOIN issues i ON i.id = e.issue_id JOIN repositories p ON p.id = i.repository_id",
+            ),
+        };
+        sqlx::query_as(&format!(
+            "SELECT {name} AS name, CAST(COUNT(*) AS BIGINT) AS runs, {SUMS} FROM {from} \
+             WHERE e.created_at >= $1 AND e.usage_at IS NOT NULL GROUP BY {name} \
+             ORDER BY SUM(e.input_tokens + e.live_input_tokens + e.output_tokens + e.live_output_tokens) DESC, name \
+             LIMIT 10"
+        ))
+        .bind(since_ms)
+        .fetch_all(db)
+        .await
+    })
 }

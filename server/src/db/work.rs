@@ -24,23 +24,27 @@ pub struct ExecutionWork {
 }
 
 pub async fn of_execution(db: &Db, id: &str) -> sqlx::Result<Option<ExecutionWork>> {
-    sqlx::query_as(
-        "SELECT e.status, e.repository_id, e.branch, e.base_commit, e.worktree, e.workflow_run_id, \
-         e.pr_url, e.agent_name, e.prompt, i.number AS issue_number, i.title AS issue_title, \
-         i.html_url AS issue_html_url \
-         FROM executions e LEFT JOIN issues i ON i.id = e.issue_id WHERE e.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(
+            "SELECT e.status, e.repository_id, e.branch, e.base_commit, e.worktree, e.workflow_run_id, \
+             e.pr_url, e.agent_name, e.prompt, i.number AS issue_number, i.title AS issue_title, \
+             i.html_url AS issue_html_url \
+             FROM executions e LEFT JOIN issues i ON i.id = e.issue_id WHERE e.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(db)
+        .await
+    })
 }
 
 /// Records the pull request opened from an execution's branch (once).
 pub async fn set_pr_url(db: &Db, id: &str, url: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE executions SET pr_url = $2 WHERE id = $1 AND pr_url IS NULL")
-        .bind(id)
-        .bind(url)
-        .execute(db)
-        .await?;
-    Ok(())
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE executions SET pr_url = $2 WHERE id = $1 AND pr_url IS NULL")
+            .bind(id)
+            .bind(url)
+            .execute(db)
+            .await?;
+        Ok(())
+    })
 }

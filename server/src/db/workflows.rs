@@ -1,9 +1,9 @@
 //! Workflow definitions, their runs, each run's steps and its event
 //! stream (the run's history).
 
+use super::Json;
 use app::model::{AgentType, Budget, OnFailure, RunStatus, StepStatus, WorkflowDefinition};
-use sqlx::types::Json;
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use sqlx::{FromRow, QueryBuilder};
 
 use super::Db;
 
@@ -26,86 +26,100 @@ const WORKFLOW_COLUMNS: &str =
     "id, name, description, trigger_label, trigger_assignee, definition, budget, created_at, updated_at";
 
 pub async fn list(db: &Db) -> sqlx::Result<Vec<WorkflowRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {WORKFLOW_COLUMNS} FROM workflows ORDER BY lower(name)"
-    ))
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {WORKFLOW_COLUMNS} FROM workflows ORDER BY lower(name)"
+        ))
+        .fetch_all(db)
+        .await
+    })
 }
 
 pub async fn find(db: &Db, id: &str) -> sqlx::Result<Option<WorkflowRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+    })
 }
 
 /// Workflows started by a label, ignoring case.
 pub async fn triggered_by(db: &Db, label: &str) -> sqlx::Result<Vec<WorkflowRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE lower(trigger_label) = lower($1) ORDER BY name"
-    ))
-    .bind(label)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE lower(trigger_label) = lower($1) ORDER BY name"
+        ))
+        .bind(label)
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// Workflows started by assigning an issue to `login`, ignoring case.
 pub async fn triggered_by_assignee(db: &Db, login: &str) -> sqlx::Result<Vec<WorkflowRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE lower(trigger_assignee) = lower($1) ORDER BY name"
-    ))
-    .bind(login)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE lower(trigger_assignee) = lower($1) ORDER BY name"
+        ))
+        .bind(login)
+        .fetch_all(db)
+        .await
+    })
 }
 
 pub async fn insert(db: &Db, row: &WorkflowRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO workflows (id, name, description, trigger_label, definition, created_at, updated_at, trigger_assignee, \
-         budget) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&row.id)
-    .bind(&row.name)
-    .bind(&row.description)
-    .bind(&row.trigger_label)
-    .bind(&row.definition)
-    .bind(row.created_at)
-    .bind(row.updated_at)
-    .bind(&row.trigger_assignee)
-    .bind(row.budget)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "INSERT INTO workflows (id, name, description, trigger_label, definition, created_at, updated_at, trigger_assignee, \
+             budget) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.description)
+        .bind(&row.trigger_label)
+        .bind(&row.definition)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .bind(&row.trigger_assignee)
+        .bind(row.budget)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }
 
 /// Replaces a definition; false when there is no such workflow.
 pub async fn update(db: &Db, row: &WorkflowRow) -> sqlx::Result<bool> {
-    sqlx::query(
-        "UPDATE workflows SET name = $2, description = $3, trigger_label = $4, definition = $5, updated_at = $6, \
-         trigger_assignee = $7, budget = $8 WHERE id = $1",
-    )
-    .bind(&row.id)
-    .bind(&row.name)
-    .bind(&row.description)
-    .bind(&row.trigger_label)
-    .bind(&row.definition)
-    .bind(row.updated_at)
-    .bind(&row.trigger_assignee)
-    .bind(row.budget)
-    .execute(db)
-    .await
-    .map(|r| r.rows_affected() > 0)
-}
-
-pub async fn delete(db: &Db, id: &str) -> sqlx::Result<bool> {
-    sqlx::query("DELETE FROM workflows WHERE id = $1")
-        .bind(id)
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE workflows SET name = $2, description = $3, trigger_label = $4, definition = $5, updated_at = $6, \
+             trigger_assignee = $7, budget = $8 WHERE id = $1",
+        )
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.description)
+        .bind(&row.trigger_label)
+        .bind(&row.definition)
+        .bind(row.updated_at)
+        .bind(&row.trigger_assignee)
+        .bind(row.budget)
         .execute(db)
         .await
         .map(|r| r.rows_affected() > 0)
+    })
+}
+
+pub async fn delete(db: &Db, id: &str) -> sqlx::Result<bool> {
+    crate::on_db!(db, db => {
+        sqlx::query("DELETE FROM workflows WHERE id = $1")
+            .bind(id)
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected() > 0)
+    })
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -166,37 +180,43 @@ const STEP_COLUMNS: &str = "run_id, stage, step_index, step_key, agent_id, agent
     on_failure, approval, status, execution_id, result, error, decided_by, decided_at, reused, started_at, finished_at";
 
 pub async fn find_run(db: &Db, id: &str) -> sqlx::Result<Option<RunRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE w.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE w.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+    })
 }
 
 pub async fn steps(db: &Db, run_id: &str) -> sqlx::Result<Vec<StepRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {STEP_COLUMNS} FROM workflow_steps WHERE run_id = $1 ORDER BY stage, step_index"
-    ))
-    .bind(run_id)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(&format!(
+            "SELECT {STEP_COLUMNS} FROM workflow_steps WHERE run_id = $1 ORDER BY stage, step_index"
+        ))
+        .bind(run_id)
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// Steps of many runs at once (for lists).
 pub async fn steps_of(db: &Db, run_ids: &[String]) -> sqlx::Result<Vec<StepRow>> {
-    if run_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT {STEP_COLUMNS} FROM workflow_steps WHERE run_id IN ("
-    ));
-    let mut list = q.separated(", ");
-    for id in run_ids {
-        list.push_bind(id);
-    }
-    q.push(") ORDER BY run_id, stage, step_index");
-    q.build_query_as().fetch_all(db).await
+    crate::on_db!(db, db => {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::new(format!(
+            "SELECT {STEP_COLUMNS} FROM workflow_steps WHERE run_id IN ("
+        ));
+        let mut list = q.separated(", ");
+        for id in run_ids {
+            list.push_bind(id);
+        }
+        q.push(") ORDER BY run_id, stage, step_index");
+        q.build_query_as().fetch_all(db).await
+    })
 }
 
 #[derive(Debug, Default, Clone)]
@@ -209,118 +229,130 @@ pub struct RunFilter {
 
 /// Newest first (oldest first for active runs).
 pub async fn list_runs(db: &Db, filter: &RunFilter, limit: i64) -> sqlx::Result<Vec<RunRow>> {
-    let mut q =
-        QueryBuilder::<Sqlite>::new(format!("SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE 1 = 1"));
-    if let Some(w) = &filter.workflow_id {
-        q.push(" AND w.workflow_id = ").push_bind(w);
-    }
-    if let Some(i) = &filter.issue_id {
-        q.push(" AND w.issue_id = ").push_bind(i);
-    }
-    if filter.active {
-        q.push(" AND w.status IN ('running', 'waiting_approval') ORDER BY w.created_at, w.id");
-    } else {
-        q.push(" ORDER BY w.created_at DESC, w.id DESC");
-    }
-    q.push(" LIMIT ").push_bind(limit);
-    q.build_query_as().fetch_all(db).await
+    crate::on_db!(db, db => {
+        let mut q =
+            QueryBuilder::new(format!("SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE 1 = 1"));
+        if let Some(w) = &filter.workflow_id {
+            q.push(" AND w.workflow_id = ").push_bind(w);
+        }
+        if let Some(i) = &filter.issue_id {
+            q.push(" AND w.issue_id = ").push_bind(i);
+        }
+        if filter.active {
+            q.push(" AND w.status IN ('running', 'waiting_approval') ORDER BY w.created_at, w.id");
+        } else {
+            q.push(" ORDER BY w.created_at DESC, w.id DESC");
+        }
+        q.push(" LIMIT ").push_bind(limit);
+        q.build_query_as().fetch_all(db).await
+    })
 }
 
 /// The newest run on each of `issue_ids` (issues nothing ran on have none).
 pub async fn latest_runs_of_issues(db: &Db, issue_ids: &[String]) -> sqlx::Result<Vec<RunRow>> {
-    if issue_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE w.id IN (SELECT id FROM (SELECT id, \
-         ROW_NUMBER() OVER (PARTITION BY issue_id ORDER BY created_at DESC, id DESC) AS n \
-         FROM workflow_runs WHERE issue_id IN ("
-    ));
-    let mut list = q.separated(", ");
-    for id in issue_ids {
-        list.push_bind(id);
-    }
-    q.push(")) latest WHERE n = 1)");
-    q.build_query_as().fetch_all(db).await
+    crate::on_db!(db, db => {
+        if issue_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::new(format!(
+            "SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE w.id IN (SELECT id FROM (SELECT id, \
+             ROW_NUMBER() OVER (PARTITION BY issue_id ORDER BY created_at DESC, id DESC) AS n \
+             FROM workflow_runs WHERE issue_id IN ("
+        ));
+        let mut list = q.separated(", ");
+        for id in issue_ids {
+            list.push_bind(id);
+        }
+        q.push(")) latest WHERE n = 1)");
+        q.build_query_as().fetch_all(db).await
+    })
 }
 
 /// Records the pull request a person opened from a run's branch (once).
 pub async fn set_run_pr_url(db: &Db, id: &str, url: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE workflow_runs SET pr_url = $2 WHERE id = $1 AND pr_url IS NULL")
-        .bind(id)
-        .bind(url)
-        .execute(db)
-        .await?;
-    Ok(())
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE workflow_runs SET pr_url = $2 WHERE id = $1 AND pr_url IS NULL")
+            .bind(id)
+            .bind(url)
+            .execute(db)
+            .await?;
+        Ok(())
+    })
 }
 
 /// Ids of runs that have not ended.
 pub async fn active_run_ids(db: &Db) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT id FROM workflow_runs WHERE status IN ('running', 'waiting_approval') ORDER BY created_at",
-    )
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_scalar(
+            "SELECT id FROM workflow_runs WHERE status IN ('running', 'waiting_approval') ORDER BY created_at",
+        )
+        .fetch_all(db)
+        .await
+    })
 }
 
 /// The run a step's execution belongs to.
 pub async fn run_of_execution(db: &Db, execution_id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT workflow_run_id FROM executions WHERE id = $1")
-        .bind(execution_id)
-        .fetch_optional(db)
-        .await
-        .map(Option::flatten)
+    crate::on_db!(db, db => {
+        sqlx::query_scalar("SELECT workflow_run_id FROM executions WHERE id = $1")
+            .bind(execution_id)
+            .fetch_optional(db)
+            .await
+            .map(Option::flatten)
+    })
 }
 
 /// Inserts a new run and its steps (no events yet).
 pub async fn insert_run(db: &Db, run: &RunRow, steps: &[StepRow]) -> sqlx::Result<()> {
-    let mut tx = db.begin().await?;
-    sqlx::query(
-        "INSERT INTO workflow_runs (id, workflow_id, workflow_name, definition, issue_id, status, error, \
-         created_by, created_at, finished_at, rerun_of, last_seq) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)",
-    )
-    .bind(&run.id)
-    .bind(&run.workflow_id)
-    .bind(&run.workflow_name)
-    .bind(&run.definition)
-    .bind(&run.issue_id)
-    .bind(run.status)
-    .bind(&run.error)
-    .bind(&run.created_by)
-    .bind(run.created_at)
-    .bind(run.finished_at)
-    .bind(&run.rerun_of)
-    .execute(&mut *tx)
-    .await?;
-    for step in steps {
-        sqlx::query(&format!(
-            "INSERT INTO workflow_steps ({STEP_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-        ))
-        .bind(&step.run_id)
-        .bind(step.stage)
-        .bind(step.step_index)
-        .bind(&step.step_key)
-        .bind(&step.agent_id)
-        .bind(&step.agent_name)
-        .bind(step.agent_type)
-        .bind(&step.prompt)
-        .bind(step.on_failure)
-        .bind(step.approval)
-        .bind(step.status)
-        .bind(&step.execution_id)
-        .bind(&step.result)
-        .bind(&step.error)
-        .bind(&step.decided_by)
-        .bind(step.decided_at)
-        .bind(step.reused)
-        .bind(step.started_at)
-        .bind(step.finished_at)
+    crate::on_db!(db, db => {
+        let mut tx = db.begin().await?;
+        sqlx::query(
+            "INSERT INTO workflow_runs (id, workflow_id, workflow_name, definition, issue_id, status, error, \
+             created_by, created_at, finished_at, rerun_of, last_seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)",
+        )
+        .bind(&run.id)
+        .bind(&run.workflow_id)
+        .bind(&run.workflow_name)
+        .bind(&run.definition)
+        .bind(&run.issue_id)
+        .bind(run.status)
+        .bind(&run.error)
+        .bind(&run.created_by)
+        .bind(run.created_at)
+        .bind(run.finished_at)
+        .bind(&run.rerun_of)
         .execute(&mut *tx)
         .await?;
-    }
-    tx.commit().await
+        for step in steps {
+            sqlx::query(&format!(
+                "INSERT INTO workflow_steps ({STEP_COLUMNS}) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+            ))
+            .bind(&step.run_id)
+            .bind(step.stage)
+            .bind(step.step_index)
+            .bind(&step.step_key)
+            .bind(&step.agent_id)
+            .bind(&step.agent_name)
+            .bind(step.agent_type)
+            .bind(&step.prompt)
+            .bind(step.on_failure)
+            .bind(step.approval)
+            .bind(step.status)
+            .bind(&step.execution_id)
+            .bind(&step.result)
+            .bind(&step.error)
+            .bind(&step.decided_by)
+            .bind(step.decided_at)
+            .bind(step.reused)
+            .bind(step.started_at)
+            .bind(step.finished_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    })
 }
 
 /// Writes one event of a run together with the state it changes, in one
@@ -334,49 +366,51 @@ pub async fn commit(
     payload: &str,
     at_ms: i64,
 ) -> sqlx::Result<i64> {
-    let mut tx = db.begin().await?;
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE workflow_runs SET status = $2, error = $3, finished_at = $4, last_seq = last_seq + 1 \
-         WHERE id = $1 RETURNING last_seq",
-    )
-    .bind(&run.id)
-    .bind(run.status)
-    .bind(&run.error)
-    .bind(run.finished_at)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO workflow_events (run_id, seq, kind, payload, at_ms) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&run.id)
-    .bind(seq)
-    .bind(kind)
-    .bind(payload)
-    .bind(at_ms)
-    .execute(&mut *tx)
-    .await?;
-    for step in steps {
-        sqlx::query(
-            "UPDATE workflow_steps SET status = $4, execution_id = $5, result = $6, error = $7, decided_by = $8, \
-             decided_at = $9, started_at = $10, finished_at = $11 \
-             WHERE run_id = $1 AND stage = $2 AND step_index = $3",
+    crate::on_db!(db, db => {
+        let mut tx = db.begin().await?;
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE workflow_runs SET status = $2, error = $3, finished_at = $4, last_seq = last_seq + 1 \
+             WHERE id = $1 RETURNING last_seq",
         )
-        .bind(&step.run_id)
-        .bind(step.stage)
-        .bind(step.step_index)
-        .bind(step.status)
-        .bind(&step.execution_id)
-        .bind(&step.result)
-        .bind(&step.error)
-        .bind(&step.decided_by)
-        .bind(step.decided_at)
-        .bind(step.started_at)
-        .bind(step.finished_at)
+        .bind(&run.id)
+        .bind(run.status)
+        .bind(&run.error)
+        .bind(run.finished_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO workflow_events (run_id, seq, kind, payload, at_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&run.id)
+        .bind(seq)
+        .bind(kind)
+        .bind(payload)
+        .bind(at_ms)
         .execute(&mut *tx)
         .await?;
-    }
-    tx.commit().await?;
-    Ok(seq)
+        for step in steps {
+            sqlx::query(
+                "UPDATE workflow_steps SET status = $4, execution_id = $5, result = $6, error = $7, decided_by = $8, \
+                 decided_at = $9, started_at = $10, finished_at = $11 \
+                 WHERE run_id = $1 AND stage = $2 AND step_index = $3",
+            )
+            .bind(&step.run_id)
+            .bind(step.stage)
+            .bind(step.step_index)
+            .bind(step.status)
+            .bind(&step.execution_id)
+            .bind(&step.result)
+            .bind(&step.error)
+            .bind(&step.decided_by)
+            .bind(step.decided_at)
+            .bind(step.started_at)
+            .bind(step.finished_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(seq)
+    })
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -393,23 +427,27 @@ pub async fn events_after(
     after: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<RunEventRow>> {
-    sqlx::query_as(
-        "SELECT seq, payload, at_ms FROM workflow_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-    )
-    .bind(run_id)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_as(
+            "SELECT seq, payload, at_ms FROM workflow_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(run_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+    })
 }
 
 pub async fn set_run_branch(db: &Db, run: &str, branch: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE workflow_runs SET branch = $2 WHERE id = $1 AND branch IS NULL")
-        .bind(run)
-        .bind(branch)
-        .execute(db)
-        .await
-        .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query("UPDATE workflow_runs SET branch = $2 WHERE id = $1 AND branch IS NULL")
+            .bind(run)
+            .bind(branch)
+            .execute(db)
+            .await
+            .map(|_| ())
+    })
 }
 
 /// Records how far a run was reported to GitHub (1 started, 2 ended).
@@ -420,31 +458,35 @@ pub async fn set_run_reported(
     pr_url: Option<&str>,
     error: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE workflow_runs SET github_reported = CASE WHEN github_reported > $2 THEN github_reported ELSE $2 END, \
-         pr_url = COALESCE(pr_url, $3), github_error = $4 WHERE id = $1",
-    )
-    .bind(run)
-    .bind(level)
-    .bind(pr_url)
-    .bind(error)
-    .execute(db)
-    .await
-    .map(|_| ())
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE workflow_runs SET github_reported = CASE WHEN github_reported > $2 THEN github_reported ELSE $2 END, \
+             pr_url = COALESCE(pr_url, $3), github_error = $4 WHERE id = $1",
+        )
+        .bind(run)
+        .bind(level)
+        .bind(pr_url)
+        .bind(error)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
 }
 
 /// Runs on issues of connected repositories that still owe GitHub a
 /// report (started ones not yet announced, ended ones not yet reported),
 /// made after `since`: a report that keeps failing is given up after a day.
 pub async fn runs_to_report(db: &Db, since: i64) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT w.id FROM workflow_runs w JOIN issues i ON i.id = w.issue_id \
-         JOIN repositories r ON r.id = i.repository_id \
-         WHERE r.github_credentials IS NOT NULL AND i.html_url IS NOT NULL AND w.created_at > $1 AND \
-         (w.github_reported = 0 OR (w.github_reported < 2 AND w.finished_at IS NOT NULL)) \
-         ORDER BY w.created_at LIMIT 50",
-    )
-    .bind(since)
-    .fetch_all(db)
-    .await
+    crate::on_db!(db, db => {
+        sqlx::query_scalar(
+            "SELECT w.id FROM workflow_runs w JOIN issues i ON i.id = w.issue_id \
+             JOIN repositories r ON r.id = i.repository_id \
+             WHERE r.github_credentials IS NOT NULL AND i.html_url IS NOT NULL AND w.created_at > $1 AND \
+             (w.github_reported = 0 OR (w.github_reported < 2 AND w.finished_at IS NOT NULL)) \
+             ORDER BY w.created_at LIMIT 50",
+        )
+        .bind(since)
+        .fetch_all(db)
+        .await
+    })
 }

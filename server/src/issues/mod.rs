@@ -18,7 +18,7 @@ use app::model::{
     IssueUpdate, RepositoryId, User, WorkspaceEvent,
 };
 
-use sqlx::types::Json;
+use crate::db::Json;
 
 use crate::db::{self, executions as exec_store, issues as store, workflows as wf_store, Db};
 use crate::error::OrInternal;

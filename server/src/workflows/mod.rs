@@ -13,12 +13,12 @@ mod triggers;
 use crate::error::{internal, OrInternal};
 use std::sync::Arc;
 
+use crate::db::Json;
 use app::api::ApiError;
 use app::model::{
     validate_definition, IssueRef, RunAction, RunStep, Workflow, WorkflowDefinition, WorkflowEvent,
     WorkflowId, WorkflowInput, WorkflowRun, WorkflowRunId, WorkflowRunSummary,
 };
-use sqlx::types::Json;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 

@@ -106,7 +106,7 @@ mod tests {
             title: "Fix {steps.plan.result}".into(),
             body: "body".into(),
             state: app::model::IssueState::Open,
-            labels: sqlx::types::Json(vec!["bug".into(), "ui".into()]),
+            labels: crate::db::Json(vec!["bug".into(), "ui".into()]),
             assignee: None,
             created_by: None,
             created_at: 0,

@@ -23,11 +23,13 @@ async fn first_start_creates_a_private_store() {
         let mode = std::fs::metadata(&data).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "data dir must be private");
     }
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&t.server.state.db)
-        .await
-        .unwrap();
-    assert_eq!(mode, "wal");
+    if let yagura::db::Db::Sqlite(pool) = &t.server.state.db {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
     let health = t.http.get(t.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     t.shutdown().await;

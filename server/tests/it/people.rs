@@ -243,10 +243,10 @@ async fn a_deactivated_account_can_be_deleted_and_its_name_stays_taken() {
     let db = &t.server.state.db;
     for table in ["api_keys", "sessions", "notifications"] {
         let n: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1"))
+            yagura::on_db!(db, pool => sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1"))
                 .bind(&id)
-                .fetch_one(db)
-                .await
+                .fetch_one(pool)
+                .await)
                 .unwrap();
         assert_eq!(n, 0, "{table}");
     }

@@ -29,12 +29,16 @@ pub(crate) fn spawn(data: &std::path::Path) -> Yagura {
 
 /// `yagura serve` with extra environment variables.
 pub(crate) fn spawn_with(data: &std::path::Path, env: &[(&str, &str)]) -> Yagura {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_yagura"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_yagura"));
+    command.env_remove("DATABASE_URL");
+    if let Some(url) = common::postgres_url(data) {
+        command.env("DATABASE_URL", url);
+    }
+    let mut child = command
         .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .envs(env.iter().copied())
         .env("RUST_LOG", "info")
-        .env_remove("DATABASE_URL")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

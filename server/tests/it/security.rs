@@ -141,9 +141,10 @@ async fn agent_environment_values_never_leave_the_server() {
     // At rest the values are sealed, in the agent and in the run.
     let db = &t.server.state.db;
     for table in ["agents", "executions"] {
-        let envs: Vec<String> = sqlx::query_scalar(&format!("SELECT env FROM {table}"))
-            .fetch_all(db)
-            .await
+        let envs: Vec<String> =
+            yagura::on_db!(db, pool => sqlx::query_scalar(&format!("SELECT env FROM {table}"))
+            .fetch_all(pool)
+            .await)
             .unwrap();
         assert!(
             envs.iter().any(|e| e.contains("API_KEY")),
@@ -460,16 +461,16 @@ async fn environments_stored_in_the_clear_are_sealed_at_start() {
     yagura::db::agents::set_env(&t.server.state.db, &id, &plain)
         .await
         .unwrap();
-    sqlx::query("DELETE FROM settings WHERE key = 'secrets.env_sealed_v1'")
-        .execute(&t.server.state.db)
-        .await
+    yagura::on_db!(&t.server.state.db, pool => sqlx::query("DELETE FROM settings WHERE key = 'secrets.env_sealed_v1'")
+        .execute(pool)
+        .await.map(|_| ()))
         .unwrap();
     let dir = t.shutdown().await;
     let t = common::start_in(dir, |_| {}).await;
-    let env: String = sqlx::query_scalar("SELECT env FROM agents WHERE id = $1")
+    let env: String = yagura::on_db!(&t.server.state.db, pool => sqlx::query_scalar("SELECT env FROM agents WHERE id = $1")
         .bind(&id)
-        .fetch_one(&t.server.state.db)
-        .await
+        .fetch_one(pool)
+        .await)
         .unwrap();
     assert!(!env.contains("plain-old-value"), "{env}");
     let token = common::login_token(&t, common::ADMIN, common::PASSWORD).await;

@@ -529,9 +529,10 @@ async fn bad_id_tokens_and_states_are_refused() {
         assert_eq!(to, "/login?error=sso_token", "{twist:?}");
         assert!(session.is_none(), "{twist:?}");
     }
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(&t.server.state.db)
-        .await
+    let count: i64 =
+        yagura::on_db!(&t.server.state.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(pool)
+        .await)
         .unwrap();
     assert_eq!(count, 1, "no account was made");
 

@@ -80,9 +80,9 @@ async fn an_invitation_is_accepted_once_and_never_again() {
         .ends_with(&format!("/invite/{secret}")));
     assert_eq!(made["status"], "pending");
     // Stored as a hash only.
-    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM invitations")
-        .fetch_all(&t.server.state.db)
-        .await
+    let stored: Vec<String> = yagura::on_db!(&t.server.state.db, pool => sqlx::query_scalar("SELECT token_hash FROM invitations")
+        .fetch_all(pool)
+        .await)
         .unwrap();
     assert_eq!(stored.len(), 1);
     assert!(!stored[0].contains(&secret[4..]));
@@ -148,9 +148,9 @@ async fn a_raced_invitation_makes_one_account() {
     let mut statuses = [a.status().as_u16(), b.status().as_u16()];
     statuses.sort();
     assert_eq!(statuses, [201, 409]);
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username LIKE 'racer%'")
-        .fetch_one(&t.server.state.db)
-        .await
+    let n: i64 = yagura::on_db!(&t.server.state.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username LIKE 'racer%'")
+        .fetch_one(pool)
+        .await)
         .unwrap();
     assert_eq!(n, 1);
 }
@@ -186,10 +186,10 @@ async fn expired_revoked_and_taken_names_are_refused() {
     let taken = accept(&t, &secret, ADMIN).await;
     assert_eq!(taken.status(), 409);
     // Expired: moved into the past in the store.
-    sqlx::query("UPDATE invitations SET expires_at = 1")
-        .execute(&t.server.state.db)
-        .await
-        .unwrap();
+    yagura::on_db!(&t.server.state.db, pool => sqlx::query("UPDATE invitations SET expires_at = 1")
+        .execute(pool)
+        .await.map(|_| ()))
+    .unwrap();
     let expired = accept(&t, &secret, "late").await;
     assert_eq!(expired.status(), 409);
     let body: Value = expired.json().await.unwrap();
@@ -219,9 +219,10 @@ async fn expired_revoked_and_taken_names_are_refused() {
             .status(),
         409
     );
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(&t.server.state.db)
-        .await
+    let n: i64 =
+        yagura::on_db!(&t.server.state.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(pool)
+        .await)
         .unwrap();
     assert_eq!(n, 1, "nobody joined");
 
@@ -627,9 +628,10 @@ async fn a_reset_link_sets_a_password_once_and_ends_the_old_sessions() {
     assert_eq!(t.login("mira", PASSWORD).await.status(), 401);
     assert_eq!(t.login("mira", "a-long-password").await.status(), 200);
     assert_eq!(accept(&t, &secret, "ignored").await.status(), 409);
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(&t.server.state.db)
-        .await
+    let n: i64 =
+        yagura::on_db!(&t.server.state.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(pool)
+        .await)
         .unwrap();
     assert_eq!(n, 2);
 }

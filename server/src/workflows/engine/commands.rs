@@ -1,11 +1,11 @@
 //! The engine's commands: start a run, act on one (approve, reject,
 //! cancel), re-run from a step. Each writes its change with its event.
 
+use crate::db::Json;
 use app::api::ApiError;
 use app::model::{
     AgentType, RunAction, RunStatus, StepStatus, Workflow, WorkflowEventBody, WorkflowRunId,
 };
-use sqlx::types::Json;
 
 use super::{run_status, set, Engine, Loaded};
 use crate::db::{self, issues as issue_store, workflows as store};

@@ -155,7 +155,7 @@ async fn provider(socket: WebSocket, state: AppState, hello: Hello) {
             id: uuid::Uuid::new_v4().to_string(),
             token_id: hello.token_id.clone(),
             name: name.clone(),
-            capabilities: sqlx::types::Json(hello.capabilities.clone()),
+            capabilities: crate::db::Json(hello.capabilities.clone()),
             version: hello.version.clone(),
             concurrency: i64::from(hello.concurrency),
             online: true,

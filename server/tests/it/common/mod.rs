@@ -25,12 +25,63 @@ pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
     start_in(tempfile::tempdir().expect("tempdir"), adjust).await
 }
 
+/// The suite runs on SQLite unless `YAGURA_TEST_POSTGRES` names a
+/// PostgreSQL server (`postgres://postgres@127.0.0.1:5432/test`): then each
+/// data directory gets a fresh database of its own, created here on first
+/// use and remembered beside the directory, so a restarted server (or a
+/// CLI command on the same data directory) finds the same store. Databases
+/// are named `yagura_it_*`; `cargo xtask test-postgres` drops them after
+/// the run.
+pub fn postgres_url(data_dir: &std::path::Path) -> Option<String> {
+    let admin = std::env::var("YAGURA_TEST_POSTGRES").ok()?;
+    let remembered = std::path::PathBuf::from(format!("{}.postgres-url", data_dir.display()));
+    if let Ok(url) = std::fs::read_to_string(&remembered) {
+        return Some(url);
+    }
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "yagura_it_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut url = reqwest::Url::parse(&admin).expect("YAGURA_TEST_POSTGRES is a URL");
+    url.set_path(&format!("/{name}"));
+    // On a thread of its own: callers may be inside a runtime or not.
+    let create = format!("CREATE DATABASE \"{name}\"");
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async move {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to YAGURA_TEST_POSTGRES");
+                sqlx::query(&create).execute(&mut conn).await.expect("create the test database");
+            })
+    })
+    .join()
+    .unwrap();
+    if let Some(parent) = remembered.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&remembered, url.as_str()).unwrap();
+    Some(url.to_string())
+}
+
+/// True when the suite runs on PostgreSQL (see [`postgres_url`]).
+pub fn on_postgres() -> bool {
+    std::env::var_os("YAGURA_TEST_POSTGRES").is_some()
+}
+
 pub async fn start_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestServer {
+    let data_dir = dir.path().join("data");
     let mut config = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         store: StoreLocation {
-            data_dir: dir.path().join("data"),
-            database_url: None,
+            database_url: postgres_url(&data_dir),
+            data_dir,
         },
         shutdown_grace: Duration::from_secs(3),
         ..Config::default()
