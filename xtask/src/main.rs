@@ -45,13 +45,14 @@ fn main() -> ExitCode {
             .and_then(|_| setup::build_tools())
             .and_then(|_| build())
             .and_then(|_| api_check()),
+        Some("test-postgres") => setup::postgres_client().and_then(|_| test_postgres()),
         Some("layers") => layers::report(),
         Some("soak") => setup::build_tools()
             .and_then(|_| build())
             .and_then(|_| soak(&args[1..])),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|css|build-site|build|run [ARGS]|test|api-check|layers|soak [ARGS]>"
+                "usage: cargo xtask <setup|css|build-site|build|run [ARGS]|test|test-postgres|api-check|layers|soak [ARGS]>"
             );
             return ExitCode::from(2);
         }
@@ -222,6 +223,7 @@ fn test() -> Result {
     lint()?;
     run_cmd(cargo().args(["test", "--package", "app", "--features", "ssr"]))?;
     run_cmd(cargo().args(["test", "--package", "server"]))?;
+    test_postgres()?;
     run_cmd(cargo().args(["test", "--package", "xtask"]))?;
     run_cmd(cargo().args(["test", "--package", "soak"]))?;
     run_cmd(cargo().args([
@@ -247,6 +249,54 @@ fn test() -> Result {
             .args(["test"])
             .current_dir(root().join("end2end")),
     )
+}
+
+/// The PostgreSQL server the integration suite runs against a second time
+/// (`YAGURA_TEST_POSTGRES`; default: this machine's, trust auth).
+fn postgres_admin_url() -> String {
+    std::env::var("YAGURA_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The whole integration suite again, on PostgreSQL: each test's server
+/// gets a fresh database (`yagura_it_*`, made by the harness), dropped
+/// here before and after the run.
+fn test_postgres() -> Result {
+    let url = postgres_admin_url();
+    drop_test_databases(&url)?;
+    let result = run_cmd(
+        cargo()
+            .args(["test", "--package", "server", "--test", "it"])
+            .env("YAGURA_TEST_POSTGRES", &url),
+    );
+    drop_test_databases(&url)?;
+    result
+}
+
+fn drop_test_databases(url: &str) -> Result {
+    let out = Command::new("psql")
+        .args(["-X", "-At", "-d", url, "-c"])
+        .arg(r"SELECT datname FROM pg_database WHERE datname LIKE 'yagura\_it\_%'")
+        .output()
+        .map_err(|e| format!("psql: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cannot reach PostgreSQL at {url}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into());
+    }
+    for name in String::from_utf8_lossy(&out.stdout).lines() {
+        let status = Command::new("psql")
+            .args(["-X", "-q", "-d", url, "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .status()
+            .map_err(|e| format!("psql: {e}"))?;
+        if !status.success() {
+            return Err(format!("cannot drop the test database {name}").into());
+        }
+    }
+    Ok(())
 }
 
 /// schemathesis against a real server on an empty data directory: every

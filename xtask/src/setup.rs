@@ -1,7 +1,7 @@
 //! Installs what building and testing need, skipping what is already
 //! there: the wasm32 target, wasm-bindgen-cli of exactly the version in
 //! Cargo.lock (from crates.io), Debian's Chromium, the npm packages of
-//! `end2end/`, and schemathesis (from PyPI, into a virtualenv at
+//! `end2end/`, PostgreSQL's client (`psql`), and schemathesis (from PyPI, into a virtualenv at
 //! `target/py`). Nothing is downloaded from anywhere but the package
 //! registries; no browser is fetched by Playwright.
 
@@ -15,7 +15,16 @@ pub fn all() -> Result {
     build_tools()?;
     chromium()?;
     npm_packages()?;
+    postgres_client()?;
     schemathesis()
+}
+
+/// `psql`, with which the PostgreSQL suite drops its test databases.
+pub fn postgres_client() -> Result {
+    if which("psql") {
+        return Ok(());
+    }
+    apt_install("postgresql-client")
 }
 
 /// What `build` and `run` need.

@@ -23,7 +23,7 @@ pub struct ExecutionRow {
     pub status: ExecutionStatus,
     pub progress: i64,
     pub current_step: Option<String>,
-    pub result: Option<serde_json::Value>,
+    pub result: Option<Json<serde_json::Value>>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub exit_code: Option<i64>,
@@ -49,7 +49,7 @@ pub struct ExecutionRow {
     pub task_name: Option<String>,
     pub description: Option<String>,
     pub tags: Json<Vec<String>>,
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Json<serde_json::Value>>,
     /// What happens when its runner is lost.
     pub on_runner_lost: RunnerLost,
     /// Tokens and cost reported ([`super::usage`]); `usage_at` is NULL
@@ -96,7 +96,7 @@ pub struct NewExecution {
     pub task_name: Option<String>,
     pub description: Option<String>,
     pub tags: Vec<String>,
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Json<serde_json::Value>>,
     pub on_runner_lost: RunnerLost,
     /// Only a runner can take it (a task made without an agent).
     pub needs_runner: bool,
@@ -360,7 +360,7 @@ pub enum Effect {
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub status: ExecutionStatus,
-    pub result: Option<serde_json::Value>,
+    pub result: Option<Json<serde_json::Value>>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub exit_code: Option<i64>,
@@ -396,6 +396,45 @@ async fn append_in(
     events: &[(EventRow, Effect)],
     remote_seqs: &[(String, i64)],
 ) -> sqlx::Result<()> {
+    match &mut *tx {
+        super::Tx::Sqlite(tx) => {
+            for chunk in events.chunks(1000).filter(|c| !c.is_empty()) {
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO execution_events (execution_id, seq, kind, payload, at_ms) ",
+                );
+                q.push_values(chunk, |mut b, (row, _)| {
+                    b.push_bind(&row.execution_id)
+                        .push_bind(row.seq)
+                        .push_bind(&row.kind)
+                        .push_bind(&row.payload)
+                        .push_bind(row.at_ms);
+                });
+                q.build().execute(&mut **tx).await?;
+            }
+        }
+        // One statement for the whole batch: five arrays, however many rows
+        // (a multi-row VALUES would be parsed anew for each batch size).
+        super::Tx::Postgres(tx) if !events.is_empty() => {
+            let column = |f: fn(&EventRow) -> &str| -> Vec<&str> {
+                events.iter().map(|(row, _)| f(row)).collect()
+            };
+            let ints = |f: fn(&EventRow) -> i64| -> Vec<i64> {
+                events.iter().map(|(row, _)| f(row)).collect()
+            };
+            sqlx::query(
+                "INSERT INTO execution_events (execution_id, seq, kind, payload, at_ms) \
+                 SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[])",
+            )
+            .bind(column(|r| &r.execution_id))
+            .bind(ints(|r| r.seq))
+            .bind(column(|r| &r.kind))
+            .bind(column(|r| &r.payload))
+            .bind(ints(|r| r.at_ms))
+            .execute(&mut **tx)
+            .await?;
+        }
+        super::Tx::Postgres(_) => {}
+    }
     crate::on_tx!(tx, tx => {
         for (id, seq) in remote_seqs {
             sqlx::query("UPDATE executions SET remote_seq = $2 WHERE id = $1 AND remote_seq < $2")
@@ -403,19 +442,6 @@ async fn append_in(
                 .bind(seq)
                 .execute(&mut **tx)
                 .await?;
-        }
-        for chunk in events.chunks(1000).filter(|c| !c.is_empty()) {
-            let mut q = QueryBuilder::new(
-                "INSERT INTO execution_events (execution_id, seq, kind, payload, at_ms) ",
-            );
-            q.push_values(chunk, |mut b, (row, _)| {
-                b.push_bind(&row.execution_id)
-                    .push_bind(row.seq)
-                    .push_bind(&row.kind)
-                    .push_bind(&row.payload)
-                    .push_bind(row.at_ms);
-            });
-            q.build().execute(&mut **tx).await?;
         }
         for (row, effect) in events {
             match effect {

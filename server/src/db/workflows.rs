@@ -167,7 +167,7 @@ pub struct StepRow {
     pub approval: bool,
     pub status: StepStatus,
     pub execution_id: Option<String>,
-    pub result: Option<serde_json::Value>,
+    pub result: Option<Json<serde_json::Value>>,
     pub error: Option<String>,
     pub decided_by: Option<String>,
     pub decided_at: Option<i64>,

@@ -479,7 +479,7 @@ fn effect(event: &ExecutionEvent, pieces: &mut super::pieces::Pieces) -> Effect 
             ..
         } => Effect::Finished(Box::new(Finished {
             status: *status,
-            result: result.clone(),
+            result: result.clone().map(crate::db::Json),
             error_code: error_code.clone(),
             error_message: error_message.clone(),
             exit_code: exit_code.map(i64::from),

@@ -65,7 +65,7 @@ pub(super) async fn run_one(
 
     // On an issue of a repository agents can work in: a worktree on its
     // own branch. Otherwise a plain empty directory.
-    let settings = super::Settings::from_metadata(row.metadata.as_ref());
+    let settings = super::Settings::from_metadata(row.metadata.as_deref());
     let place = match (&execution.issue, settings.workspace) {
         (Some(issue), _) => Some((issue.repository_id, Some(issue.number as i64))),
         (None, Some(repo)) => Some((repo, None)),

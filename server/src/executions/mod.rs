@@ -258,7 +258,8 @@ impl Executions {
                 sandbox_paths: agent.sandbox_paths.clone(),
                 ..Settings::of(origin)
             }
-            .merged_into(origin.task.as_ref().and_then(|t| t.metadata.clone())),
+            .merged_into(origin.task.as_ref().and_then(|t| t.metadata.clone()))
+            .map(crate::db::Json),
             issue_id: origin.issue.as_ref().map(|i| i.id.to_string()),
             workflow_run_id: origin.workflow_run.map(|r| r.to_string()),
         };
@@ -297,7 +298,9 @@ impl Executions {
             task_name: Some(task.name),
             description: Some(task.description),
             tags: task.tags,
-            metadata: Settings::default().merged_into(task.metadata),
+            metadata: Settings::default()
+                .merged_into(task.metadata)
+                .map(crate::db::Json),
             on_runner_lost: RunnerLost::Fail,
             needs_runner: true,
         };

@@ -24,7 +24,7 @@ pub fn to_execution(row: ExecutionRow) -> Result<Execution, ApiError> {
         status: row.status,
         progress: row.progress.clamp(0, 100) as u8,
         current_step: row.current_step,
-        result: row.result,
+        result: row.result.map(|j| j.0),
         error_code: row.error_code,
         error_message: row.error_message,
         exit_code: row.exit_code.map(|c| c as i32),

@@ -325,7 +325,7 @@ impl RemoteRunners for Runners {
                 env,
                 output_cap_bytes: row.output_cap_bytes.max(0) as u64,
                 agent_type: row.agent_type.as_str().to_string(),
-                sandbox_paths: crate::executions::Settings::from_metadata(row.metadata.as_ref())
+                sandbox_paths: crate::executions::Settings::from_metadata(row.metadata.as_deref())
                     .sandbox_paths,
             },
             timestamp: chrono::Utc::now(),

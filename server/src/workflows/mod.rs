@@ -383,7 +383,7 @@ fn to_step(row: store::StepRow) -> Result<RunStep, ApiError> {
         approval: row.approval,
         on_failure: row.on_failure,
         execution_id: row.execution_id.as_deref().and_then(|e| e.parse().ok()),
-        result: row.result,
+        result: row.result.map(|j| j.0),
         error: row.error,
         decided_by: row.decided_by,
         decided_at: row.decided_at,

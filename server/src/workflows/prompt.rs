@@ -51,7 +51,11 @@ fn value(name: &str, issue: Option<&IssueRow>, steps: &[StepRow]) -> Option<Stri
     if what == "status" {
         return Some(step.status.as_str().to_string());
     }
-    let result = step.result.clone().unwrap_or(serde_json::Value::Null);
+    let result = step
+        .result
+        .clone()
+        .map(|j| j.0)
+        .unwrap_or(serde_json::Value::Null);
     let text = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => String::new(),

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 async fn first_start_creates_a_private_store() {
     let t = common::start().await;
     let data = t.data_dir();
-    assert!(data.join("yagura.db").exists());
+    // On PostgreSQL the data dir holds the keys and worktrees, no database.
+    assert_eq!(data.join("yagura.db").exists(), !common::on_postgres());
     let secret = std::fs::read_to_string(data.join("jwt-secret")).unwrap();
     assert!(hex::decode(secret.trim()).unwrap().len() >= 32);
     #[cfg(unix)]

@@ -9,7 +9,10 @@ fn yagura(args: &[&str], stdin: &str) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_yagura"));
     command.env_remove("DATABASE_URL");
     // The same store as the server a test starts on this data directory.
-    let data_dir = args.iter().position(|a| *a == "--data-dir").map(|i| args[i + 1]);
+    let data_dir = args
+        .iter()
+        .position(|a| *a == "--data-dir")
+        .map(|i| args[i + 1]);
     if let Some(url) = data_dir.and_then(|d| common::postgres_url(std::path::Path::new(d))) {
         command.env("DATABASE_URL", url);
     }

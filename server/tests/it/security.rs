@@ -252,7 +252,9 @@ async fn data_files_are_private_and_webhook_bodies_bounded() {
             assert_eq!(mode(&p), 0o600, "{name}");
         } else {
             assert!(
-                name.starts_with("yagura.db-") || name == "secrets-key",
+                name.starts_with("yagura.db-")
+                    || name == "secrets-key"
+                    || (name == "yagura.db" && common::on_postgres()),
                 "{name} missing"
             );
         }

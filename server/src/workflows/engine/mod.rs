@@ -436,7 +436,7 @@ impl Engine {
     ) -> Result<(), ApiError> {
         let step = &mut loaded.steps[i];
         set(step, status);
-        step.result = execution.result.clone();
+        step.result = execution.result.clone().map(crate::db::Json);
         step.error = match execution.status {
             ExecutionStatus::Completed => None,
             _ => Some(

@@ -192,7 +192,7 @@ async fn operate(
                 out["logs"] = json!([]);
             }
             if data.include_metadata {
-                out["metadata"] = row.metadata.clone().unwrap_or(json!({}));
+                out["metadata"] = row.metadata.clone().map(|m| m.0).unwrap_or(json!({}));
             }
             Ok(ServerFrame::TaskReadResponse {
                 request_id,

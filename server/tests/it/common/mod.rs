@@ -58,7 +58,10 @@ pub fn postgres_url(data_dir: &std::path::Path) -> Option<String> {
                 let mut conn = sqlx::PgConnection::connect(&admin)
                     .await
                     .expect("connect to YAGURA_TEST_POSTGRES");
-                sqlx::query(&create).execute(&mut conn).await.expect("create the test database");
+                sqlx::query(&create)
+                    .execute(&mut conn)
+                    .await
+                    .expect("create the test database");
             })
     })
     .join()
