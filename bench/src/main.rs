@@ -288,8 +288,12 @@ impl Scratch {
 async fn persist_yagura(lines: usize, database_url: Option<String>) -> Result<f64> {
     let (_dir, store) = store(database_url).await?;
     let id = execution_row(&store.db).await?;
-    let (writer, _task) =
-        yagura::events::EventWriter::start(store.db.clone(), Arc::new(Hub::default()), None);
+    let (writer, _task) = yagura::events::EventWriter::start(
+        store.db.clone(),
+        Arc::new(Hub::default()),
+        None,
+        "bench".into(),
+    );
     let bodies: Vec<EventBody> = (0..lines).map(log).collect();
     let t0 = Instant::now();
     for body in bodies {

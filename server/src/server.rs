@@ -73,7 +73,19 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let hub = Arc::new(Hub::default());
     let reserve = store.data_dir.join("reserve");
     crate::events::writer::ensure_reserve(&reserve);
-    let (writer, _writer_task) = EventWriter::start(db.clone(), hub.clone(), Some(reserve));
+    let replica = crate::executions::Replica {
+        id: crate::db::replicas::load_or_create_id(&store.data_dir)?,
+        lease: config.runners.lease,
+    };
+    let (writer, _writer_task) =
+        EventWriter::start(db.clone(), hub.clone(), Some(reserve), replica.id.clone());
+    crate::events::relay_other_replicas(
+        db.clone(),
+        hub.clone(),
+        replica.id.clone(),
+        shutdown.clone(),
+        tasks.clone(),
+    );
     let sealer = Sealer::load_or_create(&store.data_dir)?;
     let github = GitHub::new(
         db.clone(),
@@ -101,6 +113,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         tasks.clone(),
         Arc::new(runners.clone()),
         worktrees.clone(),
+        replica,
     );
     let lost = executions.reconcile().await?;
     match worktrees.prune_stale().await {

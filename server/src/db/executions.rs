@@ -8,6 +8,8 @@ use sqlx::{FromRow, QueryBuilder};
 
 use super::Db;
 
+pub use super::event_batches::{append, Effect, Finished};
+
 #[derive(Debug, Clone, FromRow)]
 pub struct ExecutionRow {
     pub id: String,
@@ -239,13 +241,15 @@ pub async fn count_by_status(db: &Db, since_ms: i64) -> sqlx::Result<Vec<(Execut
     })
 }
 
-/// Oldest queued executions not yet claimed by a runner first, with the
-/// capabilities each needs and whether only a runner can take it.
+/// Oldest queued executions not yet claimed by a runner or a replica
+/// first, with the capabilities each needs and whether only a runner can
+/// take it. Only once their `queued` event is stored (`last_seq > 0`): the
+/// replica that made one and the one that runs it number events in order.
 pub async fn queued(db: &Db, limit: i64) -> sqlx::Result<Vec<(String, Json<Vec<String>>, bool)>> {
     crate::on_db!(db, db => {
         sqlx::query_as(
             "SELECT id, capabilities, needs_runner FROM executions WHERE status = 'queued' \
-             AND runner_id IS NULL ORDER BY created_at, id LIMIT $1",
+             AND runner_id IS NULL AND replica_id IS NULL AND last_seq > 0 ORDER BY created_at, id LIMIT $1",
         )
         .bind(limit)
         .fetch_all(db)
@@ -253,12 +257,15 @@ pub async fn queued(db: &Db, limit: i64) -> sqlx::Result<Vec<(String, Json<Vec<S
     })
 }
 
-/// Executions a previous server process left running or paused.
-pub async fn unfinished(db: &Db) -> sqlx::Result<Vec<ExecutionRow>> {
+/// Local executions this replica (`replica`) left running when it
+/// stopped, and those of a version that did not record replicas.
+pub async fn unfinished(db: &Db, replica: &str) -> sqlx::Result<Vec<ExecutionRow>> {
     crate::on_db!(db, db => {
         sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM {FROM} WHERE e.status IN ('running', 'paused') AND e.runner_id IS NULL"
+            "SELECT {COLUMNS} FROM {FROM} WHERE e.status IN ('running', 'paused') AND e.runner_id IS NULL \
+             AND (e.replica_id IS NULL OR e.replica_id = $1)"
         ))
+        .bind(replica)
         .fetch_all(db)
         .await
     })
@@ -333,204 +340,6 @@ pub async fn active_since(db: &Db, since_ms: i64) -> sqlx::Result<Vec<(String, i
         .bind(since_ms)
         .fetch_all(db)
         .await
-    })
-}
-
-/// The state change an event makes to its execution row.
-#[derive(Debug, Clone)]
-pub enum Effect {
-    None,
-    Started {
-        at_ms: i64,
-    },
-    Progress {
-        progress: i64,
-        current_step: String,
-    },
-    Status {
-        status: ExecutionStatus,
-    },
-    /// Back to the queue, unclaimed, its runner's report numbers forgotten.
-    Requeued,
-    Finished(Box<Finished>),
-    /// A line that reports tokens or cost.
-    Usage(Box<app::model::UsageReport>),
-}
-
-#[derive(Debug, Clone)]
-pub struct Finished {
-    pub status: ExecutionStatus,
-    pub result: Option<Json<serde_json::Value>>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub exit_code: Option<i64>,
-    pub signal: Option<i64>,
-    pub cpu_ms: Option<i64>,
-    pub peak_memory_kb: Option<i64>,
-    pub wall_ms: Option<i64>,
-    pub at_ms: i64,
-}
-
-/// Writes a batch of events and their effects in one transaction: rows
-/// into `execution_events`, state into `executions`, `last_seq` advanced.
-/// A terminal state is written only over a non-terminal one.
-pub async fn append(
-    db: &Db,
-    events: &[(EventRow, Effect)],
-    remote_seqs: &[(String, i64)],
-) -> sqlx::Result<()> {
-    let mut tx = db.begin().await?;
-    match append_in(&mut tx, events, remote_seqs).await {
-        Ok(()) => tx.commit().await,
-        Err(e) => {
-            // Rolled back now, not whenever the pool reuses the connection:
-            // a full disk must not leave the write lock held.
-            let _ = tx.rollback().await;
-            Err(e)
-        }
-    }
-}
-
-async fn append_in(
-    tx: &mut super::Tx,
-    events: &[(EventRow, Effect)],
-    remote_seqs: &[(String, i64)],
-) -> sqlx::Result<()> {
-    match &mut *tx {
-        super::Tx::Sqlite(tx) => {
-            for chunk in events.chunks(1000).filter(|c| !c.is_empty()) {
-                let mut q = QueryBuilder::new(
-                    "INSERT INTO execution_events (execution_id, seq, kind, payload, at_ms) ",
-                );
-                q.push_values(chunk, |mut b, (row, _)| {
-                    b.push_bind(&row.execution_id)
-                        .push_bind(row.seq)
-                        .push_bind(&row.kind)
-                        .push_bind(&row.payload)
-                        .push_bind(row.at_ms);
-                });
-                q.build().execute(&mut **tx).await?;
-            }
-        }
-        // One statement for the whole batch: five arrays, however many rows
-        // (a multi-row VALUES would be parsed anew for each batch size).
-        super::Tx::Postgres(tx) if !events.is_empty() => {
-            let column = |f: fn(&EventRow) -> &str| -> Vec<&str> {
-                events.iter().map(|(row, _)| f(row)).collect()
-            };
-            let ints = |f: fn(&EventRow) -> i64| -> Vec<i64> {
-                events.iter().map(|(row, _)| f(row)).collect()
-            };
-            sqlx::query(
-                "INSERT INTO execution_events (execution_id, seq, kind, payload, at_ms) \
-                 SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[])",
-            )
-            .bind(column(|r| &r.execution_id))
-            .bind(ints(|r| r.seq))
-            .bind(column(|r| &r.kind))
-            .bind(column(|r| &r.payload))
-            .bind(ints(|r| r.at_ms))
-            .execute(&mut **tx)
-            .await?;
-        }
-        super::Tx::Postgres(_) => {}
-    }
-    crate::on_tx!(tx, tx => {
-        for (id, seq) in remote_seqs {
-            sqlx::query("UPDATE executions SET remote_seq = $2 WHERE id = $1 AND remote_seq < $2")
-                .bind(id)
-                .bind(seq)
-                .execute(&mut **tx)
-                .await?;
-        }
-        for (row, effect) in events {
-            match effect {
-                Effect::None => {}
-                Effect::Usage(report) => {
-                    super::usage::statement(&row.execution_id, report, row.at_ms)
-                        .query()
-                        .execute(&mut **tx)
-                        .await?;
-                }
-                Effect::Started { at_ms } => {
-                    sqlx::query(
-                        "UPDATE executions SET status = 'running', started_at = $2 WHERE id = $1",
-                    )
-                    .bind(&row.execution_id)
-                    .bind(at_ms)
-                    .execute(&mut **tx)
-                    .await?;
-                }
-                Effect::Progress {
-                    progress,
-                    current_step,
-                } => {
-                    sqlx::query("UPDATE executions SET progress = $2, current_step = $3 WHERE id = $1")
-                        .bind(&row.execution_id)
-                        .bind(progress)
-                        .bind(current_step)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-                Effect::Status { status } => {
-                    sqlx::query(
-                        "UPDATE executions SET status = $2 WHERE id = $1 \
-                         AND status NOT IN ('completed', 'failed', 'cancelled', 'timed_out')",
-                    )
-                    .bind(&row.execution_id)
-                    .bind(*status)
-                    .execute(&mut **tx)
-                    .await?;
-                }
-                Effect::Requeued => {
-                    sqlx::query(
-                        "UPDATE executions SET status = 'queued', runner_id = NULL, lease_expires_at = NULL, \
-                         remote_seq = 0, started_at = NULL, progress = 0, current_step = NULL \
-                         WHERE id = $1 AND status IN ('queued', 'running', 'paused')",
-                    )
-                    .bind(&row.execution_id)
-                    .execute(&mut **tx)
-                    .await?;
-                }
-                Effect::Finished(f) => {
-                    sqlx::query(
-                        "UPDATE executions SET status = $2, result = $3, error_code = $4, error_message = $5, \
-                         exit_code = $6, signal = $7, cpu_ms = $8, peak_memory_kb = $9, wall_ms = $10, finished_at = $11, \
-                         progress = CASE WHEN $2 = 'completed' THEN 100 ELSE progress END \
-                         WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled', 'timed_out')",
-                    )
-                    .bind(&row.execution_id)
-                    .bind(f.status)
-                    .bind(&f.result)
-                    .bind(&f.error_code)
-                    .bind(&f.error_message)
-                    .bind(f.exit_code)
-                    .bind(f.signal)
-                    .bind(f.cpu_ms)
-                    .bind(f.peak_memory_kb)
-                    .bind(f.wall_ms)
-                    .bind(f.at_ms)
-                    .execute(&mut **tx)
-                    .await?;
-                }
-            }
-        }
-        // One last_seq update per execution in the batch: its highest seq.
-        let mut highest: Vec<(&str, i64)> = Vec::new();
-        for (row, _) in events {
-            match highest.iter_mut().find(|(id, _)| *id == row.execution_id) {
-                Some(entry) => entry.1 = entry.1.max(row.seq),
-                None => highest.push((&row.execution_id, row.seq)),
-            }
-        }
-        for (id, seq) in highest {
-            sqlx::query("UPDATE executions SET last_seq = $2 WHERE id = $1")
-                .bind(id)
-                .bind(seq)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
     })
 }
 

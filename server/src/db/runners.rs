@@ -194,7 +194,7 @@ pub async fn claim(
     crate::on_db!(db, db => {
         sqlx::query(
             "UPDATE executions SET runner_id = $2, lease_expires_at = $3 \
-             WHERE id = $1 AND status = 'queued' AND runner_id IS NULL",
+             WHERE id = $1 AND status = 'queued' AND runner_id IS NULL AND replica_id IS NULL AND last_seq > 0",
         )
         .bind(execution_id)
         .bind(runner_id)
@@ -202,6 +202,39 @@ pub async fn claim(
         .execute(db)
         .await
         .map(|r| r.rows_affected() == 1)
+    })
+}
+
+/// Takes over an execution whose runner's lease ran out: true for the one
+/// replica that wins it.
+pub async fn take_expired(db: &Db, id: &str, runner_id: &str, now: i64) -> sqlx::Result<bool> {
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET lease_expires_at = NULL \
+             WHERE id = $1 AND runner_id = $2 AND lease_expires_at < $3",
+        )
+        .bind(id)
+        .bind(runner_id)
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+    })
+}
+
+/// Marks offline the runners no replica has heard from since `before`
+/// (with several replicas, a starting one must not mark offline the
+/// runners connected to the others).
+pub async fn offline_unless_seen_since(db: &Db, before: i64) -> sqlx::Result<()> {
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE runners SET online = FALSE WHERE online \
+             AND (last_heartbeat_at IS NULL OR last_heartbeat_at < $1)",
+        )
+        .bind(before)
+        .execute(db)
+        .await
+        .map(|_| ())
     })
 }
 

@@ -17,6 +17,8 @@
 //! dialect, shared by every subscriber of that dialect).
 
 pub mod hub;
+mod relay;
+pub use relay::spawn as relay_other_replicas;
 mod pieces;
 pub mod subscription;
 pub mod writer;
@@ -48,6 +50,8 @@ impl Encoded {
 #[derive(Debug)]
 pub struct Published {
     pub event: ExecutionEvent,
+    /// Written by another replica and read here from the store.
+    pub relayed: bool,
     encoded: Encoded,
 }
 
@@ -55,6 +59,16 @@ impl Published {
     pub fn new(event: ExecutionEvent) -> Arc<Self> {
         Arc::new(Published {
             event,
+            relayed: false,
+            encoded: Encoded::default(),
+        })
+    }
+
+    /// An event another replica wrote (see [`relay_other_replicas`]).
+    pub fn relayed(event: ExecutionEvent) -> Arc<Self> {
+        Arc::new(Published {
+            event,
+            relayed: true,
             encoded: Encoded::default(),
         })
     }

@@ -104,15 +104,17 @@ pub struct EventWriter {
 impl EventWriter {
     /// Starts the writer task. It ends when every `EventWriter` clone is
     /// dropped. `reserve`: the file freed when the disk fills (see
-    /// [`ensure_reserve`]).
+    /// [`ensure_reserve`]). `origin`: this replica's id, with which other
+    /// replicas on the same PostgreSQL database are told of what it wrote.
     pub fn start(
         db: Db,
         hub: Arc<Hub>,
         reserve: Option<std::path::PathBuf>,
+        origin: String,
     ) -> (EventWriter, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let broken = Arc::new(Broken::default());
-        let handle = tokio::spawn(run(db, hub, rx, broken.clone(), reserve));
+        let handle = tokio::spawn(run(db, hub, rx, broken.clone(), reserve, origin));
         (EventWriter { tx, broken }, handle)
     }
 
@@ -219,6 +221,7 @@ async fn run(
     mut rx: mpsc::Receiver<Append>,
     broken: Arc<Broken>,
     reserve: Option<std::path::PathBuf>,
+    origin: String,
 ) {
     let mut last_seq: HashMap<ExecutionId, u64> = HashMap::new();
     let mut pieces = super::pieces::Pieces::default();
@@ -259,7 +262,7 @@ async fn run(
                 )
             })
             .collect();
-        match write_batch(&db, &hub, &mut last_seq, &mut pieces, &mut batch).await {
+        match write_batch(&db, &hub, &origin, &mut last_seq, &mut pieces, &mut batch).await {
             // Only the store itself failing (full, read-only) stops runs;
             // anything else fails just this batch's waiters.
             Some(err) if err.code() == "STORAGE" => {}
@@ -305,6 +308,7 @@ async fn run(
 async fn write_batch(
     db: &Db,
     hub: &Hub,
+    origin: &str,
     last_seq: &mut HashMap<ExecutionId, u64>,
     pieces: &mut super::pieces::Pieces,
     batch: &mut Vec<Append>,
@@ -348,33 +352,27 @@ async fn write_batch(
     }
 
     if failed.is_none() && !(rows.is_empty() && remote.is_empty()) {
-        let mut delay = Duration::from_millis(50);
-        for attempt in 1..=6 {
-            let started = std::time::Instant::now();
-            match executions::append(db, &rows, &remote).await {
-                Ok(()) => {
-                    let lines = rows.iter().filter(|(r, _)| r.kind == "log").count();
-                    crate::metrics::events_written(rows.len(), lines, started.elapsed());
-                    break;
+        failed = match store_batch(db, &rows, &remote, origin).await {
+            Ok(result) => result,
+            // Another replica wrote events of one of these executions since
+            // they were numbered here: numbered again from the store, once.
+            Err(Conflict) => {
+                tracing::warn!("events written by another replica meanwhile; numbering again");
+                for append in batch.iter() {
+                    last_seq.remove(&append.execution_id);
                 }
-                // A full disk or a read-only database does not pass in
-                // milliseconds: fail the batch now, so its runs end.
-                Err(e) if WriteError(e.to_string()).code() != "STORAGE" => {
-                    tracing::error!(error = %e, events = rows.len(), "event batch not written: storage failing");
-                    failed = Some(WriteError(e.to_string()));
-                    break;
-                }
-                Err(e) if attempt < 6 => {
-                    tracing::warn!(error = %e, attempt, "event batch not written; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, events = rows.len(), "event batch lost: the store keeps failing");
-                    failed = Some(WriteError(e.to_string()));
+                match renumber(db, last_seq, &mut rows, &mut events).await {
+                    Err(e) => Some(e),
+                    Ok(()) => match store_batch(db, &rows, &remote, origin).await {
+                        Ok(result) => result,
+                        Err(Conflict) => Some(WriteError(
+                            "events of these executions were being written elsewhere at the same time"
+                                .into(),
+                        )),
+                    },
                 }
             }
-        }
+        };
     }
 
     if let Some(err) = failed {
@@ -418,6 +416,62 @@ async fn write_batch(
         hub.usage_reported(id);
     }
     None
+}
+
+/// Numbers a batch again from the store (after a conflict).
+async fn renumber(
+    db: &Db,
+    last_seq: &mut HashMap<ExecutionId, u64>,
+    rows: &mut [(EventRow, Effect)],
+    events: &mut [ExecutionEvent],
+) -> Result<(), WriteError> {
+    for ((row, _), event) in rows.iter_mut().zip(events.iter_mut()) {
+        let seq = next_seq(db, last_seq, event.execution_id).await?;
+        row.seq = seq as i64;
+        event.seq = seq;
+    }
+    Ok(())
+}
+
+/// Another replica stored an event with a number given out here.
+struct Conflict;
+
+/// Stores one numbered batch, retrying while the store is busy; the error
+/// that stopped it, if any.
+async fn store_batch(
+    db: &Db,
+    rows: &[(EventRow, Effect)],
+    remote: &[(String, i64)],
+    origin: &str,
+) -> Result<Option<WriteError>, Conflict> {
+    let mut delay = Duration::from_millis(50);
+    for attempt in 1..=6 {
+        let started = std::time::Instant::now();
+        match executions::append(db, rows, remote, origin).await {
+            Ok(()) => {
+                let lines = rows.iter().filter(|(r, _)| r.kind == "log").count();
+                crate::metrics::events_written(rows.len(), lines, started.elapsed());
+                return Ok(None);
+            }
+            Err(e) if db::is_unique_violation(&e) => return Err(Conflict),
+            // A full disk or a read-only database does not pass in
+            // milliseconds: fail the batch now, so its runs end.
+            Err(e) if WriteError(e.to_string()).code() != "STORAGE" => {
+                tracing::error!(error = %e, events = rows.len(), "event batch not written: storage failing");
+                return Ok(Some(WriteError(e.to_string())));
+            }
+            Err(e) if attempt < 6 => {
+                tracing::warn!(error = %e, attempt, "event batch not written; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = rows.len(), "event batch lost: the store keeps failing");
+                return Ok(Some(WriteError(e.to_string())));
+            }
+        }
+    }
+    Ok(None)
 }
 
 async fn next_seq(

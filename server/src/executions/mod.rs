@@ -88,6 +88,22 @@ struct Inner {
     tasks: TaskTracker,
     remote: Arc<dyn RemoteRunners>,
     worktrees: Worktrees,
+    /// This replica's id and lease (see [`crate::db::replicas`]).
+    replica: Replica,
+}
+
+/// This server among the replicas of one database: local executions it
+/// runs are claimed under its id and held under a lease it renews.
+#[derive(Clone, Debug)]
+pub struct Replica {
+    pub id: String,
+    pub lease: std::time::Duration,
+}
+
+impl Replica {
+    pub fn lease_until(&self) -> i64 {
+        crate::db::now_ms() + self.lease.as_millis() as i64
+    }
 }
 
 impl Executions {
@@ -104,6 +120,7 @@ impl Executions {
         tasks: TaskTracker,
         remote: Arc<dyn RemoteRunners>,
         worktrees: Worktrees,
+        replica: Replica,
     ) -> Self {
         Executions {
             inner: Arc::new(Inner {
@@ -121,6 +138,7 @@ impl Executions {
                 tasks,
                 remote,
                 worktrees,
+                replica,
             }),
         }
     }
@@ -142,7 +160,9 @@ impl Executions {
     /// Fails executions that a previous server process left running: their
     /// process is gone with it (or orphaned), so they cannot finish.
     pub async fn reconcile(&self) -> anyhow::Result<usize> {
-        let rows = store::unfinished(&self.inner.db).await?;
+        let replica = &self.inner.replica.id;
+        crate::db::replicas::release_unstarted(&self.inner.db, replica).await?;
+        let rows = store::unfinished(&self.inner.db, replica).await?;
         for row in &rows {
             let id: ExecutionId = row.id.parse()?;
             let agent_type = row.agent_type;

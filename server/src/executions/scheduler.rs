@@ -2,7 +2,11 @@
 //! most `concurrency` at a time on this server, hands those that need a
 //! runner to [`RemoteRunners`], and checks runners' leases. It looks at the
 //! queue when woken (an execution was queued or ended, a runner came) and
-//! at least every [`LEASE_CHECK`].
+//! at least every [`LEASE_CHECK`]. A local execution is claimed in the store
+//! first (with several replicas on one database, one claim wins) and held
+//! under this replica's lease, renewed every third of it; a run whose
+//! claim another replica took over (this one stalled past its lease) is
+//! stopped here.
 
 use std::sync::{atomic::Ordering, Arc};
 use std::time::Duration;
@@ -13,6 +17,7 @@ use tokio::sync::mpsc;
 use super::process::Control;
 use super::{local, Inner};
 use crate::db::executions as store;
+use crate::db::replicas::claim_local;
 
 /// How often leases are checked (and the queue looked at) without a wake-up.
 pub const LEASE_CHECK: Duration = Duration::from_millis(500);
@@ -21,8 +26,13 @@ pub const LEASE_CHECK: Duration = Duration::from_millis(500);
 pub(super) fn spawn(inner: Arc<Inner>) {
     let tasks = inner.tasks.clone();
     tasks.spawn(async move {
+        let mut renewed = std::time::Instant::now();
         loop {
             schedule(&inner).await;
+            if renewed.elapsed() >= inner.replica.lease / 3 {
+                renewed = std::time::Instant::now();
+                renew(&inner).await;
+            }
             inner.remote.expire_leases().await;
             tokio::select! {
                 _ = inner.shutdown.cancelled() => break,
@@ -74,6 +84,23 @@ async fn schedule(inner: &Arc<Inner>) {
             }
             running.insert(id, tx);
         }
+        let claimed = claim_local(
+            &inner.db,
+            &id.to_string(),
+            &inner.replica.id,
+            inner.replica.lease_until(),
+        )
+        .await;
+        if !matches!(claimed, Ok(true)) {
+            // Another replica (or a runner) took it, or the store failed.
+            if let Err(e) = claimed {
+                tracing::error!(execution = %id, error = %e, "cannot claim a queued execution");
+            }
+            if let Ok(mut running) = inner.running.lock() {
+                running.remove(&id);
+            }
+            continue;
+        }
         let inner = inner.clone();
         let tasks = inner.tasks.clone();
         tasks.spawn(async move {
@@ -85,5 +112,44 @@ async fn schedule(inner: &Arc<Inner>) {
             }
             inner.wake.notify_one();
         });
+    }
+}
+
+/// Renews this replica's lease on its local executions; stops any it no
+/// longer holds (another replica failed or requeued it after this one
+/// stalled past its lease).
+async fn renew(inner: &Arc<Inner>) {
+    let held = match crate::db::replicas::renew_local(
+        &inner.db,
+        &inner.replica.id,
+        inner.replica.lease_until(),
+    )
+    .await
+    {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot renew this replica's lease");
+            return;
+        }
+    };
+    let lost: Vec<_> = match inner.running.lock() {
+        Ok(running) => running
+            .iter()
+            .filter(|(id, _)| !held.contains(&id.to_string()))
+            .map(|(id, control)| (*id, control.clone()))
+            .collect(),
+        Err(_) => return,
+    };
+    for (id, control) in lost {
+        // Only runs that started count: a claim in flight is not renewed yet.
+        if inner
+            .pids
+            .lock()
+            .map(|p| p.contains_key(&id))
+            .unwrap_or(false)
+        {
+            tracing::warn!(execution = %id, "another replica took this execution over; stopping it here");
+            let _ = control.send(Control::Kill).await;
+        }
     }
 }

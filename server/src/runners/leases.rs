@@ -13,9 +13,13 @@ use crate::db::{self, runners as store};
 pub const MAX_REQUEUES: i64 = 3;
 
 impl Runners {
-    /// Ends (or requeues) executions whose lease ran out: their runner is gone.
+    /// Ends (or requeues) executions whose lease ran out: their runner (or
+    /// the replica that ran them as local processes) is gone. Each is taken
+    /// over by one replica only.
     pub async fn expire(&self) {
-        let expired = match store::expired_leases(&self.inner.db, db::now_ms()).await {
+        let now = db::now_ms();
+        self.expire_local(now).await;
+        let expired = match store::expired_leases(&self.inner.db, now).await {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read leases");
@@ -26,6 +30,14 @@ impl Runners {
             let Ok(execution) = id.parse::<ExecutionId>() else {
                 continue;
             };
+            match store::take_expired(&self.inner.db, &id, &runner, now).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot take over an expired lease");
+                    continue;
+                }
+            }
             let name = store::find_runner(&self.inner.db, &runner)
                 .await
                 .ok()
@@ -37,7 +49,45 @@ impl Runners {
                 "runner {name} stopped sending heartbeats; its lease of {} s ran out",
                 self.inner.config.lease.as_secs_f32()
             );
-            self.lose(execution, agent_type, policy, why).await;
+            self.lose(execution, agent_type, policy, "RUNNER_LOST", why)
+                .await;
+        }
+    }
+
+    /// Local executions of a replica that stopped renewing its lease (it
+    /// died with their processes).
+    async fn expire_local(&self, now: i64) {
+        let expired = match db::replicas::expired_local(&self.inner.db, now).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read replica leases");
+                return;
+            }
+        };
+        for (id, replica, agent_type, policy) in expired {
+            let Ok(execution) = id.parse::<ExecutionId>() else {
+                continue;
+            };
+            match db::replicas::take_expired_local(&self.inner.db, &id, &replica, now).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot take over an expired replica lease");
+                    continue;
+                }
+            }
+            tracing::warn!(
+                execution = id,
+                replica,
+                "lease expired: the replica running it is gone"
+            );
+            let why = format!(
+                "the Yagura replica {replica} that ran it as a local process stopped; \
+                 its lease of {} s ran out and the process was lost with it",
+                self.inner.config.lease.as_secs_f32()
+            );
+            self.lose(execution, agent_type, policy, "REPLICA_LOST", why)
+                .await;
         }
     }
 
@@ -49,6 +99,7 @@ impl Runners {
         execution: ExecutionId,
         agent_type: AgentType,
         policy: RunnerLost,
+        code: &str,
         why: String,
     ) {
         let requeued =
@@ -67,7 +118,7 @@ impl Runners {
                 agent_type,
                 status: ExecutionStatus::Failed,
                 result: None,
-                error_code: Some("RUNNER_LOST".into()),
+                error_code: Some(code.into()),
                 error_message: Some(why),
                 exit_code: None,
                 signal: None,
@@ -80,7 +131,15 @@ impl Runners {
     /// At start-up: no runner is connected yet; leases get one full period
     /// for their runners to reconnect.
     pub async fn reset(&self) -> anyhow::Result<()> {
-        store::all_offline(&self.inner.db).await?;
+        match self.inner.db.backend() {
+            db::Backend::Sqlite => store::all_offline(&self.inner.db).await?,
+            // Other replicas may hold connected runners: only those no
+            // replica heard from within a lease are offline.
+            db::Backend::Postgres => {
+                let before = db::now_ms() - self.inner.config.lease.as_millis() as i64;
+                store::offline_unless_seen_since(&self.inner.db, before).await?
+            }
+        }
         store::extend_leases(&self.inner.db, self.lease_until()).await?;
         Ok(())
     }

@@ -17,6 +17,7 @@ mod insights;
 mod metrics;
 mod openapi;
 mod people;
+mod replicas;
 mod restart;
 mod runner_tls;
 mod runners;

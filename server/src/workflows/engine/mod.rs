@@ -100,7 +100,11 @@ impl Engine {
                     None => break,
                 },
                 event = lifecycle.recv() => match event {
-                    Ok(event) if event.is_terminal() => self.execution_ended(&event).await,
+                    // Another replica's executions end there: its engine
+                    // takes them (this one's sweep would too, one at a time).
+                    Ok(event) if event.is_terminal() && !event.relayed => {
+                        self.execution_ended(&event).await
+                    }
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => self.sweep().await,
                     Err(RecvError::Closed) => break,
@@ -125,9 +129,18 @@ impl Engine {
     }
 
     async fn advance_logged(&self, id: &str) {
+        // Replicas on one database advance a run one at a time.
+        let lock = match db::replicas::lock_run(&self.db, id).await {
+            Ok(lock) => lock,
+            Err(e) => {
+                tracing::error!(run = id, error = %e, "cannot lock a workflow run");
+                return;
+            }
+        };
         if let Err(e) = self.advance(id).await {
             tracing::error!(run = id, error = %e, "workflow run could not advance");
         }
+        lock.release().await;
     }
 
     async fn handle(&self, command: Command) {
@@ -150,7 +163,11 @@ impl Engine {
                 actor,
                 reply,
             } => {
+                let lock = db::replicas::lock_run(&self.db, &run.to_string()).await;
                 let answer = self.act(run, action, &actor).await;
+                if let Ok(lock) = lock {
+                    lock.release().await;
+                }
                 if let Ok(id) = &answer {
                     self.advance_logged(&id.to_string()).await;
                 }

@@ -43,7 +43,7 @@ pub(super) async fn lose(state: &AppState, id: ExecutionId, why: String) {
         .unwrap_or_default();
     state
         .runners
-        .lose(id, execution.agent_type, policy, why)
+        .lose(id, execution.agent_type, policy, "RUNNER_LOST", why)
         .await;
     state.executions.wake();
 }

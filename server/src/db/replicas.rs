@@ -1,0 +1,172 @@
+//! Local executions claimed by a replica (a `yagura serve` process on the
+//! shared database), held under a lease its heartbeats renew.
+
+use app::model::{AgentType, RunnerLost};
+
+use super::Db;
+
+/// Claims a queued execution for this replica to run as a local process:
+/// only one claim can win, whichever replica (or runner) makes it.
+pub async fn claim_local(db: &Db, id: &str, replica: &str, lease_until: i64) -> sqlx::Result<bool> {
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET replica_id = $2, replica_lease_until = $3 \
+             WHERE id = $1 AND status = 'queued' AND runner_id IS NULL AND replica_id IS NULL AND last_seq > 0",
+        )
+        .bind(id)
+        .bind(replica)
+        .bind(lease_until)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+    })
+}
+
+/// Gives back the claims of executions this replica claimed but never
+/// started (it stopped in between).
+pub async fn release_unstarted(db: &Db, replica: &str) -> sqlx::Result<u64> {
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET replica_id = NULL, replica_lease_until = NULL \
+             WHERE replica_id = $1 AND status = 'queued'",
+        )
+        .bind(replica)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected())
+    })
+}
+
+/// Renews this replica's lease on the local executions it runs; answers
+/// the ids it still holds (one it lost was taken over by another replica).
+pub async fn renew_local(db: &Db, replica: &str, until: i64) -> sqlx::Result<Vec<String>> {
+    crate::on_db!(db, db => {
+        sqlx::query_scalar(
+            "UPDATE executions SET replica_lease_until = $2 WHERE replica_id = $1 \
+             AND replica_lease_until IS NOT NULL AND status IN ('queued', 'running', 'paused') RETURNING id",
+        )
+        .bind(replica)
+        .bind(until)
+        .fetch_all(db)
+        .await
+    })
+}
+
+/// Local executions whose replica stopped renewing its lease.
+pub async fn expired_local(
+    db: &Db,
+    now: i64,
+) -> sqlx::Result<Vec<(String, String, AgentType, RunnerLost)>> {
+    crate::on_db!(db, db => {
+        sqlx::query_as(
+            "SELECT id, replica_id, agent_type, on_runner_lost FROM executions WHERE replica_id IS NOT NULL \
+             AND status IN ('queued', 'running', 'paused') AND replica_lease_until < $1",
+        )
+        .bind(now)
+        .fetch_all(db)
+        .await
+    })
+}
+
+/// Takes over an execution whose replica's lease ran out: true for the
+/// one replica that wins it (the others leave it alone).
+pub async fn take_expired_local(db: &Db, id: &str, replica: &str, now: i64) -> sqlx::Result<bool> {
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET replica_lease_until = NULL \
+             WHERE id = $1 AND replica_id = $2 AND replica_lease_until < $3",
+        )
+        .bind(id)
+        .bind(replica)
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() == 1)
+    })
+}
+
+/// This server's name among the replicas of one database: stable per data
+/// directory (`<data dir>/replica-id`, made on first start), so a replica
+/// that restarts recognises the executions it left running.
+pub fn load_or_create_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let path = data_dir.join("replica-id");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_string()),
+        Ok(_) | Err(_) => {
+            let id = format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+            std::fs::write(&path, format!("{id}\n"))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(id)
+        }
+    }
+}
+
+/// Work on one workflow run, serialised across replicas: a PostgreSQL
+/// advisory lock held on a connection of its own until [`RunLock::release`]
+/// (or, if dropped unreleased, until that connection closes). Nothing to
+/// hold on SQLite, where one server is the only replica.
+pub struct RunLock {
+    held: Option<(sqlx::pool::PoolConnection<sqlx::Postgres>, i64)>,
+}
+
+/// Waits for the lock on `run_id`.
+pub async fn lock_run(db: &Db, run_id: &str) -> sqlx::Result<RunLock> {
+    let Db::Postgres(pool) = db else {
+        return Ok(RunLock { held: None });
+    };
+    let key = lock_key(run_id);
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    Ok(RunLock {
+        held: Some((conn, key)),
+    })
+}
+
+impl RunLock {
+    pub async fn release(mut self) {
+        if let Some((mut conn, key)) = self.held.take() {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(key)
+                .execute(&mut *conn)
+                .await;
+            if unlocked.is_err() {
+                // Closing the session releases its locks.
+                drop(conn.detach());
+            }
+        }
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        if let Some((conn, _)) = self.held.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
+/// A run's lock key: FNV-1a of its id (stable across builds, so replicas
+/// of different versions during an upgrade agree), in a space of Yagura's
+/// own (prefixed before hashing).
+fn lock_key(run_id: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in b"yagura.workflow_run:".iter().chain(run_id.as_bytes()) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lock_keys_are_stable_and_distinct() {
+        let a = super::lock_key("5f825c05-18a8-4f66-a67d-774957ca6510");
+        assert_eq!(a, super::lock_key("5f825c05-18a8-4f66-a67d-774957ca6510"));
+        assert_ne!(a, super::lock_key("5f825c05-18a8-4f66-a67d-774957ca6511"));
+    }
+}
