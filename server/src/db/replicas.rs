@@ -85,6 +85,38 @@ pub async fn take_expired_local(db: &Db, id: &str, replica: &str, now: i64) -> s
     })
 }
 
+/// The replica running an execution as a local process now, if one is.
+pub async fn holder(db: &Db, id: &str) -> sqlx::Result<Option<String>> {
+    crate::on_db!(db, db => {
+        sqlx::query_scalar(
+            "SELECT replica_id FROM executions WHERE id = $1 AND replica_lease_until IS NOT NULL \
+             AND status IN ('queued', 'running', 'paused')",
+        )
+        .bind(id)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+    })
+}
+
+/// The PostgreSQL channel on which a replica asks the one running an
+/// execution to stop, pause, resume it or give it input.
+pub const CONTROL_CHANNEL: &str = "yagura_control";
+
+/// Sends `notice` on [`CONTROL_CHANNEL`] (PostgreSQL only; false on SQLite,
+/// where no other replica exists).
+pub async fn send_control(db: &Db, notice: &str) -> sqlx::Result<bool> {
+    let Db::Postgres(pool) = db else {
+        return Ok(false);
+    };
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CONTROL_CHANNEL)
+        .bind(notice)
+        .execute(pool)
+        .await?;
+    Ok(true)
+}
+
 /// This server's name among the replicas of one database: stable per data
 /// directory (`<data dir>/replica-id`, made on first start), so a replica
 /// that restarts recognises the executions it left running.

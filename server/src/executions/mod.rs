@@ -10,6 +10,7 @@
 //! previous process left running are failed with a reason.
 
 pub mod budgets;
+mod control;
 pub mod demo;
 pub mod drive;
 pub mod insights;
@@ -194,6 +195,7 @@ impl Executions {
     /// asking every running process to stop.
     pub fn start(&self) {
         scheduler::spawn(self.inner.clone());
+        control::spawn_listener(self.inner.clone());
     }
 
     /// Queues a new execution of `agent`, on an issue or a workflow run's
@@ -403,14 +405,17 @@ impl Executions {
                 execution.status.as_str()
             )));
         }
+        let stop = if force {
+            Control::Kill
+        } else {
+            Control::Cancel
+        };
         if let Some(control) = self.control_of(id) {
-            let _ = control
-                .send(if force {
-                    Control::Kill
-                } else {
-                    Control::Cancel
-                })
-                .await;
+            let _ = control.send(stop).await;
+            return Ok(());
+        }
+        if self.control_elsewhere(id, &stop).await? {
+            // The replica running it stops the process and records the end.
             return Ok(());
         }
         if let Some(runner) = self.remote_runner(id).await? {
@@ -493,6 +498,7 @@ impl Executions {
                 .send(control)
                 .await
                 .map_err(|_| ApiError::Conflict("the execution is ending".into())),
+            None if self.control_elsewhere(id, &control).await? => Ok(()),
             None => {
                 self.get(id).await?;
                 Err(ApiError::Conflict("the execution is not running".into()))

@@ -90,7 +90,7 @@ mod tests {
             approval: false,
             status: app::model::StepStatus::Completed,
             execution_id: None,
-            result: result.map(|r| serde_json::from_str(r).unwrap()),
+            result: result.map(|r| crate::db::Json(serde_json::from_str(r).unwrap())),
             error: None,
             decided_by: None,
             decided_at: None,

@@ -268,10 +268,13 @@ async fn two_replicas_on_one_database_behave_as_one() {
         json!({"name": "long", "agentType": "Custom", "command": ["sh", "-c", "echo started; exec sleep 120"]})).await;
     let long = long["id"].as_str().unwrap().to_string();
     let mut victim = None;
-    for _ in 0..20 {
+    let mut cancelled_elsewhere = 0;
+    for attempt in 0..20 {
+        // Each replica's scheduler is woken by runs made through it.
+        let via = if attempt % 2 == 0 { &a } else { &b };
         let e = call(
             &http,
-            &a,
+            via,
             &token,
             "POST",
             "/api/v1/executions",
@@ -289,9 +292,26 @@ async fn two_replicas_on_one_database_behave_as_one() {
         )
         .await;
         if replica_of(&a_data, &id).await == read_replica_id(&a_data) {
-            victim = Some(id);
-            break;
+            if victim.is_none() {
+                victim = Some(id);
+            } else {
+                call(
+                    &http,
+                    &a,
+                    &token,
+                    "POST",
+                    &format!("/api/v1/executions/{id}/cancel"),
+                    json!({}),
+                )
+                .await;
+            }
+            if cancelled_elsewhere > 0 {
+                break;
+            }
+            continue;
         }
+        // It runs on B: cancelled through A, B stops the process and
+        // records the end, once.
         call(
             &http,
             &a,
@@ -301,8 +321,36 @@ async fn two_replicas_on_one_database_behave_as_one() {
             json!({}),
         )
         .await;
+        let ended = wait_status(
+            &http,
+            &a,
+            &token,
+            &id,
+            &["cancelled"],
+            Duration::from_secs(15),
+        )
+        .await;
+        // The process was stopped there (a signal), not just marked here.
+        assert!(ended["signal"].is_number(), "{ended}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let evs = events(&http, &a, &token, &id).await;
+        let ends = evs
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e["type"].as_str(),
+                    Some("agent.completed" | "agent.failed" | "agent.cancelled")
+                )
+            })
+            .count();
+        assert_eq!(ends, 1, "{evs:?}");
+        cancelled_elsewhere += 1;
+        if victim.is_some() {
+            break;
+        }
     }
     let victim = victim.expect("one of 20 runs ran on A");
+    assert!(cancelled_elsewhere > 0, "one of 20 runs ran on B");
     unsafe {
         libc::kill(a.child.id() as i32, libc::SIGKILL);
     }
