@@ -87,6 +87,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         tasks.clone(),
     );
     let sealer = Sealer::load_or_create(&store.data_dir)?;
+    if db.backend() == crate::db::Backend::Postgres {
+        let sealing_key =
+            secret::load_or_create_named(&store.data_dir, crate::secrets::KEY_FILE, 32)?;
+        crate::db::replicas::check_keys(&db, &secret, &sealing_key).await?;
+    }
     let github = GitHub::new(
         db.clone(),
         sealer.clone(),

@@ -169,9 +169,11 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct RunnerArgs {
     /// The server, e.g. wss://yagura.example (https:// works too; ws:// only
-    /// to this machine, or with --insecure).
-    #[arg(long, env = "YAGURA_SERVER")]
-    pub server: String,
+    /// to this machine, or with --insecure). Several replicas of one Yagura
+    /// separated by commas (or --server repeated): the runner connects to
+    /// one and fails over to the next when the link drops.
+    #[arg(long, env = "YAGURA_SERVER", value_delimiter = ',', required = true)]
+    pub server: Vec<String>,
     /// A runner token (`yagura runner-token create`, or the Runners page).
     #[arg(long, env = "YAGURA_RUNNER_TOKEN", hide_env_values = true)]
     pub token: String,
@@ -383,7 +385,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 None => hostname(),
             };
             crate::runners::client::run(crate::runners::client::RunnerOptions {
-                server: args.server,
+                servers: args.server,
                 token: args.token,
                 name,
                 capabilities: args

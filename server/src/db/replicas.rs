@@ -117,6 +117,31 @@ pub async fn send_control(db: &Db, notice: &str) -> sqlx::Result<bool> {
     Ok(true)
 }
 
+/// Checks that this replica has the same keys as the others on the
+/// database (the first to start records a fingerprint of them): sessions
+/// signed by one replica must verify on every other, and secrets sealed by
+/// one must open on every other. The fingerprint is a SHA-256 of both keys
+/// under a fixed label; it reveals nothing of them.
+pub async fn check_keys(db: &Db, jwt_secret: &[u8], sealing_key: &[u8]) -> anyhow::Result<()> {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(b"yagura replica keys v1\0");
+    hash.update((jwt_secret.len() as u64).to_be_bytes());
+    hash.update(jwt_secret);
+    hash.update(sealing_key);
+    let mine = hex::encode(hash.finalize());
+    let agreed =
+        super::settings::set_once(db, "replicas.keys_fingerprint", &mine, super::now_ms()).await?;
+    if agreed != mine {
+        anyhow::bail!(
+            "this server's jwt-secret and secrets-key differ from those of the other Yagura \
+             replicas on this database: copy both files from another replica's data directory \
+             into this one's (see docs/deploy.md)"
+        );
+    }
+    Ok(())
+}
+
 /// This server's name among the replicas of one database: stable per data
 /// directory (`<data dir>/replica-id`, made on first start), so a replica
 /// that restarts recognises the executions it left running.

@@ -32,3 +32,23 @@ pub async fn set(db: &Db, key: &str, value: Option<&str>, now: i64) -> sqlx::Res
         }
     })
 }
+
+/// Stores `value` under `key` unless a value is there already; answers the
+/// value stored (this one or the earlier one), so that replicas starting
+/// at once agree on one.
+pub async fn set_once(db: &Db, key: &str, value: &str, now: i64) -> sqlx::Result<String> {
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now)
+        .execute(db)
+        .await?;
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_one(db)
+            .await
+    })
+}

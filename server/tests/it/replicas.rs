@@ -133,6 +133,22 @@ async fn two_replicas_on_one_database_behave_as_one() {
         .unwrap();
     assert_eq!(me.status(), 200, "a session from A is valid on B");
 
+    // A third replica with keys of its own is refused: its sessions would
+    // not verify elsewhere, nor its sealed secrets open.
+    let c_data = dir.path().join("c");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_yagura"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(&c_data)
+        .env("DATABASE_URL", common::postgres_url(&a_data).unwrap())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("differ from those of the other Yagura replicas"),
+        "{stderr}"
+    );
+
     // 1. 50 runs queued through both replicas each start exactly once.
     let quick = call(&http, &a, &token, "POST", "/api/v1/agents",
         json!({"name": "quick", "agentType": "Custom", "command": ["sh", "-c", "echo one; echo two"]})).await;
@@ -351,6 +367,72 @@ async fn two_replicas_on_one_database_behave_as_one() {
     }
     let victim = victim.expect("one of 20 runs ran on A");
     assert!(cancelled_elsewhere > 0, "one of 20 runs ran on B");
+
+    // 4. A remote runner given both replicas, connected to A, printing.
+    let runner_token = call(
+        &http,
+        &a,
+        &token,
+        "POST",
+        "/api/v1/runner-tokens",
+        json!({"name": "ci"}),
+    )
+    .await;
+    let runner_token = runner_token["token"].as_str().unwrap().to_string();
+    let work = tempfile::tempdir().unwrap();
+    let ws = |y: &Yagura| y.base.replacen("http", "ws", 1);
+    let _runner = crate::runners::RunnerProcess {
+        child: std::process::Command::new(env!("CARGO_BIN_EXE_yagura"))
+            .args(["runner", "--server", &format!("{},{}", ws(&a), ws(&b))])
+            .args([
+                "--token",
+                &runner_token,
+                "--name",
+                "both",
+                "--capabilities",
+                "docker",
+            ])
+            .args(["--heartbeat-secs", "0.3", "--work-dir"])
+            .arg(work.path())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let printer = call(
+        &http,
+        &a,
+        &token,
+        "POST",
+        "/api/v1/agents",
+        json!({"name": "printer", "agentType": "Custom", "capabilities": ["docker"],
+               "command": ["sh", "-c", "for i in $(seq 1 300); do echo r$i; sleep 0.01; done"]}),
+    )
+    .await;
+    let printer = printer["id"].as_str().unwrap().to_string();
+    let remote = call(
+        &http,
+        &a,
+        &token,
+        "POST",
+        "/api/v1/executions",
+        json!({"agentId": printer, "prompt": ""}),
+    )
+    .await;
+    let remote = remote["id"].as_str().unwrap().to_string();
+    wait_status(
+        &http,
+        &a,
+        &token,
+        &remote,
+        &["running"],
+        Duration::from_secs(30),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // A dies mid-run: the local run is failed by B within the lease; the
+    // runner fails over to B and replays what A had not stored.
     unsafe {
         libc::kill(a.child.id() as i32, libc::SIGKILL);
     }
@@ -375,6 +457,27 @@ async fn two_replicas_on_one_database_behave_as_one() {
     let evs = events(&http, &b, &token, &victim).await;
     let ends = evs.iter().filter(|e| e["type"] == "agent.failed").count();
     assert_eq!(ends, 1, "{evs:?}");
+
+    let done = wait_status(
+        &http,
+        &b,
+        &token,
+        &remote,
+        &["completed", "failed"],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let evs = events(&http, &b, &token, &remote).await;
+    let seqs: Vec<u64> = evs.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "gap-free"
+    );
+    let lines = common::log_lines(&evs);
+    let wanted: Vec<String> = (1..=300).map(|i| format!("r{i}")).collect();
+    assert_eq!(lines, wanted, "every line of the remote run once, in order");
 }
 
 fn read_replica_id(data: &Path) -> String {

@@ -31,8 +31,9 @@ use outbox::{Outbox, OutboxSink};
 /// How the runner is set up (from `yagura runner`'s flags).
 #[derive(Clone, Debug)]
 pub struct RunnerOptions {
-    /// `ws://host:port` (or the full `/ws/ktcp` URL).
-    pub server: String,
+    /// `ws://host:port` (or the full `/ws/ktcp` URL); several replicas of
+    /// one Yagura: tried in turn, the next one whenever the link drops.
+    pub servers: Vec<String>,
     pub token: String,
     pub name: String,
     pub capabilities: Vec<String>,
@@ -67,8 +68,15 @@ pub async fn run(options: RunnerOptions) -> anyhow::Result<()> {
             options.work_dir.display()
         )
     })?;
-    let url = ktcp_url(&options.server)?;
-    let tls = tls_for(&url, &options)?;
+    let mut servers = Vec::new();
+    for server in &options.servers {
+        let url = ktcp_url(server)?;
+        let tls = tls_for(&url, &options)?;
+        servers.push((url, tls));
+    }
+    if servers.is_empty() {
+        bail!("no server given (--server URL, several separated by commas)");
+    }
     let _lock = lock_work_dir(&options.work_dir)?;
     let (outbox, interrupted) = Outbox::open(&options.work_dir)?;
     for task in &interrupted {
@@ -84,8 +92,10 @@ pub async fn run(options: RunnerOptions) -> anyhow::Result<()> {
     let stop = shutdown_signal();
     tokio::pin!(stop);
     let mut attempt = 0u32;
+    let mut next = 0usize;
     loop {
-        let session = connect(&url, tls.clone(), &options, &outbox, &running, &mut attempt);
+        let (url, tls) = &servers[next % servers.len()];
+        let session = connect(url, tls.clone(), &options, &outbox, &running, &mut attempt);
         let ended = tokio::select! {
             _ = &mut stop => break,
             ended = session => ended,
@@ -93,6 +103,12 @@ pub async fn run(options: RunnerOptions) -> anyhow::Result<()> {
         match ended {
             Ended::Refused(why) => bail!("the server refused this runner: {why}"),
             Ended::Dropped(why) => {
+                // Fail over: the next server (replica) gets the next try.
+                next += 1;
+                if servers.len() > 1 && next % servers.len() != 0 {
+                    tracing::warn!(reason = %why, next = %servers[next % servers.len()].0, "link to the server lost; trying the next one");
+                    continue;
+                }
                 attempt = attempt.saturating_add(1);
                 let delay = Duration::from_millis((250u64 << attempt.min(6)).min(10_000));
                 tracing::warn!(reason = %why, retry_in = ?delay, "link to the server lost; tasks keep running");
