@@ -263,10 +263,12 @@ pub async fn seed_demo(db: &Db, sealer: &Sealer) -> anyhow::Result<()> {
         sandbox_paths: Vec::new(),
         budget: Default::default(),
     };
-    create(db, sealer, &input)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(())
+    match create(db, sealer, &input).await {
+        Ok(_) => Ok(()),
+        // Another replica starting at the same moment made it first.
+        Err(ApiError::Conflict(_)) => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("{e}")),
+    }
 }
 
 /// Seals environment values stored before sealing existed (agents and

@@ -77,6 +77,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         id: crate::db::replicas::load_or_create_id(&store.data_dir)?,
         lease: config.runners.lease,
     };
+    let id_lock = crate::db::replicas::hold_id(&db, &replica.id).await?;
+    {
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            shutdown.cancelled().await;
+            id_lock.release().await;
+        });
+    }
     let (writer, _writer_task) =
         EventWriter::start(db.clone(), hub.clone(), Some(reserve), replica.id.clone());
     crate::events::relay_other_replicas(
@@ -105,6 +113,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         hub.clone(),
         writer.clone(),
         config.runners.clone(),
+        replica.id.clone(),
     );
     runners.reset().await?;
     let executions = Executions::new(

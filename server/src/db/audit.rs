@@ -66,7 +66,7 @@ pub async fn list(db: &Db, f: &Filter<'_>, limit: i64) -> sqlx::Result<Vec<Audit
              FROM audit_log WHERE \
              ($1 IS NULL OR lower(actor_name) = lower($1)) AND \
              ($2 IS NULL OR action = $2 OR action LIKE $3 ESCAPE '\\') AND \
-             ($4 IS NULL OR target LIKE $4 ESCAPE '\\') AND \
+             ($4 IS NULL OR lower(target) LIKE lower($4) ESCAPE '\\') AND \
              ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) AND ($7 IS NULL OR id < $7) \
              ORDER BY id DESC LIMIT $8",
         )

@@ -14,7 +14,13 @@ use sqlx::ConnectOptions;
 
 use super::Db;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+/// Applied migrations this build does not know are allowed: during a
+/// rolling upgrade, a replica of the previous version may restart after a
+/// newer one migrated (migrations only add, so the old code still works).
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("../migrations/postgres")
+};
 
 /// Connects, and applies pending migrations. Several servers may start at
 /// once on one database: sqlx takes an advisory lock around migrating.

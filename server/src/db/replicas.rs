@@ -52,19 +52,73 @@ pub async fn renew_local(db: &Db, replica: &str, until: i64) -> sqlx::Result<Vec
     })
 }
 
-/// Local executions whose replica stopped renewing its lease.
+/// Local executions another replica (not `me`) ran and stopped renewing
+/// the lease on: its process is gone with it.
 pub async fn expired_local(
     db: &Db,
     now: i64,
+    me: &str,
 ) -> sqlx::Result<Vec<(String, String, AgentType, RunnerLost)>> {
     crate::on_db!(db, db => {
         sqlx::query_as(
             "SELECT id, replica_id, agent_type, on_runner_lost FROM executions WHERE replica_id IS NOT NULL \
-             AND status IN ('queued', 'running', 'paused') AND replica_lease_until < $1",
+             AND replica_id <> $2 AND status IN ('running', 'paused') AND replica_lease_until < $1",
         )
         .bind(now)
+        .bind(me)
         .fetch_all(db)
         .await
+    })
+}
+
+/// Gives back to the queue the runs another replica claimed and never
+/// started before its lease ran out (nothing ran: nothing was lost).
+pub async fn release_expired_unstarted(db: &Db, now: i64, me: &str) -> sqlx::Result<u64> {
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET replica_id = NULL, replica_lease_until = NULL \
+             WHERE status = 'queued' AND replica_id IS NOT NULL AND replica_id <> $2 \
+             AND replica_lease_until < $1",
+        )
+        .bind(now)
+        .bind(me)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected())
+    })
+}
+
+/// Gives back this replica's claim on a run it did not start after all
+/// (its start failed before the process ran).
+pub async fn release_claim(db: &Db, id: &str, me: &str) -> sqlx::Result<()> {
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET replica_id = NULL, replica_lease_until = NULL \
+             WHERE id = $1 AND replica_id = $2 AND status = 'queued'",
+        )
+        .bind(id)
+        .bind(me)
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
+}
+
+/// Makes a taken-over lease expired again, so the next check retries a
+/// takeover whose end could not be written.
+pub async fn rearm(db: &Db, id: &str, now: i64) -> sqlx::Result<()> {
+    crate::on_db!(db, db => {
+        sqlx::query(
+            "UPDATE executions SET \
+             replica_lease_until = CASE WHEN replica_id IS NOT NULL AND replica_lease_until IS NULL THEN $2 ELSE replica_lease_until END, \
+             lease_expires_at = CASE WHEN runner_id IS NOT NULL AND lease_expires_at IS NULL THEN $2 ELSE lease_expires_at END \
+             WHERE id = $1 AND status IN ('queued', 'running', 'paused')",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(db)
+        .await
+        .map(|_| ())
     })
 }
 
@@ -142,6 +196,19 @@ pub async fn check_keys(db: &Db, jwt_secret: &[u8], sealing_key: &[u8]) -> anyho
     Ok(())
 }
 
+/// Holds this replica's id for as long as the process runs (PostgreSQL):
+/// a second server started with a copy of the same data directory (and so
+/// the same `replica-id`) would take the first one's runs for its own.
+pub async fn hold_id(db: &Db, id: &str) -> anyhow::Result<RunLock> {
+    match try_lock(db, "yagura.replica", id).await? {
+        Some(lock) => Ok(lock),
+        None => anyhow::bail!(
+            "another running Yagura server uses the replica id {id} (a copy of this data \
+             directory?): delete replica-id in one of the two data directories (see docs/deploy.md)"
+        ),
+    }
+}
+
 /// This server's name among the replicas of one database: stable per data
 /// directory (`<data dir>/replica-id`, made on first start), so a replica
 /// that restarts recognises the executions it left running.
@@ -167,20 +234,41 @@ pub struct RunLock {
     held: Option<(sqlx::pool::PoolConnection<sqlx::Postgres>, i64)>,
 }
 
-/// Waits for the lock on `run_id`.
+/// Waits for the lock on `run_id`, at most 10 s (a replica that holds it
+/// and froze must not freeze the others): then an error.
 pub async fn lock_run(db: &Db, run_id: &str) -> sqlx::Result<RunLock> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(lock) = try_lock(db, RUN_SPACE, run_id).await? {
+            return Ok(lock);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            return Err(sqlx::Error::Protocol(format!(
+                "workflow run {run_id} stayed locked by another replica for 10 s"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The lock space of workflow runs.
+pub const RUN_SPACE: &str = "yagura.workflow_run";
+
+/// The lock on `id` in `space` if no replica holds it now, else None
+/// (for work one replica is enough for, such as reporting a run to GitHub).
+pub async fn try_lock(db: &Db, space: &str, id: &str) -> sqlx::Result<Option<RunLock>> {
     let Db::Postgres(pool) = db else {
-        return Ok(RunLock { held: None });
+        return Ok(Some(RunLock { held: None }));
     };
-    let key = lock_key(run_id);
+    let key = lock_key(space, id);
     let mut conn = pool.acquire().await?;
-    sqlx::query("SELECT pg_advisory_lock($1)")
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(key)
-        .execute(&mut *conn)
+        .fetch_one(&mut *conn)
         .await?;
-    Ok(RunLock {
+    Ok(locked.then_some(RunLock {
         held: Some((conn, key)),
-    })
+    }))
 }
 
 impl RunLock {
@@ -206,13 +294,12 @@ impl Drop for RunLock {
     }
 }
 
-/// A run's lock key: FNV-1a of its id (stable across builds, so replicas
-/// of different versions during an upgrade agree), in a space of Yagura's
-/// own (prefixed before hashing).
-fn lock_key(run_id: &str) -> i64 {
+/// A lock key: FNV-1a of `space:id` (stable across builds, so replicas of
+/// different versions during an upgrade agree).
+fn lock_key(space: &str, id: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in b"yagura.workflow_run:".iter().chain(run_id.as_bytes()) {
-        hash ^= u64::from(*byte);
+    for byte in space.bytes().chain(*b":").chain(id.bytes()) {
+        hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash as i64
@@ -222,8 +309,16 @@ fn lock_key(run_id: &str) -> i64 {
 mod tests {
     #[test]
     fn lock_keys_are_stable_and_distinct() {
-        let a = super::lock_key("5f825c05-18a8-4f66-a67d-774957ca6510");
-        assert_eq!(a, super::lock_key("5f825c05-18a8-4f66-a67d-774957ca6510"));
-        assert_ne!(a, super::lock_key("5f825c05-18a8-4f66-a67d-774957ca6511"));
+        let id = "5f825c05-18a8-4f66-a67d-774957ca6510";
+        let a = super::lock_key("yagura.workflow_run", id);
+        assert_eq!(a, super::lock_key("yagura.workflow_run", id));
+        assert_ne!(
+            a,
+            super::lock_key(
+                "yagura.workflow_run",
+                "5f825c05-18a8-4f66-a67d-774957ca6511"
+            )
+        );
+        assert_ne!(a, super::lock_key("yagura.github_report", id));
     }
 }

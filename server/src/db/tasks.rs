@@ -35,9 +35,10 @@ where
         q.push(")");
     }
     for tag in &f.tags {
-        q.push(" AND e.tags LIKE ").push_bind(format!(
+        // Ignoring case on both back ends (SQLite's LIKE does, PostgreSQL's not).
+        q.push(" AND lower(e.tags) LIKE ").push_bind(format!(
             "%{}%",
-            serde_json::to_string(tag).unwrap_or_default()
+            serde_json::to_string(&tag.to_lowercase()).unwrap_or_default()
         ));
     }
     if let Some(c) = &f.created_by {

@@ -32,6 +32,10 @@ pub struct Hub {
     all: broadcast::Sender<Arc<Published>>,
     usage: broadcast::Sender<ExecutionId>,
     workspace: broadcast::Sender<Arc<Broadcast>>,
+    /// Bumped when events may have been missed (another replica's notices
+    /// while the relay was reconnecting): every subscription reads the
+    /// store again.
+    resync: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for Hub {
@@ -42,6 +46,7 @@ impl Default for Hub {
             all: broadcast::channel(ALL_CAPACITY).0,
             usage: broadcast::channel(USAGE_CAPACITY).0,
             workspace: broadcast::channel(WORKSPACE_CAPACITY).0,
+            resync: tokio::sync::watch::channel(0).0,
         }
     }
 }
@@ -113,6 +118,17 @@ impl Hub {
     /// Hands a committed workspace event to every connection.
     pub fn publish_workspace(&self, event: Arc<Broadcast>) {
         let _ = self.workspace.send(event);
+    }
+
+    /// Tells every subscription to read the store again (events may have
+    /// been committed that this hub was not given).
+    pub fn resync_all(&self) {
+        self.resync.send_modify(|n| *n += 1);
+    }
+
+    /// Changes when subscriptions must read the store again.
+    pub fn watch_resync(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.resync.subscribe()
     }
 
     /// Executions currently watched (for tests and metrics).

@@ -6,8 +6,9 @@
 //! run executing on replica A, in order and gap-free (a subscription that
 //! sees a gap reads the store, as it does after lagging).
 //!
-//! A notification lost while the listening connection was down shows up
-//! as a gap at the execution's next event; the listener reconnects at once.
+//! Notices sent while the listening connection is down are lost: after it
+//! reconnects, every subscription on this replica reads the store again
+//! ([`Hub::resync_all`]), so a viewer waiting for a run's last event gets it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub fn spawn(
     };
     let pool = pool.clone();
     tasks.spawn(async move {
+        let mut reconnecting = false;
         loop {
             let mut listener = match PgListener::connect_with(&pool).await {
                 Ok(l) => l,
@@ -46,8 +48,15 @@ pub fn spawn(
             };
             if let Err(e) = listener.listen(db::event_batches::EVENTS_CHANNEL).await {
                 tracing::warn!(error = %e, "cannot listen for other replicas' events; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
+            // Notices sent while this replica was not listening are gone:
+            // every viewer here reads the store again.
+            if reconnecting {
+                hub.resync_all();
+            }
+            reconnecting = true;
             loop {
                 let notice = tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -56,7 +65,10 @@ pub fn spawn(
                 match notice {
                     Ok(Some(n)) => relay(&db, &hub, &origin, n.payload()).await,
                     // The connection dropped (and notices with it): listen anew.
-                    Ok(None) => tracing::warn!("lost the connection listening for other replicas' events"),
+                    Ok(None) => {
+                        tracing::warn!("lost the connection listening for other replicas' events");
+                        break;
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "listening for other replicas' events failed");
                         break;

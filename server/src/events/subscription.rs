@@ -25,6 +25,8 @@ pub struct ExecutionStream {
     id: ExecutionId,
     db: Db,
     rx: Receiver,
+    /// Changes when the hub may have missed events (see [`Hub::resync_all`]).
+    resync: tokio::sync::watch::Receiver<u64>,
     /// Highest seq handed out.
     last: u64,
     pending: VecDeque<Arc<Published>>,
@@ -41,6 +43,7 @@ impl ExecutionStream {
             id,
             db,
             rx,
+            resync: hub.watch_resync(),
             last: since,
             pending: VecDeque::new(),
             catching_up: true,
@@ -90,7 +93,17 @@ impl ExecutionStream {
                 }
                 continue;
             }
-            match self.rx.recv().await {
+            let received = tokio::select! {
+                received = self.rx.recv() => received,
+                changed = self.resync.changed() => {
+                    if changed.is_err() {
+                        return Ok(None);
+                    }
+                    self.catching_up = true;
+                    continue;
+                }
+            };
+            match received {
                 Ok(event) if event.seq() <= self.last => continue,
                 Ok(event) if event.seq() == self.last + 1 => {
                     self.last = event.seq();
@@ -101,5 +114,94 @@ impl ExecutionStream {
                 Err(RecvError::Closed) => return Ok(None),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use app::model::{AgentType, ExecutionStatus, LineEnd, LogLevel, LogStream, RunnerLost};
+
+    use super::*;
+    use crate::db::executions::{self, Effect, EventRow, NewExecution};
+
+    async fn store_only(db: &Db, id: ExecutionId, seq: i64) {
+        let body = EventBody::Log {
+            stream: LogStream::Stdout,
+            level: LogLevel::Info,
+            message: format!("line {seq}"),
+            end: LineEnd::Lf,
+        };
+        let row = EventRow {
+            execution_id: id.to_string(),
+            seq,
+            kind: "log".into(),
+            payload: serde_json::to_string(&body).unwrap(),
+            at_ms: seq,
+        };
+        executions::append(db, &[(row, Effect::None)], &[], "another-replica")
+            .await
+            .unwrap();
+    }
+
+    /// Events another replica stored while this one was not told (its
+    /// relay was reconnecting) reach a caught-up subscriber on a resync.
+    #[tokio::test]
+    async fn a_resync_reads_what_the_hub_was_not_given() {
+        let (_dir, store) = crate::db::test_store().await;
+        let id = ExecutionId(uuid::Uuid::new_v4());
+        executions::create(
+            &store.db,
+            &NewExecution {
+                id: id.to_string(),
+                agent_id: None,
+                agent_name: "test".into(),
+                agent_type: AgentType::Custom,
+                prompt: String::new(),
+                argv: Vec::new(),
+                env: Default::default(),
+                timeout_secs: 60,
+                output_cap_bytes: 1 << 20,
+                status: ExecutionStatus::Running,
+                created_by: None,
+                created_at: 0,
+                issue_id: None,
+                workflow_run_id: None,
+                capabilities: Vec::new(),
+                task_name: None,
+                description: None,
+                tags: Vec::new(),
+                metadata: None,
+                on_runner_lost: RunnerLost::Fail,
+                needs_runner: false,
+            },
+        )
+        .await
+        .unwrap();
+        let hub = Hub::default();
+        let mut stream = ExecutionStream::open(&hub, store.db.clone(), id, 0);
+        store_only(&store.db, id, 1).await;
+        assert_eq!(stream.next().await.unwrap().unwrap().seq(), 1);
+        // Caught up: the next event would come from the hub.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), stream.next())
+                .await
+                .is_err()
+        );
+        store_only(&store.db, id, 2).await;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), stream.next())
+                .await
+                .is_err(),
+            "nothing told this hub of event 2 yet"
+        );
+        hub.resync_all();
+        let next = tokio::time::timeout(Duration::from_secs(2), stream.next())
+            .await
+            .expect("a resync reads the store")
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.seq(), 2);
     }
 }

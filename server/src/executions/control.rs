@@ -4,7 +4,9 @@
 //!
 //! A notice is `<replica> <execution> <action> [<base64 input>]`, with
 //! action `cancel`, `kill`, `pause`, `resume`, `close-stdin`, `stdin` or
-//! `stdin-echo`. Input sent this way is at most [`MAX_RELAYED_INPUT`] bytes
+//! `stdin-echo`. A run on a remote runner connected to another replica is
+//! stopped with `* <execution> runner-cancel` (or `runner-kill`), which
+//! every replica reads and the one holding the runner's socket acts on. Input sent this way is at most [`MAX_RELAYED_INPUT`] bytes
 //! (a notice carries under 8,000).
 
 use std::sync::Arc;
@@ -64,6 +66,37 @@ impl Executions {
     }
 }
 
+impl Executions {
+    /// Asks every replica to stop a run on `runner`, when that runner is
+    /// connected somewhere (online in the store); false when it is not (or
+    /// on SQLite).
+    pub(super) async fn cancel_through_replicas(
+        &self,
+        id: ExecutionId,
+        runner: &str,
+        force: bool,
+    ) -> Result<bool, ApiError> {
+        if self.inner.db.backend() != crate::db::Backend::Postgres {
+            return Ok(false);
+        }
+        let online = crate::db::runners::find_runner(&self.inner.db, runner)
+            .await
+            .or_internal("reading a runner")?
+            .is_some_and(|r| r.online);
+        if !online {
+            return Ok(false);
+        }
+        let action = if force {
+            "runner-kill"
+        } else {
+            "runner-cancel"
+        };
+        replicas::send_control(&self.inner.db, &format!("* {id} {action}"))
+            .await
+            .or_internal("asking the other replicas")
+    }
+}
+
 /// Applies the control notices addressed to this replica (PostgreSQL only).
 pub(super) fn spawn_listener(inner: Arc<Inner>) {
     let Db::Postgres(pool) = &inner.db else {
@@ -107,6 +140,18 @@ pub(super) fn spawn_listener(inner: Arc<Inner>) {
 }
 
 async fn apply(inner: &Inner, payload: &str) {
+    if let Some((id, force)) = parse_runner(payload) {
+        let runner = crate::db::executions::find(&inner.db, &id.to_string())
+            .await
+            .ok()
+            .flatten()
+            .and_then(|row| row.runner_id);
+        if let Some(runner) = runner {
+            // False unless that runner's socket is on this replica.
+            inner.remote.cancel(&runner, id, force).await;
+        }
+        return;
+    }
     let Some((control, id)) = parse(payload, &inner.replica.id) else {
         return;
     };
@@ -118,6 +163,21 @@ async fn apply(inner: &Inner, payload: &str) {
         None => {
             tracing::debug!(execution = %id, "a request for an execution no longer running here")
         }
+    }
+}
+
+/// A request to every replica to stop a run on a runner: its id and
+/// whether to kill at once.
+fn parse_runner(payload: &str) -> Option<(ExecutionId, bool)> {
+    let mut parts = payload.split(' ');
+    if parts.next()? != "*" {
+        return None;
+    }
+    let id: ExecutionId = parts.next()?.parse().ok()?;
+    match parts.next()? {
+        "runner-cancel" => Some((id, false)),
+        "runner-kill" => Some((id, true)),
+        _ => None,
     }
 }
 
@@ -164,5 +224,15 @@ mod tests {
         ));
         assert!(parse(&format!("r-a {id} explode"), "r-a").is_none());
         assert!(parse("r-a not-an-id kill", "r-a").is_none());
+        assert_eq!(
+            parse_runner(&format!("* {id} runner-kill")),
+            Some((id, true))
+        );
+        assert_eq!(
+            parse_runner(&format!("* {id} runner-cancel")),
+            Some((id, false))
+        );
+        assert!(parse_runner(&format!("r-a {id} runner-kill")).is_none());
+        assert!(parse(&format!("* {id} runner-kill"), "r-a").is_none());
     }
 }

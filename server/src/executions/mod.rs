@@ -419,8 +419,11 @@ impl Executions {
             return Ok(());
         }
         if let Some(runner) = self.remote_runner(id).await? {
-            if self.inner.remote.cancel(&runner, id, force).await {
-                // The runner stops the process and reports the end.
+            if self.inner.remote.cancel(&runner, id, force).await
+                || self.cancel_through_replicas(id, &runner, force).await?
+            {
+                // The runner (here or on another replica) stops the
+                // process and reports the end.
                 return Ok(());
             }
             // The runner is away: the execution ends here; a runner that

@@ -107,6 +107,11 @@ async fn schedule(inner: &Arc<Inner>) {
             if let Err(e) = local::run_one(&inner, id, rx).await {
                 tracing::error!(execution = %id, error = %e, "execution bookkeeping failed");
             }
+            // A start that failed before the process ran leaves the run
+            // queued: give the claim back so it can run (here or elsewhere).
+            let _ =
+                crate::db::replicas::release_claim(&inner.db, &id.to_string(), &inner.replica.id)
+                    .await;
             if let Ok(mut running) = inner.running.lock() {
                 running.remove(&id);
             }

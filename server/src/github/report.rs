@@ -110,9 +110,18 @@ impl Reporter {
                     let reporter = reporter.clone();
                     let in_flight = in_flight.clone();
                     spawner.spawn(async move {
-                        if let Err(e) = reporter.report(&id).await {
-                            tracing::warn!(run = %id, error = %e, "reporting a run to GitHub failed (retried later)");
-                            let _ = wf_store::set_run_reported(&reporter.db, &id, 0, None, Some(&e.to_string())).await;
+                        // With replicas, one reports a run at a time; the
+                        // report reads what was sent already from the run.
+                        match db::replicas::try_lock(&reporter.db, "yagura.github_report", &id).await {
+                            Ok(Some(lock)) => {
+                                if let Err(e) = reporter.report(&id).await {
+                                    tracing::warn!(run = %id, error = %e, "reporting a run to GitHub failed (retried later)");
+                                    let _ = wf_store::set_run_reported(&reporter.db, &id, 0, None, Some(&e.to_string())).await;
+                                }
+                                lock.release().await;
+                            }
+                            Ok(None) => {}
+                            Err(e) => tracing::warn!(run = %id, error = %e, "cannot lock a run's report (retried later)"),
                         }
                         in_flight.release(&id);
                     });

@@ -49,15 +49,28 @@ impl Runners {
                 "runner {name} stopped sending heartbeats; its lease of {} s ran out",
                 self.inner.config.lease.as_secs_f32()
             );
-            self.lose(execution, agent_type, policy, "RUNNER_LOST", why)
-                .await;
+            if !self
+                .lose(execution, agent_type, policy, "RUNNER_LOST", why)
+                .await
+            {
+                let _ = db::replicas::rearm(&self.inner.db, &id, now).await;
+            }
         }
     }
 
     /// Local executions of a replica that stopped renewing its lease (it
     /// died with their processes).
     async fn expire_local(&self, now: i64) {
-        let expired = match db::replicas::expired_local(&self.inner.db, now).await {
+        // One server alone has no one to take its runs over: it renews
+        // their lease, and a restart reconciles them.
+        if self.inner.db.backend() == db::Backend::Sqlite {
+            return;
+        }
+        let me = &self.inner.replica;
+        if let Err(e) = db::replicas::release_expired_unstarted(&self.inner.db, now, me).await {
+            tracing::error!(error = %e, "cannot release another replica's unstarted claims");
+        }
+        let expired = match db::replicas::expired_local(&self.inner.db, now, me).await {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read replica leases");
@@ -86,8 +99,12 @@ impl Runners {
                  its lease of {} s ran out and the process was lost with it",
                 self.inner.config.lease.as_secs_f32()
             );
-            self.lose(execution, agent_type, policy, "REPLICA_LOST", why)
-                .await;
+            if !self
+                .lose(execution, agent_type, policy, "REPLICA_LOST", why)
+                .await
+            {
+                let _ = db::replicas::rearm(&self.inner.db, &id, now).await;
+            }
         }
     }
 
@@ -101,7 +118,7 @@ impl Runners {
         policy: RunnerLost,
         code: &str,
         why: String,
-    ) {
+    ) -> bool {
         let requeued =
             db::executions::count_events(&self.inner.db, &execution.to_string(), "requeued")
                 .await
@@ -125,7 +142,13 @@ impl Runners {
                 usage: None,
             }
         };
-        let _ = self.inner.writer.append(execution, body).await;
+        match self.inner.writer.append(execution, body).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(execution = %execution, error = %e, "cannot record a lost execution; retried at the next check");
+                false
+            }
+        }
     }
 
     /// At start-up: no runner is connected yet; leases get one full period

@@ -83,6 +83,9 @@ struct Inner {
     hub: Arc<Hub>,
     writer: EventWriter,
     config: RunnerConfig,
+    /// This server's replica id: its own local runs are never taken over
+    /// here (it renews their lease, whatever the wall clock did).
+    replica: String,
     connected: Mutex<HashMap<String, Connected>>,
 }
 
@@ -93,6 +96,7 @@ impl Runners {
         hub: Arc<Hub>,
         writer: EventWriter,
         config: RunnerConfig,
+        replica: String,
     ) -> Self {
         Runners {
             inner: Arc::new(Inner {
@@ -101,6 +105,7 @@ impl Runners {
                 hub,
                 writer,
                 config,
+                replica,
                 connected: Mutex::new(HashMap::new()),
             }),
         }

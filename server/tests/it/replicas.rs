@@ -9,7 +9,6 @@
 use crate::common;
 use crate::restart::{spawn_with, Yagura};
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -236,45 +235,8 @@ async fn two_replicas_on_one_database_behave_as_one() {
     ))
     .await
     .unwrap();
-    let mut seen: HashMap<u64, Value> = HashMap::new();
-    let mut last = 0u64;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    'read: loop {
-        let msg = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .expect("the run ends within 60 s");
-        let Some(Ok(Message::Text(text))) = msg else {
-            continue;
-        };
-        let v: Value = serde_json::from_str(&text).unwrap();
-        let frames = if v["type"] == "batch" {
-            v["events"].as_array().unwrap().clone()
-        } else {
-            vec![v]
-        };
-        for m in frames {
-            if m["executionId"] != json!(run) {
-                continue;
-            }
-            let Some(seq) = m["seq"].as_u64() else {
-                continue;
-            };
-            assert_eq!(seq, last + 1, "gap or repeat after {last}: {m}");
-            last = seq;
-            assert!(seen.insert(seq, m.clone()).is_none());
-            if m["type"] == "agent.completed" || m["type"] == "agent.failed" {
-                break 'read;
-            }
-        }
-    }
-    let lines: Vec<String> = {
-        let mut all: Vec<_> = seen.into_iter().collect();
-        all.sort_by_key(|(s, _)| *s);
-        all.into_iter()
-            .filter(|(_, m)| m["type"] == "agent.log")
-            .map(|(_, m)| m["message"].as_str().unwrap_or_default().to_string())
-            .collect()
-    };
+    let followed = follow(&mut ws, &run).await;
+    let lines = common::log_lines(&followed);
     assert_eq!(lines.len(), 2001, "every line once on B");
     assert_eq!(lines[0], "line 1");
     assert_eq!(lines[2000], "end");
@@ -380,10 +342,14 @@ async fn two_replicas_on_one_database_behave_as_one() {
     .await;
     let runner_token = runner_token["token"].as_str().unwrap().to_string();
     let work = tempfile::tempdir().unwrap();
-    let ws = |y: &Yagura| y.base.replacen("http", "ws", 1);
+    let ws_base = |y: &Yagura| y.base.replacen("http", "ws", 1);
     let _runner = crate::runners::RunnerProcess {
         child: std::process::Command::new(env!("CARGO_BIN_EXE_yagura"))
-            .args(["runner", "--server", &format!("{},{}", ws(&a), ws(&b))])
+            .args([
+                "runner",
+                "--server",
+                &format!("{},{}", ws_base(&a), ws_base(&b)),
+            ])
             .args([
                 "--token",
                 &runner_token,
@@ -430,6 +396,13 @@ async fn two_replicas_on_one_database_behave_as_one() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // A viewer on B follows it through A's death.
+    ws.send(Message::text(
+        json!({"type":"subscribe","channel":"agent-execution","executionId":remote,"since":0})
+            .to_string(),
+    ))
+    .await
+    .unwrap();
 
     // A dies mid-run: the local run is failed by B within the lease; the
     // runner fails over to B and replays what A had not stored.
@@ -478,6 +451,12 @@ async fn two_replicas_on_one_database_behave_as_one() {
     let lines = common::log_lines(&evs);
     let wanted: Vec<String> = (1..=300).map(|i| format!("r{i}")).collect();
     assert_eq!(lines, wanted, "every line of the remote run once, in order");
+    let followed = follow(&mut ws, &remote).await;
+    assert_eq!(
+        common::log_lines(&followed),
+        wanted,
+        "the viewer on B saw every line once"
+    );
 }
 
 fn read_replica_id(data: &Path) -> String {
@@ -498,4 +477,44 @@ async fn replica_of(data: &Path, id: &str) -> String {
         .await
         .unwrap()
         .unwrap_or_default()
+}
+
+/// Reads one execution's events from a browser-protocol socket until its
+/// end, asserting they come in order, each once.
+async fn follow(ws: &mut common::Socket, id: &str) -> Vec<Value> {
+    let mut got = Vec::new();
+    let mut last = 0u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("the run ends within 60 s");
+        let Some(Ok(Message::Text(text))) = msg else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let frames = if v["type"] == "batch" {
+            v["events"].as_array().unwrap().clone()
+        } else {
+            vec![v]
+        };
+        for m in frames {
+            if m["executionId"] != json!(id) {
+                continue;
+            }
+            let Some(seq) = m["seq"].as_u64() else {
+                continue;
+            };
+            assert_eq!(seq, last + 1, "gap or repeat after {last}: {m}");
+            last = seq;
+            let end = matches!(
+                m["type"].as_str(),
+                Some("agent.completed" | "agent.failed" | "agent.cancelled")
+            );
+            got.push(m);
+            if end {
+                return got;
+            }
+        }
+    }
 }

@@ -129,9 +129,12 @@ impl Engine {
     }
 
     async fn advance_logged(&self, id: &str) {
-        // Replicas on one database advance a run one at a time.
-        let lock = match db::replicas::lock_run(&self.db, id).await {
-            Ok(lock) => lock,
+        // Replicas on one database advance a run one at a time; a run
+        // another replica is advancing now is its to advance (and the next
+        // sweep, within seconds, looks again).
+        let lock = match db::replicas::try_lock(&self.db, db::replicas::RUN_SPACE, id).await {
+            Ok(Some(lock)) => lock,
+            Ok(None) => return,
             Err(e) => {
                 tracing::error!(run = id, error = %e, "cannot lock a workflow run");
                 return;
@@ -163,11 +166,19 @@ impl Engine {
                 actor,
                 reply,
             } => {
-                let lock = db::replicas::lock_run(&self.db, &run.to_string()).await;
-                let answer = self.act(run, action, &actor).await;
-                if let Ok(lock) = lock {
-                    lock.release().await;
-                }
+                let answer = match db::replicas::lock_run(&self.db, &run.to_string()).await {
+                    Ok(lock) => {
+                        let answer = self.act(run, action, &actor).await;
+                        lock.release().await;
+                        answer
+                    }
+                    Err(e) => {
+                        tracing::warn!(run = %run, error = %e, "cannot lock a workflow run");
+                        Err(ApiError::Conflict(
+                            "another server is updating this run; try again".into(),
+                        ))
+                    }
+                };
                 if let Ok(id) = &answer {
                     self.advance_logged(&id.to_string()).await;
                 }
