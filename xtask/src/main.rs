@@ -283,8 +283,7 @@ fn drop_test_databases(url: &str) -> Result {
         return Err(format!(
             "cannot reach PostgreSQL at {url}: {}",
             String::from_utf8_lossy(&out.stderr).trim()
-        )
-        .into());
+        ));
     }
     for name in String::from_utf8_lossy(&out.stdout).lines() {
         let status = Command::new("psql")
@@ -293,7 +292,7 @@ fn drop_test_databases(url: &str) -> Result {
             .status()
             .map_err(|e| format!("psql: {e}"))?;
         if !status.success() {
-            return Err(format!("cannot drop the test database {name}").into());
+            return Err(format!("cannot drop the test database {name}"));
         }
     }
     Ok(())

@@ -105,7 +105,7 @@ pub async fn run(options: RunnerOptions) -> anyhow::Result<()> {
             Ended::Dropped(why) => {
                 // Fail over: the next server (replica) gets the next try.
                 next += 1;
-                if servers.len() > 1 && next % servers.len() != 0 {
+                if servers.len() > 1 && !next.is_multiple_of(servers.len()) {
                     tracing::warn!(reason = %why, next = %servers[next % servers.len()].0, "link to the server lost; trying the next one");
                     continue;
                 }
